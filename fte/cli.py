@@ -1,0 +1,227 @@
+"""The command line: a thin client over the library (see README.md for every command).
+
+Exit codes (DESIGN §5): 0 ok, 1 failure, 2 bad usage or bad input (one-line reason on stderr),
+3 not reachable.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import io
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+import click
+
+from fte import __version__
+from fte.config import load_settings
+from fte.errors import FteError
+from fte.home import init_home, open_home
+from fte.models import migrate
+from fte.models.readonly import run_query
+from fte.models.store import Store
+from fte.states.lifecycle import STATES
+from fte.views import format_table, task_detail, task_summary, transition_view
+
+F = TypeVar("F", bound=Callable[..., Any])
+DEFAULT_HOME = "~/.fte"
+
+
+def _home_callback(ctx: click.Context, _param: click.Parameter, value: str | None) -> Path:
+    if value is None:
+        parent = ctx.parent.params.get("home") if ctx.parent else None
+        value = parent or os.environ.get("FTE_HOME") or DEFAULT_HOME
+    return Path(os.path.expanduser(str(value))).resolve()
+
+
+def home_option(f: F) -> F:
+    """``--home DIR`` on every command (and on the group), falling back to ``FTE_HOME``, then ~/.fte."""
+    return click.option(
+        "--home",
+        type=click.Path(file_okay=False),
+        default=None,
+        callback=_home_callback,
+        help="The host's home folder (default: $FTE_HOME, else ~/.fte).",
+    )(f)
+
+
+def handle_errors(f: F) -> F:
+    """Turn an :class:`FteError` into its exit code and a one-line reason on stderr."""
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return f(*args, **kwargs)
+        except FteError as exc:
+            click.echo(f"fte: {exc}", err=True)
+            sys.exit(exc.exit_code)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="fte")
+@click.option("--home", type=click.Path(file_okay=False), default=None, help="The host's home folder (also $FTE_HOME).")
+def cli(home: str | None) -> None:
+    """fte — a personal digital employee.
+
+    It watches your mail and feeds, drafts replies and accounting actions, and executes only what you
+    approved by moving a note in your Obsidian vault. Each host keeps its tasks in its own SQLite
+    database; the vault, synced with git, is the protocol between hosts.
+    """
+
+
+@cli.command()
+@click.option("--role", type=click.Choice(["cloud", "local", "all"]), default="all", show_default=True,
+              help="cloud drafts only; local approves and executes; all does both.")
+@click.option("--agent", default=None, help="This host's name in the vault and the audit log (default: the hostname).")
+@click.option("--vault", "vault_dir", default="vault", show_default=True, help="The vault folder, relative to the home or absolute.")
+@click.option("--remote", default="", help="Git remote URL of the vault (empty: no sync).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@home_option
+@handle_errors
+def init(role: str, agent: str | None, vault_dir: str, remote: str, as_json: bool, home: Path) -> None:
+    """Create a host's home: fte.toml, fte.db at the newest schema, the vault and its git repository."""
+    settings = init_home(home, role=role, agent=agent, vault=vault_dir, remote=remote)
+    info = {"home": str(settings.home), "role": settings.role, "agent": settings.agent,
+            "vault": str(settings.vault), "db": str(settings.db_path)}
+    if as_json:
+        _emit_json(info)
+    else:
+        click.echo(f"initialised {settings.role} host {settings.agent!r} in {settings.home}")
+        click.echo(f"  vault: {settings.vault}\n  database: {settings.db_path}")
+        click.echo(f"next: fte status --home {settings.home}")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@home_option
+@handle_errors
+def status(as_json: bool, home: Path) -> None:
+    """What is where: tasks by state, notes behind their rows, the last transition."""
+    settings = load_settings(home)
+    revision = migrate.ensure_schema(settings.db_path)
+    _cols, rows = run_query(settings.db_path, "SELECT state, count(*) FROM tasks GROUP BY state")
+    counts = {state: 0 for state in STATES} | {s: n for s, n in rows}
+    _c, behind = run_query(settings.db_path, "SELECT count(*) FROM tasks WHERE mirrored_version < version")
+    _c, last = run_query(settings.db_path, "SELECT at, event, task_id FROM transitions ORDER BY id DESC LIMIT 1")
+    info = {
+        "home": str(settings.home),
+        "role": settings.role,
+        "agent": settings.agent,
+        "vault": str(settings.vault),
+        "db": str(settings.db_path),
+        "remote": settings.remote,
+        "schema": revision,
+        "tasks": sum(counts.values()),
+        "counts": counts,
+        "notes_behind": behind[0][0],
+        "last_transition": dict(zip(("at", "event", "task_id"), last[0])) if last else None,
+    }
+    if as_json:
+        _emit_json(info)
+        return
+    click.echo(f"{settings.role} host {settings.agent!r} — home {settings.home}")
+    click.echo(f"vault {settings.vault}; remote {settings.remote or '(none)'}; schema {revision}")
+    click.echo(f"{info['tasks']} tasks: " + ", ".join(f"{s} {n}" for s, n in counts.items() if n) if info["tasks"] else "no tasks yet")
+    if info["notes_behind"]:
+        click.echo(f"{info['notes_behind']} notes behind their rows (repaired at the next start)")
+    if last:
+        click.echo(f"last transition: {last[0][1]} of {last[0][2][:8]} at {last[0][0]}")
+
+
+@cli.command()
+@click.option("--state", type=click.Choice(list(STATES)), default=None, help="Only tasks in this state.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many tasks.")
+@click.option("--json", "as_json", is_flag=True, help="Print the tasks as JSON.")
+@home_option
+@handle_errors
+def tasks(state: str | None, limit: int | None, as_json: bool, home: Path) -> None:
+    """List tasks, oldest first."""
+    with open_home(home, repair=False) as h:
+        found = [task_summary(t) for t in h.store.tasks(state=state, limit=limit)]
+    if as_json:
+        _emit_json(found)
+        return
+    cols = ["id", "state", "kind", "title", "updated"]
+    click.echo(format_table(cols, [(t["id"][:8], t["state"], t["kind"], t["title"], t["updated"][:19]) for t in found]))
+
+
+@cli.command()
+@click.argument("task_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the task and its timeline as JSON.")
+@home_option
+@handle_errors
+def show(task_id: str, as_json: bool, home: Path) -> None:
+    """One task (by id or its first characters) and its timeline."""
+    with open_home(home, repair=False) as h:
+        task = h.store.get(task_id)
+        timeline = [transition_view(t) for t in h.store.timeline(task.id)]
+    data = task_detail(task) | {"timeline": timeline}
+    if as_json:
+        _emit_json(data)
+        return
+    click.echo(f"{task.id}  {task.kind}  {task.state} (v{task.version})")
+    click.echo(f"title: {task.title}")
+    click.echo(f"note:  {task.note_path}")
+    click.echo("")
+    rows = [(t["at"][:19], t["event"], f"{t['from'] or '-'} → {t['to']}", t["actor"], t["host"], t["source"]) for t in timeline]
+    click.echo(format_table(["at", "event", "change", "actor", "host", "source"], rows))
+
+
+@cli.command()
+@click.argument("query")
+@click.option("--json", "fmt", flag_value="json", help="Rows as a JSON list of objects.")
+@click.option("--csv", "fmt", flag_value="csv", help="Rows as CSV with a header line.")
+@home_option
+@handle_errors
+def sql(query: str, fmt: str | None, home: Path) -> None:
+    """Run one read-only SQL query over this host's database (writes are refused, exit 2).
+
+    Tables: tasks, transitions (the audit log), executions, cursors, hosts.
+    """
+    settings = load_settings(home)
+    migrate.ensure_schema(settings.db_path)
+    columns, rows = run_query(settings.db_path, query)
+    if fmt == "json":
+        _emit_json([dict(zip(columns, r)) for r in rows])
+    elif fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        writer.writerow(columns)
+        writer.writerows(rows)
+        click.echo(buf.getvalue(), nl=False)
+    else:
+        click.echo(format_table(columns, rows))
+
+
+@cli.group()
+def db() -> None:
+    """The host's database: schema migrations."""
+
+
+@db.command()
+@home_option
+@handle_errors
+def upgrade(home: Path) -> None:
+    """Bring the database to the newest schema (fte also does this on start)."""
+    settings = load_settings(home)
+    store = Store(settings.db_path)
+    try:
+        before, after = migrate.upgrade(store.engine)
+    finally:
+        store.close()
+    click.echo(f"schema: {before or '(empty)'} → {after}" if before != after else f"schema already at {after}")
+
+
+def main() -> None:
+    """The console script's entry point."""
+    cli(prog_name="fte")

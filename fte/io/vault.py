@@ -1,0 +1,261 @@
+"""The vault: one markdown note per task (YAML front matter + body), written atomically.
+
+The note is rendered from the task's row: the database is the host's truth, the note its mirror
+(DESIGN §1). Reading notes back is parsing **untrusted input**: :func:`parse_note` either returns a
+:class:`Note` or raises :class:`~fte.errors.NoteError`, never anything else.
+
+Folder by state (DESIGN §2)::
+
+    detected            Needs_Action/<domain>/
+    drafted, synced     Updates/
+    pending             Pending_Approval/<domain>/
+    approved            Approved/
+    claimed             In_Progress/<agent>/
+    done                Done/<YYYY-MM>/
+    failed              Failed/
+    rejected, expired   Rejected/
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path, PurePosixPath
+from typing import Any, Iterator
+
+import yaml
+
+from fte.clock import iso
+from fte.errors import BadInput, NoteError
+from fte.io.names import note_name, slugify
+from fte.models.tables import Task
+
+#: Top-level folders of a vault, created by ``fte init``.
+FOLDERS: tuple[str, ...] = (
+    "Needs_Action", "Updates", "Pending_Approval", "Approved", "Rejected", "In_Progress",
+    "Done", "Failed", "Logs", "Briefings",
+)
+TEMP_PREFIX = ".fte-tmp-"
+MAX_NOTE_BYTES = 5 * 1024 * 1024
+_DELIM = "---\n"
+
+
+def state_folder(task: Task) -> PurePosixPath:
+    """The folder a task's note lives in, for its current state."""
+    state = task.state
+    if state == "detected":
+        return PurePosixPath("Needs_Action", slugify(task.domain, 40))
+    if state in ("drafted", "synced"):
+        return PurePosixPath("Updates")
+    if state == "pending":
+        return PurePosixPath("Pending_Approval", slugify(task.domain, 40))
+    if state == "approved":
+        return PurePosixPath("Approved")
+    if state == "claimed":
+        return PurePosixPath("In_Progress", slugify(task.claimed_by or "unknown", 40))
+    if state == "done":
+        return PurePosixPath("Done", f"{task.updated_at:%Y-%m}")
+    if state == "failed":
+        return PurePosixPath("Failed")
+    if state in ("rejected", "expired"):
+        return PurePosixPath("Rejected")
+    raise ValueError(f"no folder for state {state!r}")
+
+
+def note_relpath(task: Task) -> str:
+    """Where the task's note belongs, relative to the vault root, with ``/`` separators."""
+    return str(state_folder(task) / note_name(task.created_at, task.kind, task.title, task.id))
+
+
+def front_matter(task: Task) -> dict[str, Any]:
+    """The note's properties: what a person (and another host) needs to see and may edit."""
+    meta: dict[str, Any] = {
+        "id": task.id,
+        "kind": task.kind,
+        "state": task.state,
+        "version": task.version,
+        "title": task.title,
+        "source": task.source,
+        "source_ref": task.source_ref,
+        "origin": task.origin,
+        "created": iso(task.created_at),
+        "updated": iso(task.updated_at),
+    }
+    if task.expires_at is not None:
+        meta["expires"] = iso(task.expires_at)
+    if task.claimed_by:
+        meta["claimed_by"] = task.claimed_by
+    meta["params"] = dict(task.params or {})
+    if task.approval:
+        meta["approval"] = dict(task.approval)
+    if task.last_error:
+        meta["error"] = task.last_error
+    return meta
+
+
+def render_note(meta: dict[str, Any], body: str) -> bytes:
+    """Front matter + body, as the bytes written to disk."""
+    head = yaml.safe_dump(meta, sort_keys=False, allow_unicode=True, width=1_000_000, default_flow_style=False)
+    return (_DELIM + head + _DELIM + body).encode("utf-8")
+
+
+def render_task(task: Task) -> bytes:
+    return render_note(front_matter(task), task.body)
+
+
+@dataclass(frozen=True)
+class Note:
+    """A parsed note: its properties and its body, exactly as written."""
+
+    meta: dict[str, Any]
+    body: str
+
+    @property
+    def id(self) -> str:
+        return str(self.meta["id"])
+
+
+def parse_note(data: bytes, name: str = "note") -> Note:
+    """Parse a note's bytes; anything malformed raises :class:`NoteError` saying what and where."""
+    if len(data) > MAX_NOTE_BYTES:
+        raise NoteError(f"{name}: {len(data)} bytes is over the {MAX_NOTE_BYTES}-byte limit for a note")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise NoteError(f"{name}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
+    if not text.startswith(_DELIM):
+        raise NoteError(f"{name}: no front matter (the note must start with a '---' line)")
+    end = text.find("\n" + _DELIM, len(_DELIM) - 1)
+    if end < 0:
+        raise NoteError(f"{name}: front matter is not closed by a '---' line")
+    head, body = text[len(_DELIM) : end + 1], text[end + 1 + len(_DELIM) :]
+    if any(line.startswith(("<<<<<<< ", ">>>>>>> ")) for line in text.splitlines()):
+        raise NoteError(f"{name}: unresolved git conflict markers")
+    try:
+        meta = yaml.safe_load(head) if head.strip() else {}
+    except yaml.YAMLError as exc:
+        raise NoteError(f"{name}: front matter is not valid YAML: {str(exc).splitlines()[0]}") from None
+    if not isinstance(meta, dict):
+        raise NoteError(f"{name}: front matter must be a set of properties, not {type(meta).__name__}")
+    if not isinstance(meta.get("id"), str) or not meta["id"]:
+        raise NoteError(f"{name}: front matter has no 'id'")
+    return Note(meta=meta, body=body)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, data: bytes) -> bool:
+    """Write ``data`` to ``path`` atomically; ``False`` (and no write) when the bytes are already there.
+
+    Temp file in the same folder, fsync, rename over, fsync the folder: after a crash the file is
+    either the old bytes or the new ones, never a torn mix.
+    """
+    try:
+        if path.read_bytes() == data:
+            return False
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    _fsync_dir(path.parent)
+    return True
+
+
+class Vault:
+    """A vault folder on disk. Every path handed in is checked to stay inside it."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+
+    def path(self, rel: str) -> Path:
+        """The absolute path of a vault-relative path; :class:`BadInput` if it would leave the vault."""
+        p = (self.root / rel).resolve()
+        if p == self.root or self.root not in p.parents:
+            raise BadInput(f"{rel!r} is outside the vault")
+        return p
+
+    def rel(self, path: Path) -> str:
+        return path.resolve().relative_to(self.root).as_posix()
+
+    def write(self, rel: str, data: bytes) -> bool:
+        return atomic_write(self.path(rel), data)
+
+    def read(self, rel: str) -> bytes | None:
+        try:
+            return self.path(rel).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def remove(self, rel: str) -> bool:
+        """Remove a note (and its folder, if that leaves it empty and it is not a top-level folder)."""
+        p = self.path(rel)
+        try:
+            p.unlink()
+        except FileNotFoundError:
+            return False
+        _fsync_dir(p.parent)
+        parent = p.parent
+        while parent != self.root and parent.parent != self.root:
+            try:
+                parent.rmdir()
+            except OSError:
+                break
+            parent = parent.parent
+        return True
+
+    def notes(self) -> Iterator[Path]:
+        """Every task note (``*.md`` under the state folders), skipping temp files and hidden folders."""
+        for top in FOLDERS:
+            base = self.root / top
+            if not base.is_dir():
+                continue
+            for dirpath, dirnames, filenames in os.walk(base):
+                dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+                for f in filenames:
+                    if f.endswith(".md") and not f.startswith("."):
+                        yield Path(dirpath) / f
+
+    def find_by_id(self, task_id: str) -> list[str]:
+        """Notes whose file name ends in the task's short id and whose front matter holds its id."""
+        found = []
+        for p in self.notes():
+            if not p.name.endswith(f"-{task_id[:8]}.md"):
+                continue
+            try:
+                if parse_note(p.read_bytes(), p.name).id == task_id:
+                    found.append(self.rel(p))
+            except (NoteError, OSError):
+                continue
+        return found
+
+    def sweep_temp_files(self) -> int:
+        """Remove temp files left by a crash mid-write; returns how many."""
+        n = 0
+        for dirpath, _dirs, filenames in os.walk(self.root):
+            if "/.git" in dirpath or dirpath.endswith(".git"):
+                continue
+            for f in filenames:
+                if f.startswith(TEMP_PREFIX):
+                    os.unlink(os.path.join(dirpath, f))
+                    n += 1
+        return n

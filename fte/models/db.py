@@ -1,0 +1,63 @@
+"""SQLite engine setup: the one writer, and read-only readers.
+
+The writer: WAL, ``synchronous=FULL``, foreign keys on, a busy timeout, and every transaction opened
+with ``BEGIN IMMEDIATE`` so a write never fails half-way with SQLITE_BUSY on lock upgrade. The pysqlite
+driver's own transaction handling is switched off for that (SQLAlchemy's documented recipe,
+"Serializable isolation / Savepoints / Transactional DDL" in the SQLite dialect docs).
+
+Readers (``fte status``, ``fte sql``) open the file with ``?mode=ro``: SQLite itself refuses writes.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+BUSY_TIMEOUT_MS = 10_000
+
+
+def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # we issue BEGIN ourselves (see _on_begin)
+    cur = dbapi_connection.cursor()
+    cur.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    cur.execute("PRAGMA journal_mode = WAL")
+    cur.execute("PRAGMA synchronous = FULL")
+    cur.execute("PRAGMA foreign_keys = ON")
+    cur.close()
+
+
+def _on_begin(conn: Any) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def writer_engine(path: Path) -> Engine:
+    """The host's single writer engine: one pooled connection, so writes are serialised in-process."""
+    engine = create_engine(
+        f"sqlite+pysqlite:///{path}",
+        pool_size=1,
+        max_overflow=0,
+        connect_args={"timeout": BUSY_TIMEOUT_MS / 1000},
+    )
+    event.listen(engine, "connect", _on_connect)
+    event.listen(engine, "begin", _on_begin)
+    return engine
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    # Objects stay readable after commit: callers mirror the committed row into the vault.
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def connect_readonly(path: Path) -> sqlite3.Connection:
+    """A read-only connection; SQLite refuses any write through it (``attempt to write a readonly database``)."""
+    if not path.exists():
+        raise FileNotFoundError(path)
+    conn = sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+    conn.execute("PRAGMA query_only = ON")
+    conn.row_factory = sqlite3.Row
+    return conn

@@ -1,0 +1,107 @@
+"""The host's database: one writer (``BEGIN IMMEDIATE`` transactions) and queries over tasks.
+
+This is the storage contract the lifecycle service builds on. It knows rows, not rules: which state
+may follow which is :mod:`fte.states.lifecycle`'s business.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from fte.errors import BadInput, NotFound
+from fte.models import migrate
+from fte.models.db import session_factory, writer_engine
+from fte.models.tables import Task, Transition
+
+
+class Store:
+    """A host's SQLite database. Create with :meth:`open`, which brings the schema to head."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.engine = writer_engine(path)
+        self._sessions = session_factory(self.engine)
+
+    @classmethod
+    def open(cls, path: Path, upgrade: bool = True) -> "Store":
+        """Open (creating if missing) and migrate; refuses a database newer than this fte."""
+        store = cls(path)
+        try:
+            if upgrade:
+                migrate.upgrade(store.engine)
+            else:
+                migrate.check_known(store.engine)
+        except BaseException:
+            store.close()
+            raise
+        return store
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """One write transaction (``BEGIN IMMEDIATE``): committed on exit, rolled back on error."""
+        with self._sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        with self._sessions() as session:
+            yield session
+
+    def get(self, ref: str) -> Task:
+        """A task by full id or an unambiguous prefix (at least 4 characters)."""
+        ref = ref.strip().lower()
+        with self.read() as s:
+            task = s.get(Task, ref)
+            if task is not None:
+                return task
+            if len(ref) < 4 or not all(c in "0123456789abcdef" for c in ref):
+                raise NotFound(f"no task {ref!r} (give the id, or at least 4 of its first characters)")
+            matches = list(s.scalars(select(Task).where(Task.id.startswith(ref)).limit(2)))
+        if not matches:
+            raise NotFound(f"no task {ref!r}")
+        if len(matches) > 1:
+            raise BadInput(f"{ref!r} matches more than one task; give more characters")
+        return matches[0]
+
+    def tasks(self, state: str | None = None, limit: int | None = None) -> list[Task]:
+        with self.read() as s:
+            q = select(Task).order_by(Task.created_at, Task.id)
+            if state is not None:
+                q = q.where(Task.state == state)
+            if limit is not None:
+                q = q.limit(limit)
+            return list(s.scalars(q))
+
+    def timeline(self, task_id: str) -> list[Transition]:
+        with self.read() as s:
+            q = select(Transition).where(Transition.task_id == task_id).order_by(Transition.version)
+            return list(s.scalars(q))
+
+    def counts(self) -> dict[str, int]:
+        with self.read() as s:
+            rows = s.execute(select(Task.state, func.count()).group_by(Task.state)).all()
+            return {state: n for state, n in rows}
+
+    def unmirrored(self) -> list[Task]:
+        """Tasks whose note is behind their row (a crash between commit and note write)."""
+        with self.read() as s:
+            q = select(Task).where(Task.mirrored_version < Task.version).order_by(Task.updated_at)
+            return list(s.scalars(q))
+
+    def mark_mirrored(self, task_id: str, version: int, note_path: str) -> bool:
+        """Record that the note at ``note_path`` shows ``version``; a no-op if the row moved on since."""
+        with self.write() as s:
+            result = s.execute(
+                update(Task)
+                .where(Task.id == task_id, Task.version == version)
+                .values(mirrored_version=version, note_path=note_path)
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]

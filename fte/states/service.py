@@ -1,0 +1,181 @@
+"""The transition service: every state change is one SQLite transaction, then mirrored to the vault.
+
+:meth:`Lifecycle.fire` writes, in **one** ``BEGIN IMMEDIATE`` transaction, the task's new state, its
+version bump, any field changes the event carries, and one append-only ``transitions`` row. Only
+after the commit is the note rendered from the row (:meth:`Lifecycle.mirror`); a crash in between
+leaves ``mirrored_version < version``, which :meth:`Lifecycle.repair` fixes at the next start.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from fte.clock import Clock, utcnow
+from fte.crashpoints import crashpoint
+from fte.errors import BadInput, NotFound
+from fte.io.vault import Vault, note_relpath, render_task
+from fte.models.store import Store
+from fte.models.tables import Task, Transition
+from fte.states.lifecycle import next_state
+
+#: Where a transition came from (the audit log's ``source`` column).
+ORIGINS = ("daemon", "obsidian", "cli", "replay")
+#: Task fields an event may change along with the state.
+MUTABLE = frozenset({"title", "params", "body", "approval", "last_error", "claimed_by", "expires_at", "flags"})
+
+
+def _check_detail(detail: dict[str, Any]) -> dict[str, Any]:
+    try:
+        json.dumps(detail)
+    except (TypeError, ValueError) as exc:
+        raise BadInput(f"transition detail must be JSON: {exc}") from None
+    return detail
+
+
+class Lifecycle:
+    """Tasks' lifecycle on one host: creates, fires events, mirrors rows into notes."""
+
+    def __init__(self, store: Store, vault: Vault, agent: str, clock: Clock = utcnow) -> None:
+        self.store = store
+        self.vault = vault
+        self.agent = agent
+        self.clock = clock
+
+    def detect(
+        self,
+        *,
+        kind: str,
+        source: str,
+        source_ref: str,
+        title: str = "",
+        params: dict[str, Any] | None = None,
+        body: str = "",
+        original: str = "",
+        origin: str | None = None,
+        expires_at: datetime | None = None,
+        actor: str | None = None,
+        via: str = "daemon",
+        task_id: str | None = None,
+        **detail: Any,
+    ) -> tuple[Task, bool]:
+        """Create a task in ``detected`` — or return the existing one for the same (source, source_ref).
+
+        Returns ``(task, created)``. ``task_id`` lets a host adopt the id another host gave the task.
+        """
+        if via not in ORIGINS:
+            raise BadInput(f"unknown transition source {via!r}")
+        if not kind or "." not in kind:
+            raise BadInput(f"task kind must look like 'domain.action', not {kind!r}")
+        now = self.clock()
+        with self.store.write() as s:
+            existing = s.scalar(select(Task).where(Task.source == source, Task.source_ref == source_ref))
+            if existing is not None:
+                return existing, False
+            task = Task(
+                id=task_id or uuid.uuid4().hex,
+                kind=kind,
+                state=next_state(None, "detect"),
+                version=1,
+                mirrored_version=0,
+                source=source,
+                source_ref=source_ref,
+                origin=origin or self.agent,
+                title=title,
+                params=dict(params or {}),
+                body=body,
+                original=original,
+                created_at=now,
+                updated_at=now,
+                expires_at=expires_at,
+                flags={},
+            )
+            s.add(task)
+            s.add(
+                Transition(
+                    task_id=task.id, version=1, event="detect", from_state=None, to_state=task.state,
+                    actor=actor or self.agent, host=self.agent, source=via, at=now,
+                    detail=_check_detail(detail),
+                )
+            )
+        crashpoint("after-commit")
+        self.mirror(task)
+        return task, True
+
+    def fire(
+        self,
+        task_id: str,
+        event: str,
+        *,
+        actor: str,
+        source: str,
+        to: str | None = None,
+        changes: dict[str, Any] | None = None,
+        expect_version: int | None = None,
+        **detail: Any,
+    ) -> Task:
+        """Apply ``event`` to the task; raises :class:`~fte.errors.InvalidTransition` and changes nothing if illegal.
+
+        ``changes`` sets task fields in the same transaction (a draft's body, an approval record…).
+        ``expect_version`` makes the write conditional on nobody having moved the task meanwhile.
+        """
+        if source not in ORIGINS:
+            raise BadInput(f"unknown transition source {source!r}; one of {', '.join(ORIGINS)}")
+        changes = dict(changes or {})
+        unknown = set(changes) - MUTABLE
+        if unknown:
+            raise BadInput(f"an event cannot change {', '.join(sorted(unknown))}")
+        _check_detail(detail)
+        now = self.clock()
+        with self.store.write() as s:
+            task = s.get(Task, task_id)
+            if task is None:
+                raise NotFound(f"no task {task_id!r}")
+            if expect_version is not None and task.version != expect_version:
+                raise BadInput(f"task {task.short_id} changed meanwhile (version {task.version}, expected {expect_version})")
+            before = task.state
+            after = next_state(before, event, to)
+            for key, value in changes.items():
+                setattr(task, key, value)
+            task.state = after
+            task.version += 1
+            task.updated_at = now
+            s.add(
+                Transition(
+                    task_id=task.id, version=task.version, event=event, from_state=before, to_state=after,
+                    actor=actor, host=self.agent, source=source, at=now, detail=detail,
+                )
+            )
+        crashpoint("after-commit")
+        self.mirror(task)
+        return task
+
+    def mirror(self, task: Task) -> bool:
+        """Render the task's note from its row; move it if its folder changed. True if bytes were written.
+
+        Idempotent, so it is also the crash repair: write the new note, remove the old one, then
+        record the mirrored version — each step is safe to redo.
+        """
+        rel = note_relpath(task)
+        wrote = self.vault.write(rel, render_task(task))
+        crashpoint("after-note-write")
+        if task.note_path and task.note_path != rel:
+            self.vault.remove(task.note_path)
+        self.store.mark_mirrored(task.id, task.version, rel)
+        task.mirrored_version, task.note_path = task.version, rel
+        return wrote
+
+    def repair(self) -> int:
+        """Bring every note that is behind its row up to date; returns how many were repaired."""
+        self.vault.sweep_temp_files()
+        behind = self.store.unmirrored()
+        for task in behind:
+            self.mirror(task)
+        return len(behind)
+
+    def get(self, ref: str) -> Task:
+        return self.store.get(ref)
