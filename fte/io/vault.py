@@ -19,6 +19,7 @@ Folder by state (DESIGN §2)::
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime
@@ -95,9 +96,31 @@ def front_matter(task: Task) -> dict[str, Any]:
     return meta
 
 
+class _NoteDumper(yaml.SafeDumper):
+    """PyYAML, with one fix: strings holding a character its plain/block styles mangle are quoted.
+
+    With ``allow_unicode`` PyYAML writes NEL (U+0085), LS/PS (U+2028/9) and BOM (U+FEFF) raw in plain
+    and single-quoted scalars, and reads them back as line breaks or drops them (found by the
+    round-trip property test). Its double-quoted style escapes them, so those strings use it.
+    """
+
+
+_RISKY = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff\ud800-\udfff\ufffe\uffff]")
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = '"' if _RISKY.search(value) else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_NoteDumper.add_representer(str, _represent_str)
+
+
 def render_note(meta: dict[str, Any], body: str) -> bytes:
     """Front matter + body, as the bytes written to disk."""
-    head = yaml.safe_dump(meta, sort_keys=False, allow_unicode=True, width=1_000_000, default_flow_style=False)
+    head = yaml.dump(
+        meta, Dumper=_NoteDumper, sort_keys=False, allow_unicode=True, width=1_000_000, default_flow_style=False
+    )
     return (_DELIM + head + _DELIM + body).encode("utf-8")
 
 
@@ -117,6 +140,19 @@ class Note:
         return str(self.meta["id"])
 
 
+def has_conflict_markers(text: str) -> bool:
+    """Whether ``text`` holds a git conflict: ``<<<<<<<``, ``=======`` and ``>>>>>>>`` lines, in order."""
+    stage = 0
+    for line in text.split("\n"):
+        if stage == 0 and line.startswith("<<<<<<<"):
+            stage = 1
+        elif stage == 1 and line.rstrip("\r") == "=======":
+            stage = 2
+        elif stage == 2 and line.startswith(">>>>>>>"):
+            return True
+    return False
+
+
 def parse_note(data: bytes, name: str = "note") -> Note:
     """Parse a note's bytes; anything malformed raises :class:`NoteError` saying what and where."""
     if len(data) > MAX_NOTE_BYTES:
@@ -131,7 +167,7 @@ def parse_note(data: bytes, name: str = "note") -> Note:
     if end < 0:
         raise NoteError(f"{name}: front matter is not closed by a '---' line")
     head, body = text[len(_DELIM) : end + 1], text[end + 1 + len(_DELIM) :]
-    if any(line.startswith(("<<<<<<< ", ">>>>>>> ")) for line in text.splitlines()):
+    if has_conflict_markers(text):
         raise NoteError(f"{name}: unresolved git conflict markers")
     try:
         meta = yaml.safe_load(head) if head.strip() else {}

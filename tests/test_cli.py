@@ -1,0 +1,149 @@
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from fte.cli import cli
+from fte.home import open_home
+
+from conftest import new_task
+
+
+def all_commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    out = []
+    for name, cmd in group.commands.items():
+        out.append(prefix + (name,))
+        if isinstance(cmd, click.Group):
+            out += all_commands(cmd, prefix + (name,))
+    return out
+
+
+@pytest.mark.parametrize("path", [()] + all_commands(cli), ids=lambda p: " ".join(p) or "fte")
+def test_every_command_has_help(path: tuple[str, ...]) -> None:
+    result = CliRunner().invoke(cli, [*path, "--help"])
+    assert result.exit_code == 0
+    assert "Usage:" in result.output
+    cmd: click.Command = cli
+    for name in path:
+        cmd = cmd.commands[name]  # type: ignore[attr-defined]
+    assert cmd.help and len(cmd.help.strip()) > 20, f"{path} needs real help text"
+
+
+def run(*args: str) -> "click.testing.Result":
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def test_init_then_status_json(tmp_path: Path) -> None:
+    home = tmp_path / "h"
+    r = run("init", "--role", "local", "--agent", "desk", "--home", str(home))
+    assert r.exit_code == 0, r.output
+    r = run("status", "--json", "--home", str(home))
+    data = json.loads(r.output)
+    assert data["role"] == "local" and data["agent"] == "desk" and data["tasks"] == 0
+    assert data["schema"] and set(data["counts"]) >= {"pending", "done"}
+    assert (home / "vault" / ".git").is_dir() and (home / "vault" / "Pending_Approval").is_dir()
+    assert (home / ".env").stat().st_mode & 0o777 == 0o600
+    assert (home / "approval.key").stat().st_mode & 0o777 == 0o600
+
+
+def test_init_twice_is_refused(home_dir: Path) -> None:
+    r = CliRunner().invoke(cli, ["init", "--home", str(home_dir)])
+    assert r.exit_code == 2 and "already an fte home" in r.output
+
+
+def test_fte_home_environment_variable(home_dir: Path) -> None:
+    r = CliRunner().invoke(cli, ["status", "--json"], env={"FTE_HOME": str(home_dir)})
+    assert r.exit_code == 0 and json.loads(r.output)["home"] == str(home_dir.resolve())
+
+
+def test_not_a_home_is_bad_input(tmp_path: Path) -> None:
+    r = CliRunner().invoke(cli, ["status", "--home", str(tmp_path)])
+    assert r.exit_code == 2 and "not an fte home" in r.output
+
+
+def test_bad_usage_exits_2(home_dir: Path) -> None:
+    assert CliRunner().invoke(cli, ["tasks", "--state", "nope", "--home", str(home_dir)]).exit_code == 2
+    assert CliRunner().invoke(cli, ["no-such-command"]).exit_code == 2
+    assert CliRunner().invoke(cli, ["init", "--role", "boss"]).exit_code == 2
+    r = CliRunner().invoke(cli, ["show", "zzzz", "--home", str(home_dir)])
+    assert r.exit_code == 2 and "no task" in r.output
+
+
+def test_tasks_and_show(home_dir: Path) -> None:
+    with open_home(home_dir) as h:
+        task = new_task(h, title="Where is my invoice?")
+        h.lifecycle.fire(task.id, "draft", actor="template", source="daemon", changes={"body": "Here."})
+    r = run("tasks", "--json", "--home", str(home_dir))
+    [row] = json.loads(r.output)
+    assert row["id"] == task.id and row["state"] == "drafted"
+    assert run("tasks", "--state", "pending", "--json", "--home", str(home_dir)).output.strip() == "[]"
+    r = run("show", task.id[:8], "--json", "--home", str(home_dir))
+    shown = json.loads(r.output)
+    assert shown["body"] == "Here." and [t["event"] for t in shown["timeline"]] == ["detect", "draft"]
+    r = run("show", task.id[:8], "--home", str(home_dir))
+    assert "detected → drafted" in r.output and "Where is my invoice?" in r.output
+
+
+def _fingerprint(db: Path) -> str:
+    conn = sqlite3.connect(db)
+    dump = "\n".join(conn.iterdump())
+    conn.close()
+    return hashlib.sha256(dump.encode()).hexdigest()
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "INSERT INTO cursors VALUES ('x', 'y', 'z')",
+        "UPDATE tasks SET state = 'done'",
+        "DELETE FROM tasks",
+        "DROP TABLE tasks",
+        "ATTACH DATABASE 'evil.db' AS evil",
+        "PRAGMA user_version = 7",
+        "PRAGMA journal_mode = DELETE",
+        "CREATE TABLE t (x)",
+        "WITH x AS (SELECT 1) DELETE FROM tasks",
+        "VACUUM",
+        "SELECT 1; DELETE FROM tasks",
+    ],
+)
+def test_sql_refuses_writes(home_dir: Path, query: str) -> None:
+    with open_home(home_dir) as h:
+        new_task(h)
+    db = home_dir / "fte.db"
+    before = _fingerprint(db)
+    r = CliRunner().invoke(cli, ["sql", query, "--home", str(home_dir)])
+    assert r.exit_code == 2, r.output
+    assert r.output.startswith("fte: ") and len(r.output.strip().splitlines()) == 1
+    assert _fingerprint(db) == before
+    assert not (home_dir / "evil.db").exists() and not Path("evil.db").exists()
+
+
+def test_sql_reads_in_three_formats(home_dir: Path) -> None:
+    with open_home(home_dir) as h:
+        new_task(h)
+    q = "SELECT event, to_state FROM transitions"
+    assert json.loads(run("sql", q, "--json", "--home", str(home_dir)).output) == [{"event": "detect", "to_state": "detected"}]
+    assert run("sql", q, "--csv", "--home", str(home_dir)).output.splitlines() == ["event,to_state", "detect,detected"]
+    assert "detect" in run("sql", q, "--home", str(home_dir)).output
+    assert "name" in run("sql", "PRAGMA table_info(tasks)", "--home", str(home_dir)).output
+
+
+def test_db_upgrade(home_dir: Path) -> None:
+    assert "already at" in run("db", "upgrade", "--home", str(home_dir)).output
+
+
+def test_console_script_and_module_run(home_dir: Path) -> None:
+    fte = Path(sys.executable).parent / "fte"
+    for argv in ([str(fte)], [sys.executable, "-m", "fte"]):
+        p = subprocess.run([*argv, "status", "--json", "--home", str(home_dir)], capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0, p.stderr
+        assert json.loads(p.stdout)["agent"] == "laptop"

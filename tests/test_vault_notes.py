@@ -1,0 +1,122 @@
+"""Notes: front matter round-trips, hostile names stay inside the vault, writes are atomic and lazy."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from fte.errors import BadInput, NoteError
+from fte.home import Home
+from fte.io.names import note_name
+from fte.io.vault import Vault, atomic_write, has_conflict_markers, parse_note, render_note
+
+from conftest import new_task
+
+HOSTILE = [
+    "../../.git/hooks/post-commit", "/etc/passwd", "CON", "nul.md", "a\x00b\x00c", "\u202eexe.md",
+    "x" * 1000, "😀" * 80, "", "..", "....", " . ", "C:\\Windows\\system32", "\r\n\t", "\u200b\u200f",
+    "a/../../b", "~/.ssh/id_rsa", "%2e%2e%2f", "name:stream", "<script>", "con.txt", "LPT1",
+]
+
+
+@settings(max_examples=200, deadline=None)
+@given(title=st.text(), body=st.text(), to=st.text())
+def test_front_matter_round_trips(title: str, body: str, to: str) -> None:
+    assume(not has_conflict_markers(body))
+    meta = {"id": "0123456789abcdef0123456789abcdef", "title": title, "params": {"to": to, "amount": 12.5}}
+    note = parse_note(render_note(meta, body))
+    assert note.meta == meta
+    assert note.body == body
+
+
+@pytest.mark.parametrize("title", HOSTILE)
+def test_hostile_titles_give_safe_names_inside_the_vault(tmp_path: Path, title: str) -> None:
+    vault = Vault(tmp_path / "vault")
+    vault.root.mkdir()
+    name = note_name(datetime(2026, 11, 26, tzinfo=timezone.utc), "email.reply", title, "abcdef0123456789")
+    assert name.startswith("20261126-email.reply-") and name.endswith("-abcdef01.md")
+    assert "/" not in name and "\\" not in name and "\x00" not in name and ".." not in name
+    assert "\u202e" not in name and len(name.encode()) < 255
+    path = vault.path(f"Pending_Approval/email/{name}")
+    assert vault.root in path.parents
+    assert vault.write(f"Pending_Approval/email/{name}", b"x")
+    assert path.read_bytes() == b"x"
+
+
+@settings(max_examples=200, deadline=None)
+@given(title=st.text())
+def test_any_title_gives_a_single_safe_component(title: str) -> None:
+    name = note_name(datetime(2026, 1, 2, tzinfo=timezone.utc), "email.reply", title, "0" * 32)
+    assert os.path.basename(name) == name and name not in ("", ".", "..")
+    assert all(ord(c) >= 32 for c in name) and len(name.encode()) < 255
+
+
+def test_vault_refuses_paths_outside_it(tmp_path: Path) -> None:
+    vault = Vault(tmp_path)
+    for rel in ("../x.md", "/etc/passwd", "Approved/../../x.md", ""):
+        with pytest.raises(BadInput):
+            vault.path(rel)
+
+
+def test_atomic_write_skips_identical_bytes(tmp_path: Path) -> None:
+    p = tmp_path / "n.md"
+    assert atomic_write(p, b"one")
+    mtime = p.stat().st_mtime_ns
+    assert not atomic_write(p, b"one")
+    assert p.stat().st_mtime_ns == mtime
+    assert atomic_write(p, b"two") and p.read_bytes() == b"two"
+    assert [f.name for f in tmp_path.iterdir()] == ["n.md"]  # no temp file left
+
+
+@pytest.mark.parametrize(
+    "data, reason",
+    [
+        (b"no front matter", "no front matter"),
+        (b"---\nid: x\n", "not closed"),
+        (b"---\nid: [\n---\nbody", "not valid YAML"),
+        (b"---\n- a\n---\nbody", "set of properties"),
+        (b"---\ntitle: x\n---\nbody", "no 'id'"),
+        (b"---\nid: x\n---\n<<<<<<< HEAD\na\n=======\nb\n>>>>>>> other\n", "conflict markers"),
+        (b"---\nid: x\n---\n\xff\xfe", "not UTF-8"),
+        (b"---\nid: x\n---\n" + b"a" * (6 * 1024 * 1024), "limit"),
+    ],
+)
+def test_malformed_notes_raise_note_error(data: bytes, reason: str) -> None:
+    with pytest.raises(NoteError, match=reason):
+        parse_note(data)
+
+
+def test_note_follows_the_task_through_its_folders(home: Home) -> None:
+    task = new_task(home, title="Re: ../../.git/hooks/post-commit")
+    assert task.note_path.startswith("Needs_Action/email/")
+    lc = home.lifecycle
+    lc.fire(task.id, "draft", actor="t", source="daemon", changes={"body": "Dear Ann,\n\nThanks.\n"})
+    lc.fire(task.id, "sync", actor="t", source="daemon")
+    lc.fire(task.id, "present", actor="t", source="daemon")
+    lc.fire(task.id, "approve", actor="ann", source="cli")
+    task = lc.fire(task.id, "claim", actor="laptop", source="daemon", changes={"claimed_by": "laptop"})
+    assert task.note_path.startswith("In_Progress/laptop/")
+    task = lc.fire(task.id, "complete", actor="laptop", source="daemon")
+    assert task.note_path == f"Done/2026-11/{Path(task.note_path).name}"
+    notes = list(home.vault.notes())
+    assert [home.vault.rel(p) for p in notes] == [task.note_path]
+    note = parse_note(notes[0].read_bytes())
+    assert note.meta["state"] == "done" and note.meta["version"] == 7
+    assert note.body == "Dear Ann,\n\nThanks.\n"
+    assert note.meta["params"]["to"] == "ann@example.com"
+    # Empty sub-folders left behind are removed; the top-level folders stay.
+    assert not (home.vault.root / "Needs_Action" / "email").exists()
+    assert (home.vault.root / "Needs_Action").is_dir()
+
+
+def test_mirror_is_skipped_when_nothing_changed(home: Home) -> None:
+    task = new_task(home)
+    path = home.vault.path(task.note_path)
+    before = path.stat().st_mtime_ns
+    assert home.lifecycle.mirror(home.store.get(task.id)) is False
+    assert path.stat().st_mtime_ns == before
