@@ -10,7 +10,6 @@ import os
 import secrets
 import shutil
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import git
@@ -33,7 +32,7 @@ def template_dir() -> Path:
     checkout = Path(__file__).resolve().parents[1] / "vault"
     if (checkout / "Dashboard.md").exists():
         return checkout
-    return Path(str(resources.files("fte.vault_template")))
+    return Path(__file__).resolve().parent / "vault_template"
 
 
 def _write_private(path: Path, text: str) -> None:

@@ -6,7 +6,6 @@ does not know was written by a newer fte: :class:`SchemaTooNew`, and nothing is 
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 
 from alembic import command
@@ -24,7 +23,7 @@ def script_location() -> Path:
     checkout = Path(__file__).resolve().parents[2] / "alembic"
     if (checkout / "env.py").exists():
         return checkout
-    return Path(str(resources.files("fte.migrations")))
+    return Path(__file__).resolve().parents[1] / "migrations"
 
 
 def alembic_config() -> Config:
