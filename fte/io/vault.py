@@ -28,7 +28,7 @@ from typing import Any, Iterator
 
 import yaml
 
-from fte.clock import iso
+from fte.clock import iso, parse_iso
 from fte.errors import BadInput, NoteError
 from fte.io.names import note_name, slugify
 from fte.models.tables import Task
@@ -38,6 +38,8 @@ FOLDERS: tuple[str, ...] = (
     "Needs_Action", "Updates", "Pending_Approval", "Approved", "Rejected", "In_Progress",
     "Done", "Failed", "Logs", "Briefings",
 )
+#: The folders that hold task notes (Logs/ and Briefings/ hold other things, e.g. conflict copies).
+TASK_FOLDERS: frozenset[str] = frozenset(FOLDERS) - {"Logs", "Briefings"}
 TEMP_PREFIX = ".fte-tmp-"
 MAX_NOTE_BYTES = 5 * 1024 * 1024
 _DELIM = "---\n"
@@ -76,7 +78,6 @@ def front_matter(task: Task) -> dict[str, Any]:
         "id": task.id,
         "kind": task.kind,
         "state": task.state,
-        "version": task.version,
         "title": task.title,
         "source": task.source,
         "source_ref": task.source_ref,
@@ -124,8 +125,46 @@ def render_note(meta: dict[str, Any], body: str) -> bytes:
     return (_DELIM + head + _DELIM + body).encode("utf-8")
 
 
+#: Separates the draft (editable, executed as approved) from the reference part of a note.
+REFERENCE_MARKER = "<!-- fte: everything below this line is for reference; edits here are ignored -->"
+HOW_TO_DECIDE = (
+    "> [!tip] To approve, move this note into `Approved/`; to reject, into `Rejected/` "
+    "(add a `reason` property to say why). You may edit the draft above first."
+)
+
+
+def compose_body(task: Task) -> str:
+    """The note's body: the draft on top; below the marker, how to decide (when pending) and the original."""
+    extra: list[str] = []
+    if task.state == "pending":
+        extra.append(HOW_TO_DECIDE)
+    if task.original:
+        quoted = "\n".join(f"> {line}" if line else ">" for line in task.original.split("\n"))
+        extra.append("> [!quote] Original message\n" + quoted)
+    if not extra:
+        return task.body
+    return task.body + "\n\n" + REFERENCE_MARKER + "\n" + "\n\n".join(extra) + "\n"
+
+
+def split_body(body: str) -> tuple[str, str]:
+    """Inverse of :func:`compose_body`: (draft, original message)."""
+    marker = "\n\n" + REFERENCE_MARKER + "\n"
+    at = body.find(marker)
+    if at < 0:
+        return body, ""
+    draft, reference = body[:at], body[at + len(marker) :]
+    original = ""
+    head = "> [!quote] Original message\n"
+    q = reference.find(head)
+    if q >= 0:
+        lines = reference[q + len(head) :].removesuffix("\n").split("\n")
+        original = "\n".join(line[2:] if line.startswith("> ") else line[1:] if line.startswith(">") else line
+                             for line in lines)
+    return draft, original
+
+
 def render_task(task: Task) -> bytes:
-    return render_note(front_matter(task), task.body)
+    return render_note(front_matter(task), compose_body(task))
 
 
 @dataclass(frozen=True)
@@ -138,6 +177,58 @@ class Note:
     @property
     def id(self) -> str:
         return str(self.meta["id"])
+
+
+def note_fields(note: Note) -> dict[str, Any]:
+    """A note's properties as task fields, type-checked: the note is untrusted (NoteError if wrong)."""
+    meta = note.meta
+
+    def text(key: str, default: str | None = None, required: bool = False) -> Any:
+        value = meta.get(key, default)
+        if value is None and not required:
+            return None
+        if not isinstance(value, str):
+            raise NoteError(f"note {note.id[:8]}: property {key!r} must be text")
+        return value
+
+    def mapping(key: str, optional: bool) -> Any:
+        value = meta.get(key)
+        if value is None:
+            return None if optional else {}
+        if not isinstance(value, dict):
+            raise NoteError(f"note {note.id[:8]}: property {key!r} must be a set of properties")
+        return value
+
+    def when(key: str) -> datetime | None:
+        value = meta.get(key)
+        if value is None:
+            return None
+        try:
+            return parse_iso(value if isinstance(value, str) else value.isoformat())
+        except (ValueError, AttributeError, TypeError):
+            raise NoteError(f"note {note.id[:8]}: property {key!r} is not a date and time") from None
+
+    if not re.fullmatch(r"[0-9a-f]{32}", note.id):
+        raise NoteError(f"note id {note.id[:40]!r} is not an fte task id")
+    kind = text("kind", required=True)
+    if not re.fullmatch(r"[a-z0-9_]+\.[a-z0-9_.]+", kind):
+        raise NoteError(f"note {note.id[:8]}: kind {kind[:40]!r} is not valid")
+    draft, original = split_body(note.body)
+    return {
+        "kind": kind,
+        "source": text("source", "vault"),
+        "source_ref": text("source_ref", note.id),
+        "origin": text("origin", "unknown"),
+        "title": text("title", ""),
+        "params": mapping("params", optional=False),
+        "body": draft,
+        "original": original,
+        "created": when("created"),
+        "expires_at": when("expires"),
+        "claimed_by": text("claimed_by"),
+        "approval": mapping("approval", optional=True),
+        "last_error": text("error"),
+    }
 
 
 def has_conflict_markers(text: str) -> bool:
@@ -261,7 +352,7 @@ class Vault:
 
     def notes(self) -> Iterator[Path]:
         """Every task note (``*.md`` under the state folders), skipping temp files and hidden folders."""
-        for top in FOLDERS:
+        for top in sorted(TASK_FOLDERS):
             base = self.root / top
             if not base.is_dir():
                 continue

@@ -7,8 +7,9 @@ may follow which is :mod:`fte.states.lifecycle`'s business.
 from __future__ import annotations
 
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session
 from fte.errors import BadInput, NotFound
 from fte.models import migrate
 from fte.models.db import session_factory, writer_engine
-from fte.models.tables import Task, Transition
+from fte.models.tables import Host, Incident, Task, Transition
 
 
 class Store:
@@ -105,3 +106,45 @@ class Store:
                 .values(mirrored_version=version, note_path=note_path)
             )
             return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def record_incident(
+        self, at: datetime, host: str, kind: str, task_id: str | None = None, path: str | None = None, **detail: Any
+    ) -> None:
+        """Append to the incidents log (conflicts, recoveries, quarantines, refused notes)."""
+        with self.write() as s:
+            s.add(Incident(at=at, host=host, kind=kind, task_id=task_id, path=path, detail=detail))
+
+    def incidents(self, kind: str | None = None) -> list[Incident]:
+        with self.read() as s:
+            q = select(Incident).order_by(Incident.id)
+            if kind is not None:
+                q = q.where(Incident.kind == kind)
+            return list(s.scalars(q))
+
+    def set_flags(self, task_id: str, **flags: Any) -> None:
+        """Merge ``flags`` into a task's flags (``None`` removes one). Not a transition: no version bump."""
+        with self.write() as s:
+            task = s.get(Task, task_id)
+            if task is None:
+                raise NotFound(f"no task {task_id!r}")
+            merged = dict(task.flags or {})
+            for key, value in flags.items():
+                if value is None:
+                    merged.pop(key, None)
+                else:
+                    merged[key] = value
+            task.flags = merged
+
+    def heartbeat(self, agent: str, role: str, at: datetime, **info: Any) -> None:
+        """Record that ``agent`` was seen at ``at``; ``info`` is merged into what is known of it."""
+        with self.write() as s:
+            host = s.get(Host, agent)
+            if host is None:
+                s.add(Host(agent=agent, role=role, last_seen=at, info=dict(info)))
+            else:
+                host.role, host.last_seen = role, max(at, host.last_seen)
+                host.info = {**(host.info or {}), **info}
+
+    def hosts(self) -> list[Host]:
+        with self.read() as s:
+            return list(s.scalars(select(Host).order_by(Host.agent)))

@@ -129,3 +129,18 @@ class Host(Base):
     role: Mapped[str] = mapped_column(String(8))
     last_seen: Mapped[datetime]
     info: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Incident(Base):
+    """The audit log of what is not a state change: git conflicts resolved, stale locks cleared,
+    interrupted rebases recovered, quarantined notes, refused or malformed notes. Append-only."""
+
+    __tablename__ = "incidents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    host: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(40), index=True)
+    task_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    path: Mapped[str | None] = mapped_column(Text, default=None)
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from fte.clock import Clock, utcnow
 from fte.crashpoints import crashpoint
 from fte.errors import BadInput, NotFound
-from fte.io.vault import Vault, note_relpath, render_task
+from fte.io.vault import Note, Vault, note_fields, note_relpath, render_task
 from fte.models.store import Store
 from fte.models.tables import Task, Transition
 from fte.states.lifecycle import next_state
@@ -45,6 +45,9 @@ class Lifecycle:
         self.vault = vault
         self.agent = agent
         self.clock = clock
+        #: (task id, event, new state) of every transition since the caller last cleared it — for
+        #: commit messages.
+        self.journal: list[tuple[str, str, str]] = []
 
     def detect(
         self,
@@ -102,6 +105,7 @@ class Lifecycle:
                     detail=_check_detail(detail),
                 )
             )
+        self.journal.append((task.id, "detect", task.state))
         crashpoint("after-commit")
         self.mirror(task)
         return task, True
@@ -116,12 +120,15 @@ class Lifecycle:
         to: str | None = None,
         changes: dict[str, Any] | None = None,
         expect_version: int | None = None,
+        adopt_note: str | None = None,
         **detail: Any,
     ) -> Task:
         """Apply ``event`` to the task; raises :class:`~fte.errors.InvalidTransition` and changes nothing if illegal.
 
         ``changes`` sets task fields in the same transaction (a draft's body, an approval record…).
         ``expect_version`` makes the write conditional on nobody having moved the task meanwhile.
+        ``adopt_note``: the note at this vault path already shows the new state (another host wrote
+        it, or the person moved it): record it as the mirror in the same transaction, write nothing.
         """
         if source not in ORIGINS:
             raise BadInput(f"unknown transition source {source!r}; one of {', '.join(ORIGINS)}")
@@ -144,14 +151,52 @@ class Lifecycle:
             task.state = after
             task.version += 1
             task.updated_at = now
+            if adopt_note is not None:
+                task.note_path, task.mirrored_version = adopt_note, task.version
             s.add(
                 Transition(
                     task_id=task.id, version=task.version, event=event, from_state=before, to_state=after,
                     actor=actor, host=self.agent, source=source, at=now, detail=detail,
                 )
             )
+        self.journal.append((task.id, event, after))
         crashpoint("after-commit")
-        self.mirror(task)
+        if adopt_note is None:
+            self.mirror(task)
+        return task
+
+    def adopt(self, note: Note, path: str, state: str, *, actor: str, **detail: Any) -> Task:
+        """Take in a task first seen as another host's note: its own row, in ``state``, in one transaction.
+
+        Two transitions rows — ``detect`` and ``observe`` (when ``state`` is later) — so the log
+        still replays; the note at ``path`` is recorded as the mirror, not rewritten.
+        """
+        fields = note_fields(note)
+        now = self.clock()
+        with self.store.write() as s:
+            if s.get(Task, note.id) is not None:
+                raise BadInput(f"task {note.id[:8]} is already known here")
+            clash = s.scalar(select(Task).where(Task.source == fields["source"], Task.source_ref == fields["source_ref"]))
+            if clash is not None:
+                raise BadInput(f"note {path} repeats the source of task {clash.short_id} under another id")
+            task = Task(
+                id=note.id, kind=fields["kind"], state="detected", version=1, mirrored_version=0,
+                source=fields["source"], source_ref=fields["source_ref"], origin=fields["origin"],
+                title=fields["title"], params=fields["params"], body=fields["body"], original=fields["original"],
+                created_at=fields["created"] or now, updated_at=now, expires_at=fields["expires_at"],
+                claimed_by=fields["claimed_by"], approval=fields["approval"], last_error=fields["last_error"],
+                flags={},
+            )
+            s.add(task)
+            s.add(Transition(task_id=task.id, version=1, event="detect", from_state=None, to_state="detected",
+                             actor=actor, host=self.agent, source="daemon", at=now, detail={"adopted": path, **detail}))
+            if state != "detected":
+                after = next_state("detected", "observe", to=state)
+                task.state, task.version = after, 2
+                s.add(Transition(task_id=task.id, version=2, event="observe", from_state="detected", to_state=after,
+                                 actor=actor, host=self.agent, source="daemon", at=now, detail={"note": path}))
+            task.note_path, task.mirrored_version = path, task.version
+        self.journal.append((task.id, "adopt", task.state))
         return task
 
     def mirror(self, task: Task) -> bool:

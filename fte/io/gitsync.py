@@ -1,0 +1,560 @@
+"""Git sync of the vault (DESIGN §3): commit managed paths, fetch, rebase, push — never force.
+
+Everything here runs under the host's one git lock. The class knows git and notes, not the
+database: what happened (conflicts resolved, locks cleared, rebases recovered, notes quarantined)
+comes back as :class:`GitEvent` values for the caller to put in the audit log.
+
+Conflicts are resolved, never left for a person to find in git:
+
+* a task note changed on both sides: the **later state wins** (:func:`fte.states.lifecycle.precedence`);
+  on a tie the remote's version wins (it got there first — that is what makes claim-by-move a lock);
+* the losing bytes are kept as a conflict copy in ``Logs/<agent>/conflicts/``;
+* any other file: the remote's version stays at its path, ours is kept beside it as
+  ``<name>.conflict-<agent>-<n>.<ext>``;
+* after a rebase, two notes with the same ``id`` (a move git did not see as a rename) are resolved the
+  same way.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any, Iterable
+
+import git
+from git.exc import GitCommandError
+
+from fte.errors import FteError, NoteError, Unreachable
+from fte.io.gitlock import HostLock, clear_stale_index_lock
+from fte.io.secretguard import scan
+from fte.io.vault import TASK_FOLDERS, parse_note
+from fte.states.lifecycle import precedence
+
+BRANCH = "main"
+REMOTE = "origin"
+UPSTREAM = f"{REMOTE}/{BRANCH}"
+QUARANTINE = "Quarantine"
+GITIGNORE = """# fte: only notes and small data files are synced (DESIGN §3)
+*
+!*/
+!*.md
+!*.yaml
+!*.yml
+!*.json
+!.gitignore
+.obsidian/workspace*
+Quarantine/
+.fte-tmp-*
+.trash/
+"""
+_REJECTED = ("[rejected]", "non-fast-forward", "fetch first", "failed to lock", "cannot lock ref",
+             "failed to update ref", "stale info", "[remote rejected]")
+_ID8 = re.compile(r"-([0-9a-f]{8})\.md$")
+
+
+@dataclass(frozen=True)
+class GitEvent:
+    """Something the audit log must hear about."""
+
+    kind: str  # conflict, duplicate, stale-index-lock, recovered-rebase, recovered-merge, quarantine
+    path: str | None = None
+    task_id: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class SyncResult:
+    """What a sync did. ``pushed``: the remote holds our HEAD (always true with no remote)."""
+
+    pushed: bool
+    head: str | None
+    upstream: str | None
+    error: str | None = None
+    ahead: int = 0
+    behind: int = 0
+    events: list[GitEvent] = field(default_factory=list)
+
+
+@dataclass
+class CommitResult:
+    sha: str | None
+    paths: list[str] = field(default_factory=list)
+    quarantined: list[GitEvent] = field(default_factory=list)
+    events: list[GitEvent] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Change:
+    """A path changed between two commits: ``status`` A, M, D or R (``old`` set for R)."""
+
+    status: str
+    path: str
+    old: str | None = None
+
+
+class GitSync:
+    """The vault's git repository on this host."""
+
+    def __init__(self, root: Path, agent: str, lock: HostLock, remote: str = "") -> None:
+        self.root = root
+        self.agent = agent
+        self.lock = lock
+        self.remote = remote
+        self.repo = git.Repo(root)
+        self.repo.git.update_environment(GIT_EDITOR="true", GIT_TERMINAL_PROMPT="0", LC_ALL="C")
+
+    # -- set-up -----------------------------------------------------------------------------------
+
+    @staticmethod
+    def configure(repo: git.Repo, agent: str) -> None:
+        """Settings every fte vault repository has: identity, fsync, no hooks, rename detection."""
+        with repo.config_writer() as cw:
+            cw.set_value("user", "name", f"fte {agent}")
+            cw.set_value("user", "email", f"{agent}@fte.invalid")
+            # A crash must not leave empty or torn objects (git >= 2.36).
+            cw.set_value("core", "fsync", "committed,index")
+            cw.set_value("core", "fsyncMethod", "fsync")
+            cw.set_value("core", "hooksPath", "/dev/null")
+            cw.set_value("core", "quotePath", "false")
+            cw.set_value("merge", "renames", "true")
+            cw.set_value("diff", "renames", "true")
+            cw.set_value("pull", "rebase", "true")
+            cw.set_value("rebase", "autoStash", "true")
+
+    @classmethod
+    def init(cls, root: Path, agent: str, remote: str = "") -> git.Repo:
+        """Create (or clone) the vault repository. With a remote that already has a vault: clone it."""
+        if remote:
+            try:
+                git.cmd.Git().ls_remote(remote, env={"GIT_TERMINAL_PROMPT": "0"})
+            except GitCommandError as exc:
+                raise Unreachable(f"git remote {remote} is not reachable: {_first_line(exc)}") from exc
+            has_branch = bool(git.cmd.Git().ls_remote("--heads", remote, BRANCH).strip())
+            if has_branch and not (root / ".git").exists():
+                if root.exists() and any(root.iterdir()):
+                    raise FteError(f"{root} is not empty; cannot clone {remote} into it")
+                repo = git.Repo.clone_from(remote, root, branch=BRANCH)
+                cls.configure(repo, agent)
+                return repo
+        repo = git.Repo(root) if (root / ".git").exists() else git.Repo.init(root, initial_branch=BRANCH)
+        cls.configure(repo, agent)
+        if remote and REMOTE not in [r.name for r in repo.remotes]:
+            repo.create_remote(REMOTE, remote)
+        return repo
+
+    def ensure_gitignore(self) -> None:
+        path = self.root / ".gitignore"
+        if not path.exists() or path.read_text(encoding="utf-8") != GITIGNORE:
+            path.write_text(GITIGNORE, encoding="utf-8")
+
+    # -- recovery -----------------------------------------------------------------------------------
+
+    def recover(self) -> list[GitEvent]:
+        """Before any new work: clear a stale index.lock; finish off an interrupted rebase or merge."""
+        events: list[GitEvent] = []
+        with self.lock.hold():
+            if clear_stale_index_lock(self.root):
+                events.append(GitEvent("stale-index-lock", ".git/index.lock"))
+            gitdir = self.root / ".git"
+            if (gitdir / "rebase-merge").exists() or (gitdir / "rebase-apply").exists():
+                try:
+                    self.repo.git.rebase("--abort")
+                except GitCommandError:
+                    # The rebase state is unusable; our commits are still on the branch's reflog.
+                    self.repo.git.rebase("--quit")
+                events.append(GitEvent("recovered-rebase", None, detail={"head": self._head()}))
+            if (gitdir / "MERGE_HEAD").exists():
+                self.repo.git.merge("--abort")
+                events.append(GitEvent("recovered-merge", None))
+            if (gitdir / "CHERRY_PICK_HEAD").exists():
+                self.repo.git.cherry_pick("--abort")
+                events.append(GitEvent("recovered-cherry-pick", None))
+            if self.repo.head.is_detached and BRANCH in [h.name for h in self.repo.heads]:
+                # Left detached by a --quit above: go back to the branch, keeping the work tree.
+                self.repo.git.checkout(BRANCH)
+        return events
+
+    # -- commit -------------------------------------------------------------------------------------
+
+    def commit(self, paths: Iterable[str], message: str) -> CommitResult:
+        """Commit exactly ``paths`` (added, changed or removed), after the secret guard.
+
+        A file whose staged bytes hold a credential is unstaged and moved to the ignored
+        ``Quarantine/`` folder; the rest is committed. Other staged or changed files are left alone.
+        """
+        wanted = sorted({p for p in paths if p})
+        result = CommitResult(sha=None)
+        if not wanted:
+            return result
+        with self.lock.hold():
+            result.events += self.recover()
+            present = [p for p in wanted if (self.root / p).exists()]
+            missing = [p for p in wanted if p not in present]
+            if present:
+                self.repo.git.add("-A", "--", *present)
+            if missing:
+                self.repo.git.rm("--cached", "-q", "--ignore-unmatch", "--", *missing)
+            staged = self._staged(wanted)
+            for path in list(staged):
+                data = self._index_blob(path)
+                if data is None:
+                    continue  # a deletion
+                findings = scan(data)
+                if findings:
+                    result.quarantined.append(self._quarantine(path, findings))
+                    staged.remove(path)
+            staged = self._staged(wanted)
+            if not staged:
+                return result
+            self.repo.git.commit("-q", "--no-verify", "-m", message, "--", *staged)
+            result.sha = self._head()
+            result.paths = staged
+        return result
+
+    def _staged(self, paths: list[str]) -> list[str]:
+        out = self.repo.git.diff("--cached", "--name-only", "-z", "--no-renames", "--", *paths)
+        return [p for p in out.split("\0") if p]
+
+    def _index_blob(self, path: str) -> bytes | None:
+        out = self.repo.git.ls_files("-s", "-z", "--", path)
+        entry = next((e for e in out.split("\0") if e), None)
+        if entry is None:
+            return None
+        sha = entry.split()[1]
+        return self._blob(sha)
+
+    def _blob(self, sha: str) -> bytes:
+        return bytes(self.repo.odb.stream(bytes.fromhex(sha)).read())
+
+    def _quarantine(self, path: str, findings: list[Any]) -> GitEvent:
+        self.repo.git.rm("--cached", "-q", "--ignore-unmatch", "--", path)
+        if self._exists_in("HEAD", path):
+            self.repo.git.reset("-q", "HEAD", "--", path)
+        src = self.root / path
+        dest_dir = self.root / QUARANTINE
+        dest_dir.mkdir(exist_ok=True)
+        dest = dest_dir / path.replace("/", "__")
+        task_id = None
+        try:
+            task_id = parse_note(src.read_bytes(), path).id
+        except (NoteError, OSError):
+            pass
+        shutil.move(str(src), dest)
+        kinds = sorted({f.kind for f in findings})
+        return GitEvent("quarantine", path, task_id, {"kinds": kinds, "moved_to": f"{QUARANTINE}/{dest.name}"})
+
+    # -- sync ---------------------------------------------------------------------------------------
+
+    def sync(self, attempts: int = 5) -> SyncResult:
+        """Fetch, rebase onto the remote (resolving conflicts), push. Never force-pushes.
+
+        With no remote, there is nothing to do: committed is synced. An unreachable remote gives a
+        result with ``error`` set and ``pushed`` false; commits stay local for the next try.
+        """
+        with self.lock.hold():
+            events = self.recover()
+            if not self.remote:
+                return SyncResult(pushed=True, head=self._head(), upstream=None, events=events)
+            error = None
+            pushed = False
+            for _ in range(attempts):
+                try:
+                    self._fetch()
+                except Unreachable as exc:
+                    error = str(exc)
+                    break
+                events += self._integrate()
+                if self._head() is None or self._head() == self._rev(UPSTREAM):
+                    pushed = True
+                    break
+                try:
+                    self._push()
+                    self._fetch()  # so origin/main is what we just pushed
+                    pushed = True
+                    break
+                except _PushRejected as exc:
+                    error = str(exc)
+                    continue
+                except Unreachable as exc:
+                    error = str(exc)
+                    break
+            ahead, behind = self.ahead_behind()
+            return SyncResult(pushed=pushed, head=self._head(), upstream=self._rev(UPSTREAM),
+                              error=None if pushed else error, ahead=ahead, behind=behind, events=events)
+
+    def _fetch(self) -> None:
+        try:
+            self.repo.git.fetch("-q", REMOTE)
+        except GitCommandError as exc:
+            raise Unreachable(f"git fetch from {self.remote} failed: {_first_line(exc)}") from exc
+
+    def _push(self) -> None:
+        try:
+            self.repo.git.push("-q", "--porcelain", REMOTE, f"HEAD:refs/heads/{BRANCH}")
+        except GitCommandError as exc:
+            text = f"{exc.stdout or ''} {exc.stderr or ''}"
+            if any(marker in text for marker in _REJECTED):
+                raise _PushRejected(f"push rejected: {_first_line(exc)}") from exc
+            raise Unreachable(f"git push to {self.remote} failed: {_first_line(exc)}") from exc
+
+    def _integrate(self) -> list[GitEvent]:
+        """Bring origin/main in: fast-forward, or rebase our commits on it, resolving every conflict."""
+        upstream = self._rev(UPSTREAM)
+        head = self._head()
+        if upstream is None or upstream == head:
+            return []
+        if head is None:
+            self.repo.git.checkout("-q", "-B", BRANCH, upstream)
+            return []
+        events: list[GitEvent] = []
+        try:
+            self.repo.git.rebase("-q", "--autostash", UPSTREAM)
+        except GitCommandError:
+            for _ in range(10_000):  # one round per replayed commit at most
+                if not self._in_rebase():
+                    break
+                conflicted = self._unmerged_paths()
+                if conflicted:
+                    for path in conflicted:
+                        events += self._resolve(path)
+                try:
+                    if not self._staged_anything():
+                        self.repo.git.rebase("--skip")
+                    else:
+                        self.repo.git.rebase("--continue")
+                except GitCommandError:
+                    continue
+        events += self._resolve_duplicates()
+        return events
+
+    def _in_rebase(self) -> bool:
+        gitdir = self.root / ".git"
+        return (gitdir / "rebase-merge").exists() or (gitdir / "rebase-apply").exists()
+
+    def _staged_anything(self) -> bool:
+        return bool(self.repo.git.diff("--cached", "--name-only").strip())
+
+    def _unmerged_paths(self) -> list[str]:
+        out = self.repo.git.diff("--name-only", "--diff-filter=U", "-z")
+        return sorted({p for p in out.split("\0") if p})
+
+    def _stages(self, path: str) -> dict[int, bytes]:
+        out = self.repo.git.ls_files("-u", "-z", "--", path)
+        stages: dict[int, bytes] = {}
+        for entry in filter(None, out.split("\0")):
+            meta, _, _name = entry.partition("\t")
+            _mode, sha, stage = meta.split()
+            stages[int(stage)] = self._blob(sha)
+        return stages
+
+    def _resolve(self, path: str) -> list[GitEvent]:
+        # In a rebase, stage 2 is the upstream side ("ours") and stage 3 our commit being replayed.
+        stages = self._stages(path)
+        upstream, mine = stages.get(2), stages.get(3)
+        target = self.root / path
+        if upstream is not None and mine is not None:
+            win_up = self._upstream_wins(upstream, mine, path)
+            winner, loser = (upstream, mine) if win_up else (mine, upstream)
+            if self._is_task_note(path) and self._note_or_none(upstream, path) and self._note_or_none(mine, path):
+                copy = self._conflict_copy(path, loser)
+                target.write_bytes(winner)
+                self.repo.git.add("--", path, copy)
+                note = self._note_or_none(winner, path)
+                return [GitEvent("conflict", path, note.id if note else None, {
+                    "kept": "remote" if win_up else "local", "copy": copy,
+                    "states": [_state(upstream, path), _state(mine, path)]})]
+            # Not a task note: keep both — the remote's at its path, ours beside it.
+            side = self._side_copy(path)
+            target.write_bytes(upstream)
+            (self.root / side).write_bytes(mine)
+            self.repo.git.add("--", path, side)
+            return [GitEvent("conflict", path, None, {"kept": "both", "copy": side})]
+        survivor = upstream if upstream is not None else mine
+        if survivor is None:  # deleted on both sides, or only the base is left
+            self.repo.git.rm("-q", "--cached", "--ignore-unmatch", "--", path)
+            if target.exists():
+                target.unlink()
+            return []
+        # Changed on one side, removed (or moved) on the other: keep it; duplicates are settled next.
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(survivor)
+        self.repo.git.add("--", path)
+        return [GitEvent("conflict", path, None, {"kept": "remote" if upstream is not None else "local",
+                                                   "reason": "changed on one side, removed on the other"})]
+
+    def _upstream_wins(self, upstream: bytes, mine: bytes, path: str) -> bool:
+        a, b = _state(upstream, path), _state(mine, path)
+        if a is None or b is None:
+            return True
+        return precedence(a) >= precedence(b)
+
+    def _resolve_duplicates(self) -> list[GitEvent]:
+        """Two notes with one id after a rebase: keep the later state (the remote's on a tie)."""
+        groups: dict[str, list[str]] = {}
+        for path in self._tree_paths("HEAD"):
+            m = _ID8.search(path)
+            if m and self._is_task_note(path):
+                groups.setdefault(m.group(1), []).append(path)
+        events: list[GitEvent] = []
+        upstream_paths = set(self._tree_paths(UPSTREAM)) if self._rev(UPSTREAM) else set()
+        removed: list[str] = []
+        copies: list[str] = []
+        for paths in groups.values():
+            if len(paths) < 2:
+                continue
+            by_id: dict[str, list[tuple[str, bytes]]] = {}
+            for p in paths:
+                data = (self.root / p).read_bytes() if (self.root / p).exists() else b""
+                note = self._note_or_none(data, p)
+                if note is not None:
+                    by_id.setdefault(note.id, []).append((p, data))
+            for task_id, notes in by_id.items():
+                if len(notes) < 2:
+                    continue
+                notes.sort(key=lambda pd: (precedence(_state(pd[1], pd[0]) or "detected"), pd[0] in upstream_paths),
+                           reverse=True)
+                (keep, _), losers = notes[0], notes[1:]
+                for p, data in losers:
+                    copies.append(self._conflict_copy(p, data))
+                    (self.root / p).unlink()
+                    removed.append(p)
+                events.append(GitEvent("duplicate", keep, task_id, {"removed": [p for p, _ in losers]}))
+        if removed:
+            self.repo.git.add("-A", "--", *removed, *copies)
+            self.repo.git.commit("-q", "--no-verify", "-m", f"fte {self.agent}: resolve {len(events)} duplicate note(s)",
+                                 "--", *removed, *copies)
+        return events
+
+    def _conflict_copy(self, path: str, data: bytes) -> str:
+        folder = PurePosixPath("Logs", self.agent, "conflicts")
+        (self.root / folder).mkdir(parents=True, exist_ok=True)
+        name = PurePosixPath(path).name
+        n = 1
+        while (self.root / folder / f"{n:04d}-{name}").exists():
+            n += 1
+        rel = str(folder / f"{n:04d}-{name}")
+        (self.root / rel).write_bytes(data)
+        return rel
+
+    def _side_copy(self, path: str) -> str:
+        p = PurePosixPath(path)
+        n = 1
+        while (self.root / p.with_name(f"{p.stem}.conflict-{self.agent}-{n}{p.suffix}")).exists():
+            n += 1
+        return str(p.with_name(f"{p.stem}.conflict-{self.agent}-{n}{p.suffix}"))
+
+    @staticmethod
+    def _is_task_note(path: str) -> bool:
+        return path.endswith(".md") and PurePosixPath(path).parts[0] in TASK_FOLDERS
+
+    @staticmethod
+    def _note_or_none(data: bytes, path: str) -> Any:
+        try:
+            return parse_note(data, path)
+        except NoteError:
+            return None
+
+    # -- queries ------------------------------------------------------------------------------------
+
+    def _head(self) -> str | None:
+        return self._rev("HEAD")
+
+    def _rev(self, ref: str) -> str | None:
+        try:
+            return self.repo.git.rev_parse("--verify", "-q", f"{ref}^{{commit}}").strip() or None
+        except GitCommandError:
+            return None
+
+    def _exists_in(self, ref: str, path: str) -> bool:
+        try:
+            return bool(self.repo.git.ls_tree("--name-only", ref, "--", path).strip())
+        except GitCommandError:
+            return False
+
+    def _tree_paths(self, ref: str) -> list[str]:
+        try:
+            out = self.repo.git.ls_tree("-r", "--name-only", "-z", ref)
+        except GitCommandError:
+            return []
+        return [p for p in out.split("\0") if p]
+
+    def head(self) -> str | None:
+        return self._head()
+
+    def upstream(self) -> str | None:
+        return self._rev(UPSTREAM)
+
+    def ahead_behind(self) -> tuple[int, int]:
+        """Commits we have that the remote has not, and the other way round (as of the last fetch)."""
+        if not self.remote or self._head() is None:
+            return 0, 0
+        if self._rev(UPSTREAM) is None:
+            return int(self.repo.git.rev_list("--count", "HEAD")), 0
+        out = self.repo.git.rev_list("--left-right", "--count", f"HEAD...{UPSTREAM}")
+        ahead, behind = out.split()
+        return int(ahead), int(behind)
+
+    def changes(self, old: str | None, new: str | None) -> list[Change]:
+        """Paths changed from ``old`` to ``new`` (renames detected); from nothing when ``old`` is None."""
+        if new is None or old == new:
+            return []
+        base = old or self.repo.git.hash_object("-t", "tree", os.devnull)
+        out = self.repo.git.diff("--name-status", "-z", "-M", base, new)
+        fields = [f for f in out.split("\0") if f != ""]
+        changes: list[Change] = []
+        i = 0
+        while i < len(fields):
+            status = fields[i]
+            if status.startswith(("R", "C")):
+                changes.append(Change("R", fields[i + 2], fields[i + 1]))
+                i += 3
+            else:
+                changes.append(Change(status[0], fields[i + 1]))
+                i += 2
+        return changes
+
+    def path_of(self, task_id: str, ref: str = "HEAD") -> list[str]:
+        """Paths in ``ref`` whose note name carries the task's short id."""
+        return [p for p in self._tree_paths(ref) if p.endswith(f"-{task_id[:8]}.md") and self._is_task_note(p)]
+
+    def working_changes(self) -> list[Change]:
+        """Uncommitted changes in the work tree (a person's moves and edits), renames detected."""
+        out = self.repo.git.status("--porcelain=v1", "-z", "--untracked-files=all", "--renames")
+        fields = [f for f in out.split("\0") if f]
+        changes: list[Change] = []
+        i = 0
+        while i < len(fields):
+            entry = fields[i]
+            xy, path = entry[:2], entry[3:]
+            if "R" in xy:
+                changes.append(Change("R", path, fields[i + 1]))
+                i += 2
+                continue
+            status = "A" if xy == "??" or "A" in xy else "D" if "D" in xy else "M"
+            changes.append(Change(status, path))
+            i += 1
+        return changes
+
+
+class _PushRejected(FteError):
+    pass
+
+
+def _first_line(exc: GitCommandError) -> str:
+    text = (exc.stderr or exc.stdout or str(exc)).strip()
+    for line in text.splitlines():
+        line = line.strip().removeprefix("stderr:").strip().strip("'").strip()
+        if line and not line.startswith("hint:"):
+            return line
+    return text[:200]
+
+
+def _state(data: bytes, path: str) -> str | None:
+    try:
+        state = parse_note(data, path).meta.get("state")
+    except NoteError:
+        return None
+    return state if isinstance(state, str) else None
