@@ -22,6 +22,9 @@ DB_NAME = "fte.db"
 ENV_NAME = ".env"
 APPROVAL_KEY_NAME = "approval.key"
 
+#: Hours a task may wait for a decision, by kind; ``default`` for the rest.
+DEFAULT_EXPIRY_HOURS: dict[str, float] = {"email.reply": 72, "odoo.payment": 24, "default": 72}
+
 _AGENT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
 
 
@@ -52,6 +55,14 @@ class Settings:
     drafter_provider: str = "template"
     email_transport: str = "maildir"
     email_path: Path = Path("outbox")
+    email_from: str = "fte@localhost"
+    person: str = "person"
+    dry_run: bool = False
+    expiry_hours: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_EXPIRY_HOURS))
+    sync_interval: float = 30.0
+    watch_interval: float = 1.0
+    heartbeat_interval: float = 300.0
+    signature: str = ""
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -93,6 +104,21 @@ def parse_settings(home: Path, data: dict[str, Any]) -> Settings:
     transport = email.get("transport", "maildir")
     if transport not in ("maildir", "smtp", "gmail"):
         raise BadInput(f"fte.toml: executors.email.transport must be maildir, smtp or gmail, not {transport!r}")
+    expiry = dict(DEFAULT_EXPIRY_HOURS)
+    for kind, hours in (data.get("expiry", {}) or {}).items():
+        if not isinstance(hours, (int, float)) or hours <= 0:
+            raise BadInput(f"fte.toml: expiry.{kind} must be a positive number of hours")
+        expiry[kind] = float(hours)
+    daemon = data.get("daemon", {}) or {}
+    intervals = {}
+    for key, default in (("sync_interval", 30.0), ("watch_interval", 1.0), ("heartbeat_interval", 300.0)):
+        value = daemon.get(key, default)
+        if not isinstance(value, (int, float)) or value <= 0:
+            raise BadInput(f"fte.toml: daemon.{key} must be a positive number of seconds")
+        intervals[key] = float(value)
+    dry_run = data.get("dry_run", False)
+    if not isinstance(dry_run, bool):
+        raise BadInput("fte.toml: dry_run must be true or false")
     return Settings(
         home=home,
         role=role,
@@ -103,7 +129,13 @@ def parse_settings(home: Path, data: dict[str, Any]) -> Settings:
         drafter_provider=provider,
         email_transport=transport,
         email_path=_resolve(home, email.get("path", "outbox")),
+        email_from=str(email.get("from", "fte@localhost")),
+        person=str(data.get("person", "person")),
+        dry_run=dry_run,
+        expiry_hours=expiry,
+        signature=str(drafter.get("signature", "")),
         raw=data,
+        **intervals,
     )
 
 
@@ -132,16 +164,30 @@ role = {_toml_str(role)}                 # cloud | local | all
 agent = {_toml_str(agent)}               # this host's name in the vault and the audit log
 vault = {_toml_str(vault)}               # relative to this folder, or absolute
 remote = {_toml_str(remote)}             # git remote URL; empty = no sync
+person = "person"            # the name approvals made on this host are recorded under
+dry_run = false              # true: claim but do not perform anything
+
+[daemon]
+sync_interval = 30           # seconds between git syncs when nothing happens
+watch_interval = 1           # seconds between looks at the vault for a person's moves
+heartbeat_interval = 300     # seconds between heartbeats written to Logs/<agent>/
+
+[expiry]                     # hours a task waits for a decision before it expires
+"email.reply" = 72
+"odoo.payment" = 24
+default = 72
 
 [sources.maildir]            # incoming mail from a Maildir folder (mbsync, offlineimap, or a drop folder)
 path = "inbox"
 
 [drafter]
 provider = "template"        # template (offline) | openai (any OpenAI-compatible endpoint)
+signature = ""               # how drafts are signed
 
 [executors.email]
 transport = "maildir"        # maildir (sent mail delivered to a Maildir) | smtp | gmail
 path = "outbox"
+from = "fte@localhost"       # the From address of mail this host sends
 """
 
 

@@ -12,19 +12,20 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-import git
-
 from fte.clock import Clock, utcnow
 from fte.config import (
     APPROVAL_KEY_NAME, CONFIG_NAME, ENV_NAME, ROLES, Settings, check_agent, default_agent, load_settings,
-    render_settings,
+    render_settings, parse_settings,
 )
 from fte.errors import BadInput
+from fte.io.gitlock import HostLock
+from fte.io.gitsync import GitSync
 from fte.io.vault import FOLDERS, Vault
 from fte.models.store import Store
 from fte.states.service import Lifecycle
 
 TEMPLATE_FILES = ("Dashboard.md", "Company_Handbook.md", "Business_Goals.md")
+LOCK_NAME = "git.lock"
 
 
 def template_dir() -> Path:
@@ -55,28 +56,39 @@ def create_vault(root: Path) -> None:
 def init_home(
     home: Path, role: str = "all", agent: str | None = None, vault: str = "vault", remote: str = ""
 ) -> Settings:
-    """Create a host's home. Refuses a folder that already has an ``fte.toml``."""
+    """Create a host's home. Refuses a folder that already has an ``fte.toml``.
+
+    With ``remote``: a remote that already holds a vault is cloned; an empty one gets this vault
+    pushed (an unreachable remote is :class:`~fte.errors.Unreachable` and nothing is created).
+    """
     if role not in ROLES:
         raise BadInput(f"role must be one of {', '.join(ROLES)}")
     agent = check_agent(agent or default_agent())
     home = home.resolve()
     if (home / CONFIG_NAME).exists():
         raise BadInput(f"{home} is already an fte home ({CONFIG_NAME} exists)")
+    vault_root = parse_settings(home, {"vault": vault}).vault
     home.mkdir(parents=True, exist_ok=True)
+    repo = GitSync.init(vault_root, agent, remote)
     (home / CONFIG_NAME).write_text(render_settings(role, agent, vault, remote), encoding="utf-8")
     settings = load_settings(home)
     if not (home / ENV_NAME).exists():
         _write_private(home / ENV_NAME, "# secrets for this host (never synced); e.g. FTE_SMTP_PASSWORD=...\n")
     if role in ("local", "all") and not (home / APPROVAL_KEY_NAME).exists():
-        # Signs approvals (issue 4); only local hosts hold it, and it never enters the vault.
+        # Signs approvals; only local hosts hold it, and it never enters the vault. A second local
+        # host of the same person copies this file (see README).
         _write_private(home / APPROVAL_KEY_NAME, secrets.token_hex(32) + "\n")
     create_vault(settings.vault)
-    if not (settings.vault / ".git").exists():
-        git.Repo.init(settings.vault, initial_branch="main")
     for folder in (settings.maildir_path, settings.email_path):
         for sub in ("cur", "new", "tmp"):
             (folder / sub).mkdir(parents=True, exist_ok=True)
     Store.open(settings.db_path).close()
+    sync = GitSync(settings.vault, agent, HostLock(home / LOCK_NAME), remote)
+    sync.ensure_gitignore()
+    sync.commit([".gitignore", *TEMPLATE_FILES], f"fte {agent}: new vault")
+    del repo
+    if remote:
+        sync.sync()  # best effort: an error here is retried by the daemon
     return settings
 
 
@@ -88,6 +100,7 @@ class Home:
     store: Store
     vault: Vault
     lifecycle: Lifecycle
+    git: GitSync
     repaired: int = 0
 
     def close(self) -> None:
@@ -106,7 +119,10 @@ def open_home(home: Path, clock: Clock = utcnow, repair: bool = True) -> Home:
     store = Store.open(settings.db_path)
     vault = Vault(settings.vault)
     lifecycle = Lifecycle(store, vault, settings.agent, clock)
-    opened = Home(settings, store, vault, lifecycle)
+    if not (settings.vault / ".git").exists():
+        GitSync.init(settings.vault, settings.agent, "")
+    sync = GitSync(settings.vault, settings.agent, HostLock(settings.home / LOCK_NAME), settings.remote)
+    opened = Home(settings, store, vault, lifecycle, sync)
     if repair:
         opened.repaired = lifecycle.repair()
     return opened

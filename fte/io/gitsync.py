@@ -481,6 +481,14 @@ class GitSync:
             return []
         return [p for p in out.split("\0") if p]
 
+    def tree_paths(self, ref: str, folder: str) -> list[str]:
+        """Paths under ``folder`` in ``ref``."""
+        try:
+            out = self.repo.git.ls_tree("-r", "--name-only", "-z", ref, "--", folder)
+        except GitCommandError:
+            return []
+        return [p for p in out.split("\0") if p]
+
     def head(self) -> str | None:
         return self._head()
 

@@ -68,8 +68,22 @@ def state_folder(task: Task) -> PurePosixPath:
 
 
 def note_relpath(task: Task) -> str:
-    """Where the task's note belongs, relative to the vault root, with ``/`` separators."""
-    return str(state_folder(task) / note_name(task.created_at, task.kind, task.title, task.id))
+    """Where the task's note belongs, relative to the vault root, with ``/`` separators.
+
+    The file keeps the name it has (a person may rename a note; notes are matched by id), and gets
+    the canonical ``<yyyymmdd>-<kind>-<slug>-<id8>.md`` the first time.
+    """
+    name = PurePosixPath(task.note_path).name if task.note_path else note_name(task.created_at, task.kind, task.title, task.id)
+    return str(state_folder(task) / name)
+
+
+def folder_state(path: str) -> str | None:
+    """The state a note's folder stands for (``Approved/x.md`` → approved); None outside the task folders."""
+    top = PurePosixPath(path).parts[0] if path else ""
+    return {
+        "Needs_Action": "detected", "Updates": "drafted", "Pending_Approval": "pending", "Approved": "approved",
+        "In_Progress": "claimed", "Done": "done", "Failed": "failed", "Rejected": "rejected",
+    }.get(top)
 
 
 def front_matter(task: Task) -> dict[str, Any]:
@@ -313,6 +327,12 @@ class Vault:
 
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
+        #: Vault paths written or removed since the last :meth:`drain_touched` — what to commit.
+        self.touched: set[str] = set()
+
+    def drain_touched(self) -> set[str]:
+        touched, self.touched = self.touched, set()
+        return touched
 
     def path(self, rel: str) -> Path:
         """The absolute path of a vault-relative path; :class:`BadInput` if it would leave the vault."""
@@ -325,7 +345,10 @@ class Vault:
         return path.resolve().relative_to(self.root).as_posix()
 
     def write(self, rel: str, data: bytes) -> bool:
-        return atomic_write(self.path(rel), data)
+        wrote = atomic_write(self.path(rel), data)
+        if wrote:
+            self.touched.add(rel)
+        return wrote
 
     def read(self, rel: str) -> bytes | None:
         try:
@@ -336,6 +359,7 @@ class Vault:
     def remove(self, rel: str) -> bool:
         """Remove a note (and its folder, if that leaves it empty and it is not a top-level folder)."""
         p = self.path(rel)
+        self.touched.add(rel)
         try:
             p.unlink()
         except FileNotFoundError:

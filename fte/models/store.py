@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from fte.errors import BadInput, NotFound
 from fte.models import migrate
 from fte.models.db import session_factory, writer_engine
-from fte.models.tables import Host, Incident, Task, Transition
+from fte.models.tables import Cursor, Execution, Host, Incident, Task, Transition
 
 
 class Store:
@@ -72,6 +72,11 @@ class Store:
             raise BadInput(f"{ref!r} matches more than one task; give more characters")
         return matches[0]
 
+    def find(self, task_id: str) -> Task | None:
+        """A task by its full id, or None."""
+        with self.read() as s:
+            return s.get(Task, task_id)
+
     def tasks(self, state: str | None = None, limit: int | None = None) -> list[Task]:
         with self.read() as s:
             q = select(Task).order_by(Task.created_at, Task.id)
@@ -80,6 +85,19 @@ class Store:
             if limit is not None:
                 q = q.limit(limit)
             return list(s.scalars(q))
+
+    def cursor(self, name: str) -> str | None:
+        with self.read() as s:
+            row = s.get(Cursor, name)
+            return row.value if row else None
+
+    def set_cursor(self, name: str, value: str, at: datetime) -> None:
+        with self.write() as s:
+            row = s.get(Cursor, name)
+            if row is None:
+                s.add(Cursor(name=name, value=value, updated_at=at))
+            else:
+                row.value, row.updated_at = value, at
 
     def timeline(self, task_id: str) -> list[Transition]:
         with self.read() as s:
@@ -148,3 +166,24 @@ class Store:
     def hosts(self) -> list[Host]:
         with self.read() as s:
             return list(s.scalars(select(Host).order_by(Host.agent)))
+
+    def start_execution(self, task_id: str, key: str, at: datetime) -> Execution:
+        """Commit an attempt row *before* the external call (DESIGN §4)."""
+        with self.write() as s:
+            last = s.scalar(select(func.max(Execution.attempt)).where(Execution.task_id == task_id)) or 0
+            row = Execution(task_id=task_id, attempt=last + 1, idempotency_key=key, started_at=at)
+            s.add(row)
+        return row
+
+    def finish_execution(
+        self, execution_id: int, outcome: str, at: datetime, external_id: str | None = None, error: str | None = None
+    ) -> None:
+        with self.write() as s:
+            row = s.get(Execution, execution_id)
+            assert row is not None
+            row.outcome, row.finished_at, row.external_id, row.error = outcome, at, external_id, error
+
+    def executions(self, task_id: str) -> list[Execution]:
+        with self.read() as s:
+            q = select(Execution).where(Execution.task_id == task_id).order_by(Execution.attempt)
+            return list(s.scalars(q))

@@ -10,6 +10,8 @@ Beyond DESIGN §2's table, two events are added and documented here:
   ``detected``.
 * ``invalidate`` leads ``approved → pending``: the note was edited after approval, or the approval
   no longer verifies; the person must look again.
+* ``edit`` leads ``pending → pending``: the person changed the draft or its parameters; the audit
+  row records the change.
 
 ``observe`` (another host's transition, seen in pulled files) may move a task to any state that is
 *later*: reachable from its state by the forward events (everything but ``release``, ``replay`` and
@@ -37,6 +39,7 @@ TABLE: tuple[tuple[str, str | None, str], ...] = (
     ("draft", "detected", "drafted"),
     ("sync", "drafted", "synced"),
     ("present", "synced", "pending"),
+    ("edit", "pending", "pending"),
     ("approve", "pending", "approved"),
     ("reject", "pending", "rejected"),
     ("expire", "pending", "expired"),
@@ -50,7 +53,7 @@ TABLE: tuple[tuple[str, str | None, str], ...] = (
     ("replay", "failed", "detected"),
     ("invalidate", "approved", "pending"),
 )
-BACKWARD_EVENTS: frozenset[str] = frozenset({"release", "replay", "invalidate"})
+BACKWARD_EVENTS: frozenset[str] = frozenset({"release", "replay", "invalidate", "edit"})
 EVENTS: tuple[str, ...] = tuple(dict.fromkeys(e for e, _, _ in TABLE)) + ("observe",)
 
 

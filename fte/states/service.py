@@ -26,7 +26,7 @@ from fte.states.lifecycle import next_state
 #: Where a transition came from (the audit log's ``source`` column).
 ORIGINS = ("daemon", "obsidian", "cli", "replay")
 #: Task fields an event may change along with the state.
-MUTABLE = frozenset({"title", "params", "body", "approval", "last_error", "claimed_by", "expires_at", "flags"})
+MUTABLE = frozenset({"title", "params", "body", "approval", "last_error", "claimed_by", "expires_at", "flags", "note_path"})
 
 
 def _check_detail(detail: dict[str, Any]) -> dict[str, Any]:

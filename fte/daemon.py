@@ -1,0 +1,317 @@
+"""The per-host loop: one :meth:`Runner.tick` reads inputs, decides, persists, performs (DESIGN §1).
+
+Order of a tick, by role:
+
+1. **sync in** (all): recover git, fetch/rebase/push, reconcile what other hosts changed;
+2. **work tree** (all): the person's moves and edits → approve / reject / edit / invalidate;
+3. **detect, draft** (cloud, all): sources → ``detected``; drafter → ``drafted``;
+4. **present, expire** (local, all): ``synced`` → ``pending``; overdue ``pending`` → ``expired``;
+5. **publish** (all): commit what changed, push; cloud/all then mark pushed drafts ``synced``;
+6. **execute** (local, all): settle interrupted attempts, claim, push (the push is the lock),
+   execute what is ours, push the results;
+7. **Dashboard, heartbeat**.
+
+The cloud role never approves, claims or executes — those steps are not even built for it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Callable
+
+from fte.clock import iso, parse_iso
+from fte.config import APPROVAL_KEY_NAME, Settings, check_agent, load_env
+from fte.dashboard import render_dashboard
+from fte.errors import BadInput, FteError
+from fte.home import Home
+from fte.io.drafters import TemplateDrafter
+from fte.io.executors import Executor, MaildirOutbox
+from fte.io.gitsync import GitEvent, SyncResult
+from fte.io.maildir_source import MaildirSource
+from fte.states.approvals import load_key
+from fte.states.execution import Executions
+from fte.states.reconcile import Reconciler
+
+#: Environment variables that give a host the power to act; a cloud host must hold none.
+EXECUTOR_SECRETS = ("FTE_SMTP_PASSWORD", "FTE_ODOO_PASSWORD", "FTE_ODOO_API_KEY", "FTE_GMAIL_SEND_TOKEN",
+                    "FTE_TWILIO_AUTH_TOKEN", "FTE_X_ACCESS_SECRET", "FTE_LINKEDIN_TOKEN")
+
+
+class RoleViolation(FteError):
+    """The host's settings contradict its role (e.g. a cloud host holding executor credentials)."""
+
+    exit_code = 2
+
+
+def build_executors(settings: Settings) -> dict[str, Executor]:
+    if settings.email_transport == "maildir":
+        outbox = MaildirOutbox(settings.email_path, settings.email_from)
+        return {kind: outbox for kind in outbox.kinds}
+    raise BadInput(f"executors.email.transport = {settings.email_transport!r} is not available in this version; use maildir")
+
+
+def check_role(settings: Settings) -> None:
+    if settings.role == "cloud":
+        held = [k for k in EXECUTOR_SECRETS if load_env(settings.home).get(k)]
+        if held:
+            raise RoleViolation(f"a cloud host must not hold executor credentials; remove {', '.join(held)}")
+        if (settings.home / APPROVAL_KEY_NAME).exists():
+            raise RoleViolation(f"a cloud host must not hold the approval key; remove {settings.home / APPROVAL_KEY_NAME}")
+
+
+@dataclass
+class TickReport:
+    detected: int = 0
+    drafted: int = 0
+    presented: int = 0
+    expired: int = 0
+    claimed: int = 0
+    executed: int = 0
+    failed: int = 0
+    pulled: int = 0
+    sync_error: str | None = None
+    events: list[str] = field(default_factory=list)
+
+
+class Runner:
+    """One host's work, tick by tick. The clock comes from the home's lifecycle (injected)."""
+
+    def __init__(self, home: Home, log: Callable[[str], None] = lambda _m: None) -> None:
+        self.home = home
+        self.settings = home.settings
+        self.log = log
+        check_role(self.settings)
+        key = None
+        if self.settings.executes:
+            key = load_key(self.settings.home / APPROVAL_KEY_NAME)
+        self.approval_key = key
+        self.reconciler = Reconciler(home.lifecycle, self.settings.role, key, self.settings.person)
+        self.source = MaildirSource(self.settings.maildir_path) if self.settings.drafts else None
+        self.drafter = TemplateDrafter(self.settings.signature) if self.settings.drafts else None
+        if self.settings.drafts and self.settings.drafter_provider != "template":
+            raise BadInput(f"drafter.provider = {self.settings.drafter_provider!r} is not available in this version")
+        self.executions = (
+            Executions(home.lifecycle, build_executors(self.settings), key, self.settings.dry_run, log)
+            if self.settings.executes else None
+        )
+        self._last_heartbeat: datetime | None = None
+        self._error_since: str | None = None
+
+    @property
+    def lifecycle(self):  # type: ignore[no-untyped-def]
+        return self.home.lifecycle
+
+    @property
+    def store(self):  # type: ignore[no-untyped-def]
+        return self.home.store
+
+    @property
+    def git(self):  # type: ignore[no-untyped-def]
+        return self.home.git
+
+    def now(self) -> datetime:
+        return self.lifecycle.clock()
+
+    # -- the tick --------------------------------------------------------------------------------------
+
+    def tick(self) -> TickReport:
+        report = TickReport()
+        self.sync_in(report)
+        self.work_tree(report)
+        if self.settings.drafts:
+            self.detect(report)
+            self.draft(report)
+        if self.settings.executes:
+            self.present(report)
+            self.expire(report)
+        result = self.publish(report)
+        if self.settings.drafts and self.mark_synced(result):
+            self.publish(report)
+        if self.executions is not None:
+            self.execute(report)
+        if self.settings.executes:
+            self.write_dashboard()
+        self.heartbeat()
+        self.publish(report)
+        return report
+
+    def sync_in(self, report: TickReport) -> None:
+        result = self.git.sync()
+        self._after_sync(result, report)
+        upstream = result.upstream if self.settings.remote else self.git.head()
+        cursor = self.store.cursor("git.integrated")
+        if upstream and upstream != cursor:
+            try:
+                changes = self.git.changes(cursor, upstream)
+            except Exception:  # the cursor's commit is gone (a re-cloned vault): start over
+                changes = self.git.changes(None, upstream)
+            report.pulled += len(self.reconciler.pulled(changes))
+            self._heartbeats_seen(changes)
+            self.store.set_cursor("git.integrated", upstream, self.now())
+
+    def _heartbeats_seen(self, changes: list[Any]) -> None:
+        """Other hosts' heartbeats, from their ``Logs/<agent>/heartbeat.json`` (untrusted input)."""
+        for change in changes:
+            parts = change.path.split("/")
+            if change.status == "D" or len(parts) != 3 or parts[0] != "Logs" or parts[2] != "heartbeat.json":
+                continue
+            if parts[1] == self.settings.agent:
+                continue
+            try:
+                data = json.loads(self.home.vault.path(change.path).read_bytes()[:10_000])
+                at = parse_iso(str(data["at"]))
+                role = str(data.get("role", "?"))[:8]
+                check_agent(parts[1])
+            except (OSError, ValueError, KeyError, TypeError, FteError):
+                continue
+            self.store.heartbeat(parts[1], role, at)
+
+    def work_tree(self, report: TickReport) -> None:
+        touched = self.reconciler.working_tree(self.git.working_changes())
+        self.home.vault.touched |= touched
+
+    def detect(self, report: TickReport) -> None:
+        assert self.source is not None
+        cursor_name = f"maildir:{self.settings.maildir_path}"
+        polled = self.source.poll(self.store.cursor(cursor_name))
+        for mail in polled.items:
+            kind = "email.reply"
+            hours = self.settings.expiry_hours.get(kind, self.settings.expiry_hours["default"])
+            _task, created = self.lifecycle.detect(
+                kind=kind, source="maildir", source_ref=mail.message_id, title=mail.subject or "(no subject)",
+                params=mail.reply_params(), original=mail.quoted_original(),
+                expires_at=self.now() + timedelta(hours=hours), actor=f"maildir:{mail.sender}",
+            )
+            report.detected += int(created)
+        self.store.set_cursor(cursor_name, polled.cursor, self.now())
+
+    def draft(self, report: TickReport) -> None:
+        assert self.drafter is not None
+        handbook = self._handbook()
+        for task in self.store.tasks(state="detected"):
+            try:
+                draft = self.drafter.draft(task, handbook)
+            except FteError as exc:
+                self.lifecycle.fire(task.id, "fail", actor=self.drafter.name, source="daemon",
+                                    changes={"last_error": f"drafting failed: {exc}"}, error=str(exc))
+                report.failed += 1
+                continue
+            self.lifecycle.fire(task.id, "draft", actor=self.drafter.name, source="daemon",
+                                changes={"body": draft.body, "params": draft.params}, action=draft.action)
+            report.drafted += 1
+
+    def present(self, report: TickReport) -> None:
+        for task in self.store.tasks(state="synced"):
+            self.lifecycle.fire(task.id, "present", actor=self.settings.agent, source="daemon")
+            report.presented += 1
+
+    def expire(self, report: TickReport) -> None:
+        now = self.now()
+        for task in self.store.tasks(state="pending"):
+            if task.expires_at is not None and task.expires_at <= now:
+                self.lifecycle.fire(task.id, "expire", actor=self.settings.agent, source="daemon",
+                                    changes={"last_error": f"expired at {iso(task.expires_at)} without a decision"})
+                report.expired += 1
+
+    def publish(self, report: TickReport) -> SyncResult:
+        paths = self.home.vault.drain_touched()
+        if paths:
+            result = self.git.commit(paths, self._message())
+            for event in result.quarantined:
+                if event.task_id and self.store.find(event.task_id):
+                    self.store.set_flags(event.task_id, quarantined=", ".join(event.detail.get("kinds", [])))
+                self._record(event)
+            for event in result.events:
+                self._record(event)
+        result = self.git.sync()
+        self._after_sync(result, report)
+        return result
+
+    def mark_synced(self, result: SyncResult) -> bool:
+        """Drafts whose note is in the remote's tree (or committed, with no remote) become ``synced``."""
+        if not result.pushed:
+            return False
+        ref = result.upstream if self.settings.remote else result.head
+        if ref is None:
+            return False
+        in_tree = set(self.git.tree_paths(ref, "Updates"))
+        marked = False
+        for task in self.store.tasks(state="drafted"):
+            if task.note_path in in_tree and not (task.flags or {}).get("quarantined"):
+                self.lifecycle.fire(task.id, "sync", actor=self.settings.agent, source="daemon", commit=ref)
+                marked = True
+        return marked
+
+    def execute(self, report: TickReport) -> None:
+        assert self.executions is not None
+        for out in self.executions.resume():
+            report.executed += out.state == "done"
+            report.failed += out.state == "failed"
+        claimed = self.executions.claim()
+        if not claimed:
+            return
+        report.claimed += len(claimed)
+        result = self.publish(report)
+        won = self.executions.settle(claimed, self.git.path_of, result.pushed or not self.settings.remote)
+        for task in won:
+            out = self.executions.execute(task)
+            report.executed += out.state == "done"
+            report.failed += out.state == "failed"
+            self.log(f"{task.short_id} {task.kind}: {out.state} {out.detail}")
+
+    def write_dashboard(self) -> None:
+        host = next((h for h in self.store.hosts() if h.agent == self.settings.agent), None)
+        sync = (host.info or {}).get("sync") if host else None
+        text = render_dashboard(self.store, self.now(), self.settings.agent, sync)
+        self.home.vault.write("Dashboard.md", text.encode("utf-8"))
+
+    def heartbeat(self) -> None:
+        now = self.now()
+        self.store.heartbeat(self.settings.agent, self.settings.role, now)
+        due = self._last_heartbeat is None or (now - self._last_heartbeat).total_seconds() >= self.settings.heartbeat_interval
+        if due:
+            self._last_heartbeat = now
+            data = {"agent": self.settings.agent, "role": self.settings.role, "at": iso(now)}
+            rel = f"Logs/{self.settings.agent}/heartbeat.json"
+            self.home.vault.write(rel, (json.dumps(data, indent=2) + "\n").encode())
+
+    # -- helpers ---------------------------------------------------------------------------------------
+
+    def _after_sync(self, result: SyncResult, report: TickReport) -> None:
+        for event in result.events:
+            self._record(event)
+        if result.error:
+            report.sync_error = result.error
+            self._error_since = self._error_since or iso(self.now())
+        else:
+            self._error_since = None
+        info = {"remote": bool(self.settings.remote), "pushed": result.pushed, "error": result.error,
+                "error_since": self._error_since, "ahead": result.ahead, "behind": result.behind,
+                "at": iso(self.now())}
+        self.store.heartbeat(self.settings.agent, self.settings.role, self.now(), sync=info)
+
+    def _record(self, event: GitEvent) -> None:
+        task_id = event.task_id if event.task_id and self.store.find(event.task_id) else None
+        self.store.record_incident(self.now(), self.settings.agent, event.kind, task_id, event.path, **event.detail)
+        self.log(f"{event.kind}: {event.path or ''} {event.detail}")
+
+    def _message(self) -> str:
+        journal, self.lifecycle.journal[:] = list(self.lifecycle.journal), []
+        if not journal:
+            return f"fte {self.settings.agent}: dashboard, heartbeat and logs"
+        parts = [f"{event} {task_id[:8]}" for task_id, event, _state in journal[:8]]
+        more = f" (+{len(journal) - 8} more)" if len(journal) > 8 else ""
+        body = "\n".join(f"{task_id} {event} -> {state}" for task_id, event, state in journal)
+        return f"fte {self.settings.agent}: {', '.join(parts)}{more}\n\n{body}\n"
+
+    def _handbook(self) -> str:
+        try:
+            return (self.home.vault.root / "Company_Handbook.md").read_text(encoding="utf-8")[:20_000]
+        except (OSError, UnicodeDecodeError):
+            return ""
+
+
+def report_dict(report: TickReport) -> dict[str, Any]:
+    return dict(report.__dict__)

@@ -1,0 +1,80 @@
+"""``Dashboard.md``: what the person needs to see, written by the local host only.
+
+It is rewritten only when its content changes, so it holds no per-tick timestamps: times are shown
+to the minute for events (expiry, failures) and heartbeats to the hour.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import PurePosixPath
+from typing import Any
+
+import yaml
+
+from fte.models.store import Store
+from fte.models.tables import Task
+from fte.states.lifecycle import STATES
+
+EXPIRES_SOON = timedelta(hours=12)
+
+
+def _link(task: Task) -> str:
+    if not task.note_path:
+        return task.title or task.short_id
+    target = str(PurePosixPath(task.note_path).with_suffix(""))
+    label = (task.title or task.short_id).replace("|", "-").replace("]", ")").replace("[", "(")
+    return f"[[{target}|{label}]]"
+
+
+def _cell(text: Any) -> str:
+    return str(text or "").replace("|", "\\|").replace("\n", " ")[:120]
+
+
+def render_dashboard(store: Store, now: datetime, agent: str, sync: dict[str, Any] | None) -> str:
+    counts = {s: 0 for s in STATES} | store.counts()
+    pending = store.tasks(state="pending")
+    soon = [t for t in pending if t.expires_at and t.expires_at - now <= EXPIRES_SOON]
+    failed = store.tasks(state="failed")
+    quarantined = [t for t in store.tasks() if (t.flags or {}).get("quarantined")]
+    refused = store.incidents("refused-approval")[-5:]
+    props = {"role": "dashboard", "written_by": agent, "waiting": len(pending), "failed": len(failed)}
+    out = ["---", yaml.safe_dump(props, sort_keys=False).strip(), "---", "# Dashboard", ""]
+    out.append("| " + " | ".join(s for s in STATES) + " |")
+    out.append("|" + "---|" * len(STATES))
+    out.append("| " + " | ".join(str(counts[s]) for s in STATES) + " |")
+    out += ["", f"## Waiting for you ({len(pending)})", ""]
+    if pending:
+        out += ["| task | kind | expires |", "|---|---|---|"]
+        out += [f"| {_link(t)} | {t.kind} | {t.expires_at:%Y-%m-%d %H:%M} |" if t.expires_at else
+                f"| {_link(t)} | {t.kind} | — |" for t in pending[:50]]
+        if len(pending) > 50:
+            out.append(f"\n…and {len(pending) - 50} more in `Pending_Approval/`.")
+    else:
+        out.append("Nothing waits for a decision.")
+    out.append("")
+    out.append("Approve by moving a note into `Approved/`; reject by moving it into `Rejected/`.")
+    if soon:
+        out += ["", "## Expires within 12 hours", ""]
+        out += [f"- {_link(t)} — {t.expires_at:%Y-%m-%d %H:%M} UTC" for t in soon if t.expires_at]
+    if failed:
+        out += ["", f"## Failed ({len(failed)})", "", "| task | error |", "|---|---|"]
+        out += [f"| {_link(t)} | {_cell(t.last_error)} |" for t in failed[:20]]
+        out.append("\nRetry with `fte replay ID`.")
+    if quarantined:
+        out += ["", "## Quarantined (held back from git: it looked like it held a secret)", ""]
+        out += [f"- {t.short_id} {_cell(t.title)} — {_cell(t.flags.get('quarantined'))}" for t in quarantined]
+    if refused:
+        out += ["", "## Refused approvals", ""]
+        out += [f"- `{_cell(i.path)}`: {_cell(i.detail.get('reason'))}" for i in refused]
+    out += ["", "## Sync", ""]
+    if sync:
+        if sync.get("error"):
+            out.append(f"- last error: {_cell(sync['error'])} (since {sync.get('error_since', '?')[:16]})")
+        else:
+            out.append("- in sync with the remote" if sync.get("remote") else "- no remote: this vault is not synced")
+        if sync.get("ahead"):
+            out.append(f"- {sync['ahead']} commit(s) not pushed yet")
+    out += ["", "## Hosts", "", "| host | role | last seen (UTC, hour) |", "|---|---|---|"]
+    out += [f"| {h.agent} | {h.role} | {h.last_seen:%Y-%m-%d %H}h |" for h in store.hosts()]
+    return "\n".join(out) + "\n"

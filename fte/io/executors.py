@@ -1,0 +1,103 @@
+"""Executors: perform one approved action, with its idempotency key, and look a key up afterwards.
+
+The contract every executor keeps (DESIGN §4):
+
+* ``perform(task, key)`` carries ``key`` to the provider (for mail: the Message-ID and an
+  ``X-FTE-Task`` header) and returns the provider's id for what it made;
+* ``lookup(key)`` answers whether the provider already holds something with that key — the check
+  made after a crash or an ambiguous error, before any retry;
+* errors are :class:`ExecutionError` with ``transient`` (safe to retry after the lookup) or not.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+
+from fte.errors import FteError
+from fte.io.mail import build_reply, message_id_for
+from fte.models.tables import Task
+
+
+class ExecutionError(FteError):
+    """The provider refused or failed. ``transient``: a retry (after a lookup) may succeed."""
+
+    def __init__(self, message: str, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
+
+
+@dataclass(frozen=True)
+class Performed:
+    external_id: str
+
+
+class Executor(Protocol):
+    kinds: tuple[str, ...]
+
+    def perform(self, task: Task, key: str, now: datetime) -> Performed: ...
+
+    def lookup(self, key: str) -> str | None: ...
+
+
+def mail_key(task: Task, domain: str) -> str:
+    return message_id_for(task.id, domain)
+
+
+class MaildirOutbox:
+    """Sent mail delivered into a Maildir (the offline transport, and the demo's).
+
+    Delivery follows the Maildir protocol (write in ``tmp/``, fsync, rename into ``new/``) under a
+    file name made from the key, so a second delivery of the same key is seen and refused.
+    """
+
+    kinds = ("email.reply",)
+
+    def __init__(self, path: Path, sender: str = "fte@localhost") -> None:
+        self.path = path
+        self.sender = sender
+        self.domain = sender.rsplit("@", 1)[-1] or "localhost"
+
+    def key_for(self, task: Task) -> str:
+        return mail_key(task, self.domain)
+
+    @staticmethod
+    def _file_name(key: str) -> str:
+        return "fte-" + "".join(c if c.isalnum() or c in ".-_" else "_" for c in key.strip("<>"))
+
+    def lookup(self, key: str) -> str | None:
+        name = self._file_name(key)
+        for sub in ("new", "cur"):
+            folder = self.path / sub
+            if (folder / name).exists():
+                return key
+            if folder.is_dir() and any(f.startswith(name + ":") for f in os.listdir(folder)):
+                return key
+        return None
+
+    def perform(self, task: Task, key: str, now: datetime) -> Performed:
+        params = task.params or {}
+        if not params.get("to"):
+            raise ExecutionError("the reply has no recipient ('to' is empty)")
+        if self.lookup(key):
+            return Performed(external_id=key)
+        msg = build_reply(task_id=task.id, sender=self.sender, params=params, body=task.body, message_id=key, date=now)
+        for sub in ("tmp", "new", "cur"):
+            (self.path / sub).mkdir(parents=True, exist_ok=True)
+        name = self._file_name(key)
+        tmp = self.path / "tmp" / f"{name}.{os.getpid()}.{socket.gethostname()}"
+        with open(tmp, "wb") as fh:
+            fh.write(msg.as_bytes())
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, self.path / "new" / name)  # link, not rename: an existing name is refused, never replaced
+        except FileExistsError:
+            pass  # delivered by an earlier attempt: the key is already there
+        finally:
+            os.unlink(tmp)
+        return Performed(external_id=key)

@@ -1,0 +1,159 @@
+"""Safe execution (DESIGN §4): claim by move, then one attempt row before every external call.
+
+``claim`` moves approved tasks to ``In_Progress/<agent>/``; the caller commits and pushes, and only
+tasks whose claim is still this host's in the pushed tree are executed (:meth:`Executions.settle`).
+Every attempt is an ``executions`` row committed before the call and finished after it. A row left
+unfinished (a crash mid-call) is settled by asking the provider for the idempotency key: found = done,
+not found = try again (payments: never automatically).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from fte.crashpoints import crashpoint
+from fte.errors import FteError
+from fte.io.executors import ExecutionError, Executor
+from fte.models.tables import Task
+from fte.states.approvals import verify_task
+from fte.states.service import Lifecycle
+
+NEVER_RETRY = ("odoo.payment",)
+MAX_ATTEMPTS = 3
+
+
+@dataclass
+class Outcome:
+    task_id: str
+    state: str
+    detail: str = ""
+
+
+@dataclass
+class Executions:
+    lifecycle: Lifecycle
+    executors: dict[str, Executor]
+    approval_key: bytes | None
+    dry_run: bool = False
+    log: Callable[[str], None] = lambda _msg: None
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    @property
+    def agent(self) -> str:
+        return self.lifecycle.agent
+
+    def claim(self, limit: int = 50) -> list[Task]:
+        """Claim up to ``limit`` approved tasks whose approval verifies; send the others back to pending."""
+        claimed: list[Task] = []
+        for task in self.lifecycle.store.tasks(state="approved"):
+            if len(claimed) >= limit:
+                break
+            reason = verify_task(self.approval_key, task) if self.approval_key else "this host has no approval key"
+            if reason is not None:
+                self.lifecycle.fire(task.id, "invalidate", actor=self.agent, source="daemon",
+                                    changes={"approval": None, "last_error": f"not executed: {reason}"}, reason=reason)
+                self.log(f"refused {task.short_id}: {reason}")
+                continue
+            if task.kind not in self.executors:
+                continue  # another host's executor (or a later version of fte) handles this kind
+            claimed.append(self.lifecycle.fire(task.id, "claim", actor=self.agent, source="daemon",
+                                               changes={"claimed_by": self.agent}))
+        return claimed
+
+    def settle(self, claimed: list[Task], paths_in_head: Callable[[str], list[str]], pushed: bool) -> list[Task]:
+        """After the push: keep the claims that are ours in the pushed tree; release the others."""
+        won: list[Task] = []
+        for task in claimed:
+            row = self.lifecycle.store.get(task.id)
+            paths = paths_in_head(task.id)
+            mine = pushed and paths == [row.note_path]
+            if mine and row.state == "claimed" and row.claimed_by == self.agent:
+                won.append(row)
+                continue
+            other = [p for p in paths if p != row.note_path]
+            if row.state == "claimed":
+                if other:
+                    self.lifecycle.fire(row.id, "release", actor=self.agent, source="daemon", adopt_note=other[0],
+                                        reason="another host's claim reached the remote first", winner=other[0])
+                    self.log(f"lost the claim on {row.short_id} to {other[0]}")
+                elif not pushed:
+                    continue  # the remote is unreachable: the claim stays, retried at the next push
+        return won
+
+    def execute(self, task: Task) -> Outcome:
+        """Perform one claimed task. Assumes the claim has been pushed (or there is no remote)."""
+        executor = self.executors[task.kind]
+        key = executor.key_for(task)  # type: ignore[attr-defined]
+        reason = verify_task(self.approval_key, task) if self.approval_key else "this host has no approval key"
+        if reason is not None:
+            return self._fail(task, f"not executed: {reason}", outcome=None)
+        if self.dry_run:
+            self.log(f"dry run: would perform {task.kind} {task.short_id}")
+            return Outcome(task.id, task.state, "dry run")
+        now = self.lifecycle.clock()
+        attempt = self.lifecycle.store.start_execution(task.id, key, now)
+        crashpoint("before-call")
+        try:
+            performed = executor.perform(task, key, now)
+        except ExecutionError as exc:
+            outcome = "error"
+            if exc.transient:
+                found = self._lookup(executor, key)
+                if found:
+                    crashpoint("after-call")
+                    return self._complete(task, attempt.id, found, "found at the provider after an error")
+                outcome = "unknown" if task.kind in NEVER_RETRY else "error"
+            self.lifecycle.store.finish_execution(attempt.id, outcome, self.lifecycle.clock(), error=str(exc))
+            return self._fail(task, str(exc), outcome=outcome)
+        crashpoint("after-call")
+        return self._complete(task, attempt.id, performed.external_id)
+
+    def resume(self) -> list[Outcome]:
+        """Claimed tasks of this host whose last attempt never finished: look the key up, then settle."""
+        outcomes: list[Outcome] = []
+        for task in self.lifecycle.store.tasks(state="claimed"):
+            if task.claimed_by != self.agent or task.kind not in self.executors:
+                continue
+            attempts = self.lifecycle.store.executions(task.id)
+            if not attempts or attempts[-1].outcome is not None:
+                continue
+            last = attempts[-1]
+            executor = self.executors[task.kind]
+            found = self._lookup(executor, last.idempotency_key)
+            if found:
+                outcomes.append(self._complete(task, last.id, found, "found at the provider after a restart"))
+                continue
+            self.lifecycle.store.finish_execution(last.id, "unknown", self.lifecycle.clock(),
+                                                  error="interrupted; not found at the provider")
+            if task.kind in NEVER_RETRY:
+                outcomes.append(self._fail(task, "interrupted; not found at the provider; needs a person", "unknown"))
+            elif len(attempts) >= MAX_ATTEMPTS:
+                outcomes.append(self._fail(task, f"gave up after {len(attempts)} attempts", "unknown"))
+            else:
+                outcomes.append(self.execute(task))
+        return outcomes
+
+    def _lookup(self, executor: Executor, key: str) -> str | None:
+        try:
+            return executor.lookup(key)
+        except FteError as exc:
+            self.log(f"lookup of {key} failed: {exc}")
+            return None
+
+    def _complete(self, task: Task, attempt_id: int, external_id: str, note: str = "") -> Outcome:
+        self.lifecycle.store.finish_execution(attempt_id, "ok", self.lifecycle.clock(), external_id=external_id)
+        detail: dict[str, Any] = {"external_id": external_id}
+        if note:
+            detail["note"] = note
+        self.lifecycle.fire(task.id, "complete", actor=self.agent, source="daemon", **detail)
+        out = Outcome(task.id, "done", external_id)
+        self.outcomes.append(out)
+        return out
+
+    def _fail(self, task: Task, error: str, outcome: str | None) -> Outcome:
+        self.lifecycle.fire(task.id, "fail", actor=self.agent, source="daemon", changes={"last_error": error},
+                            error=error, outcome=outcome)
+        out = Outcome(task.id, "failed", error)
+        self.outcomes.append(out)
+        return out

@@ -1,0 +1,56 @@
+"""Test hosts: a bare git remote in a temp folder and real homes (each its own SQLite file)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from email.message import EmailMessage
+from pathlib import Path
+
+from fte.home import Home, init_home, open_home
+from fte.daemon import Runner
+
+
+def bare_remote(path: Path) -> str:
+    subprocess.run(["git", "init", "-q", "--bare", "--initial-branch=main", str(path)], check=True)
+    return str(path)
+
+
+def make_host(root: Path, name: str, role: str, remote: str, key_from: Path | None = None) -> Path:
+    home = root / name
+    init_home(home, role=role, agent=name, remote=remote)
+    if key_from is not None:
+        shutil.copyfile(key_from / "approval.key", home / "approval.key")
+    return home
+
+
+def drop_mail(home: Path, n: int, subject: str = "Question", sender: str = "ann@example.com") -> str:
+    msg = EmailMessage()
+    msg["From"] = f"Ann Example <{sender}>"
+    msg["To"] = "me@example.com"
+    msg["Subject"] = f"{subject} {n}"
+    msg["Message-ID"] = f"<msg{n}.{subject.replace(' ', '')}@example.com>"
+    msg["Date"] = "Thu, 26 Nov 2026 09:00:00 +0000"
+    msg.set_content(f"Hello, this is message {n}.\nCould you answer?\n")
+    path = home / "inbox" / "new" / f"1764147600.{n}.{subject.replace(' ', '')}.test"
+    path.write_bytes(bytes(msg))
+    return msg["Message-ID"]
+
+
+class HostRun:
+    """An open home with its runner; reopen() simulates a restart."""
+
+    def __init__(self, home: Path, clock=None) -> None:
+        self.path = home
+        self.clock = clock
+        self.home: Home = open_home(home, clock=clock) if clock else open_home(home)
+        self.runner = Runner(self.home)
+
+    def tick(self):
+        return self.runner.tick()
+
+    def close(self) -> None:
+        self.home.close()
+
+    def states(self) -> dict[str, str]:
+        return {t.id: t.state for t in self.home.store.tasks()}
