@@ -113,6 +113,9 @@ def status(as_json: bool, home: Path) -> None:
     counts = {state: 0 for state in STATES} | {s: n for s, n in rows}
     _c, behind = run_query(settings.db_path, "SELECT count(*) FROM tasks WHERE mirrored_version < version")
     _c, last = run_query(settings.db_path, "SELECT at, event, task_id FROM transitions ORDER BY id DESC LIMIT 1")
+    _c, me = run_query(settings.db_path, "SELECT info FROM hosts WHERE agent = ?", (settings.agent,))
+    _c, hosts = run_query(settings.db_path, "SELECT agent, role, last_seen FROM hosts ORDER BY agent")
+    sync = json.loads(me[0][0]).get("sync") if me else None
     info = {
         "home": str(settings.home),
         "role": settings.role,
@@ -125,6 +128,8 @@ def status(as_json: bool, home: Path) -> None:
         "counts": counts,
         "notes_behind": behind[0][0],
         "last_transition": dict(zip(("at", "event", "task_id"), last[0])) if last else None,
+        "sync": sync,
+        "hosts": [dict(zip(("agent", "role", "last_seen"), h)) for h in hosts],
     }
     if as_json:
         _emit_json(info)
@@ -136,6 +141,11 @@ def status(as_json: bool, home: Path) -> None:
         click.echo(f"{info['notes_behind']} notes behind their rows (repaired at the next start)")
     if last:
         click.echo(f"last transition: {last[0][1]} of {last[0][2][:8]} at {last[0][0]}")
+    if sync:
+        state = f"error since {sync.get('error_since')}: {sync['error']}" if sync.get("error") else "ok"
+        click.echo(f"sync: {state}; {sync.get('ahead', 0)} ahead, {sync.get('behind', 0)} behind (at {sync.get('at')})")
+    for h in info["hosts"]:
+        click.echo(f"host {h['agent']} ({h['role']}) last seen {h['last_seen']}")
 
 
 @cli.command()

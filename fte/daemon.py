@@ -97,6 +97,7 @@ class Runner:
             if self.settings.executes else None
         )
         self._last_heartbeat: datetime | None = None
+        self._last_quarantined: list[dict[str, Any]] = []
         self._error_since: str | None = None
 
     @property
@@ -164,9 +165,11 @@ class Runner:
                 at = parse_iso(str(data["at"]))
                 role = str(data.get("role", "?"))[:8]
                 check_agent(parts[1])
-            except (OSError, ValueError, KeyError, TypeError, FteError):
+                quarantined = [{"task": str(q["task"])[:8], "kinds": str(q["kinds"])[:200]}
+                               for q in data.get("quarantined", [])[:100]]
+            except (OSError, ValueError, KeyError, TypeError, AttributeError, FteError):
                 continue
-            self.store.heartbeat(parts[1], role, at)
+            self.store.heartbeat(parts[1], role, at, quarantined=quarantined)
 
     def work_tree(self, report: TickReport) -> None:
         touched = self.reconciler.working_tree(self.git.working_changes())
@@ -268,12 +271,21 @@ class Runner:
         self.home.vault.write("Dashboard.md", text.encode("utf-8"))
 
     def heartbeat(self) -> None:
+        """The heartbeat: in the database every tick; in ``Logs/<agent>/heartbeat.json`` now and then.
+
+        The file also lists this host's quarantined notes (ids and kinds of secret only — never
+        titles, which could hold the secret), so the local Dashboard can tell the person.
+        """
         now = self.now()
         self.store.heartbeat(self.settings.agent, self.settings.role, now)
-        due = self._last_heartbeat is None or (now - self._last_heartbeat).total_seconds() >= self.settings.heartbeat_interval
+        quarantined = [{"task": t.short_id, "kinds": t.flags["quarantined"]}
+                       for t in self.store.tasks() if (t.flags or {}).get("quarantined")]
+        due = (self._last_heartbeat is None or quarantined != self._last_quarantined
+               or (now - self._last_heartbeat).total_seconds() >= self.settings.heartbeat_interval)
         if due:
-            self._last_heartbeat = now
-            data = {"agent": self.settings.agent, "role": self.settings.role, "at": iso(now)}
+            self._last_heartbeat, self._last_quarantined = now, quarantined
+            data = {"agent": self.settings.agent, "role": self.settings.role, "at": iso(now),
+                    "quarantined": quarantined}
             rel = f"Logs/{self.settings.agent}/heartbeat.json"
             self.home.vault.write(rel, (json.dumps(data, indent=2) + "\n").encode())
 

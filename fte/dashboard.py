@@ -61,9 +61,12 @@ def render_dashboard(store: Store, now: datetime, agent: str, sync: dict[str, An
         out += ["", f"## Failed ({len(failed)})", "", "| task | error |", "|---|---|"]
         out += [f"| {_link(t)} | {_cell(t.last_error)} |" for t in failed[:20]]
         out.append("\nRetry with `fte replay ID`.")
-    if quarantined:
+    elsewhere = [(h.agent, q) for h in store.hosts() if h.agent != agent for q in (h.info or {}).get("quarantined", [])]
+    if quarantined or elsewhere:
         out += ["", "## Quarantined (held back from git: it looked like it held a secret)", ""]
         out += [f"- {t.short_id} {_cell(t.title)} — {_cell(t.flags.get('quarantined'))}" for t in quarantined]
+        out += [f"- {_cell(q.get('task'))} on {host} — {_cell(q.get('kinds'))}; see its `Quarantine/` folder"
+                for host, q in elsewhere]
     if refused:
         out += ["", "## Refused approvals", ""]
         out += [f"- `{_cell(i.path)}`: {_cell(i.detail.get('reason'))}" for i in refused]

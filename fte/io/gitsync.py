@@ -317,9 +317,15 @@ class GitSync:
                 if not self._in_rebase():
                     break
                 conflicted = self._unmerged_paths()
-                if conflicted:
-                    for path in conflicted:
+                by_id: dict[str, list[str]] = {}
+                for path in conflicted:
+                    m = _ID8.search(path)
+                    if m and self._is_task_note(path):
+                        by_id.setdefault(m.group(1), []).append(path)
+                    else:
                         events += self._resolve(path)
+                for id8, paths in by_id.items():
+                    events += self._resolve_note(id8, paths)
                 try:
                     if not self._staged_anything():
                         self.repo.git.rebase("--skip")
@@ -341,54 +347,98 @@ class GitSync:
         out = self.repo.git.diff("--name-only", "--diff-filter=U", "-z")
         return sorted({p for p in out.split("\0") if p})
 
-    def _stages(self, path: str) -> dict[int, bytes]:
-        out = self.repo.git.ls_files("-u", "-z", "--", path)
-        stages: dict[int, bytes] = {}
-        for entry in filter(None, out.split("\0")):
-            meta, _, _name = entry.partition("\t")
-            _mode, sha, stage = meta.split()
-            stages[int(stage)] = self._blob(sha)
-        return stages
+    def _blob_at(self, ref: str, path: str) -> bytes | None:
+        try:
+            out = self.repo.git.ls_tree("-z", ref, "--", path)
+        except GitCommandError:
+            return None
+        entry = next((e for e in out.split("\0") if e), None)
+        if entry is None:
+            return None
+        return self._blob(entry.split("\t", 1)[0].split()[2])
+
+    def _note_in(self, ref: str, id8: str) -> tuple[str, bytes] | None:
+        """The note whose name ends in ``-<id8>.md`` in commit ``ref`` (the later state if several)."""
+        found = [(p, self._blob_at(ref, p)) for p in self._tree_paths(ref)
+                 if p.endswith(f"-{id8}.md") and self._is_task_note(p)]
+        found = [(p, b) for p, b in found if b is not None]
+        if not found:
+            return None
+        found.sort(key=lambda pb: precedence(_state(pb[1], pb[0]) or "detected"), reverse=True)
+        return found[0]  # type: ignore[return-value]
+
+    def _resolve_note(self, id8: str, paths: list[str]) -> list[GitEvent]:
+        """Settle a task note changed on both sides, by id: its path may differ on each side (a move).
+
+        The later state wins (the remote's on a tie); exactly one file is left, at the winner's path;
+        the loser's bytes go to a conflict copy.
+        """
+        upstream, mine = self._note_in("HEAD", id8), self._note_in("REBASE_HEAD", id8)
+        candidates = [c for c in (upstream, mine) if c is not None]
+        if not candidates:
+            for path in paths:
+                self.repo.git.rm("-q", "--cached", "--ignore-unmatch", "--", path)
+                (self.root / path).unlink(missing_ok=True)
+            return []
+        if upstream is not None and mine is not None:
+            win_up = self._upstream_wins(upstream[1], mine[1], upstream[0])
+            (keep, data), loser = (upstream, mine) if win_up else (mine, upstream)
+        else:
+            win_up = upstream is not None
+            (keep, data), loser = candidates[0], None
+        stale = set(paths) | ({loser[0]} if loser else set())
+        stale.discard(keep)
+        for path in stale:
+            self.repo.git.rm("-q", "--cached", "--ignore-unmatch", "--", path)
+            (self.root / path).unlink(missing_ok=True)
+        target = self.root / keep
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+        added = [keep]
+        detail: dict[str, Any] = {"kept": "remote" if win_up else "local"}
+        if loser is not None and loser[1] != data:
+            copy = self._conflict_copy(loser[0], loser[1])
+            added.append(copy)
+            detail |= {"copy": copy, "states": [_state(upstream[1], upstream[0]) if upstream else None,
+                                                _state(mine[1], mine[0]) if mine else None]}
+        self.repo.git.add("--", *added)
+        note = self._note_or_none(data, keep)
+        return [GitEvent("conflict", keep, note.id if note else None, detail)]
 
     def _resolve(self, path: str) -> list[GitEvent]:
-        # In a rebase, stage 2 is the upstream side ("ours") and stage 3 our commit being replayed.
-        stages = self._stages(path)
-        upstream, mine = stages.get(2), stages.get(3)
+        """Settle one unmerged path (not a task note) of a stopped rebase.
+
+        The two sides are read from the commits — ``HEAD`` (the remote's side, with what was
+        replayed so far) and ``REBASE_HEAD`` (our commit being replayed) — not from the index
+        stages: for a rename on both sides git's stages hold a merged text *with conflict markers*.
+        """
+        upstream, mine = self._blob_at("HEAD", path), self._blob_at("REBASE_HEAD", path)
         target = self.root / path
         if upstream is not None and mine is not None:
-            win_up = self._upstream_wins(upstream, mine, path)
-            winner, loser = (upstream, mine) if win_up else (mine, upstream)
-            if self._is_task_note(path) and self._note_or_none(upstream, path) and self._note_or_none(mine, path):
-                copy = self._conflict_copy(path, loser)
-                target.write_bytes(winner)
-                self.repo.git.add("--", path, copy)
-                note = self._note_or_none(winner, path)
-                return [GitEvent("conflict", path, note.id if note else None, {
-                    "kept": "remote" if win_up else "local", "copy": copy,
-                    "states": [_state(upstream, path), _state(mine, path)]})]
-            # Not a task note: keep both — the remote's at its path, ours beside it.
+            # Keep both — the remote's at its path, ours beside it.
             side = self._side_copy(path)
             target.write_bytes(upstream)
             (self.root / side).write_bytes(mine)
             self.repo.git.add("--", path, side)
             return [GitEvent("conflict", path, None, {"kept": "both", "copy": side})]
         survivor = upstream if upstream is not None else mine
-        if survivor is None:  # deleted on both sides, or only the base is left
+        if survivor is None:  # gone on both sides (the base of a rename on each side)
             self.repo.git.rm("-q", "--cached", "--ignore-unmatch", "--", path)
             if target.exists():
                 target.unlink()
             return []
-        # Changed on one side, removed (or moved) on the other: keep it; duplicates are settled next.
+        # On one side only (a move git paired with another): keep it; duplicate ids are settled next.
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(survivor)
         self.repo.git.add("--", path)
-        return [GitEvent("conflict", path, None, {"kept": "remote" if upstream is not None else "local",
-                                                   "reason": "changed on one side, removed on the other"})]
+        return []
 
     def _upstream_wins(self, upstream: bytes, mine: bytes, path: str) -> bool:
         a, b = _state(upstream, path), _state(mine, path)
-        if a is None or b is None:
-            return True
+        if b is None:
+            return True  # ours does not parse: the remote's stands
+        if a is None:
+            return False
         return precedence(a) >= precedence(b)
 
     def _resolve_duplicates(self) -> list[GitEvent]:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 PATTERNS: tuple[tuple[str, re.Pattern[bytes]], ...] = (
     ("aws-access-key-id", re.compile(rb"\b(?:AKIA|ASIA|AIDA|AROA)[0-9A-Z]{16}\b")),
-    ("aws-secret-access-key", re.compile(rb"(?i)aws_secret_access_key\s*[:=]\s*['\"]?[A-Za-z0-9/+=]{40}\b")),
+    ("aws-secret-access-key", re.compile(rb"(?i)aws_secret_access_key\s*[:=]\s*['\"]?[A-Za-z0-9/+=]{36,}")),
     ("private-key", re.compile(rb"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")),
     ("anthropic-api-key", re.compile(rb"\bsk-ant-(?:api|admin)\d{2}-[A-Za-z0-9_\-]{20,}")),
     ("openai-api-key", re.compile(rb"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}")),
