@@ -19,7 +19,7 @@ import click
 
 from fte import __version__
 from fte.config import load_settings
-from fte.errors import FteError
+from fte.errors import BadInput, FteError
 from fte.home import init_home, open_home
 from fte.models import migrate
 from fte.models.readonly import run_query
@@ -230,6 +230,132 @@ def upgrade(home: Path) -> None:
     finally:
         store.close()
     click.echo(f"schema: {before or '(empty)'} → {after}" if before != after else f"schema already at {after}")
+
+
+@cli.command()
+@click.option("--once", is_flag=True, help="Run exactly one full tick and exit.")
+@home_option
+@handle_errors
+def daemon(once: bool, home: Path) -> None:
+    """Run this host's loop: sync, draft (cloud/all), approve, claim and execute (local/all).
+
+    Acts on the person's moves in the vault within about a second (file-system events); syncs with
+    the remote every daemon.sync_interval seconds. SIGTERM/SIGINT finish the current tick and exit 0;
+    SIGHUP reloads fte.toml. A second daemon on the same home is refused.
+    """
+    from fte.loop import run_daemon
+
+    sys.exit(run_daemon(home, once=once, log=lambda m: click.echo(m, err=True)))
+
+
+def _decide(home: Path, task_id: str, decision: str, reason: str | None, by: str | None, as_json: bool) -> None:
+    from fte.daemon import Runner, TickReport
+    from fte.states.reconcile import approve as approve_task
+
+    with open_home(home) as h:
+        if not h.settings.executes:
+            raise BadInput(f"a {h.settings.role} host does not decide; approvals are made on a local host")
+        runner = Runner(h)
+        report = TickReport()
+        runner.work_tree(report)  # the person's edits so far count, as they would for a move
+        task = h.store.get(task_id)
+        person = by or h.settings.person
+        if task.state != "pending":
+            decided = task.state in ("approved", "claimed", "done", "failed", "rejected", "expired")
+            raise BadInput(
+                f"task {task.short_id} is already decided ({task.state})" if decided
+                else f"task {task.short_id} is {task.state}, not waiting for a decision")
+        if decision == "approve":
+            assert runner.approval_key is not None
+            task = approve_task(h.lifecycle, runner.approval_key, task, person, "cli", via="cli")
+        else:
+            task = h.lifecycle.fire(task.id, "reject", actor=person, source="cli", reason=reason,
+                                    changes={"last_error": f"rejected: {reason}" if reason else None})
+        runner.publish(report)
+    if as_json:
+        _emit_json(task_summary(task) | {"sync_error": report.sync_error})
+    else:
+        click.echo(f"{decision}d {task.short_id} ({task.title}); note: {task.note_path}")
+        if report.sync_error:
+            click.echo(f"not pushed yet: {report.sync_error}", err=True)
+
+
+@cli.command()
+@click.argument("task_id")
+@click.option("--by", default=None, help="Who approves (default: the 'person' setting).")
+@click.option("--json", "as_json", is_flag=True, help="Print the task as JSON.")
+@home_option
+@handle_errors
+def approve(task_id: str, by: str | None, as_json: bool, home: Path) -> None:
+    """Approve a pending task: the same as moving its note into Approved/ (signed, then pushed)."""
+    _decide(home, task_id, "approve", None, by, as_json)
+
+
+@cli.command()
+@click.argument("task_id")
+@click.option("--reason", default=None, help="Why (kept in the audit log and the note).")
+@click.option("--by", default=None, help="Who rejects (default: the 'person' setting).")
+@click.option("--json", "as_json", is_flag=True, help="Print the task as JSON.")
+@home_option
+@handle_errors
+def reject(task_id: str, reason: str | None, by: str | None, as_json: bool, home: Path) -> None:
+    """Reject a pending task: the same as moving its note into Rejected/."""
+    _decide(home, task_id, "reject", reason, by, as_json)
+
+
+@cli.command()
+@click.argument("task_ids", nargs=-1)
+@click.option("--all", "all_failed", is_flag=True, help="Every failed task.")
+@click.option("--dry-run", is_flag=True, help="Say what would happen; change nothing.")
+@click.option("--force", is_flag=True, help="Also replay executions whose outcome is unknown (after a lookup found nothing).")
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+@home_option
+@handle_errors
+def replay(task_ids: tuple[str, ...], all_failed: bool, dry_run: bool, force: bool, as_json: bool, home: Path) -> None:
+    """Retry failed tasks safely: back to approved, pending (payments, stale approvals) or detected (drafting)."""
+    from fte.daemon import Runner, TickReport, build_executors
+    from fte.states import replay as replaying
+
+    if not task_ids and not all_failed:
+        raise click.UsageError("give task ids, or --all")
+    with open_home(home) as h:
+        key = None
+        runner = Runner(h) if h.settings.executes else None
+        if runner is not None:
+            key = runner.approval_key
+        executors = build_executors(h.settings) if h.settings.executes else {}
+        tasks = h.store.tasks(state="failed") if all_failed else [h.store.get(t) for t in task_ids]
+        plans = [replaying.plan(h.lifecycle, t, executors, key, force) for t in tasks]
+        if not dry_run:
+            replaying.apply(h.lifecycle, plans, actor=h.settings.person)  # all or nothing
+            if runner is not None:
+                runner.publish(TickReport())
+    if as_json:
+        _emit_json([{"id": p.task_id, "target": p.target, "reason": p.reason, "done": not dry_run} for p in plans])
+    else:
+        for p in plans:
+            verb = "would replay" if dry_run else "replayed"
+            click.echo(f"{verb} {p.task_id[:8]} → {p.target}: {p.reason}" if p.target
+                       else f"refused {p.task_id[:8]}: {p.reason}")
+        if not plans:
+            click.echo("nothing failed")
+    if dry_run and any(p.target is None for p in plans):
+        raise BadInput("some tasks cannot be replayed")
+
+
+@cli.command()
+@click.option("--keep/--no-keep", default=True, show_default=True, help="Keep the demo folder afterwards.")
+@click.option("--dir", "folder", type=click.Path(file_okay=False), default=None, help="Where to build the demo (default: a new temporary folder).")
+def demo(keep: bool, folder: str | None) -> None:
+    """The whole flow, offline: cloud drafts → git → local → the person approves → the reply is sent.
+
+    Builds a bare git remote and two hosts (cloud, local) in a temporary folder, drops sample mails
+    into the cloud's Maildir, and runs the daemons' ticks, narrating each step. No network, no
+    credentials; under 30 seconds.
+    """
+    from fte.demo import run_demo
+
+    sys.exit(run_demo(Path(folder) if folder else None, keep=keep, echo=click.echo))
 
 
 def main() -> None:

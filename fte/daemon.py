@@ -5,8 +5,8 @@ Order of a tick, by role:
 1. **sync in** (all): recover git, fetch/rebase/push, reconcile what other hosts changed;
 2. **work tree** (all): the person's moves and edits → approve / reject / edit / invalidate;
 3. **detect, draft** (cloud, all): sources → ``detected``; drafter → ``drafted``;
-4. **present, expire** (local, all): ``synced`` → ``pending``; overdue ``pending`` → ``expired``;
-5. **publish** (all): commit what changed, push; cloud/all then mark pushed drafts ``synced``;
+4. **publish** (all): commit what changed, push; cloud/all then mark pushed drafts ``synced``;
+5. **present, expire** (local, all): ``synced`` → ``pending``; overdue ``pending`` → ``expired``;
 6. **execute** (local, all): settle interrupted attempts, claim, push (the push is the lock),
    execute what is ours, push the results;
 7. **Dashboard, heartbeat**.
@@ -124,12 +124,12 @@ class Runner:
         if self.settings.drafts:
             self.detect(report)
             self.draft(report)
-        if self.settings.executes:
-            self.present(report)
-            self.expire(report)
         result = self.publish(report)
         if self.settings.drafts and self.mark_synced(result):
             self.publish(report)
+        if self.settings.executes:
+            self.present(report)
+            self.expire(report)
         if self.executions is not None:
             self.execute(report)
         if self.settings.executes:

@@ -1,0 +1,184 @@
+"""``fte daemon``: the per-host loop around :class:`fte.daemon.Runner`.
+
+* One daemon per home: an ``flock`` on ``<home>/daemon.lock`` (the second one is refused).
+* Signal handlers only set flags (huey's habit): SIGTERM/SIGINT finish the current tick and exit 0;
+  SIGHUP re-reads ``fte.toml`` before the next tick.
+* A tick runs when the vault changes (file-system events through ``watchdog``: a person's move is
+  acted on within about a second), or when ``daemon.sync_interval`` has passed; while the remote is
+  unreachable the interval doubles, up to ten times the setting (backoff), and is reset by success.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import signal
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from fte.clock import Clock, utcnow
+from fte.errors import FteError
+from fte.home import open_home
+from fte.daemon import Runner, TickReport
+
+DEBOUNCE = 0.2
+
+
+class AlreadyRunning(FteError):
+    """Another daemon holds this home."""
+
+
+@dataclass
+class Flags:
+    stop: bool = False
+    reload: bool = False
+
+
+class DaemonLock:
+    def __init__(self, home: Path) -> None:
+        self.path = home / "daemon.lock"
+        self.fd: int | None = None
+
+    def __enter__(self) -> "DaemonLock":
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            other = os.read(fd, 32).decode(errors="replace").strip()
+            os.close(fd)
+            raise AlreadyRunning(f"another fte daemon is running on this home (pid {other or '?'})") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self.fd = fd
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.fd is not None:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            os.close(self.fd)
+
+
+class VaultWatcher:
+    """Sets ``wake`` when something under the vault changes (ignoring .git and temp files)."""
+
+    def __init__(self, root: Path, wake: threading.Event) -> None:
+        self.root = root
+        self.wake = wake
+        self.observer: Any = None
+
+    def start(self) -> bool:
+        try:
+            from watchdog.events import FileSystemEventHandler
+            from watchdog.observers import Observer
+        except ImportError:  # pragma: no cover - watchdog is a dependency; polling is the fallback
+            return False
+        wake = self.wake
+
+        class Handler(FileSystemEventHandler):  # type: ignore[misc]
+            def on_any_event(self, event: Any) -> None:
+                path = str(getattr(event, "dest_path", "") or event.src_path)
+                if "/.git/" in path or path.endswith("/.git") or "/.fte-tmp-" in path or "/Logs/" in path:
+                    return
+                if event.event_type in ("opened", "closed_no_write"):
+                    return
+                wake.set()
+
+        try:
+            self.observer = Observer()
+            self.observer.schedule(Handler(), str(self.root), recursive=True)
+            self.observer.start()
+        except OSError:
+            self.observer = None
+            return False
+        return True
+
+    def stop(self) -> None:
+        if self.observer is not None:
+            self.observer.stop()
+            self.observer.join(timeout=5)
+
+
+def run_daemon(
+    home: Path,
+    once: bool = False,
+    clock: Clock = utcnow,
+    log: Callable[[str], None] = print,
+    max_ticks: int | None = None,
+) -> int:
+    """Run the loop until a stop signal (or one tick with ``once``). Returns the exit code."""
+    flags = Flags()
+    wake = threading.Event()
+
+    def on_stop(_sig: int, _frame: Any) -> None:
+        flags.stop = True
+        wake.set()
+
+    def on_hup(_sig: int, _frame: Any) -> None:
+        flags.reload = True
+        wake.set()
+
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig, handler in ((signal.SIGTERM, on_stop), (signal.SIGINT, on_stop), (signal.SIGHUP, on_hup)):
+            previous[sig] = signal.signal(sig, handler)
+    try:
+        with DaemonLock(home):
+            opened = open_home(home, clock=clock)
+            try:
+                runner = Runner(opened, log=log)
+                if opened.repaired:
+                    log(f"repaired {opened.repaired} note(s) left behind by a crash")
+                watcher = VaultWatcher(opened.settings.vault, wake)
+                watching = False if once else watcher.start()
+                log(f"fte daemon: {opened.settings.role} host {opened.settings.agent!r}, vault {opened.settings.vault}"
+                    + ("" if once else f", {'file events' if watching else 'polling'}"))
+                ticks = 0
+                failures = 0
+                try:
+                    while True:
+                        if flags.reload:
+                            flags.reload = False
+                            opened.close()
+                            opened = open_home(home, clock=clock)
+                            runner = Runner(opened, log=log)
+                            log("settings reloaded")
+                        wake.clear()
+                        report = _tick(runner, log)
+                        ticks += 1
+                        failures = failures + 1 if report is None or report.sync_error else 0
+                        if once or flags.stop or (max_ticks is not None and ticks >= max_ticks):
+                            break
+                        interval = opened.settings.sync_interval * min(2 ** failures, 10) if failures else opened.settings.sync_interval
+                        timeout = interval if watching else min(interval, opened.settings.watch_interval)
+                        if wake.wait(timeout) and not flags.stop:
+                            wake.wait(DEBOUNCE)  # let a burst of moves land together
+                        if flags.stop:
+                            break
+                finally:
+                    watcher.stop()
+            finally:
+                opened.close()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    log("fte daemon: stopped")
+    return 0
+
+
+def _tick(runner: Runner, log: Callable[[str], None]) -> TickReport | None:
+    try:
+        report = runner.tick()
+    except FteError as exc:
+        log(f"tick failed: {exc}")
+        return None
+    except Exception:  # a bug or an OS error must not stop the host; the next tick retries
+        import traceback
+
+        log("tick crashed:\n" + traceback.format_exc())
+        return None
+    summary = {k: v for k, v in report.__dict__.items() if v and k != "events"}
+    if summary:
+        log("tick: " + ", ".join(f"{k}={v}" for k, v in summary.items()))
+    return report

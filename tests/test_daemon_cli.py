@@ -1,0 +1,139 @@
+"""The command line over a real host: approve/reject, replay, daemon --once and signals, demo."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from fte.cli import cli
+from fte.home import open_home
+
+from hosts import HostRun, drop_mail
+
+
+def fte(*args: str) -> "click.testing.Result":  # noqa: F821
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def pending_all_host(home_dir: Path, n: int = 2) -> list[str]:
+    for i in range(n):
+        drop_mail(home_dir, i)
+    run = HostRun(home_dir)
+    run.tick()
+    ids = [t.id for t in run.home.store.tasks(state="pending")]
+    run.close()
+    assert len(ids) == n
+    return ids
+
+
+def test_approve_from_the_command_line_executes_and_a_second_decision_is_refused(home_dir: Path) -> None:
+    [tid, other] = pending_all_host(home_dir)
+    r = fte("approve", tid[:8], "--by", "ann", "--home", str(home_dir))
+    assert r.exit_code == 0, r.output
+    with open_home(home_dir) as h:
+        task = h.store.get(tid)
+        assert task.state == "approved" and task.approval["by"] == "ann"
+        assert task.note_path.startswith("Approved/")
+    again = CliRunner().invoke(cli, ["reject", tid[:8], "--home", str(home_dir)])
+    assert again.exit_code == 2 and "already decided" in again.output
+    r = fte("reject", other[:8], "--reason", "not now", "--home", str(home_dir))
+    assert r.exit_code == 0
+    run = HostRun(home_dir)
+    run.tick()
+    assert run.home.store.get(tid).state == "done"
+    rejected = run.home.store.get(other)
+    assert rejected.state == "rejected" and run.home.store.timeline(other)[-1].detail["reason"] == "not now"
+    run.close()
+    assert len(list((home_dir / "outbox" / "new").iterdir())) == 1
+
+
+def test_replay_refuses_a_task_that_is_not_failed(home_dir: Path) -> None:
+    [tid] = pending_all_host(home_dir, 1)
+    r = CliRunner().invoke(cli, ["replay", tid[:8], "--home", str(home_dir)])
+    assert r.exit_code == 2 and "not failed" in r.output
+    with open_home(home_dir) as h:
+        assert h.store.get(tid).state == "pending" and len(h.store.timeline(tid)) == 4
+
+
+def test_replay_sends_a_failed_reply_again_with_the_same_key(home_dir: Path) -> None:
+    [tid] = pending_all_host(home_dir, 1)
+    with open_home(home_dir) as h:  # a reply with no recipient fails at the executor
+        h.lifecycle.fire(tid, "edit", actor="ann", source="obsidian", changes={"params": {"to": "", "subject": "x"}})
+    fte("approve", tid, "--home", str(home_dir))
+    run = HostRun(home_dir)
+    run.tick()
+    assert run.home.store.get(tid).state == "failed"
+    run.close()
+    plan = json.loads(fte("replay", "--all", "--dry-run", "--json", "--home", str(home_dir)).output)
+    assert plan == [{"id": tid, "target": "approved", "reason": "retry with the same idempotency key", "done": False}]
+    r = fte("replay", tid[:8], "--home", str(home_dir))
+    assert "replayed" in r.output
+    with open_home(home_dir) as h:
+        last = h.store.timeline(tid)[-1]
+        assert (last.event, last.to_state, last.source) == ("replay", "approved", "replay")
+
+
+def test_daemon_once_runs_one_tick(home_dir: Path) -> None:
+    drop_mail(home_dir, 1)
+    p = subprocess.run([sys.executable, "-m", "fte", "daemon", "--once", "--home", str(home_dir)],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert "detected=1" in p.stderr and "stopped" in p.stderr
+    with open_home(home_dir) as h:
+        assert [t.state for t in h.store.tasks()] == ["pending"]
+
+
+def test_daemon_acts_on_a_move_and_stops_cleanly_on_sigterm(home_dir: Path) -> None:
+    [tid] = pending_all_host(home_dir, 1)
+    proc = subprocess.Popen([sys.executable, "-m", "fte", "daemon", "--home", str(home_dir)],
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert "fte daemon:" in proc.stderr.readline()  # started, and holding the home's lock
+        second = subprocess.run([sys.executable, "-m", "fte", "daemon", "--home", str(home_dir)],
+                                capture_output=True, text=True, timeout=60)
+        assert second.returncode == 1 and "another fte daemon is running" in second.stderr
+        with open_home(home_dir, repair=False) as h:
+            note = h.vault.path(h.store.get(tid).note_path)
+        deadline = time.monotonic() + 60
+        os.replace(note, home_dir / "vault" / "Approved" / note.name)
+        outbox = home_dir / "outbox" / "new"
+        while time.monotonic() < deadline and not any(outbox.iterdir()):
+            time.sleep(0.1)
+        assert any(outbox.iterdir()), "the move was not acted on"
+        proc.send_signal(signal.SIGTERM)
+        try:
+            _out, err = proc.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            dump = subprocess.run(["py-spy", "dump", "--pid", str(proc.pid)], capture_output=True, text=True)
+            raise AssertionError(dump.stdout + dump.stderr)
+        assert proc.returncode == 0, err
+        assert "stopped" in err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_cloud_daemon_refuses_executor_credentials(tmp_path: Path) -> None:
+    from fte.home import init_home
+
+    home = tmp_path / "c"
+    init_home(home, role="cloud", agent="cloud")
+    (home / ".env").write_text("FTE_SMTP_PASSWORD=hunter22\n")
+    r = CliRunner().invoke(cli, ["daemon", "--once", "--home", str(home)])
+    assert r.exit_code == 2 and "must not hold executor credentials" in r.output
+
+
+def test_demo_runs_offline(tmp_path: Path) -> None:
+    r = CliRunner().invoke(cli, ["demo", "--dir", str(tmp_path / "demo")])
+    assert r.exit_code == 0, r.output
+    assert "Done in" in r.output and "In-Reply-To" in r.output
+    assert len(list((tmp_path / "demo" / "local" / "outbox" / "new").iterdir())) == 1
+    assert list((tmp_path / "demo" / "local" / "vault" / "Done").rglob("*.md"))
