@@ -112,8 +112,7 @@ def test_daemon_acts_on_a_move_and_stops_cleanly_on_sigterm(home_dir: Path) -> N
         try:
             _out, err = proc.communicate(timeout=20)
         except subprocess.TimeoutExpired:
-            dump = subprocess.run(["py-spy", "dump", "--pid", str(proc.pid)], capture_output=True, text=True)
-            raise AssertionError(dump.stdout + dump.stderr)
+            raise AssertionError("the daemon did not stop within 20 s of SIGTERM")
         assert proc.returncode == 0, err
         assert "stopped" in err
     finally:

@@ -23,7 +23,7 @@ from typing import Any
 from fte.clock import Clock
 from fte.errors import BadInput, FteError, InvalidTransition, NoteError
 from fte.io.gitsync import Change
-from fte.io.vault import TASK_FOLDERS, Note, Vault, folder_state, note_fields, parse_note, render_task
+from fte.io.vault import MAX_NOTE_BYTES, TASK_FOLDERS, Note, Vault, folder_state, note_fields, parse_note, render_task
 from fte.models.store import Store
 from fte.models.tables import Task
 from fte.states.approvals import make_approval, verify
@@ -74,8 +74,9 @@ class Reconciler:
         try:
             p = self.vault.path(path)
             st = p.stat()
-            data = p.read_bytes()
-        except (FileNotFoundError, NotADirectoryError, BadInput):
+            with open(p, "rb") as fh:
+                data = fh.read(MAX_NOTE_BYTES + 1)  # a huge file is refused without reading it all
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError, BadInput):
             return None
         try:
             return parse_note(data, path)
@@ -202,6 +203,13 @@ class Reconciler:
         executes = self.role in ("local", "all")
         if row.note_path == path:
             return self._edited_in_place(row, fields, path, executes)
+        if row.note_path and self.vault.path(row.note_path).exists():
+            # A copy, not a move: the task's own note is still where it was. Ambiguous: refuse.
+            key = (path, -3, row.version)
+            if key not in self._reported:
+                self._reported.add(key)
+                self.incident("duplicate-id", row.id, path, original=row.note_path)
+            return set()
         if row.state == "pending" and where == "approved" and executes:
             return self._approve(row, fields, path)
         if row.state == "pending" and where == "rejected" and executes:
