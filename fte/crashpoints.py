@@ -1,8 +1,15 @@
-"""Named crash points for the crash-safety harness.
+"""Named crash points for the crash-safety harness (``bench/crash_harness.py``, ``docs/RELIABILITY.md``).
 
-``FTE_CRASHPOINT=<name>`` makes the process kill itself with SIGKILL when it reaches that point, so
-tests and ``bench/`` can show that every step converges after a restart. Unset (the normal case) it
-costs one dictionary lookup.
+``FTE_CRASHPOINT=<name>`` makes the process kill itself with SIGKILL at that point — at its
+``FTE_CRASHPOINT_HIT``-th arrival there (default 1). With ``FTE_CRASHPOINT_ONCE=<file>`` the
+first crash creates that file and later processes run through, so a scenario can be replayed
+with restarts until it converges. Unset (the normal case) a crash point costs one dictionary lookup.
+
+The points: ``after-commit`` (a transition committed, its note not written), ``after-note-write``
+(note written, the row not yet marked mirrored), ``before-git-commit`` (staged, not committed),
+``after-git-commit`` (committed, not pushed), ``after-claim-push`` (the claim is on the remote,
+nothing performed), ``before-call`` (the attempt row committed, the provider not called),
+``after-call`` (the provider accepted, the attempt row not finished).
 """
 
 from __future__ import annotations
@@ -10,8 +17,25 @@ from __future__ import annotations
 import os
 import signal
 
+POINTS = ("after-commit", "after-note-write", "before-git-commit", "after-git-commit",
+          "after-claim-push", "before-call", "after-call")
+_hits: dict[str, int] = {}
+
 
 def crashpoint(name: str) -> None:
     """Die here, uncleanly, if the environment asks for it."""
-    if os.environ.get("FTE_CRASHPOINT") == name:
-        os.kill(os.getpid(), signal.SIGKILL)
+    if os.environ.get("FTE_CRASHPOINT") != name:
+        return
+    _hits[name] = _hits.get(name, 0) + 1
+    if _hits[name] < int(os.environ.get("FTE_CRASHPOINT_HIT", "1")):
+        return
+    once = os.environ.get("FTE_CRASHPOINT_ONCE")
+    if once:
+        try:
+            fd = os.open(once, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            return
+        os.write(fd, f"{name} {os.getpid()}\n".encode())
+        os.fsync(fd)
+        os.close(fd)
+    os.kill(os.getpid(), signal.SIGKILL)

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from fte.clock import iso, parse_iso
+from fte.crashpoints import crashpoint
 from fte.config import APPROVAL_KEY_NAME, Settings, check_agent, load_env
 from fte.dashboard import render_dashboard
 from fte.errors import BadInput, FteError
@@ -252,11 +253,14 @@ class Runner:
         for out in self.executions.resume():
             report.executed += out.state == "done"
             report.failed += out.state == "failed"
+        stale = self.executions.stale_claims()
         claimed = self.executions.claim()
-        if not claimed:
+        if not claimed and not stale:
             return
         report.claimed += len(claimed)
+        claimed = stale + claimed
         result = self.publish(report)
+        crashpoint("after-claim-push")
         won = self.executions.settle(claimed, self.git.path_of, result.pushed or not self.settings.remote)
         for task in won:
             out = self.executions.execute(task)

@@ -27,6 +27,7 @@ from typing import Any, Iterable
 import git
 from git.exc import GitCommandError
 
+from fte.crashpoints import crashpoint
 from fte.errors import FteError, NoteError, Unreachable
 from fte.io.gitlock import HostLock, clear_stale_index_lock
 from fte.io.secretguard import scan
@@ -209,7 +210,9 @@ class GitSync:
             staged = self._staged(wanted)
             if not staged:
                 return result
+            crashpoint("before-git-commit")
             self.repo.git.commit("-q", "--no-verify", "-m", message, "--", *staged)
+            crashpoint("after-git-commit")
             result.sha = self._head()
             result.paths = staged
         return result

@@ -109,16 +109,33 @@ class Executions:
         crashpoint("after-call")
         return self._complete(task, attempt.id, performed.external_id)
 
+    def stale_claims(self) -> list[Task]:
+        """This host's claims with no attempt yet (a crash between the claim and the call)."""
+        return [t for t in self.lifecycle.store.tasks(state="claimed")
+                if t.claimed_by == self.agent and t.kind in self.executors and not self.lifecycle.store.executions(t.id)]
+
     def resume(self) -> list[Outcome]:
-        """Claimed tasks of this host whose last attempt never finished: look the key up, then settle."""
+        """Settle this host's claimed tasks whose last attempt was cut short by a crash.
+
+        Finished attempt, unrecorded transition → record it. Unfinished attempt → look the key up at
+        the provider: found = done; not found = try again (never for payments).
+        """
         outcomes: list[Outcome] = []
         for task in self.lifecycle.store.tasks(state="claimed"):
             if task.claimed_by != self.agent or task.kind not in self.executors:
                 continue
             attempts = self.lifecycle.store.executions(task.id)
-            if not attempts or attempts[-1].outcome is not None:
+            if not attempts:
                 continue
             last = attempts[-1]
+            if last.outcome == "ok":
+                self.lifecycle.fire(task.id, "complete", actor=self.agent, source="daemon",
+                                    external_id=last.external_id, note="recorded after a restart")
+                outcomes.append(Outcome(task.id, "done", last.external_id or ""))
+                continue
+            if last.outcome is not None:
+                outcomes.append(self._fail(task, last.error or "failed", last.outcome))
+                continue
             executor = self.executors[task.kind]
             found = self._lookup(executor, last.idempotency_key)
             if found:
