@@ -1,0 +1,33 @@
+"""The systemd units are part of the code: check what the daemon relies on."""
+
+from __future__ import annotations
+
+import configparser
+from pathlib import Path
+
+import pytest
+
+DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
+
+
+@pytest.mark.parametrize("unit", ["fte-cloud.service", "fte-local.service"])
+def test_unit_matches_the_daemon(unit: str) -> None:
+    cp = configparser.ConfigParser(strict=False, interpolation=None)
+    cp.optionxform = str  # type: ignore[assignment]
+    cp.read(DEPLOY / unit)
+    service = cp["Service"]
+    assert service["ExecStart"].endswith("fte daemon")
+    assert service["Restart"] == "on-failure"
+    assert service["KillSignal"] == "SIGTERM"  # the signal fte daemon treats as "finish and exit 0"
+    assert int(service["TimeoutStopSec"]) >= 120
+    assert "HUP" in service["ExecReload"]
+    assert service["NoNewPrivileges"] == "yes" and service["ProtectSystem"] == "strict"
+    assert "FTE_HOME=" in service["Environment"]
+
+
+def test_env_examples_hold_no_values() -> None:
+    for f in DEPLOY.glob(".env.example*"):
+        for line in f.read_text().splitlines():
+            assert not line.strip() or line.startswith("#"), f"{f.name}: {line}"
+    cloud = (DEPLOY / ".env.example.cloud").read_text()
+    assert "SMTP" not in cloud and "ODOO" not in cloud
