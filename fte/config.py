@@ -25,6 +25,9 @@ APPROVAL_KEY_NAME = "approval.key"
 #: Hours a task may wait for a decision, by kind; ``default`` for the rest.
 DEFAULT_EXPIRY_HOURS: dict[str, float] = {"email.reply": 72, "odoo.payment": 24, "default": 72}
 
+#: Most executions started per hour, by kind.
+DEFAULT_RATE_LIMITS: dict[str, int] = {"email.reply": 10, "odoo.payment": 3}
+
 _AGENT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
 
 
@@ -63,6 +66,7 @@ class Settings:
     watch_interval: float = 1.0
     heartbeat_interval: float = 300.0
     signature: str = ""
+    rate_limits: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_RATE_LIMITS))
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -109,6 +113,11 @@ def parse_settings(home: Path, data: dict[str, Any]) -> Settings:
         if not isinstance(hours, (int, float)) or hours <= 0:
             raise BadInput(f"fte.toml: expiry.{kind} must be a positive number of hours")
         expiry[kind] = float(hours)
+    limits = dict(DEFAULT_RATE_LIMITS)
+    for kind, per_hour in (data.get("limits", {}) or {}).items():
+        if not isinstance(per_hour, int) or isinstance(per_hour, bool) or per_hour < 0:
+            raise BadInput(f"fte.toml: limits.{kind} must be a whole number of executions per hour")
+        limits[kind] = per_hour
     daemon = data.get("daemon", {}) or {}
     intervals = {}
     for key, default in (("sync_interval", 30.0), ("watch_interval", 1.0), ("heartbeat_interval", 300.0)):
@@ -134,6 +143,7 @@ def parse_settings(home: Path, data: dict[str, Any]) -> Settings:
         dry_run=dry_run,
         expiry_hours=expiry,
         signature=str(drafter.get("signature", "")),
+        rate_limits=limits,
         raw=data,
         **intervals,
     )
@@ -171,6 +181,10 @@ dry_run = false              # true: claim but do not perform anything
 sync_interval = 30           # seconds between git syncs when nothing happens
 watch_interval = 1           # seconds between looks at the vault for a person's moves
 heartbeat_interval = 300     # seconds between heartbeats written to Logs/<agent>/
+
+[limits]                     # most executions started per hour, by kind
+"email.reply" = 10
+"odoo.payment" = 3
 
 [expiry]                     # hours a task waits for a decision before it expires
 "email.reply" = 72

@@ -94,7 +94,8 @@ class Runner:
         if self.settings.drafts and self.settings.drafter_provider != "template":
             raise BadInput(f"drafter.provider = {self.settings.drafter_provider!r} is not available in this version")
         self.executions = (
-            Executions(home.lifecycle, build_executors(self.settings), key, self.settings.dry_run, log)
+            Executions(home.lifecycle, build_executors(self.settings), key, self.settings.dry_run, log,
+                       rate_limits=self.settings.rate_limits)
             if self.settings.executes else None
         )
         self._last_heartbeat: datetime | None = None
@@ -120,8 +121,11 @@ class Runner:
 
     def tick(self) -> TickReport:
         report = TickReport()
-        self.sync_in(report)
+        # The work tree first: the person's moves, and this host's own writes left uncommitted by a
+        # crash, are committed before the pull, so the rebase does not have to stash them.
         self.work_tree(report)
+        self.publish(report, push=False)
+        self.sync_in(report)
         if self.settings.drafts:
             self.detect(report)
             self.draft(report)
@@ -219,7 +223,8 @@ class Runner:
                                     changes={"last_error": f"expired at {iso(task.expires_at)} without a decision"})
                 report.expired += 1
 
-    def publish(self, report: TickReport) -> SyncResult:
+    def publish(self, report: TickReport, push: bool = True) -> SyncResult:
+        """Commit what this host changed (after the secret guard) and, with ``push``, sync."""
         paths = self.home.vault.drain_touched()
         if paths:
             result = self.git.commit(paths, self._message())
@@ -229,6 +234,8 @@ class Runner:
                 self._record(event)
             for event in result.events:
                 self._record(event)
+        if not push:
+            return SyncResult(pushed=False, head=self.git.head(), upstream=self.git.upstream())
         result = self.git.sync()
         self._after_sync(result, report)
         return result
@@ -309,6 +316,9 @@ class Runner:
         self.store.heartbeat(self.settings.agent, self.settings.role, self.now(), sync=info)
 
     def _record(self, event: GitEvent) -> None:
+        copy = event.detail.get("copy")
+        if isinstance(copy, str) and event.kind == "recovered-autostash":
+            self.home.vault.touched.add(copy)  # a kept copy is committed with the next publish
         task_id = event.task_id if event.task_id and self.store.find(event.task_id) else None
         self.store.record_incident(self.now(), self.settings.agent, event.kind, task_id, event.path, **event.detail)
         self.log(f"{event.kind}: {event.path or ''} {event.detail}")

@@ -20,6 +20,7 @@ from typing import Any, Callable
 
 from fte.clock import Clock, utcnow
 from fte.errors import FteError
+from fte.config import load_settings
 from fte.home import open_home
 from fte.daemon import Runner, TickReport
 
@@ -124,6 +125,7 @@ def run_daemon(
         for sig, handler in ((signal.SIGTERM, on_stop), (signal.SIGINT, on_stop), (signal.SIGHUP, on_hup)):
             previous[sig] = signal.signal(sig, handler)
     try:
+        load_settings(home)  # a folder that is not a home: a clear error before anything is created
         with DaemonLock(home):
             opened = open_home(home, clock=clock)
             try:

@@ -24,6 +24,14 @@ def make_host(root: Path, name: str, role: str, remote: str, key_from: Path | No
     return home
 
 
+def raise_limits(home: Path, per_hour: int = 10_000) -> None:
+    """Lift the per-hour rate limit on replies (tests that send many)."""
+    toml = home / "fte.toml"
+    text = toml.read_text()
+    assert '"email.reply" = 10\n' in text
+    toml.write_text(text.replace('"email.reply" = 10\n', f'"email.reply" = {per_hour}\n', 1))
+
+
 def drop_mail(home: Path, n: int, subject: str = "Question", sender: str = "ann@example.com") -> str:
     msg = EmailMessage()
     msg["From"] = f"Ann Example <{sender}>"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from fte.states.reconcile import approve
 
-from hosts import HostRun, bare_remote, drop_mail, make_host
+from hosts import HostRun, bare_remote, drop_mail, make_host, raise_limits
 
 N = 50
 
@@ -43,6 +43,7 @@ def test_two_executors_race_for_fifty_tasks(tmp_path: Path) -> None:
     cloud_home = make_host(tmp_path, "cloud", "cloud", remote)
     a_home = make_host(tmp_path, "alpha", "local", remote)
     b_home = make_host(tmp_path, "beta", "local", remote, key_from=a_home)
+    raise_limits(a_home), raise_limits(b_home)
     for i in range(N):
         drop_mail(cloud_home, i)
     cloud = HostRun(cloud_home)

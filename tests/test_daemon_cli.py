@@ -136,3 +136,96 @@ def test_demo_runs_offline(tmp_path: Path) -> None:
     assert "Done in" in r.output and "In-Reply-To" in r.output
     assert len(list((tmp_path / "demo" / "local" / "outbox" / "new").iterdir())) == 1
     assert list((tmp_path / "demo" / "local" / "vault" / "Done").rglob("*.md"))
+
+
+class FlakyOutbox:
+    """The Maildir outbox behind a provider that fails transiently ``failures`` times (a 5xx, say)."""
+
+    def __init__(self, inner, failures: int) -> None:
+        self.inner, self.failures, self.calls = inner, failures, 0
+        self.kinds = inner.kinds
+
+    def key_for(self, task):
+        return self.inner.key_for(task)
+
+    def lookup(self, key):
+        return self.inner.lookup(key)
+
+    def perform(self, task, key, now):
+        from fte.io.executors import ExecutionError
+
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise ExecutionError("503 Service Unavailable", transient=True)
+        return self.inner.perform(task, key, now)
+
+
+def test_transient_errors_back_off_and_retry_within_limits(home_dir: Path) -> None:
+    from conftest import FakeClock
+
+    clock = FakeClock()
+    for i in range(2):
+        drop_mail(home_dir, i)
+    run = HostRun(home_dir, clock)
+    run.tick()
+    ids = [t.id for t in run.home.store.tasks(state="pending")]
+    for tid in ids:
+        fte("approve", tid, "--home", str(home_dir))
+    executions = run.runner.executions
+    outbox = executions.executors["email.reply"]
+    executions.executors = {"email.reply": FlakyOutbox(outbox, failures=2)}
+    run.tick()
+    assert {run.home.store.get(t).state for t in ids} == {"claimed"}  # kept, waiting to retry
+    run.tick()
+    assert sum(len(run.home.store.executions(t)) for t in ids) == 2  # not yet due: no new attempt
+    clock.advance(seconds=31)
+    run.tick()
+    clock.advance(seconds=61)
+    run.tick()
+    states = {run.home.store.get(t).state for t in ids}
+    assert states == {"done"}, states
+    assert len(list((home_dir / "outbox" / "new").iterdir())) == 2
+    outcomes = [e.outcome for t in ids for e in run.home.store.executions(t)]
+    assert outcomes.count("error") == 2 and outcomes.count("ok") == 2
+    run.close()
+
+
+def test_rate_limit_holds_the_rest_back(home_dir: Path) -> None:
+    toml = home_dir / "fte.toml"
+    toml.write_text(toml.read_text().replace('"email.reply" = 10\n', '"email.reply" = 2\n'))
+    ids = pending_all_host(home_dir, 3)
+    for tid in ids:
+        fte("approve", tid, "--home", str(home_dir))
+    run = HostRun(home_dir)
+    run.tick()
+    states = sorted(run.home.store.get(t).state for t in ids)
+    assert states == ["approved", "done", "done"]
+    run.close()
+
+
+def test_dry_run_performs_nothing(home_dir: Path) -> None:
+    toml = home_dir / "fte.toml"
+    toml.write_text(toml.read_text().replace("dry_run = false", "dry_run = true"))
+    [tid] = pending_all_host(home_dir, 1)
+    fte("approve", tid, "--home", str(home_dir))
+    run = HostRun(home_dir)
+    run.tick()
+    assert run.home.store.get(tid).state == "approved" and not list((home_dir / "outbox" / "new").iterdir())
+    run.close()
+
+
+def test_sighup_reloads_the_settings(home_dir: Path) -> None:
+    proc = subprocess.Popen([sys.executable, "-m", "fte", "daemon", "--home", str(home_dir)],
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert "fte daemon:" in proc.stderr.readline()
+        toml = home_dir / "fte.toml"
+        toml.write_text(toml.read_text().replace("dry_run = false", "dry_run = true"))
+        proc.send_signal(signal.SIGHUP)
+        assert "settings reloaded" in proc.stderr.readline()
+        proc.send_signal(signal.SIGINT)
+        _out, _err = proc.communicate(timeout=30)
+        assert proc.returncode == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()

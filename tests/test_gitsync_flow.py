@@ -194,3 +194,24 @@ def test_second_host_clones_the_existing_vault(net) -> None:
     (vault / ".obsidian" / "workspace.json").write_text("{}")
     (vault / "photo.png").write_bytes(b"\x89PNG")
     assert git(vault, "status", "--porcelain") == ""
+
+
+def test_an_uncommitted_edit_that_conflicts_with_a_pull_is_kept_as_a_copy(net) -> None:
+    cloud, local = net.open(net.cloud), net.open(net.local)
+    cloud.tick(), local.tick(), cloud.tick()
+    (net.local / "vault" / "Company_Handbook.md").write_text("rules from the laptop\n")
+    git(net.local / "vault", "commit", "-qam", "handbook on the laptop")
+    local.home.git.sync()
+    # A person on the cloud host edits the same file and does not commit it.
+    (net.cloud / "vault" / "Company_Handbook.md").write_text("rules typed on the server\n")
+    cloud.tick()
+    vault = net.cloud / "vault"
+    assert git(vault, "diff", "--name-only", "--diff-filter=U") == ""  # nothing left unmerged
+    assert (vault / "Company_Handbook.md").read_text() == "rules from the laptop\n"
+    copies = list(vault.glob("Company_Handbook.conflict-cloud-*.md"))
+    assert [c.read_text() for c in copies] == ["rules typed on the server\n"]
+    assert "recovered-autostash" in [i.kind for i in cloud.home.store.incidents()]
+    cloud.tick()
+    assert git(vault, "status", "--porcelain") == ""
+    assert copies[0].name in git(vault, "ls-tree", "--name-only", "origin/main")
+    assert git(vault, "stash", "list") == ""

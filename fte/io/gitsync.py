@@ -176,7 +176,43 @@ class GitSync:
             if self.repo.head.is_detached and BRANCH in [h.name for h in self.repo.heads]:
                 # Left detached by a --quit above: go back to the branch, keeping the work tree.
                 self.repo.git.checkout(BRANCH)
+            events += self._settle_unmerged()
         return events
+
+    def _settle_unmerged(self) -> list[GitEvent]:
+        """Unmerged paths with no rebase or merge going on: an ``--autostash`` that did not re-apply.
+
+        git leaves the stash in place and conflict markers in the files. The committed version
+        (``HEAD``) stays at the path; the stashed local version is kept as a conflict copy; then
+        the stash is dropped (its bytes are in the copy), so nothing is lost and nothing is stuck.
+        """
+        unmerged = self._unmerged_paths()
+        if not unmerged or self._in_rebase() or (self.root / ".git" / "MERGE_HEAD").exists():
+            return []
+        has_stash = self._rev("stash@{0}") is not None
+        events: list[GitEvent] = []
+        for path in unmerged:
+            target = self.root / path
+            mine = self._blob_at("stash@{0}", path) if has_stash else None
+            upstream = self._blob_at("HEAD", path)
+            self.repo.git.reset("-q", "--", path)
+            if upstream is None:
+                if mine is not None:
+                    target.write_bytes(mine)
+                continue
+            target.write_bytes(upstream)
+            detail: dict[str, Any] = {"kept": "committed"}
+            if mine is not None and mine != upstream:
+                detail["copy"] = self._conflict_copy(path, mine) if self._is_task_note(path) else self._side_write(path, mine)
+            events.append(GitEvent("recovered-autostash", path, None, detail))
+        if has_stash and "autostash" in self.repo.git.log("-1", "--format=%gs", "-g", "refs/stash").lower():
+            self.repo.git.stash("drop", "-q")
+        return events
+
+    def _side_write(self, path: str, data: bytes) -> str:
+        side = self._side_copy(path)
+        (self.root / side).write_bytes(data)
+        return side
 
     # -- commit -------------------------------------------------------------------------------------
 
@@ -336,6 +372,7 @@ class GitSync:
                         self.repo.git.rebase("--continue")
                 except GitCommandError:
                     continue
+        events += self._settle_unmerged()
         events += self._resolve_duplicates()
         return events
 

@@ -183,6 +183,13 @@ class Store:
             assert row is not None
             row.outcome, row.finished_at, row.external_id, row.error = outcome, at, external_id, error
 
+    def executions_started(self, kind: str, since: datetime) -> int:
+        """How many attempts at tasks of ``kind`` started since ``since`` (for rate limits)."""
+        with self.read() as s:
+            q = (select(func.count()).select_from(Execution).join(Task, Task.id == Execution.task_id)
+                 .where(Task.kind == kind, Execution.started_at >= since))
+            return int(s.scalar(q) or 0)
+
     def executions(self, task_id: str) -> list[Execution]:
         with self.read() as s:
             q = select(Execution).where(Execution.task_id == task_id).order_by(Execution.attempt)

@@ -10,8 +10,10 @@ not found = try again (payments: never automatically).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, Callable
 
+from fte.clock import iso, parse_iso
 from fte.crashpoints import crashpoint
 from fte.errors import FteError
 from fte.io.executors import ExecutionError, Executor
@@ -21,6 +23,8 @@ from fte.states.service import Lifecycle
 
 NEVER_RETRY = ("odoo.payment",)
 MAX_ATTEMPTS = 3
+#: Seconds before the n-th retry of a transient error: 30 s, 60 s, 120 s…
+BACKOFF_BASE = 30.0
 
 
 @dataclass
@@ -37,6 +41,8 @@ class Executions:
     approval_key: bytes | None
     dry_run: bool = False
     log: Callable[[str], None] = lambda _msg: None
+    #: Most executions started per hour, by kind (e.g. ``{"email.reply": 10}``); absent = no limit.
+    rate_limits: dict[str, int] = field(default_factory=dict)
     outcomes: list[Outcome] = field(default_factory=list)
 
     @property
@@ -57,9 +63,25 @@ class Executions:
                 continue
             if task.kind not in self.executors:
                 continue  # another host's executor (or a later version of fte) handles this kind
+            if self.dry_run:
+                self.log(f"dry run: would claim and perform {task.kind} {task.short_id} ({task.title})")
+                continue
+            if self._over_limit(task.kind, len([c for c in claimed if c.kind == task.kind])):
+                continue
             claimed.append(self.lifecycle.fire(task.id, "claim", actor=self.agent, source="daemon",
                                                changes={"claimed_by": self.agent}))
         return claimed
+
+    def _over_limit(self, kind: str, claimed_now: int) -> bool:
+        limit = self.rate_limits.get(kind)
+        if limit is None:
+            return False
+        since = self.lifecycle.clock() - timedelta(hours=1)
+        started = self.lifecycle.store.executions_started(kind, since)
+        if started + claimed_now >= limit:
+            self.log(f"rate limit: {limit} {kind} per hour reached; the rest waits")
+            return True
+        return False
 
     def settle(self, claimed: list[Task], paths_in_head: Callable[[str], list[str]], pushed: bool) -> list[Task]:
         """After the push: keep the claims that are ours in the pushed tree; release the others."""
@@ -88,9 +110,6 @@ class Executions:
         reason = verify_task(self.approval_key, task) if self.approval_key else "this host has no approval key"
         if reason is not None:
             return self._fail(task, f"not executed: {reason}", outcome=None)
-        if self.dry_run:
-            self.log(f"dry run: would perform {task.kind} {task.short_id}")
-            return Outcome(task.id, task.state, "dry run")
         now = self.lifecycle.clock()
         attempt = self.lifecycle.store.start_execution(task.id, key, now)
         crashpoint("before-call")
@@ -103,7 +122,16 @@ class Executions:
                 if found:
                     crashpoint("after-call")
                     return self._complete(task, attempt.id, found, "found at the provider after an error")
-                outcome = "unknown" if task.kind in NEVER_RETRY else "error"
+                if task.kind in NEVER_RETRY:
+                    outcome = "unknown"
+                elif attempt.attempt < MAX_ATTEMPTS:
+                    # Keep the claim; retry after a backoff (resume() picks it up when it is due).
+                    delay = BACKOFF_BASE * 2 ** (attempt.attempt - 1)
+                    self.lifecycle.store.finish_execution(attempt.id, "error", self.lifecycle.clock(), error=str(exc))
+                    retry_at = self.lifecycle.clock() + timedelta(seconds=delay)
+                    self.lifecycle.store.set_flags(task.id, retry_at=iso(retry_at))
+                    self.log(f"{task.short_id}: {exc}; retry {attempt.attempt + 1}/{MAX_ATTEMPTS} after {delay:.0f} s")
+                    return Outcome(task.id, "claimed", f"retry at {iso(retry_at)}")
             self.lifecycle.store.finish_execution(attempt.id, outcome, self.lifecycle.clock(), error=str(exc))
             return self._fail(task, str(exc), outcome=outcome)
         crashpoint("after-call")
@@ -132,6 +160,12 @@ class Executions:
                 self.lifecycle.fire(task.id, "complete", actor=self.agent, source="daemon",
                                     external_id=last.external_id, note="recorded after a restart")
                 outcomes.append(Outcome(task.id, "done", last.external_id or ""))
+                continue
+            retry_at = (task.flags or {}).get("retry_at")
+            if last.outcome == "error" and retry_at:
+                if self.lifecycle.clock() >= parse_iso(retry_at):
+                    self.lifecycle.store.set_flags(task.id, retry_at=None)
+                    outcomes.append(self.execute(self.lifecycle.store.get(task.id)))
                 continue
             if last.outcome is not None:
                 outcomes.append(self._fail(task, last.error or "failed", last.outcome))
