@@ -188,18 +188,35 @@ def show(task_id: str, as_json: bool, home: Path) -> None:
 
 
 @cli.command()
-@click.argument("query")
+@click.argument("query", required=False)
+@click.option("--list", "list_named", is_flag=True, help="List the named queries.")
 @click.option("--json", "fmt", flag_value="json", help="Rows as a JSON list of objects.")
 @click.option("--csv", "fmt", flag_value="csv", help="Rows as CSV with a header line.")
 @home_option
 @handle_errors
-def sql(query: str, fmt: str | None, home: Path) -> None:
-    """Run one read-only SQL query over this host's database (writes are refused, exit 2).
+def sql(query: str | None, list_named: bool, fmt: str | None, home: Path) -> None:
+    """Run one read-only SQL query, or a named one, over this host's database (writes are refused, exit 2).
 
-    Tables: tasks, transitions (the audit log), executions, cursors, hosts.
+    QUERY is SQL, or a name from --list (approval-latency, executions, throughput, failures,
+    decisions, timeline, incidents, waiting). Tables: tasks, transitions (the audit log), incidents,
+    executions, cursors, hosts; views: task_timeline, approval_latency, execution_outcomes,
+    throughput_daily, failures_by_cause, decisions (docs/schema.md).
     """
+    from fte.queries import NAMED
+
+    if list_named:
+        rows_ = [(name, about) for name, (about, _sql) in NAMED.items()]
+        if fmt == "json":
+            _emit_json([{"name": n, "about": a} for n, a in rows_])
+        else:
+            click.echo(format_table(["name", "answers"], rows_, max_width=80))
+        return
+    if not query:
+        raise click.UsageError("give a query, a named query, or --list")
     settings = load_settings(home)
     migrate.ensure_schema(settings.db_path)
+    if query in NAMED:
+        query = NAMED[query][1]
     columns, rows = run_query(settings.db_path, query)
     if fmt == "json":
         _emit_json([dict(zip(columns, r)) for r in rows])
@@ -356,6 +373,66 @@ def demo(keep: bool, folder: str | None) -> None:
     from fte.demo import run_demo
 
     sys.exit(run_demo(Path(folder) if folder else None, keep=keep, echo=click.echo))
+
+
+@cli.group()
+def audit() -> None:
+    """The audit log, as files."""
+
+
+@audit.command("export")
+@click.option("--day", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Only this UTC day (YYYY-MM-DD).")
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), default=None, help="This UTC day and every later one.")
+@click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
+@home_option
+@handle_errors
+def audit_export(day: Any, since: Any, as_json: bool, home: Path) -> None:
+    """Write the audit log as daily JSON files in Logs/<agent>/audit/ (and apply the retention)."""
+    from fte.audit import export
+
+    if day and since:
+        raise click.UsageError("give --day or --since, not both")
+    with open_home(home) as h:
+        start = (day or since).date() if (day or since) else None
+        until = day.date() if day else None
+        written, removed = export(h.store, h.vault, h.settings.agent, h.lifecycle.clock(), since=start, until=until,
+                                  retention_days=h.settings.audit_retention_days)
+        touched = h.vault.drain_touched()
+        if touched:
+            h.git.commit(touched, f"fte {h.settings.agent}: audit export")
+            h.git.sync()
+    if as_json:
+        _emit_json({"written": written, "removed": removed})
+    else:
+        for rel in written:
+            click.echo(f"wrote {h.settings.vault / rel}")
+        for rel in removed:
+            click.echo(f"removed {rel} (older than {h.settings.audit_retention_days} days)")
+        if not written:
+            click.echo("no transitions in that period")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON instead of writing the note.")
+@home_option
+@handle_errors
+def report(as_json: bool, home: Path) -> None:
+    """Write this week's CEO briefing to Briefings/<Monday>_Monday_Briefing.md (the last 7 days)."""
+    from fte.report import briefing_path, figures, render
+
+    with open_home(home) as h:
+        now = h.lifecycle.clock()
+        f = figures(h.store, now)
+        if as_json:
+            _emit_json({k: v for k, v in f.__dict__.items()} | {"median_wait_hours": f.median_wait_hours})
+            return
+        rel = briefing_path(now)
+        h.vault.write(rel, render(f).encode("utf-8"))
+        touched = h.vault.drain_touched()
+        if touched:
+            h.git.commit(touched, f"fte {h.settings.agent}: briefing")
+            h.git.sync()
+    click.echo(f"wrote {h.settings.vault / rel}")
 
 
 def main() -> None:

@@ -67,6 +67,7 @@ class Settings:
     heartbeat_interval: float = 300.0
     signature: str = ""
     rate_limits: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_RATE_LIMITS))
+    audit_retention_days: int = 90
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -118,6 +119,9 @@ def parse_settings(home: Path, data: dict[str, Any]) -> Settings:
         if not isinstance(per_hour, int) or isinstance(per_hour, bool) or per_hour < 0:
             raise BadInput(f"fte.toml: limits.{kind} must be a whole number of executions per hour")
         limits[kind] = per_hour
+    retention = (data.get("audit", {}) or {}).get("retention_days", 90)
+    if not isinstance(retention, int) or isinstance(retention, bool) or retention < 1:
+        raise BadInput("fte.toml: audit.retention_days must be a whole number of days, at least 1")
     daemon = data.get("daemon", {}) or {}
     intervals = {}
     for key, default in (("sync_interval", 30.0), ("watch_interval", 1.0), ("heartbeat_interval", 300.0)):
@@ -144,6 +148,7 @@ def parse_settings(home: Path, data: dict[str, Any]) -> Settings:
         expiry_hours=expiry,
         signature=str(drafter.get("signature", "")),
         rate_limits=limits,
+        audit_retention_days=retention,
         raw=data,
         **intervals,
     )
@@ -181,6 +186,9 @@ dry_run = false              # true: claim but do not perform anything
 sync_interval = 30           # seconds between git syncs when nothing happens
 watch_interval = 1           # seconds between looks at the vault for a person's moves
 heartbeat_interval = 300     # seconds between heartbeats written to Logs/<agent>/
+
+[audit]
+retention_days = 90          # daily audit files in Logs/<agent>/audit/ older than this are removed
 
 [limits]                     # most executions started per hour, by kind
 "email.reply" = 10

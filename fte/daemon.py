@@ -18,13 +18,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Callable
 
 from fte.clock import iso, parse_iso
 from fte.crashpoints import crashpoint
 from fte.config import APPROVAL_KEY_NAME, Settings, check_agent, load_env
+from fte.audit import export
 from fte.dashboard import render_dashboard
+from fte.report import briefing_path, figures, render
 from fte.errors import BadInput, FteError
 from fte.home import Home
 from fte.io.drafters import TemplateDrafter
@@ -139,6 +141,8 @@ class Runner:
             self.execute(report)
         if self.settings.executes:
             self.write_dashboard()
+            self.weekly_briefing()
+        self.daily_audit()
         self.heartbeat()
         self.publish(report)
         return report
@@ -280,6 +284,27 @@ class Runner:
         sync = (host.info or {}).get("sync") if host else None
         text = render_dashboard(self.store, self.now(), self.settings.agent, sync)
         self.home.vault.write("Dashboard.md", text.encode("utf-8"))
+
+    def weekly_briefing(self) -> str | None:
+        """The first tick of each week (UTC, from Monday) writes that week's briefing."""
+        rel = briefing_path(self.now())
+        if self.home.vault.path(rel).exists():
+            return None
+        text = render(figures(self.store, self.now()))
+        self.home.vault.write(rel, text.encode("utf-8"))
+        self.log(f"wrote {rel}")
+        return rel
+
+    def daily_audit(self) -> None:
+        """Once a day, the audit files of the days that ended since the last export."""
+        today = self.now().date()
+        last = self.store.cursor("audit.exported")
+        if last == today.isoformat():
+            return
+        since = date.fromisoformat(last) if last else None
+        export(self.store, self.home.vault, self.settings.agent, self.now(), since=since,
+               until=today - timedelta(days=1), retention_days=self.settings.audit_retention_days)
+        self.store.set_cursor("audit.exported", today.isoformat(), self.now())
 
     def heartbeat(self) -> None:
         """The heartbeat: in the database every tick; in ``Logs/<agent>/heartbeat.json`` now and then.
