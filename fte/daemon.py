@@ -17,6 +17,8 @@ The cloud role never approves, claims or executes — those steps are not even b
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Callable
@@ -49,10 +51,26 @@ class RoleViolation(FteError):
 
 
 def build_executors(settings: Settings) -> dict[str, Executor]:
+    """The executors this host's settings and secrets configure, by task kind."""
+    email = ((settings.raw.get("executors", {}) or {}).get("email", {})) or {}
     if settings.email_transport == "maildir":
-        outbox = MaildirOutbox(settings.email_path, settings.email_from)
-        return {kind: outbox for kind in outbox.kinds}
-    raise BadInput(f"executors.email.transport = {settings.email_transport!r} is not available in this version; use maildir")
+        outbox: Executor = MaildirOutbox(settings.email_path, settings.email_from)
+    elif settings.email_transport == "smtp":
+        from fte.io.smtp_executor import SmtpExecutor, SmtpSettings
+
+        if not email.get("host"):
+            raise BadInput("executors.email.transport = 'smtp' needs executors.email.host")
+        sent = Path(os.path.expanduser(str(email.get("sent_path", "sent"))))
+        outbox = SmtpExecutor(SmtpSettings(
+            host=str(email["host"]), port=int(email.get("port", 587)), security=str(email.get("security", "starttls")),
+            username=str(email.get("username", "")), password=load_env(settings.home).get("FTE_SMTP_PASSWORD", ""),
+            sender=settings.email_from, sent_path=sent if sent.is_absolute() else settings.home / sent,
+            ca_file=str(email.get("ca_file", "")), timeout=float(email.get("timeout", 30)),
+        ))
+    else:
+        raise BadInput(f"executors.email.transport = {settings.email_transport!r} is not available in this version; "
+                       "use maildir or smtp")
+    return {kind: outbox for kind in outbox.kinds}
 
 
 def check_role(settings: Settings) -> None:

@@ -222,7 +222,10 @@ def test_sighup_reloads_the_settings(home_dir: Path) -> None:
         toml = home_dir / "fte.toml"
         toml.write_text(toml.read_text().replace("dry_run = false", "dry_run = true"))
         proc.send_signal(signal.SIGHUP)
-        assert "settings reloaded" in proc.stderr.readline()
+        lines = [proc.stderr.readline() for _ in range(1)]
+        while "settings reloaded" not in lines[-1] and len(lines) < 20 and lines[-1]:
+            lines.append(proc.stderr.readline())
+        assert "settings reloaded" in lines[-1], lines
         proc.send_signal(signal.SIGINT)
         _out, _err = proc.communicate(timeout=30)
         assert proc.returncode == 0

@@ -31,6 +31,10 @@ class ExecutionError(FteError):
         self.transient = transient
 
 
+class OutcomeUnknown(ExecutionError):
+    """It cannot be known whether the action happened (a send cut short): a person decides."""
+
+
 @dataclass(frozen=True)
 class Performed:
     external_id: str

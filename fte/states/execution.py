@@ -16,7 +16,7 @@ from typing import Any, Callable
 from fte.clock import iso, parse_iso
 from fte.crashpoints import crashpoint
 from fte.errors import FteError
-from fte.io.executors import ExecutionError, Executor
+from fte.io.executors import ExecutionError, Executor, OutcomeUnknown
 from fte.models.tables import Task
 from fte.states.approvals import verify_task
 from fte.states.service import Lifecycle
@@ -115,10 +115,17 @@ class Executions:
         crashpoint("before-call")
         try:
             performed = executor.perform(task, key, now)
+        except OutcomeUnknown as exc:
+            self.lifecycle.store.finish_execution(attempt.id, "unknown", self.lifecycle.clock(), error=str(exc))
+            return self._fail(task, f"outcome unknown: {exc}", outcome="unknown")
         except ExecutionError as exc:
             outcome = "error"
             if exc.transient:
-                found = self._lookup(executor, key)
+                try:
+                    found = self._lookup(executor, key)
+                except OutcomeUnknown as unknown:
+                    self.lifecycle.store.finish_execution(attempt.id, "unknown", self.lifecycle.clock(), error=str(unknown))
+                    return self._fail(task, f"outcome unknown: {unknown}", outcome="unknown")
                 if found:
                     crashpoint("after-call")
                     return self._complete(task, attempt.id, found, "found at the provider after an error")
@@ -186,8 +193,11 @@ class Executions:
         return outcomes
 
     def _lookup(self, executor: Executor, key: str) -> str | None:
+        """The provider's answer for ``key``; OutcomeUnknown passes through, other errors count as not found."""
         try:
             return executor.lookup(key)
+        except OutcomeUnknown:
+            raise
         except FteError as exc:
             self.log(f"lookup of {key} failed: {exc}")
             return None

@@ -1,0 +1,67 @@
+"""A real SMTP server on 127.0.0.1 (aiosmtpd) that keeps what it receives, with optional TLS and AUTH."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Inbox:
+    messages: list[EmailMessage] = field(default_factory=list)
+    envelopes: list[Any] = field(default_factory=list)
+    tls: list[bool] = field(default_factory=list)
+    refuse_with: str | None = None  # e.g. "451 4.3.0 try again later"
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: ANN001
+        if self.refuse_with:
+            return self.refuse_with
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: ANN001
+        self.envelopes.append(envelope)
+        self.tls.append(server.transport.get_extra_info("ssl_object") is not None)
+        self.messages.append(message_from_bytes(envelope.original_content, policy=policy.default))
+        return "250 Message accepted for delivery"
+
+
+class Authenticator:
+    def __init__(self, user: str, password: str) -> None:
+        self.user, self.password = user, password
+
+    def __call__(self, server, session, envelope, mechanism, auth_data):  # noqa: ANN001
+        ok = isinstance(auth_data, LoginPassword) and auth_data.login.decode() == self.user \
+            and auth_data.password.decode() == self.password
+        return AuthResult(success=ok, handled=False)
+
+
+def start_server(inbox: Inbox, mode: str = "none", cert: Any = None, auth: tuple[str, str] | None = None) -> Controller:
+    """mode: none | starttls | ssl. ``cert`` is a trustme.LeafCert for the TLS modes."""
+    kwargs: dict[str, Any] = {}
+    if mode in ("starttls", "ssl"):
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        cert.configure_cert(ctx)
+        if mode == "starttls":
+            kwargs |= {"tls_context": ctx, "require_starttls": True}
+        else:
+            kwargs["ssl_context"] = ctx
+    if auth:
+        # aiosmtpd counts only STARTTLS as TLS for AUTH; on an implicit-TLS port the link is TLS anyway.
+        kwargs |= {"authenticator": Authenticator(*auth), "auth_require_tls": mode == "starttls"}
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port(), server_hostname="localhost", **kwargs)
+    controller.start()
+    return controller

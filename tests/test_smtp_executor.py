@@ -1,0 +1,154 @@
+"""The SMTP executor against a real SMTP server on 127.0.0.1 (aiosmtpd), plain, STARTTLS and TLS."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+import trustme
+
+from fte.io.executors import ExecutionError, OutcomeUnknown
+from fte.io.smtp_executor import SmtpExecutor, SmtpSettings
+from fte.models.tables import Task
+
+from fakes.smtp import Inbox, start_server
+
+NOW = datetime(2026, 11, 26, 9, 0, tzinfo=timezone.utc)
+
+
+def reply_task() -> Task:
+    return Task(
+        id="0123456789abcdef0123456789abcdef", kind="email.reply", body="Dear Ann,\n\nYes.\n",
+        params={"to": "ann@example.com", "subject": "Re: Invoice", "in_reply_to": "<orig@example.com>",
+                "references": "<root@example.com> <orig@example.com>"},
+    )
+
+
+@pytest.fixture(scope="module")
+def ca():
+    return trustme.CA()
+
+
+@pytest.fixture
+def cert_files(ca, tmp_path: Path):
+    leaf = ca.issue_cert("127.0.0.1", "localhost")
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    return leaf, str(ca_file)
+
+
+def executor(controller, tmp_path: Path, **kw) -> SmtpExecutor:
+    return SmtpExecutor(SmtpSettings(host="127.0.0.1", port=controller.port, sender="me@example.com",
+                                     sent_path=tmp_path / "sent", **kw))
+
+
+def test_a_reply_carries_threading_headers_and_the_key(tmp_path: Path) -> None:
+    inbox = Inbox()
+    server = start_server(inbox)
+    try:
+        ex = executor(server, tmp_path, security="none")
+        task = reply_task()
+        key = ex.key_for(task)
+        assert key == "<fte.0123456789abcdef0123456789abcdef@example.com>"
+        assert ex.lookup(key) is None
+        ex.perform(task, key, NOW)
+        [msg] = inbox.messages
+        assert msg["Message-ID"] == key and msg["X-FTE-Task"] == task.id
+        assert msg["In-Reply-To"] == "<orig@example.com>"
+        assert msg["References"] == "<root@example.com> <orig@example.com>"
+        assert msg["Subject"] == "Re: Invoice" and msg["To"] == "ann@example.com"
+        assert msg.get_content().replace("\r\n", "\n") == "Dear Ann,\n\nYes.\n"  # CRLF on the wire
+        assert inbox.envelopes[0].mail_from == "me@example.com"
+        # A second attempt with the same key sends nothing.
+        assert ex.lookup(key) == key
+        ex.perform(task, key, NOW)
+        assert len(inbox.messages) == 1
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("mode", ["starttls", "ssl"])
+def test_tls_modes_with_login(tmp_path: Path, cert_files, mode: str) -> None:
+    leaf, ca_file = cert_files
+    inbox = Inbox()
+    server = start_server(inbox, mode=mode, cert=leaf, auth=("me", "s3cret-pass"))
+    try:
+        ex = executor(server, tmp_path, security=mode, username="me", password="s3cret-pass", ca_file=ca_file)
+        task = reply_task()
+        ex.perform(task, ex.key_for(task), NOW)
+        assert inbox.tls == [True] and inbox.messages[0]["X-FTE-Task"] == task.id
+        bad = executor(server, tmp_path / "2", security=mode, username="me", password="wrong", ca_file=ca_file)
+        with pytest.raises(ExecutionError, match="login refused"):
+            bad.perform(task, "<other@example.com>", NOW)
+    finally:
+        server.stop()
+
+
+def test_an_untrusted_certificate_is_refused(tmp_path: Path, cert_files) -> None:
+    leaf, _ca_file = cert_files
+    server = start_server(Inbox(), mode="ssl", cert=leaf)
+    try:
+        ex = executor(server, tmp_path, security="ssl")  # the system CAs do not know the test CA
+        with pytest.raises(ExecutionError) as info:
+            ex.perform(reply_task(), "<k@example.com>", NOW)
+        assert not info.value.transient or "not reachable" in str(info.value)
+        assert not list((tmp_path / "sent" / "tmp").iterdir())  # nothing may have been sent
+    finally:
+        server.stop()
+
+
+def test_a_4xx_before_data_is_transient_and_leaves_no_doubt(tmp_path: Path) -> None:
+    inbox = Inbox(refuse_with="451 4.3.0 Try again later")
+    server = start_server(inbox)
+    try:
+        ex = executor(server, tmp_path, security="none")
+        with pytest.raises(ExecutionError) as info:
+            ex.perform(reply_task(), "<k@example.com>", NOW)
+        assert inbox.messages == []
+        assert not list((tmp_path / "sent" / "tmp").iterdir()) and ex.lookup("<k@example.com>") is None
+        del info
+    finally:
+        server.stop()
+
+
+def test_an_interrupted_send_is_an_unknown_outcome(tmp_path: Path) -> None:
+    ex = SmtpExecutor(SmtpSettings(host="127.0.0.1", port=1, sent_path=tmp_path / "sent"))
+    key = "<fte.x@example.com>"
+    (tmp_path / "sent" / "tmp" / ex._name(key)).write_bytes(b"...")  # what a crash mid-send leaves
+    with pytest.raises(OutcomeUnknown):
+        ex.lookup(key)
+
+
+def test_unreachable_server_is_transient(tmp_path: Path) -> None:
+    from fakes.smtp import free_port
+
+    ex = SmtpExecutor(SmtpSettings(host="127.0.0.1", port=free_port(), security="none", sent_path=tmp_path / "sent", timeout=5))
+    with pytest.raises(ExecutionError) as info:
+        ex.perform(reply_task(), "<k@example.com>", NOW)
+    assert info.value.transient and not list((tmp_path / "sent" / "tmp").iterdir())
+
+
+def test_the_daemon_sends_through_smtp(home_dir: Path) -> None:
+    from hosts import HostRun, drop_mail
+    from click.testing import CliRunner
+    from fte.cli import cli
+
+    inbox = Inbox()
+    server = start_server(inbox)
+    try:
+        toml = home_dir / "fte.toml"
+        toml.write_text(toml.read_text().replace(
+            'transport = "maildir"', f'transport = "smtp"\nhost = "127.0.0.1"\nport = {server.port}\nsecurity = "none"'))
+        drop_mail(home_dir, 1)
+        run = HostRun(home_dir)
+        run.tick()
+        [task] = run.home.store.tasks(state="pending")
+        CliRunner().invoke(cli, ["approve", task.id, "--home", str(home_dir)], catch_exceptions=False)
+        run.tick()
+        assert run.home.store.get(task.id).state == "done"
+        [msg] = inbox.messages
+        assert msg["X-FTE-Task"] == task.id and msg["In-Reply-To"] == task.params["in_reply_to"]
+        run.close()
+    finally:
+        server.stop()
