@@ -31,7 +31,7 @@ from fte.dashboard import render_dashboard
 from fte.report import briefing_path, figures, render
 from fte.errors import BadInput, FteError
 from fte.home import Home
-from fte.io.drafters import TemplateDrafter
+from fte.io.drafters import DraftError, Drafter, TemplateDrafter
 from fte.io.executors import Executor, MaildirOutbox
 from fte.io.gitsync import GitEvent, SyncResult
 from fte.io.maildir_source import MaildirSource
@@ -42,6 +42,9 @@ from fte.states.reconcile import Reconciler
 #: Environment variables that give a host the power to act; a cloud host must hold none.
 EXECUTOR_SECRETS = ("FTE_SMTP_PASSWORD", "FTE_ODOO_PASSWORD", "FTE_ODOO_API_KEY", "FTE_GMAIL_SEND_TOKEN",
                     "FTE_TWILIO_AUTH_TOKEN", "FTE_X_ACCESS_SECRET", "FTE_LINKEDIN_TOKEN")
+
+
+MAX_DRAFT_ATTEMPTS = 3
 
 
 class RoleViolation(FteError):
@@ -71,6 +74,22 @@ def build_executors(settings: Settings) -> dict[str, Executor]:
         raise BadInput(f"executors.email.transport = {settings.email_transport!r} is not available in this version; "
                        "use maildir or smtp")
     return {kind: outbox for kind in outbox.kinds}
+
+
+def build_drafter(settings: Settings) -> Drafter:
+    """The drafter the settings name; ``openai`` reads its key from the environment or ``.env``."""
+    if settings.drafter_provider == "template":
+        return TemplateDrafter(settings.signature)
+    from fte.io.openai_drafter import OpenAIDrafter
+
+    cfg = settings.raw.get("drafter", {}) or {}
+    if not cfg.get("model"):
+        raise BadInput("drafter.provider = 'openai' needs drafter.model")
+    return OpenAIDrafter(
+        api_key=load_env(settings.home).get("OPENAI_API_KEY", ""), model=str(cfg["model"]),
+        base_url=str(cfg.get("base_url", "https://api.openai.com/v1")),
+        timeout=float(cfg.get("timeout", 30)), max_retries=int(cfg.get("max_retries", 2)),
+    )
 
 
 def check_role(settings: Settings) -> None:
@@ -110,9 +129,7 @@ class Runner:
         self.approval_key = key
         self.reconciler = Reconciler(home.lifecycle, self.settings.role, key, self.settings.person)
         self.source = MaildirSource(self.settings.maildir_path) if self.settings.drafts else None
-        self.drafter = TemplateDrafter(self.settings.signature) if self.settings.drafts else None
-        if self.settings.drafts and self.settings.drafter_provider != "template":
-            raise BadInput(f"drafter.provider = {self.settings.drafter_provider!r} is not available in this version")
+        self.drafter = build_drafter(self.settings) if self.settings.drafts else None
         self.executions = (
             Executions(home.lifecycle, build_executors(self.settings), key, self.settings.dry_run, log,
                        rate_limits=self.settings.rate_limits)
@@ -223,13 +240,19 @@ class Runner:
         for task in self.store.tasks(state="detected"):
             try:
                 draft = self.drafter.draft(task, handbook)
-            except FteError as exc:
+            except DraftError as exc:
+                tries = int((task.flags or {}).get("draft_attempts", 0)) + 1
+                if exc.transient and tries < MAX_DRAFT_ATTEMPTS:
+                    self.store.set_flags(task.id, draft_attempts=tries)  # try again at a later tick
+                    self.log(f"{task.short_id}: drafting will be retried ({exc})")
+                    continue
                 self.lifecycle.fire(task.id, "fail", actor=self.drafter.name, source="daemon",
-                                    changes={"last_error": f"drafting failed: {exc}"}, error=str(exc))
+                                    changes={"last_error": f"drafting failed: {exc}"}, error=str(exc), attempts=tries)
                 report.failed += 1
                 continue
             self.lifecycle.fire(task.id, "draft", actor=self.drafter.name, source="daemon",
-                                changes={"body": draft.body, "params": draft.params}, action=draft.action)
+                                changes={"body": draft.body, "params": draft.params},
+                                action=draft.action, reason=draft.reason or None)
             report.drafted += 1
 
     def present(self, report: TickReport) -> None:

@@ -9,14 +9,24 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from fte.errors import FteError
 from fte.models.tables import Task
+
+
+class DraftError(FteError):
+    """The drafter could not draft. ``transient``: try again at a later tick (a timeout, a 429, a 5xx)."""
+
+    def __init__(self, message: str, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
 
 
 @dataclass(frozen=True)
 class Draft:
     body: str
     params: dict[str, Any] = field(default_factory=dict)
-    action: str = "reply"  # reply | ignore
+    action: str = "reply"  # reply | ignore | invoice_request
+    reason: str = ""
 
 
 class Drafter(Protocol):
