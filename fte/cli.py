@@ -435,6 +435,30 @@ def report(as_json: bool, home: Path) -> None:
     click.echo(f"wrote {h.settings.vault / rel}")
 
 
+@cli.group()
+def auth() -> None:
+    """Credentials for the services (stored in the home, mode 0600; never in the vault)."""
+
+
+@auth.command("gmail")
+@click.option("--client-secrets", type=click.Path(exists=True, dir_okay=False), required=True,
+              help="The OAuth client file (a Desktop app) from the Google Cloud console.")
+@click.option("--purpose", type=click.Choice(["read", "send"]), default=None,
+              help="read (cloud: gmail.readonly) or send (local: gmail.send + gmail.readonly for lookups); "
+                   "default by the host's role.")
+@click.option("--no-browser", is_flag=True, help="Print the URL instead of opening a browser.")
+@home_option
+@handle_errors
+def auth_gmail(client_secrets: str, purpose: str | None, no_browser: bool, home: Path) -> None:
+    """Authorise Gmail with the installed-app OAuth flow; the token is stored in the home (0600)."""
+    from fte.io.gmail import authorize
+
+    settings = load_settings(home)
+    purpose = purpose or ("read" if settings.role == "cloud" else "send")
+    path = authorize(settings.home, Path(client_secrets), purpose, open_browser=not no_browser)
+    click.echo(f"Gmail token ({purpose}) stored in {path}")
+
+
 def main() -> None:
     """The console script's entry point."""
     cli(prog_name="fte")

@@ -38,6 +38,7 @@ from fte.io.maildir_source import MaildirSource
 from fte.states.approvals import load_key
 from fte.states.execution import Executions
 from fte.states.reconcile import Reconciler
+from fte.states.service import Detection
 
 #: Environment variables that give a host the power to act; a cloud host must hold none.
 EXECUTOR_SECRETS = ("FTE_SMTP_PASSWORD", "FTE_ODOO_PASSWORD", "FTE_ODOO_API_KEY", "FTE_GMAIL_SEND_TOKEN",
@@ -70,10 +71,28 @@ def build_executors(settings: Settings) -> dict[str, Executor]:
             sender=settings.email_from, sent_path=sent if sent.is_absolute() else settings.home / sent,
             ca_file=str(email.get("ca_file", "")), timeout=float(email.get("timeout", 30)),
         ))
+    elif settings.email_transport == "gmail":
+        from fte.io.gmail import GmailSender, load_service
+
+        outbox = GmailSender(load_service(settings.home, "send"), settings.email_from)
     else:
-        raise BadInput(f"executors.email.transport = {settings.email_transport!r} is not available in this version; "
-                       "use maildir or smtp")
+        raise BadInput(f"executors.email.transport = {settings.email_transport!r} is not available")
     return {kind: outbox for kind in outbox.kinds}
+
+
+def build_sources(settings: Settings) -> list[Any]:
+    """The sources a drafting host reads: the Maildir (always), Gmail when ``[sources.gmail] enabled``."""
+    maildir = MaildirSource(settings.maildir_path)
+    maildir.cursor_name = f"maildir:{settings.maildir_path}"  # type: ignore[attr-defined]
+    sources: list[Any] = [maildir]
+    gmail = ((settings.raw.get("sources", {}) or {}).get("gmail", {})) or {}
+    if gmail.get("enabled"):
+        from fte.io.gmail import GmailSource, load_service
+
+        sources.append(GmailSource(load_service(settings.home, "read"), query=str(gmail.get("query", "in:inbox")),
+                                   label=str(gmail.get("label", "INBOX")),
+                                   max_full_sync=int(gmail.get("max_full_sync", 100))))
+    return sources
 
 
 def build_drafter(settings: Settings) -> Drafter:
@@ -118,7 +137,17 @@ class TickReport:
 class Runner:
     """One host's work, tick by tick. The clock comes from the home's lifecycle (injected)."""
 
-    def __init__(self, home: Home, log: Callable[[str], None] = lambda _m: None) -> None:
+    def __init__(
+        self,
+        home: Home,
+        log: Callable[[str], None] = lambda _m: None,
+        *,
+        sources: list[Any] | None = None,
+        executors: dict[str, Executor] | None = None,
+        drafter: Drafter | None = None,
+    ) -> None:
+        """Sources, executors and the drafter come from the settings; pass them to use others (tests,
+        embedding) — they keep the same contracts (``poll``; ``perform``/``lookup``; ``draft``)."""
         self.home = home
         self.settings = home.settings
         self.log = log
@@ -128,11 +157,11 @@ class Runner:
             key = load_key(self.settings.home / APPROVAL_KEY_NAME)
         self.approval_key = key
         self.reconciler = Reconciler(home.lifecycle, self.settings.role, key, self.settings.person)
-        self.source = MaildirSource(self.settings.maildir_path) if self.settings.drafts else None
-        self.drafter = build_drafter(self.settings) if self.settings.drafts else None
+        self.sources = (sources if sources is not None else build_sources(self.settings)) if self.settings.drafts else []
+        self.drafter = (drafter or build_drafter(self.settings)) if self.settings.drafts else None
         self.executions = (
-            Executions(home.lifecycle, build_executors(self.settings), key, self.settings.dry_run, log,
-                       rate_limits=self.settings.rate_limits)
+            Executions(home.lifecycle, executors if executors is not None else build_executors(self.settings), key,
+                       self.settings.dry_run, log, rate_limits=self.settings.rate_limits)
             if self.settings.executes else None
         )
         self._last_heartbeat: datetime | None = None
@@ -220,19 +249,29 @@ class Runner:
         self.home.vault.touched |= touched
 
     def detect(self, report: TickReport) -> None:
-        assert self.source is not None
-        cursor_name = f"maildir:{self.settings.maildir_path}"
-        polled = self.source.poll(self.store.cursor(cursor_name))
-        for mail in polled.items:
-            kind = "email.reply"
-            hours = self.settings.expiry_hours.get(kind, self.settings.expiry_hours["default"])
-            _task, created = self.lifecycle.detect(
-                kind=kind, source="maildir", source_ref=mail.message_id, title=mail.subject or "(no subject)",
-                params=mail.reply_params(), original=mail.quoted_original(),
-                expires_at=self.now() + timedelta(hours=hours), actor=f"maildir:{mail.sender}",
-            )
-            report.detected += int(created)
-        self.store.set_cursor(cursor_name, polled.cursor, self.now())
+        """Each source's new items since its cursor; the cursor moves in the same transaction."""
+        for source in self.sources:
+            cursor_name = getattr(source, "cursor_name", source.name)
+            try:
+                polled = source.poll(self.store.cursor(cursor_name))
+            except FteError as exc:  # unreachable, rate-limited, a bad token: this source waits, the rest go on
+                self.log(f"source {source.name}: {exc}")
+                report.events.append(f"{source.name}: {exc}")
+                continue
+            if source.name == "gmail":
+                items = [self._mail_detection("gmail", i.gmail_id, i.mail, {"thread_id": i.thread_id})
+                         for i in polled.items]
+            else:
+                items = [self._mail_detection(source.name, mail.message_id, mail) for mail in polled.items]
+            results = self.lifecycle.detect_many(items, cursor=(cursor_name, polled.cursor))
+            report.detected += sum(created for _t, created in results)
+
+    def _mail_detection(self, source: str, ref: str, mail: Any, extra: dict[str, Any] | None = None) -> Detection:
+        kind = "email.reply"
+        hours = self.settings.expiry_hours.get(kind, self.settings.expiry_hours["default"])
+        return Detection(kind=kind, source=source, source_ref=ref, title=mail.subject or "(no subject)",
+                         params=mail.reply_params() | (extra or {}), original=mail.quoted_original(),
+                         expires_at=self.now() + timedelta(hours=hours), actor=f"{source}:{mail.sender}")
 
     def draft(self, report: TickReport) -> None:
         assert self.drafter is not None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -20,8 +21,26 @@ from fte.crashpoints import crashpoint
 from fte.errors import BadInput, NotFound
 from fte.io.vault import Note, Vault, note_fields, note_relpath, render_task
 from fte.models.store import Store
-from fte.models.tables import Task, Transition
+from fte.models.tables import Cursor, Task, Transition
 from fte.states.lifecycle import next_state
+
+@dataclass
+class Detection:
+    """One new item from a source, to become a task."""
+
+    kind: str
+    source: str
+    source_ref: str
+    title: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+    body: str = ""
+    original: str = ""
+    origin: str | None = None
+    expires_at: datetime | None = None
+    actor: str | None = None
+    task_id: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
 
 #: Where a transition came from (the audit log's ``source`` column).
 ORIGINS = ("daemon", "obsidian", "cli", "replay")
@@ -70,45 +89,59 @@ class Lifecycle:
 
         Returns ``(task, created)``. ``task_id`` lets a host adopt the id another host gave the task.
         """
+        item = Detection(kind=kind, source=source, source_ref=source_ref, title=title, params=params or {},
+                         body=body, original=original, origin=origin, expires_at=expires_at, actor=actor,
+                         task_id=task_id, detail=detail)
+        return self.detect_many([item], via=via)[0]
+
+    def detect_many(
+        self, items: list["Detection"], cursor: tuple[str, str] | None = None, via: str = "daemon"
+    ) -> list[tuple[Task, bool]]:
+        """Create many tasks — and move a source's cursor — in **one** transaction.
+
+        A source's new cursor is committed with the tasks it produced: a crash loses both or neither,
+        so nothing is skipped and (with the dedupe on (source, source_ref)) nothing is doubled.
+        """
         if via not in ORIGINS:
             raise BadInput(f"unknown transition source {via!r}")
-        if not kind or "." not in kind:
-            raise BadInput(f"task kind must look like 'domain.action', not {kind!r}")
+        for item in items:
+            if not item.kind or "." not in item.kind:
+                raise BadInput(f"task kind must look like 'domain.action', not {item.kind!r}")
+            _check_detail(item.detail)
         now = self.clock()
+        results: list[tuple[Task, bool]] = []
         with self.store.write() as s:
-            existing = s.scalar(select(Task).where(Task.source == source, Task.source_ref == source_ref))
-            if existing is not None:
-                return existing, False
-            task = Task(
-                id=task_id or uuid.uuid4().hex,
-                kind=kind,
-                state=next_state(None, "detect"),
-                version=1,
-                mirrored_version=0,
-                source=source,
-                source_ref=source_ref,
-                origin=origin or self.agent,
-                title=title,
-                params=dict(params or {}),
-                body=body,
-                original=original,
-                created_at=now,
-                updated_at=now,
-                expires_at=expires_at,
-                flags={},
-            )
-            s.add(task)
-            s.add(
-                Transition(
-                    task_id=task.id, version=1, event="detect", from_state=None, to_state=task.state,
-                    actor=actor or self.agent, host=self.agent, source=via, at=now,
-                    detail=_check_detail(detail),
+            for item in items:
+                existing = s.scalar(select(Task).where(Task.source == item.source, Task.source_ref == item.source_ref))
+                if existing is not None:
+                    results.append((existing, False))
+                    continue
+                task = Task(
+                    id=item.task_id or uuid.uuid4().hex, kind=item.kind, state=next_state(None, "detect"),
+                    version=1, mirrored_version=0, source=item.source, source_ref=item.source_ref,
+                    origin=item.origin or self.agent, title=item.title, params=dict(item.params), body=item.body,
+                    original=item.original, created_at=now, updated_at=now, expires_at=item.expires_at, flags={},
                 )
-            )
-        self.journal.append((task.id, "detect", task.state))
+                s.add(task)
+                s.add(Transition(task_id=task.id, version=1, event="detect", from_state=None, to_state=task.state,
+                                 actor=item.actor or self.agent, host=self.agent, source=via, at=now,
+                                 detail=item.detail))
+                s.flush()  # the next item's dedupe query sees this one
+                results.append((task, True))
+            if cursor is not None:
+                row = s.get(Cursor, cursor[0])
+                if row is None:
+                    s.add(Cursor(name=cursor[0], value=cursor[1], updated_at=now))
+                else:
+                    row.value, row.updated_at = cursor[1], now
+        for task, created in results:
+            if created:
+                self.journal.append((task.id, "detect", task.state))
         crashpoint("after-commit")
-        self.mirror(task)
-        return task, True
+        for task, created in results:
+            if created:
+                self.mirror(task)
+        return results
 
     def fire(
         self,

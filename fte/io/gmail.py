@@ -1,0 +1,241 @@
+"""Gmail through google-api-python-client: the source (cloud), the sender (local), and the OAuth token.
+
+**Source.** Incremental sync with ``users.history.list`` from the stored ``historyId``; when Gmail
+answers 404 (the id is outside the history window: about a week, or a mailbox reset — Gmail's
+"Synchronize clients" guide) one bounded full sync (``messages.list`` with the query, at most
+``max_full_sync`` messages) takes its place, and the dedupe on the Gmail message id (the task's
+``source_ref``) keeps it from doubling anything. The new ``historyId`` is returned as the cursor,
+which the daemon commits in the same transaction as the tasks. Mail we sent ourselves (label
+``SENT``, or from our own address) and no-reply senders are skipped.
+
+**Sender.** ``messages.send`` with the reply as ``raw`` (base64url RFC 5322) and the ``threadId``,
+carrying the deterministic ``Message-ID``, ``X-FTE-Task``, ``In-Reply-To`` and ``References``. The
+lookup searches Sent for ``rfc822msgid:<key>``.
+
+**Errors.** ``HttpError`` 429 and 5xx are transient (state kept, retried later); 401/403 mean the
+token is wrong or lacks a scope (``fte auth gmail`` again); anything else is reported as is.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from fte.errors import FteError, Unreachable
+from fte.io.executors import ExecutionError, Performed
+from fte.io.mail import IncomingMail, build_reply, message_id_for, parse_mail
+from fte.models.tables import Task
+
+READ_SCOPES = ["https://www.googleapis.com/auth/gmail.readonly"]
+# Sending needs gmail.send; the lookup before a retry searches Sent, which needs read access.
+SEND_SCOPES = ["https://www.googleapis.com/auth/gmail.send", "https://www.googleapis.com/auth/gmail.readonly"]
+
+
+class GmailAuthError(FteError):
+    """The token is missing, revoked, or lacks a scope: run ``fte auth gmail``."""
+
+
+def _status(exc: Exception) -> int | None:
+    resp = getattr(exc, "resp", None)
+    try:
+        return int(getattr(resp, "status", None))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+
+
+def _reason(exc: Exception) -> str:
+    reason = getattr(exc, "reason", None) or getattr(exc, "_get_reason", lambda: str(exc))()
+    return f"{_status(exc)} {reason}"
+
+
+class _HistoryExpired(Exception):
+    """history.list answered 404: the stored historyId is too old."""
+
+
+@dataclass(frozen=True)
+class GmailItem:
+    gmail_id: str
+    thread_id: str
+    mail: IncomingMail
+
+
+@dataclass(frozen=True)
+class GmailPolled:
+    items: list[GmailItem]
+    cursor: str
+    full_sync: bool
+    skipped: int
+
+
+class GmailSource:
+    name = "gmail"
+
+    def __init__(self, service: Any, query: str = "in:inbox", label: str = "INBOX", max_full_sync: int = 100) -> None:
+        self.service = service
+        self.query = query
+        self.label = label
+        self.max_full_sync = max_full_sync
+        self._own: str | None = None
+
+    def _call(self, request: Any, history: bool = False) -> Any:
+        from googleapiclient.errors import HttpError
+
+        try:
+            return request.execute()
+        except HttpError as exc:
+            status = _status(exc)
+            if history and status == 404:
+                raise _HistoryExpired() from exc
+            if status in (401, 403):
+                raise GmailAuthError(f"Gmail refused the token ({_reason(exc)}); run: fte auth gmail") from exc
+            if status == 429 or (status is not None and status >= 500):
+                raise Unreachable(f"Gmail is busy or failing ({_reason(exc)}); will retry") from exc
+            raise
+        except OSError as exc:
+            raise Unreachable(f"Gmail not reachable: {exc}") from exc
+
+    def poll(self, cursor: str | None) -> GmailPolled:
+        users = self.service.users()
+        profile = self._call(users.getProfile(userId="me"))
+        self._own = str(profile.get("emailAddress", "")).lower()
+        if cursor:
+            try:
+                ids, new_cursor = self._history(cursor)
+                return self._fetch(ids, new_cursor, full=False)
+            except _HistoryExpired:
+                pass
+        # First run, or the history id expired (404): one bounded full sync.
+        baseline = str(profile["historyId"])
+        listed = self._call(users.messages().list(userId="me", q=self.query, maxResults=self.max_full_sync))
+        ids = [m["id"] for m in listed.get("messages", [])][: self.max_full_sync]
+        return self._fetch(ids, baseline, full=True)
+
+    def _history(self, start: str) -> tuple[list[str], str]:
+        users = self.service.users()
+        ids: list[str] = []
+        token = None
+        cursor = start
+        while True:
+            kwargs: dict[str, Any] = {"userId": "me", "startHistoryId": start, "historyTypes": ["messageAdded"]}
+            if self.label:
+                kwargs["labelId"] = self.label
+            if token:
+                kwargs["pageToken"] = token
+            page = self._call(users.history().list(**kwargs), history=True)
+            for h in page.get("history", []):
+                for added in h.get("messagesAdded", []):
+                    mid = added["message"]["id"]
+                    if mid not in ids:
+                        ids.append(mid)
+            cursor = str(page.get("historyId", cursor))
+            token = page.get("nextPageToken")
+            if not token:
+                return ids, cursor
+
+    def _fetch(self, ids: list[str], cursor: str, full: bool) -> GmailPolled:
+        items: list[GmailItem] = []
+        skipped = 0
+        for mid in ids:
+            msg = self._call(self.service.users().messages().get(userId="me", id=mid, format="raw"))
+            labels = set(msg.get("labelIds", []))
+            raw = base64.urlsafe_b64decode(msg["raw"] + "=" * (-len(msg["raw"]) % 4))
+            mail = parse_mail(raw)
+            if "SENT" in labels or (self._own and mail.sender == self._own) or mail.is_no_reply:
+                skipped += 1
+                continue
+            items.append(GmailItem(mid, msg.get("threadId", ""), mail))
+        return GmailPolled(items, cursor, full, skipped)
+
+
+class GmailSender:
+    """Sends approved replies with Gmail; ``lookup`` searches Sent for the key."""
+
+    kinds = ("email.reply",)
+
+    def __init__(self, service: Any, sender: str) -> None:
+        self.service = service
+        self.sender = sender
+        self.domain = sender.rsplit("@", 1)[-1] or "localhost"
+
+    def key_for(self, task: Task) -> str:
+        return message_id_for(task.id, self.domain)
+
+    def _execute(self, request: Any, what: str) -> Any:
+        from googleapiclient.errors import HttpError
+
+        try:
+            return request.execute()
+        except HttpError as exc:
+            status = _status(exc)
+            if status in (401, 403):
+                raise ExecutionError(f"Gmail refused the token for {what} ({_reason(exc)}); run: fte auth gmail") from exc
+            transient = status == 429 or (status is not None and status >= 500)
+            raise ExecutionError(f"Gmail {what} failed: {_reason(exc)}", transient=transient) from exc
+        except OSError as exc:
+            raise ExecutionError(f"Gmail not reachable for {what}: {exc}", transient=True) from exc
+
+    def lookup(self, key: str) -> str | None:
+        found = self._execute(self.service.users().messages().list(userId="me", q=f"in:sent rfc822msgid:{key}"), "lookup")
+        messages = found.get("messages", [])
+        return messages[0]["id"] if messages else None
+
+    def perform(self, task: Task, key: str, now: datetime) -> Performed:
+        params = task.params or {}
+        if not params.get("to"):
+            raise ExecutionError("the reply has no recipient ('to' is empty)")
+        msg = build_reply(task_id=task.id, sender=self.sender, params=params, body=task.body, message_id=key, date=now)
+        body: dict[str, Any] = {"raw": base64.urlsafe_b64encode(msg.as_bytes()).decode("ascii")}
+        if params.get("thread_id"):
+            body["threadId"] = str(params["thread_id"])
+        sent = self._execute(self.service.users().messages().send(userId="me", body=body), "send")
+        return Performed(external_id=str(sent.get("id", key)))
+
+
+def token_path(home: Path, purpose: str) -> Path:
+    return home / f"gmail-{purpose}.json"
+
+
+def load_service(home: Path, purpose: str) -> Any:
+    """A Gmail service from the stored token (``read`` on cloud, ``send`` on local)."""
+    from google.auth.exceptions import RefreshError
+    from google.auth.transport.requests import Request
+    from google.oauth2.credentials import Credentials
+    from googleapiclient.discovery import build
+
+    path = token_path(home, purpose)
+    scopes = READ_SCOPES if purpose == "read" else SEND_SCOPES
+    if not path.exists():
+        raise GmailAuthError(f"no Gmail token at {path}; run: fte auth gmail --purpose {purpose}")
+    creds = Credentials.from_authorized_user_file(str(path), scopes)
+    if not creds.valid and creds.refresh_token:
+        try:
+            creds.refresh(Request())
+        except RefreshError as exc:
+            raise GmailAuthError(f"the Gmail token could not be refreshed ({exc}); run: fte auth gmail") from exc
+        save_token(path, creds.to_json())
+    return build("gmail", "v1", credentials=creds, cache_discovery=False, static_discovery=True)
+
+
+def save_token(path: Path, data: str) -> None:
+    """Write a token with mode 0600 (atomically: never a moment with wider permissions)."""
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(data)
+    os.replace(tmp, path)
+
+
+def authorize(home: Path, client_secrets: Path, purpose: str, open_browser: bool = True) -> Path:
+    """The installed-app OAuth flow (a local redirect on 127.0.0.1); the token is stored mode 0600."""
+    from google_auth_oauthlib.flow import InstalledAppFlow
+
+    scopes = READ_SCOPES if purpose == "read" else SEND_SCOPES
+    flow = InstalledAppFlow.from_client_secrets_file(str(client_secrets), scopes)
+    creds = flow.run_local_server(host="127.0.0.1", port=0, open_browser=open_browser)
+    path = token_path(home, purpose)
+    save_token(path, creds.to_json())
+    return path

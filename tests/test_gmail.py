@@ -1,0 +1,154 @@
+"""Gmail source and sender through google-api-python-client, against Gmail's wire shapes."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime, timezone
+from email import message_from_bytes, policy
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+from fte.errors import Unreachable
+from fte.io.executors import ExecutionError
+from fte.io.gmail import GmailAuthError, GmailSender, GmailSource
+from fte.models.tables import Task
+
+from fakes.gmail import (BACKEND_ERROR, NOT_FOUND, RATE_LIMITED, UNAUTHENTICATED, ok, profile, raw_message,
+                         service)
+
+
+def query(http, i: int) -> dict[str, list[str]]:
+    return parse_qs(urlparse(http.request_sequence[i][0]).query)
+
+
+def test_first_run_is_a_bounded_full_sync() -> None:
+    svc, http = service([
+        profile("5000"),
+        ok({"messages": [{"id": "m1", "threadId": "t1"}, {"id": "m2", "threadId": "t2"}, {"id": "m3", "threadId": "t3"}],
+            "resultSizeEstimate": 3}),
+        raw_message("m1", thread="t1"),
+        raw_message("m2", sender="me@example.com", labels=("SENT",)),  # our own sent mail
+        raw_message("m3", sender="Shop <no-reply@shop.example>"),
+    ])
+    polled = GmailSource(svc, query="in:inbox -category:promotions", max_full_sync=50).poll(None)
+    assert polled.full_sync and polled.cursor == "5000"
+    assert [i.gmail_id for i in polled.items] == ["m1"] and polled.skipped == 2
+    assert polled.items[0].thread_id == "t1" and polled.items[0].mail.sender == "ann@example.com"
+    q = query(http, 1)
+    assert q["q"] == ["in:inbox -category:promotions"] and q["maxResults"] == ["50"]
+
+
+def test_incremental_sync_reads_history_since_the_cursor() -> None:
+    svc, http = service([
+        profile("6000"),
+        ok({"history": [{"id": "5001", "messages": [{"id": "m9", "threadId": "t9"}],
+                         "messagesAdded": [{"message": {"id": "m9", "threadId": "t9", "labelIds": ["INBOX"]}}]}],
+            "nextPageToken": "p2", "historyId": "5500"}),
+        ok({"history": [{"id": "5600", "messagesAdded": [{"message": {"id": "m10", "threadId": "t9", "labelIds": ["INBOX"]}}]}],
+            "historyId": "6000"}),
+        raw_message("m9", thread="t9"),
+        raw_message("m10", thread="t9"),
+    ])
+    polled = GmailSource(svc).poll("5000")
+    assert not polled.full_sync and polled.cursor == "6000"
+    assert [i.gmail_id for i in polled.items] == ["m9", "m10"]
+    first, second = query(http, 1), query(http, 2)
+    assert first["startHistoryId"] == ["5000"] and first["historyTypes"] == ["messageAdded"] and first["labelId"] == ["INBOX"]
+    assert second["pageToken"] == ["p2"]
+
+
+def test_an_expired_history_id_falls_back_to_one_full_sync() -> None:
+    svc, _http = service([
+        profile("9000"),
+        NOT_FOUND,
+        ok({"messages": [{"id": "m1", "threadId": "t1"}], "resultSizeEstimate": 1}),
+        raw_message("m1"),
+    ])
+    polled = GmailSource(svc).poll("123")
+    assert polled.full_sync and polled.cursor == "9000" and [i.gmail_id for i in polled.items] == ["m1"]
+
+
+@pytest.mark.parametrize("failure, error", [(RATE_LIMITED, Unreachable), (BACKEND_ERROR, Unreachable),
+                                            (UNAUTHENTICATED, GmailAuthError)])
+def test_errors_map_to_our_tree(failure, error) -> None:
+    svc, _http = service([profile("1"), failure])
+    with pytest.raises(error):
+        GmailSource(svc).poll("1")
+
+
+def reply_task() -> Task:
+    return Task(id="a" * 32, kind="email.reply", body="Thanks, Ann.\n",
+                params={"to": "ann@example.com", "subject": "Re: Invoice?", "in_reply_to": "<m1@mail.example.com>",
+                        "references": "<m1@mail.example.com>", "thread_id": "t1"})
+
+
+def test_send_carries_thread_headers_and_key_and_lookup_finds_it() -> None:
+    svc, http = service([
+        ok({"id": "s1", "threadId": "t1", "labelIds": ["SENT"]}),
+        ok({"messages": [{"id": "s1", "threadId": "t1"}], "resultSizeEstimate": 1}),
+        ok({"resultSizeEstimate": 0}),
+    ])
+    sender = GmailSender(svc, "me@example.com")
+    task = reply_task()
+    key = sender.key_for(task)
+    done = sender.perform(task, key, datetime(2026, 11, 26, tzinfo=timezone.utc))
+    assert done.external_id == "s1"
+    url, method, body, _headers = http.request_sequence[0]
+    assert method == "POST" and url.startswith("https://gmail.googleapis.com/gmail/v1/users/me/messages/send")
+    payload = json.loads(body)
+    assert payload["threadId"] == "t1"
+    sent = message_from_bytes(base64.urlsafe_b64decode(payload["raw"]), policy=policy.default)
+    assert sent["Message-ID"] == key and sent["X-FTE-Task"] == task.id
+    assert sent["In-Reply-To"] == "<m1@mail.example.com>" and sent["References"] == "<m1@mail.example.com>"
+    assert sent["Subject"] == "Re: Invoice?"
+    assert sender.lookup(key) == "s1"
+    assert query(http, 1)["q"] == [f"in:sent rfc822msgid:{key}"]
+    assert sender.lookup("<other@example.com>") is None
+
+
+def test_send_errors_say_whether_a_retry_is_safe() -> None:
+    svc, _ = service([RATE_LIMITED, UNAUTHENTICATED, BACKEND_ERROR])
+    sender = GmailSender(svc, "me@example.com")
+    now = datetime(2026, 11, 26, tzinfo=timezone.utc)
+    outcomes = []
+    for _ in range(3):
+        with pytest.raises(ExecutionError) as info:
+            sender.perform(reply_task(), "<k@example.com>", now)
+        outcomes.append(info.value.transient)
+    assert outcomes == [True, False, True]
+
+
+def test_the_daemon_takes_gmail_mail_in_and_threads_the_reply(home_dir) -> None:
+    from fte.daemon import Runner
+    from fte.home import open_home
+    from fte.states.reconcile import approve
+
+    svc, _ = service([profile("700"), ok({"messages": [{"id": "g1", "threadId": "t7"}]}), raw_message("g1", thread="t7"),
+                      profile("701"), ok({"historyId": "701"}), profile("701"), ok({"historyId": "701"})])
+    send_svc, send_http = service([ok({"id": "s9", "threadId": "t7", "labelIds": ["SENT"]})])
+    with open_home(home_dir) as h:
+        runner = Runner(h, sources=[GmailSource(svc)], executors={"email.reply": GmailSender(send_svc, "me@example.com")})
+        runner.tick()
+        [task] = h.store.tasks(state="pending")
+        assert task.source == "gmail" and task.source_ref == "g1" and task.params["thread_id"] == "t7"
+        assert h.store.cursor("gmail") == "700"
+        runner.tick()  # incremental: history since 700, nothing new
+        assert h.store.cursor("gmail") == "701" and len(h.store.tasks()) == 1
+        approve(h.lifecycle, runner.approval_key, task, "ann", "cli")
+        runner.tick()
+        assert h.store.get(task.id).state == "done"
+        payload = json.loads(send_http.request_sequence[0][2])
+        assert payload["threadId"] == "t7"
+
+
+def test_a_gmail_outage_skips_the_source_and_keeps_the_cursor(home_dir) -> None:
+    from fte.daemon import Runner
+    from fte.home import open_home
+
+    svc, _ = service([profile("5"), RATE_LIMITED])
+    with open_home(home_dir) as h:
+        h.store.set_cursor("gmail", "4", h.lifecycle.clock())
+        report = Runner(h, sources=[GmailSource(svc)]).tick()
+        assert h.store.cursor("gmail") == "4" and any("busy" in e for e in report.events)
