@@ -436,6 +436,64 @@ def report(as_json: bool, home: Path) -> None:
 
 
 @cli.group()
+def post() -> None:
+    """Draft a post for approval (it is published only after a person approves it)."""
+
+
+@post.command("linkedin")
+@click.argument("text")
+@click.option("--json", "as_json", is_flag=True, help="Print the new task as JSON.")
+@home_option
+@handle_errors
+def post_linkedin(text: str, as_json: bool, home: Path) -> None:
+    """Create a linkedin.post task with TEXT; it goes to Pending_Approval/ like any draft."""
+    import uuid
+
+    if not text.strip():
+        raise BadInput("the post is empty")
+    with open_home(home) as h:
+        task, _created = h.lifecycle.detect(kind="linkedin.post", source="cli", source_ref=uuid.uuid4().hex,
+                                            title=text.strip().splitlines()[0][:80], body=text, via="cli",
+                                            actor=h.settings.person)
+        touched = h.vault.drain_touched()
+        if touched:
+            h.git.commit(touched, f"fte {h.settings.agent}: detect {task.short_id} (linkedin post)")
+    if as_json:
+        _emit_json(task_summary(task))
+    else:
+        click.echo(f"drafted linkedin post {task.short_id}; the daemon presents it for approval")
+
+
+@cli.group()
+def whatsapp() -> None:
+    """WhatsApp through Twilio."""
+
+
+@whatsapp.command("serve")
+@click.option("--port", type=int, default=8088, show_default=True, help="Port on 127.0.0.1 (put a TLS proxy in front).")
+@click.option("--public-url", required=True, help="The URL Twilio calls (what X-Twilio-Signature is computed over).")
+@home_option
+@handle_errors
+def whatsapp_serve(port: int, public_url: str, home: Path) -> None:
+    """Run the webhook that receives WhatsApp messages from Twilio (signature checked, then spooled)."""
+    from fte.config import load_env
+    from fte.io.whatsapp import make_server
+
+    settings = load_settings(home)
+    token = load_env(settings.home).get("FTE_TWILIO_AUTH_TOKEN", "")
+    if not token:
+        raise BadInput("FTE_TWILIO_AUTH_TOKEN is not set (environment or .env)")
+    server = make_server(settings.home / "whatsapp", token, public_url, port)
+    click.echo(f"listening on http://127.0.0.1:{server.server_address[1]} for {public_url}", err=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+@cli.group()
 def auth() -> None:
     """Credentials for the services (stored in the home, mode 0600; never in the vault)."""
 

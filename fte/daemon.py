@@ -77,14 +77,59 @@ def build_executors(settings: Settings) -> dict[str, Executor]:
         outbox = GmailSender(load_service(settings.home, "send"), settings.email_from)
     else:
         raise BadInput(f"executors.email.transport = {settings.email_transport!r} is not available")
-    return {kind: outbox for kind in outbox.kinds}
+    executors = {kind: outbox for kind in outbox.kinds}
+    env = load_env(settings.home)
+    x = ((settings.raw.get("executors", {}) or {}).get("x", {})) or {}
+    if x.get("enabled"):
+        import tweepy
+
+        from fte.io.x import XReplier
+
+        keys = [env.get(k, "") for k in ("FTE_X_CONSUMER_KEY", "FTE_X_CONSUMER_SECRET", "FTE_X_ACCESS_TOKEN",
+                                         "FTE_X_ACCESS_SECRET")]
+        if not all(keys) or not x.get("user_id"):
+            raise BadInput("[executors.x] needs user_id and FTE_X_CONSUMER_KEY/SECRET, FTE_X_ACCESS_TOKEN/SECRET")
+        executors["x.reply"] = XReplier(tweepy.Client(*([None] + keys)), str(x["user_id"]))
+    linkedin = ((settings.raw.get("executors", {}) or {}).get("linkedin", {})) or {}
+    if linkedin.get("enabled"):
+        from fte.io.linkedin import LinkedInPoster
+
+        if not env.get("FTE_LINKEDIN_TOKEN") or not linkedin.get("author"):
+            raise BadInput("[executors.linkedin] needs author (urn:li:person:…) and FTE_LINKEDIN_TOKEN")
+        executors["linkedin.post"] = LinkedInPoster(env["FTE_LINKEDIN_TOKEN"], str(linkedin["author"]),
+                                                    str(linkedin.get("version", "202511")))
+    whatsapp = ((settings.raw.get("executors", {}) or {}).get("whatsapp", {})) or {}
+    if whatsapp.get("enabled"):
+        from twilio.rest import Client
+
+        from fte.io.whatsapp import WhatsAppSender
+
+        sid, token = env.get("FTE_TWILIO_ACCOUNT_SID", ""), env.get("FTE_TWILIO_AUTH_TOKEN", "")
+        if not sid or not token or not whatsapp.get("from"):
+            raise BadInput("[executors.whatsapp] needs from (your WhatsApp number) and FTE_TWILIO_ACCOUNT_SID/AUTH_TOKEN")
+        executors["whatsapp.reply"] = WhatsAppSender(Client(sid, token), str(whatsapp["from"]))
+    return executors
+
+
+#: Sources read on the local host itself (their tasks are drafted there too): WhatsApp's webhook
+#: runs beside the person, and ``fte post`` writes tasks on whichever host the person uses.
+LOCAL_SOURCES = frozenset({"whatsapp", "cli"})
 
 
 def build_sources(settings: Settings) -> list[Any]:
-    """The sources a drafting host reads: the Maildir (always), Gmail when ``[sources.gmail] enabled``."""
+    """The sources this host reads: on drafting hosts the Maildir (always), Gmail and X when enabled;
+    on executing hosts WhatsApp when enabled."""
+    sources: list[Any] = []
+    whatsapp = ((settings.raw.get("sources", {}) or {}).get("whatsapp", {})) or {}
+    if settings.executes and whatsapp.get("enabled"):
+        from fte.io.whatsapp import WhatsAppSource
+
+        sources.append(WhatsAppSource(settings.home / "whatsapp"))
+    if not settings.drafts:
+        return sources
     maildir = MaildirSource(settings.maildir_path)
     maildir.cursor_name = f"maildir:{settings.maildir_path}"  # type: ignore[attr-defined]
-    sources: list[Any] = [maildir]
+    sources.append(maildir)
     gmail = ((settings.raw.get("sources", {}) or {}).get("gmail", {})) or {}
     if gmail.get("enabled"):
         from fte.io.gmail import GmailSource, load_service
@@ -92,6 +137,16 @@ def build_sources(settings: Settings) -> list[Any]:
         sources.append(GmailSource(load_service(settings.home, "read"), query=str(gmail.get("query", "in:inbox")),
                                    label=str(gmail.get("label", "INBOX")),
                                    max_full_sync=int(gmail.get("max_full_sync", 100))))
+    x = ((settings.raw.get("sources", {}) or {}).get("x", {})) or {}
+    if x.get("enabled"):
+        import tweepy
+
+        from fte.io.x import XSource
+
+        token = load_env(settings.home).get("FTE_X_BEARER_TOKEN", "")
+        if not token or not x.get("user_id"):
+            raise BadInput("[sources.x] needs user_id in fte.toml and FTE_X_BEARER_TOKEN in the environment or .env")
+        sources.append(XSource(tweepy.Client(bearer_token=token), str(x["user_id"])))
     return sources
 
 
@@ -157,8 +212,9 @@ class Runner:
             key = load_key(self.settings.home / APPROVAL_KEY_NAME)
         self.approval_key = key
         self.reconciler = Reconciler(home.lifecycle, self.settings.role, key, self.settings.person)
-        self.sources = (sources if sources is not None else build_sources(self.settings)) if self.settings.drafts else []
-        self.drafter = (drafter or build_drafter(self.settings)) if self.settings.drafts else None
+        self.sources = sources if sources is not None else build_sources(self.settings)
+        # A local host drafts only what its own sources and `fte post` bring (LOCAL_SOURCES).
+        self.drafter = drafter or (build_drafter(self.settings) if self.settings.drafts else TemplateDrafter(self.settings.signature))
         self.executions = (
             Executions(home.lifecycle, executors if executors is not None else build_executors(self.settings), key,
                        self.settings.dry_run, log, rate_limits=self.settings.rate_limits)
@@ -192,11 +248,10 @@ class Runner:
         self.work_tree(report)
         self.publish(report, push=False)
         self.sync_in(report)
-        if self.settings.drafts:
-            self.detect(report)
-            self.draft(report)
+        self.detect(report)
+        self.draft(report)
         result = self.publish(report)
-        if self.settings.drafts and self.mark_synced(result):
+        if self.mark_synced(result):
             self.publish(report)
         if self.settings.executes:
             self.present(report)
@@ -258,25 +313,40 @@ class Runner:
                 self.log(f"source {source.name}: {exc}")
                 report.events.append(f"{source.name}: {exc}")
                 continue
-            if source.name == "gmail":
-                items = [self._mail_detection("gmail", i.gmail_id, i.mail, {"thread_id": i.thread_id})
-                         for i in polled.items]
-            else:
-                items = [self._mail_detection(source.name, mail.message_id, mail) for mail in polled.items]
+            items = [self._detection(source.name, item) for item in polled.items]
             results = self.lifecycle.detect_many(items, cursor=(cursor_name, polled.cursor))
             report.detected += sum(created for _t, created in results)
 
-    def _mail_detection(self, source: str, ref: str, mail: Any, extra: dict[str, Any] | None = None) -> Detection:
-        kind = "email.reply"
+    def _detection(self, source: str, item: Any) -> Detection:
+        """A source's item as a new task: its kind, its key at the source, and what a reply needs."""
+        if source == "gmail":
+            kind, ref, mail, extra = "email.reply", item.gmail_id, item.mail, {"thread_id": item.thread_id}
+        elif source in ("maildir",):
+            kind, ref, mail, extra = "email.reply", item.message_id, item, {}
+        elif source == "x":
+            return self._new("x.reply", source, item.tweet_id, f"@{item.author}: {item.text[:80]}",
+                             {"to": f"@{item.author}", "in_reply_to_tweet_id": item.tweet_id},
+                             f"@{item.author} wrote:\n\n{item.text}", f"x:@{item.author}")
+        elif source == "whatsapp":
+            return self._new("whatsapp.reply", source, item.sid, f"WhatsApp from {item.sender}: {item.body[:60]}",
+                             {"to": item.sender}, f"{item.sender} wrote:\n\n{item.body}", f"whatsapp:{item.sender}")
+        else:
+            raise BadInput(f"unknown source {source!r}")
+        return self._new(kind, source, ref, mail.subject or "(no subject)", mail.reply_params() | extra,
+                         mail.quoted_original(), f"{source}:{mail.sender}")
+
+    def _new(self, kind: str, source: str, ref: str, title: str, params: dict[str, Any], original: str,
+             actor: str) -> Detection:
         hours = self.settings.expiry_hours.get(kind, self.settings.expiry_hours["default"])
-        return Detection(kind=kind, source=source, source_ref=ref, title=mail.subject or "(no subject)",
-                         params=mail.reply_params() | (extra or {}), original=mail.quoted_original(),
-                         expires_at=self.now() + timedelta(hours=hours), actor=f"{source}:{mail.sender}")
+        return Detection(kind=kind, source=source, source_ref=ref, title=title, params=params, original=original,
+                         expires_at=self.now() + timedelta(hours=hours), actor=actor)
 
     def draft(self, report: TickReport) -> None:
         assert self.drafter is not None
         handbook = self._handbook()
         for task in self.store.tasks(state="detected"):
+            if not self.settings.drafts and task.source not in LOCAL_SOURCES:
+                continue  # the cloud drafts it
             try:
                 draft = self.drafter.draft(task, handbook)
             except DraftError as exc:
@@ -334,6 +404,8 @@ class Runner:
         in_tree = set(self.git.tree_paths(ref, "Updates"))
         marked = False
         for task in self.store.tasks(state="drafted"):
+            if not self.settings.drafts and task.source not in LOCAL_SOURCES:
+                continue
             if task.note_path in in_tree and not (task.flags or {}).get("quarantined"):
                 self.lifecycle.fire(task.id, "sync", actor=self.settings.agent, source="daemon", commit=ref)
                 marked = True

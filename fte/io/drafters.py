@@ -45,6 +45,12 @@ class TemplateDrafter:
 
     def draft(self, task: Task, handbook: str = "") -> Draft:
         params = dict(task.params or {})
+        if task.kind in ("x.reply", "whatsapp.reply"):
+            who = str(params.get("to", ""))
+            greeting = f"{who} " if who.startswith("@") else ""
+            return Draft(body=f"{greeting}Thanks for your message! We will get back to you shortly.", params=params)
+        if task.kind == "linkedin.post":
+            return Draft(body=task.body or task.original or task.title, params=params)
         to = str(params.get("to", ""))
         first = to.split("@", 1)[0].split(".")[0].capitalize() if to else "there"
         subject = task.title or "your message"

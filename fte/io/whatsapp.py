@@ -1,0 +1,170 @@
+"""WhatsApp through Twilio: an inbound webhook (local host only) and sending replies.
+
+**Inbound.** Twilio POSTs each message (form fields ``MessageSid``, ``From``, ``To``, ``Body``…) to
+a webhook. ``fte whatsapp serve`` runs that endpoint on 127.0.0.1 (put a TLS reverse proxy or tunnel
+in front); it checks ``X-Twilio-Signature`` with Twilio's own ``RequestValidator`` against the public
+URL Twilio called, refuses anything else with 403, and spools each verified message as a JSON file
+in ``<home>/whatsapp/new/`` (written atomically). The daemon's :class:`WhatsAppSource` reads the spool.
+
+**Outbound.** ``messages.create`` with ``whatsapp:`` addresses. Twilio has no idempotency key: the
+lookup lists recent messages from our number to the recipient and matches the body.
+
+Secrets: ``FTE_TWILIO_ACCOUNT_SID``, ``FTE_TWILIO_AUTH_TOKEN`` (local only).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+
+from fte.io.executors import ExecutionError, Performed
+from fte.models.tables import Task
+
+MAX_BODY = 64 * 1024
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.strip().encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class WhatsAppMessage:
+    sid: str
+    sender: str  # e.g. whatsapp:+4915112345678
+    to: str
+    body: str
+
+
+@dataclass(frozen=True)
+class WhatsAppPolled:
+    items: list[WhatsAppMessage]
+    cursor: str
+
+
+def spool_message(spool: Path, fields: dict[str, str]) -> Path:
+    """Write one verified inbound message into the spool, atomically (tmp, fsync, rename)."""
+    sid = "".join(c for c in fields.get("MessageSid", "") if c.isalnum())[:64]
+    if not sid:
+        raise ValueError("no MessageSid")
+    for sub in ("tmp", "new"):
+        (spool / sub).mkdir(parents=True, exist_ok=True)
+    data = json.dumps({k: fields.get(k, "") for k in ("MessageSid", "From", "To", "Body", "ProfileName")}).encode()
+    fd, tmp = tempfile.mkstemp(dir=spool / "tmp")
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    dest = spool / "new" / f"{sid}.json"
+    os.replace(tmp, dest)
+    return dest
+
+
+def make_server(spool: Path, auth_token: str, public_url: str, port: int = 8088) -> ThreadingHTTPServer:
+    """The webhook: POST only, ``X-Twilio-Signature`` checked against ``public_url``, 403 otherwise."""
+    from twilio.request_validator import RequestValidator
+
+    validator = RequestValidator(auth_token)
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def _answer(self, status: int, body: bytes = b"", ctype: str = "text/plain") -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_POST(self) -> None:  # noqa: N802
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > MAX_BODY:
+                return self._answer(413, b"too large")
+            raw = self.rfile.read(length).decode("utf-8", "replace")
+            fields = dict(parse_qsl(raw, keep_blank_values=True))
+            signature = self.headers.get("X-Twilio-Signature", "")
+            if not signature or not validator.validate(public_url, fields, signature):
+                return self._answer(403, b"signature does not verify")
+            try:
+                spool_message(spool, fields)
+            except ValueError:
+                return self._answer(400, b"no MessageSid")
+            # An empty TwiML response: the reply comes later, after a person approves it.
+            self._answer(200, b'<?xml version="1.0" encoding="UTF-8"?><Response></Response>', "text/xml")
+
+        def do_GET(self) -> None:  # noqa: N802
+            self._answer(405, b"POST only")
+
+    return ThreadingHTTPServer(("127.0.0.1", port), Handler)
+
+
+class WhatsAppSource:
+    name = "whatsapp"
+    cursor_name = "whatsapp:spool"
+
+    def __init__(self, spool: Path) -> None:
+        self.spool = spool
+
+    def poll(self, cursor: str | None) -> WhatsAppPolled:
+        folder = self.spool / "new"
+        items = []
+        if folder.is_dir():
+            for f in sorted(folder.glob("*.json")):
+                try:
+                    data = json.loads(f.read_bytes()[:MAX_BODY])
+                    items.append(WhatsAppMessage(str(data["MessageSid"]), str(data["From"]), str(data["To"]),
+                                                 str(data.get("Body", ""))))
+                except (OSError, ValueError, KeyError):
+                    continue
+        # The dedupe on MessageSid makes re-reading harmless; the cursor only records the count seen.
+        return WhatsAppPolled(items, str(len(items)))
+
+
+class WhatsAppSender:
+    kinds = ("whatsapp.reply",)
+
+    def __init__(self, client: Any, from_number: str) -> None:
+        self.client = client
+        self.from_number = from_number if from_number.startswith("whatsapp:") else f"whatsapp:{from_number}"
+
+    def key_for(self, task: Task) -> str:
+        """``wa:<recipient>:<sha256 of the text, 16 hex>`` — what the lookup can match at Twilio."""
+        to = str((task.params or {}).get("to", ""))
+        return f"wa:{to}:{_digest(task.body)}"
+
+    def lookup(self, key: str) -> str | None:
+        from twilio.base.exceptions import TwilioException
+
+        if not key.startswith("wa:") or key.count(":") < 2:
+            return None
+        to, digest = key[3:].rsplit(":", 1)
+        try:
+            recent = self.client.messages.list(from_=self.from_number, to=to,
+                                               date_sent_after=datetime.now(timezone.utc) - timedelta(days=2), limit=50)
+        except TwilioException as exc:
+            raise ExecutionError(f"Twilio lookup failed: {exc}", transient=True) from exc
+        for m in recent:
+            if _digest(m.body or "") == digest:
+                return str(m.sid)
+        return None
+
+    def perform(self, task: Task, key: str, now: datetime) -> Performed:
+        from twilio.base.exceptions import TwilioRestException
+
+        to = str((task.params or {}).get("to", ""))
+        if not to.startswith("whatsapp:"):
+            raise ExecutionError(f"the reply needs a whatsapp: recipient, not {to!r}")
+        try:
+            msg = self.client.messages.create(from_=self.from_number, to=to, body=task.body)
+        except TwilioRestException as exc:
+            transient = exc.status == 429 or exc.status >= 500
+            raise ExecutionError(f"Twilio refused the message ({exc.status} {exc.code}): {exc.msg}", transient=transient) from exc
+        return Performed(external_id=str(msg.sid))

@@ -1,0 +1,102 @@
+"""X through tweepy, against the v2 API's wire shapes (``responses`` intercepts requests)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+import pytest
+import responses
+import tweepy
+
+from fte.io.executors import ExecutionError
+from fte.io.x import XReplier, XSource
+from fte.models.tables import Task
+
+API = "https://api.twitter.com/2"
+MENTIONS = f"{API}/users/42/mentions"
+
+
+def mentions_page(ids: list[str], newest: str | None) -> dict:
+    return {
+        "data": [{"id": i, "text": f"@me question {i}", "author_id": "7", "conversation_id": i,
+                  "edit_history_tweet_ids": [i]} for i in ids],
+        "includes": {"users": [{"id": "7", "name": "Ann", "username": "ann"}]},
+        "meta": {"result_count": len(ids), **({"newest_id": newest, "oldest_id": ids[-1]} if ids else {})},
+    }
+
+
+@responses.activate
+def test_mentions_since_the_cursor() -> None:
+    responses.get(MENTIONS, json=mentions_page(["102", "101"], "102"))
+    responses.get(MENTIONS, json={"meta": {"result_count": 0}})
+    src = XSource(tweepy.Client(bearer_token="bearer-test"), "42")
+    polled = src.poll(None)
+    assert [m.tweet_id for m in polled.items] == ["101", "102"] and polled.items[0].author == "ann"
+    assert json.loads(polled.cursor) == {"since_id": "102"}
+    assert responses.calls[0].request.headers["Authorization"] == "Bearer bearer-test"
+    again = src.poll(polled.cursor)
+    assert again.items == [] and json.loads(again.cursor) == {"since_id": "102"}
+    assert "since_id=102" in responses.calls[1].request.url
+
+
+@responses.activate
+def test_a_429_waits_until_the_reset_without_sleeping() -> None:
+    now = [1_764_000_000.0]
+    responses.get(MENTIONS, status=429, json={"title": "Too Many Requests", "detail": "Too Many Requests",
+                                              "type": "about:blank", "status": 429},
+                  headers={"x-rate-limit-reset": str(int(now[0]) + 600), "x-rate-limit-remaining": "0"})
+    responses.get(MENTIONS, json=mentions_page(["200"], "200"))
+    src = XSource(tweepy.Client(bearer_token="b"), "42", clock=lambda: now[0])
+    first = src.poll(json.dumps({"since_id": "150"}))
+    assert first.items == [] and json.loads(first.cursor)["wait_until"] == now[0] + 600
+    assert json.loads(first.cursor)["since_id"] == "150"
+    skipped = src.poll(first.cursor)
+    assert skipped.items == [] and len(responses.calls) == 1  # not even asked before the reset
+    now[0] += 601
+    later = src.poll(first.cursor)
+    assert [m.tweet_id for m in later.items] == ["200"]
+
+
+def reply_task(target: str = "101") -> Task:
+    return Task(id="b" * 32, kind="x.reply", body="Thanks for asking!", params={"in_reply_to_tweet_id": target})
+
+
+def user_client() -> tweepy.Client:
+    return tweepy.Client(consumer_key="ck", consumer_secret="cs", access_token="at", access_token_secret="as")
+
+
+@responses.activate
+def test_reply_and_lookup() -> None:
+    responses.post(f"{API}/tweets", status=201, json={"data": {"id": "555", "text": "Thanks for asking!",
+                                                               "edit_history_tweet_ids": ["555"]}})
+    responses.get(f"{API}/users/42/tweets", json={"data": [{"id": "555", "text": "Thanks for asking!",
+                                                            "referenced_tweets": [{"type": "replied_to", "id": "101"}],
+                                                            "edit_history_tweet_ids": ["555"]}],
+                                                  "meta": {"result_count": 1}})
+    replier = XReplier(user_client(), "42")
+    task = reply_task()
+    key = replier.key_for(task)
+    assert replier.perform(task, key, datetime(2026, 11, 26, tzinfo=timezone.utc)).external_id == "555"
+    body = json.loads(responses.calls[0].request.body)
+    assert body == {"text": "Thanks for asking!", "reply": {"in_reply_to_tweet_id": "101"}}
+    assert responses.calls[0].request.headers["Authorization"].startswith("OAuth ")
+    assert replier.lookup(key) == "555"
+    assert replier.lookup("x-reply-to:999") is None
+
+
+@responses.activate
+def test_reply_errors() -> None:
+    responses.post(f"{API}/tweets", status=503, json={"title": "Service Unavailable", "status": 503,
+                                                      "detail": "Service Unavailable", "type": "about:blank"})
+    responses.post(f"{API}/tweets", status=403, json={"title": "Forbidden", "status": 403, "type": "about:blank",
+                                                      "detail": "You are not allowed to create a Tweet with duplicate content."})
+    replier = XReplier(user_client(), "42")
+    now = datetime(2026, 11, 26, tzinfo=timezone.utc)
+    with pytest.raises(ExecutionError) as first:
+        replier.perform(reply_task(), "k", now)
+    with pytest.raises(ExecutionError) as second:
+        replier.perform(reply_task(), "k", now)
+    assert first.value.transient and not second.value.transient
+    with pytest.raises(ExecutionError, match="1-280"):
+        replier.perform(Task(id="c" * 32, kind="x.reply", body="x" * 281, params={"in_reply_to_tweet_id": "1"}), "k", now)
