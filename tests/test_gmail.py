@@ -86,16 +86,18 @@ def reply_task() -> Task:
 
 def test_send_carries_thread_headers_and_key_and_lookup_finds_it() -> None:
     svc, http = service([
+        ok({"resultSizeEstimate": 0}),  # the lookup before sending: not sent yet
         ok({"id": "s1", "threadId": "t1", "labelIds": ["SENT"]}),
         ok({"messages": [{"id": "s1", "threadId": "t1"}], "resultSizeEstimate": 1}),
         ok({"resultSizeEstimate": 0}),
+        ok({"messages": [{"id": "s1", "threadId": "t1"}], "resultSizeEstimate": 1}),  # a second attempt
     ])
     sender = GmailSender(svc, "me@example.com")
     task = reply_task()
     key = sender.key_for(task)
     done = sender.perform(task, key, datetime(2026, 11, 26, tzinfo=timezone.utc))
     assert done.external_id == "s1"
-    url, method, body, _headers = http.request_sequence[0]
+    url, method, body, _headers = http.request_sequence[1]
     assert method == "POST" and url.startswith("https://gmail.googleapis.com/gmail/v1/users/me/messages/send")
     payload = json.loads(body)
     assert payload["threadId"] == "t1"
@@ -104,12 +106,15 @@ def test_send_carries_thread_headers_and_key_and_lookup_finds_it() -> None:
     assert sent["In-Reply-To"] == "<m1@mail.example.com>" and sent["References"] == "<m1@mail.example.com>"
     assert sent["Subject"] == "Re: Invoice?"
     assert sender.lookup(key) == "s1"
-    assert query(http, 1)["q"] == [f"in:sent rfc822msgid:{key}"]
+    assert query(http, 2)["q"] == [f"in:sent rfc822msgid:{key}"]
     assert sender.lookup("<other@example.com>") is None
+    assert sender.perform(task, key, datetime(2026, 11, 26, tzinfo=timezone.utc)).external_id == "s1"
+    assert [m for _u, m, _b, _h in http.request_sequence].count("POST") == 1  # sent once
 
 
 def test_send_errors_say_whether_a_retry_is_safe() -> None:
-    svc, _ = service([RATE_LIMITED, UNAUTHENTICATED, BACKEND_ERROR])
+    empty = ok({"resultSizeEstimate": 0})
+    svc, _ = service([empty, RATE_LIMITED, empty, UNAUTHENTICATED, empty, BACKEND_ERROR])
     sender = GmailSender(svc, "me@example.com")
     now = datetime(2026, 11, 26, tzinfo=timezone.utc)
     outcomes = []
@@ -127,7 +132,7 @@ def test_the_daemon_takes_gmail_mail_in_and_threads_the_reply(home_dir) -> None:
 
     svc, _ = service([profile("700"), ok({"messages": [{"id": "g1", "threadId": "t7"}]}), raw_message("g1", thread="t7"),
                       profile("701"), ok({"historyId": "701"}), profile("701"), ok({"historyId": "701"})])
-    send_svc, send_http = service([ok({"id": "s9", "threadId": "t7", "labelIds": ["SENT"]})])
+    send_svc, send_http = service([ok({"resultSizeEstimate": 0}), ok({"id": "s9", "threadId": "t7", "labelIds": ["SENT"]})])
     with open_home(home_dir) as h:
         runner = Runner(h, sources=[GmailSource(svc)], executors={"email.reply": GmailSender(send_svc, "me@example.com")})
         runner.tick()
@@ -139,7 +144,7 @@ def test_the_daemon_takes_gmail_mail_in_and_threads_the_reply(home_dir) -> None:
         approve(h.lifecycle, runner.approval_key, task, "ann", "cli")
         runner.tick()
         assert h.store.get(task.id).state == "done"
-        payload = json.loads(send_http.request_sequence[0][2])
+        payload = json.loads(send_http.request_sequence[1][2])
         assert payload["threadId"] == "t7"
 
 
@@ -152,3 +157,13 @@ def test_a_gmail_outage_skips_the_source_and_keeps_the_cursor(home_dir) -> None:
         h.store.set_cursor("gmail", "4", h.lifecycle.clock())
         report = Runner(h, sources=[GmailSource(svc)]).tick()
         assert h.store.cursor("gmail") == "4" and any("busy" in e for e in report.events)
+
+
+def test_tokens_are_private_and_a_missing_one_is_a_clear_error(tmp_path) -> None:
+    from fte.io.gmail import load_service, save_token, token_path
+
+    with pytest.raises(GmailAuthError, match="fte auth gmail"):
+        load_service(tmp_path, "read")
+    path = token_path(tmp_path, "read")
+    save_token(path, '{"token": "x"}')
+    assert path.stat().st_mode & 0o777 == 0o600

@@ -187,6 +187,9 @@ class GmailSender:
         params = task.params or {}
         if not params.get("to"):
             raise ExecutionError("the reply has no recipient ('to' is empty)")
+        found = self.lookup(key)  # a second attempt with the same key sends nothing
+        if found:
+            return Performed(external_id=found)
         msg = build_reply(task_id=task.id, sender=self.sender, params=params, body=task.body, message_id=key, date=now)
         body: dict[str, Any] = {"raw": base64.urlsafe_b64encode(msg.as_bytes()).decode("ascii")}
         if params.get("thread_id"):
