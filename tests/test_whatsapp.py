@@ -29,7 +29,7 @@ FORM = {"MessageSid": "SM" + "1" * 32, "AccountSid": SID, "From": "whatsapp:+491
 @pytest.fixture
 def webhook(tmp_path: Path):
     server = make_server(tmp_path / "spool", TOKEN, PUBLIC, port=0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield server, tmp_path / "spool"
     server.shutdown()
