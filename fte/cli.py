@@ -377,7 +377,7 @@ def demo(keep: bool, folder: str | None) -> None:
 
 @cli.group()
 def audit() -> None:
-    """The audit log, as files."""
+    """The audit log, as daily JSON files in the vault."""
 
 
 @audit.command("export")
@@ -491,6 +491,107 @@ def whatsapp_serve(port: int, public_url: str, home: Path) -> None:
         pass
     finally:
         server.server_close()
+
+
+@cli.group()
+def odoo() -> None:
+    """Odoo accounting: check the connection and read (writes only ever go through approved tasks)."""
+
+
+def _odoo_read(home: Path, fn_name: str, as_json: bool, **kw: Any) -> None:
+    from fte.odoo.tools import Tools
+
+    data = getattr(Tools(home), fn_name)(**kw)
+    if as_json or not isinstance(data, list):
+        _emit_json(data)
+        return
+    if not data:
+        click.echo("nothing")
+        return
+    cols = list(data[0].keys())
+    click.echo(format_table(cols, [tuple(r.get(c) for c in cols) for r in data]))
+
+
+@odoo.command("check")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@home_option
+@handle_errors
+def odoo_check(as_json: bool, home: Path) -> None:
+    """Connection, server version, transport (JSON-RPC or JSON-2) and the user's read rights."""
+    from fte.odoo.accounting import check
+    from fte.odoo.config import make_client
+
+    client = make_client(load_settings(home))
+    try:
+        info = check(client)
+    finally:
+        client.close()
+    if as_json:
+        _emit_json(info)
+    else:
+        click.echo(f"Odoo {info['version']} at {info['url']} (db {info['db']}) over {info['transport']}")
+        for model, right in info["rights"].items():
+            click.echo(f"  {model}: {right}")
+
+
+@odoo.command("accounts")
+@click.option("--type", "account_type", default=None, help="An account type, e.g. income, expense, asset_receivable.")
+@click.option("--code", default=None, help="A code prefix, e.g. 4.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@home_option
+@handle_errors
+def odoo_accounts(account_type: str | None, code: str | None, as_json: bool, home: Path) -> None:
+    """List the chart of accounts, by type or code prefix."""
+    _odoo_read(home, "get_accounts", as_json, account_type=account_type, code=code)
+
+
+@odoo.command("invoices")
+@click.option("--state", type=click.Choice(["draft", "posted", "cancel"]), default=None, help="Invoice state.")
+@click.option("--payment-state", default=None, help="not_paid, in_payment, paid, partial…")
+@click.option("--partner", default=None, help="Part of the partner's name.")
+@click.option("--from", "date_from", default=None, help="Invoice date from (YYYY-MM-DD).")
+@click.option("--to", "date_to", default=None, help="Invoice date to (YYYY-MM-DD).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@home_option
+@handle_errors
+def odoo_invoices(state: str | None, payment_state: str | None, partner: str | None, date_from: str | None,
+                  date_to: str | None, as_json: bool, home: Path) -> None:
+    """List customer invoices, filtered by state, payment state, partner and dates."""
+    _odoo_read(home, "get_invoices", as_json, state=state, payment_state=payment_state, partner=partner,
+               date_from=date_from, date_to=date_to)
+
+
+@odoo.command("balance")
+@click.argument("code")
+@click.option("--as-of", default=None, help="Up to this date (YYYY-MM-DD; default today).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@home_option
+@handle_errors
+def odoo_balance(code: str, as_of: str | None, as_json: bool, home: Path) -> None:
+    """The balance of an account (by code) from posted entries, up to a date."""
+    _odoo_read(home, "get_balance", True, code=code, as_of=as_of)
+
+
+@odoo.command("pnl")
+@click.option("--from", "date_from", required=True, help="Period start (YYYY-MM-DD).")
+@click.option("--to", "date_to", required=True, help="Period end (YYYY-MM-DD).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@home_option
+@handle_errors
+def odoo_pnl(date_from: str, date_to: str, as_json: bool, home: Path) -> None:
+    """Profit and loss of a period: income, expenses, profit."""
+    _odoo_read(home, "get_profit_loss", True, date_from=date_from, date_to=date_to)
+
+
+@cli.command()
+@home_option
+@handle_errors
+def mcp(home: Path) -> None:
+    """Serve the Odoo accounting tools over MCP (stdio). Write tools only create approval tasks."""
+    from fte.odoo.tools import serve
+
+    load_settings(home)
+    serve(home)
 
 
 @cli.group()

@@ -98,6 +98,14 @@ def build_executors(settings: Settings) -> dict[str, Executor]:
             raise BadInput("[executors.linkedin] needs author (urn:li:person:…) and FTE_LINKEDIN_TOKEN")
         executors["linkedin.post"] = LinkedInPoster(env["FTE_LINKEDIN_TOKEN"], str(linkedin["author"]),
                                                     str(linkedin.get("version", "202511")))
+    from fte.odoo.config import configured
+
+    if configured(settings):
+        from fte.odoo.config import make_client
+        from fte.odoo.executor import OdooExecutor
+
+        odoo = OdooExecutor(make_client(settings))
+        executors.update({kind: odoo for kind in odoo.kinds})
     whatsapp = ((settings.raw.get("executors", {}) or {}).get("whatsapp", {})) or {}
     if whatsapp.get("enabled"):
         from twilio.rest import Client
@@ -113,7 +121,7 @@ def build_executors(settings: Settings) -> dict[str, Executor]:
 
 #: Sources read on the local host itself (their tasks are drafted there too): WhatsApp's webhook
 #: runs beside the person, and ``fte post`` writes tasks on whichever host the person uses.
-LOCAL_SOURCES = frozenset({"whatsapp", "cli"})
+LOCAL_SOURCES = frozenset({"whatsapp", "cli", "mcp"})
 
 
 def build_sources(settings: Settings) -> list[Any]:
@@ -214,7 +222,8 @@ class Runner:
         self.reconciler = Reconciler(home.lifecycle, self.settings.role, key, self.settings.person)
         self.sources = sources if sources is not None else build_sources(self.settings)
         # A local host drafts only what its own sources and `fte post` bring (LOCAL_SOURCES).
-        self.drafter = drafter or (build_drafter(self.settings) if self.settings.drafts else TemplateDrafter(self.settings.signature))
+        self._template = TemplateDrafter(self.settings.signature)
+        self.drafter = drafter or (build_drafter(self.settings) if self.settings.drafts else self._template)
         self.executions = (
             Executions(home.lifecycle, executors if executors is not None else build_executors(self.settings), key,
                        self.settings.dry_run, log, rate_limits=self.settings.rate_limits)
@@ -347,22 +356,38 @@ class Runner:
         for task in self.store.tasks(state="detected"):
             if not self.settings.drafts and task.source not in LOCAL_SOURCES:
                 continue  # the cloud drafts it
+            # Accounting tasks and posts carry their content in their parameters: their note is a plain
+            # summary, never model-written.
+            drafter = self._template if task.kind.startswith(("odoo.", "linkedin.")) else self.drafter
             try:
-                draft = self.drafter.draft(task, handbook)
+                draft = drafter.draft(task, handbook)
             except DraftError as exc:
                 tries = int((task.flags or {}).get("draft_attempts", 0)) + 1
                 if exc.transient and tries < MAX_DRAFT_ATTEMPTS:
                     self.store.set_flags(task.id, draft_attempts=tries)  # try again at a later tick
                     self.log(f"{task.short_id}: drafting will be retried ({exc})")
                     continue
-                self.lifecycle.fire(task.id, "fail", actor=self.drafter.name, source="daemon",
+                self.lifecycle.fire(task.id, "fail", actor=drafter.name, source="daemon",
                                     changes={"last_error": f"drafting failed: {exc}"}, error=str(exc), attempts=tries)
                 report.failed += 1
                 continue
-            self.lifecycle.fire(task.id, "draft", actor=self.drafter.name, source="daemon",
+            self.lifecycle.fire(task.id, "draft", actor=drafter.name, source="daemon",
                                 changes={"body": draft.body, "params": draft.params},
                                 action=draft.action, reason=draft.reason or None)
             report.drafted += 1
+            if draft.action == "invoice_request" and task.kind == "email.reply":
+                self._invoice_task(task)
+
+    def _invoice_task(self, task: Any) -> None:
+        """The sender asked for an invoice: an ``odoo.invoice`` task beside the reply, for the person
+        to complete (amounts) and approve. Nothing reaches Odoo before that."""
+        who = task.original.split("\n", 1)[0].removeprefix("From: ") if task.original else ""
+        name = who.split("<", 1)[0].strip() or str((task.params or {}).get("to", ""))
+        params = {"partner": name, "partner_email": str((task.params or {}).get("to", "")),
+                  "lines": [{"description": task.title, "quantity": 1, "price_unit": 0}],
+                  "invoice_date": None, "due_date": None, "requested_in": task.id}
+        self.lifecycle.detect_many([self._new("odoo.invoice", "derived", f"invoice-request:{task.id}",
+                                              f"Invoice for {name}", params, task.original, "drafter")])
 
     def present(self, report: TickReport) -> None:
         for task in self.store.tasks(state="synced"):

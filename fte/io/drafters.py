@@ -51,6 +51,10 @@ class TemplateDrafter:
             return Draft(body=f"{greeting}Thanks for your message! We will get back to you shortly.", params=params)
         if task.kind == "linkedin.post":
             return Draft(body=task.body or task.original or task.title, params=params)
+        if task.kind.startswith("odoo."):
+            from fte.odoo.summary import summary
+
+            return Draft(body=summary(task.kind, params), params=params)
         to = str(params.get("to", ""))
         first = to.split("@", 1)[0].split(".")[0].capitalize() if to else "there"
         subject = task.title or "your message"

@@ -73,6 +73,7 @@ class FakeOdoo:
         self.records["account.account"] = {}
         self.seq: dict[str, int] = {}
         self.calls: list[tuple[str, str, str]] = []  # (transport, model, method)
+        self.fail_next: list[int] = []  # HTTP statuses to answer the next requests with (e.g. a 503 from a proxy)
         self.lock = threading.Lock()
         acct_fields = {"id", "code", "name", "account_type"} | ({"company_id"} if version <= 17 else {"company_ids"}) \
             | ({"active"} if version >= 19 else {"deprecated"})
@@ -126,6 +127,8 @@ class FakeOdoo:
 
             def do_POST(self) -> None:  # noqa: N802
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if fake.fail_next:
+                    return self.send(fake.fail_next.pop(0), b"<html><body>503 Service Unavailable</body></html>", "text/html")
                 if self.path == "/jsonrpc":
                     return fake._jsonrpc(self, raw)
                 if self.path == "/web/webclient/version_info":

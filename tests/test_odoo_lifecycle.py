@@ -1,0 +1,157 @@
+"""Accounting in the lifecycle: tasks from MCP and from the drafter, approved, executed once in Odoo."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from fte.cli import cli
+from fte.home import open_home
+from fte.models.tables import Task
+from fte.odoo.client import OdooClient
+from fte.odoo.executor import OdooExecutor
+from fte.odoo.tools import Tools
+
+from fakes.odoo_server import FakeOdoo
+from hosts import HostRun
+
+
+def configure(home: Path, fake: FakeOdoo, transport: str = "auto") -> None:
+    toml = home / "fte.toml"
+    toml.write_text(toml.read_text() + f'\n[odoo]\nurl = "{fake.url}"\ndb = "{fake.db}"\nlogin = "{fake.login}"\n'
+                                       f'transport = "{transport}"\n')
+    (home / ".env").write_text(f"FTE_ODOO_API_KEY={fake.api_key}\n")
+
+
+@pytest.fixture
+def odoo_home(home_dir: Path):
+    with FakeOdoo() as fake:
+        configure(home_dir, fake)
+        yield home_dir, fake
+
+
+def test_read_tools_answer_and_write_tools_only_make_tasks(odoo_home) -> None:
+    home, fake = odoo_home
+    tools = Tools(home)
+    assert [a["code"] for a in tools.get_accounts(account_type="income")] == ["400000"]
+    before = [c for c in fake.calls if c[2] in ("create", "write", "action_post")]
+    out = tools.create_invoice("Maria Lopez", [{"description": "Logo", "quantity": 1, "price_unit": 1200}],
+                               partner_email="maria@lopez.example")
+    assert out["state"] == "detected" and "Nothing was written to Odoo" in out["message"]
+    assert [c for c in fake.calls if c[2] in ("create", "write", "action_post")] == before
+    with pytest.raises(Exception, match="not balanced"):
+        tools.log_transaction([{"account": "600000", "debit": 5}, {"account": "101401", "credit": 4}])
+    with open_home(home) as h:
+        [task] = h.store.tasks()
+        assert task.kind == "odoo.invoice" and task.params["lines"][0]["price_unit"] == 1200
+
+
+def test_an_approved_invoice_is_written_once(odoo_home) -> None:
+    home, fake = odoo_home
+    tid = Tools(home).create_invoice("Maria Lopez", [{"description": "Logo", "quantity": 2, "price_unit": 600}])["task_id"]
+    run = HostRun(home)
+    run.tick()
+    task = run.home.store.get(tid)
+    assert task.state == "pending" and task.note_path.startswith("Pending_Approval/odoo/")
+    assert "total 1200.00" in task.body
+    assert fake.records["account.move"] == {}
+    CliRunner().invoke(cli, ["approve", tid, "--home", str(home)], catch_exceptions=False)
+    run.tick()
+    task = run.home.store.get(tid)
+    assert task.state == "done", task.last_error
+    [move] = fake.records["account.move"].values()
+    assert move["ref"] == f"fte:{tid}" and move["state"] == "posted" and move["amount_total"] == 1200.0
+    # The same task executed again (a retry after a lost answer) finds its ref and writes nothing.
+    executor = run.runner.executions.executors["odoo.invoice"]
+    again = executor.perform(task, executor.key_for(task), datetime.now(timezone.utc))
+    assert again.external_id.startswith(f"account.move:{move['id']}") and len(fake.records["account.move"]) == 1
+    run.close()
+
+
+def test_a_failed_payment_is_never_retried_automatically(odoo_home) -> None:
+    home, fake = odoo_home
+    client = OdooClient(fake.url, fake.db, fake.login, api_key=fake.api_key, backoff=0)
+    from fte.odoo import accounting
+
+    inv = accounting.create_invoice(client, "fte:x", partner="A", lines=[{"price_unit": 100}])
+    tid = Tools(home).register_payment(inv.name, amount=100)["task_id"]
+    run = HostRun(home)
+    run.tick()
+    CliRunner().invoke(cli, ["approve", tid, "--home", str(home)], catch_exceptions=False)
+    fake.fail_next = [503] * 20  # the proxy in front of Odoo fails for a while
+    run.tick()
+    fake.fail_next = []
+    run.tick()
+    run.tick()
+    task = run.home.store.get(tid)
+    assert task.state == "failed"
+    assert [e.outcome for e in run.home.store.executions(tid)] == ["unknown"]
+    assert fake.records["account.payment"] == {}
+    plan = json.loads(CliRunner().invoke(cli, ["replay", tid, "--dry-run", "--json", "--home", str(home)]).output)
+    assert plan[0]["target"] == "pending"  # a payment needs a fresh approval
+    run.close()
+
+
+def test_odoo_check_and_reads_on_the_command_line(odoo_home) -> None:
+    home, _fake = odoo_home
+    r = CliRunner().invoke(cli, ["odoo", "check", "--json", "--home", str(home)])
+    info = json.loads(r.output)
+    assert info["version"] == "19.0" and info["transport"] == "json2" and info["rights"]["account.move"] == "read"
+    r = CliRunner().invoke(cli, ["odoo", "accounts", "--code", "4", "--json", "--home", str(home)])
+    assert [a["code"] for a in json.loads(r.output)] == ["400000", "450000"]
+    r = CliRunner().invoke(cli, ["odoo", "pnl", "--from", "2026-01-01", "--to", "2026-12-31", "--home", str(home)])
+    assert json.loads(r.output)["profit"] == 0
+
+
+def test_fte_mcp_over_stdio(odoo_home) -> None:
+    from mcp import ClientSession, StdioServerParameters
+    from mcp.client.stdio import stdio_client
+
+    home, fake = odoo_home
+
+    async def talk() -> tuple[list[str], str, str]:
+        params = StdioServerParameters(command=sys.executable, args=["-m", "fte", "mcp", "--home", str(home)])
+        async with stdio_client(params) as (read, write):
+            async with ClientSession(read, write) as session:
+                await session.initialize()
+                names = sorted(t.name for t in (await session.list_tools()).tools)
+                accounts = await session.call_tool("get_accounts", {"account_type": "income"})
+                created = await session.call_tool("create_bill", {"partner": "Paper Ltd", "lines": [
+                    {"description": "Paper", "quantity": 1, "price_unit": 40}]})
+                return names, accounts.content[0].text, created.content[0].text
+
+    names, accounts, created = asyncio.run(talk())
+    assert names == sorted(["get_accounts", "get_invoices", "get_balance", "get_profit_loss", "create_invoice",
+                            "create_bill", "log_transaction", "register_payment"])
+    assert "400000" in accounts
+    assert "Nothing was written to Odoo" in created
+    assert fake.records["account.move"] == {}
+    with open_home(home) as h:
+        assert [t.kind for t in h.store.tasks()] == ["odoo.bill"]
+
+
+def test_an_invoice_request_in_a_mail_becomes_an_invoice_task(home_dir: Path) -> None:
+    from fakes.openai_server import FakeOpenAI
+    from hosts import drop_mail
+    from test_openai_drafter import use_openai
+
+    with FakeOpenAI() as ai:
+        use_openai(home_dir, ai.base_url)
+        drop_mail(home_dir, 1, subject="Invoice please")
+        ai.reply({"action": "invoice_request", "subject": "", "body": "Dear Ann, I will send the invoice.", "reason": "asks"})
+        run = HostRun(home_dir)
+        run.tick()
+        run.tick()
+        kinds = sorted((t.kind, t.state) for t in run.home.store.tasks())
+        assert kinds == [("email.reply", "pending"), ("odoo.invoice", "pending")]
+        inv = next(t for t in run.home.store.tasks() if t.kind == "odoo.invoice")
+        assert inv.params["partner_email"] == "ann@example.com" and inv.params["lines"][0]["price_unit"] == 0
+        assert inv.body.startswith("Create and post a customer invoice for Ann Example")
+        assert len(ai.requests) == 1  # the invoice task is summarised, not sent to the model
+        run.close()
