@@ -38,7 +38,7 @@ from fte.io.maildir_source import MaildirSource
 from fte.states.approvals import load_key
 from fte.states.execution import Executions
 from fte.states.reconcile import Reconciler
-from fte.states.service import Detection
+from fte.states.service import Detection, Move
 
 #: Environment variables that give a host the power to act; a cloud host must hold none.
 EXECUTOR_SECRETS = ("FTE_SMTP_PASSWORD", "FTE_ODOO_PASSWORD", "FTE_ODOO_API_KEY", "FTE_GMAIL_SEND_TOKEN",
@@ -46,6 +46,8 @@ EXECUTOR_SECRETS = ("FTE_SMTP_PASSWORD", "FTE_ODOO_PASSWORD", "FTE_ODOO_API_KEY"
 
 
 MAX_DRAFT_ATTEMPTS = 3
+#: Most tasks claimed in one push: big enough for a burst of approvals, small enough for one commit.
+CLAIM_BATCH = 500
 
 
 class RoleViolation(FteError):
@@ -251,6 +253,12 @@ class Runner:
     # -- the tick --------------------------------------------------------------------------------------
 
     def tick(self) -> TickReport:
+        """One full tick (see the module's docstring). Notes are batched: their folder fsyncs and
+        "mirrored" marks happen once per publish, before anything is committed to git."""
+        with self.lifecycle.batch():
+            return self._tick()
+
+    def _tick(self) -> TickReport:
         report = TickReport()
         # The work tree first: the person's moves, and this host's own writes left uncommitted by a
         # crash, are committed before the pull, so the rebase does not have to stash them.
@@ -353,6 +361,7 @@ class Runner:
     def draft(self, report: TickReport) -> None:
         assert self.drafter is not None
         handbook = self._handbook()
+        drafted: list[Move] = []
         for task in self.store.tasks(state="detected"):
             if not self.settings.drafts and task.source not in LOCAL_SOURCES:
                 continue  # the cloud drafts it
@@ -371,12 +380,12 @@ class Runner:
                                     changes={"last_error": f"drafting failed: {exc}"}, error=str(exc), attempts=tries)
                 report.failed += 1
                 continue
-            self.lifecycle.fire(task.id, "draft", actor=drafter.name, source="daemon",
-                                changes={"body": draft.body, "params": draft.params},
-                                action=draft.action, reason=draft.reason or None)
-            report.drafted += 1
+            drafted.append(Move(task.id, "draft", changes={"body": draft.body, "params": draft.params},
+                                detail={"action": draft.action, "reason": draft.reason or None}, actor=drafter.name))
             if draft.action == "invoice_request" and task.kind == "email.reply":
                 self._invoice_task(task)
+        done, _refused = self.lifecycle.fire_many(drafted, actor=self.drafter.name, source="daemon")
+        report.drafted += len(done)
 
     def _invoice_task(self, task: Any) -> None:
         """The sender asked for an invoice: an ``odoo.invoice`` task beside the reply, for the person
@@ -390,20 +399,20 @@ class Runner:
                                               f"Invoice for {name}", params, task.original, "drafter")])
 
     def present(self, report: TickReport) -> None:
-        for task in self.store.tasks(state="synced"):
-            self.lifecycle.fire(task.id, "present", actor=self.settings.agent, source="daemon")
-            report.presented += 1
+        moves = [Move(t.id, "present") for t in self.store.tasks(state="synced")]
+        done, _refused = self.lifecycle.fire_many(moves, actor=self.settings.agent, source="daemon")
+        report.presented += len(done)
 
     def expire(self, report: TickReport) -> None:
         now = self.now()
-        for task in self.store.tasks(state="pending"):
-            if task.expires_at is not None and task.expires_at <= now:
-                self.lifecycle.fire(task.id, "expire", actor=self.settings.agent, source="daemon",
-                                    changes={"last_error": f"expired at {iso(task.expires_at)} without a decision"})
-                report.expired += 1
+        moves = [Move(t.id, "expire", changes={"last_error": f"expired at {iso(t.expires_at)} without a decision"})
+                 for t in self.store.tasks(state="pending") if t.expires_at is not None and t.expires_at <= now]
+        done, _refused = self.lifecycle.fire_many(moves, actor=self.settings.agent, source="daemon")
+        report.expired += len(done)
 
     def publish(self, report: TickReport, push: bool = True) -> SyncResult:
         """Commit what this host changed (after the secret guard) and, with ``push``, sync."""
+        self.lifecycle.flush()  # notes durable and marked before git sees them
         paths = self.home.vault.drain_touched()
         if paths:
             result = self.git.commit(paths, self._message())
@@ -427,14 +436,11 @@ class Runner:
         if ref is None:
             return False
         in_tree = set(self.git.tree_paths(ref, "Updates"))
-        marked = False
-        for task in self.store.tasks(state="drafted"):
-            if not self.settings.drafts and task.source not in LOCAL_SOURCES:
-                continue
-            if task.note_path in in_tree and not (task.flags or {}).get("quarantined"):
-                self.lifecycle.fire(task.id, "sync", actor=self.settings.agent, source="daemon", commit=ref)
-                marked = True
-        return marked
+        moves = [Move(t.id, "sync", detail={"commit": ref}) for t in self.store.tasks(state="drafted")
+                 if (self.settings.drafts or t.source in LOCAL_SOURCES)
+                 and t.note_path in in_tree and not (t.flags or {}).get("quarantined")]
+        done, _refused = self.lifecycle.fire_many(moves, actor=self.settings.agent, source="daemon")
+        return bool(done)
 
     def execute(self, report: TickReport) -> None:
         assert self.executions is not None
@@ -442,19 +448,18 @@ class Runner:
             report.executed += out.state == "done"
             report.failed += out.state == "failed"
         stale = self.executions.stale_claims()
-        claimed = self.executions.claim()
+        claimed = self.executions.claim(limit=CLAIM_BATCH)
         if not claimed and not stale:
             return
         report.claimed += len(claimed)
         claimed = stale + claimed
         result = self.publish(report)
         crashpoint("after-claim-push")
-        won = self.executions.settle(claimed, self.git.path_of, result.pushed or not self.settings.remote)
-        for task in won:
-            out = self.executions.execute(task)
+        won = self.executions.settle(claimed, self.git.paths_of, result.pushed or not self.settings.remote)
+        for out in self.executions.execute_many(won):
             report.executed += out.state == "done"
             report.failed += out.state == "failed"
-            self.log(f"{task.short_id} {task.kind}: {out.state} {out.detail}")
+            self.log(f"{out.task_id[:8]}: {out.state} {out.detail}")
 
     def write_dashboard(self) -> None:
         host = next((h for h in self.store.hosts() if h.agent == self.settings.agent), None)
@@ -492,7 +497,7 @@ class Runner:
         now = self.now()
         self.store.heartbeat(self.settings.agent, self.settings.role, now)
         quarantined = [{"task": t.short_id, "kinds": t.flags["quarantined"]}
-                       for t in self.store.tasks() if (t.flags or {}).get("quarantined")]
+                       for t in self.store.quarantined()]
         due = (self._last_heartbeat is None or quarantined != self._last_quarantined
                or (now - self._last_heartbeat).total_seconds() >= self.settings.heartbeat_interval)
         if due:

@@ -36,8 +36,8 @@ def render_dashboard(store: Store, now: datetime, agent: str, sync: dict[str, An
     pending = store.tasks(state="pending")
     soon = [t for t in pending if t.expires_at and t.expires_at - now <= EXPIRES_SOON]
     failed = store.tasks(state="failed")
-    quarantined = [t for t in store.tasks() if (t.flags or {}).get("quarantined")]
-    refused = store.incidents("refused-approval")[-5:]
+    quarantined = store.quarantined()
+    refused = store.incidents("refused-approval", last=5)
     props = {"role": "dashboard", "written_by": agent, "waiting": len(pending), "failed": len(failed)}
     out = ["---", yaml.safe_dump(props, sort_keys=False).strip(), "---", "# Dashboard", ""]
     out.append("| " + " | ".join(s for s in STATES) + " |")

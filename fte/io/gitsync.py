@@ -231,39 +231,58 @@ class GitSync:
             present = [p for p in wanted if (self.root / p).exists()]
             missing = [p for p in wanted if p not in present]
             if present:
-                self.repo.git.add("-A", "--", *present)
+                self._with_pathspec(present, "add", "-A")
             if missing:
-                self.repo.git.rm("--cached", "-q", "--ignore-unmatch", "--", *missing)
+                self._with_pathspec(missing, "rm", "--cached", "-q", "--ignore-unmatch")
             staged = self._staged(wanted)
+            blobs = self._index_blobs(staged)
             for path in list(staged):
-                data = self._index_blob(path)
-                if data is None:
+                if path not in blobs:
                     continue  # a deletion
-                findings = scan(data)
+                findings = scan(self._blob(blobs[path]))
                 if findings:
                     result.quarantined.append(self._quarantine(path, findings))
                     staged.remove(path)
-            staged = self._staged(wanted)
+            if result.quarantined:
+                staged = self._staged(wanted)
             if not staged:
                 return result
             crashpoint("before-git-commit")
-            self.repo.git.commit("-q", "--no-verify", "-m", message, "--", *staged)
+            self._with_pathspec(staged, "commit", "-q", "--no-verify", "-m", message)
             crashpoint("after-git-commit")
             result.sha = self._head()
             result.paths = staged
         return result
 
-    def _staged(self, paths: list[str]) -> list[str]:
-        out = self.repo.git.diff("--cached", "--name-only", "-z", "--no-renames", "--", *paths)
-        return [p for p in out.split("\0") if p]
+    def _with_pathspec(self, paths: list[str], command: str, *args: str) -> None:
+        """Run ``git <command>`` on many paths without hitting the command-line length limit."""
+        spec = self.root / ".git" / "fte-pathspec"
+        spec.write_bytes(b"\0".join(p.encode("utf-8") for p in paths))
+        try:
+            getattr(self.repo.git, command)(*args, f"--pathspec-from-file={spec}", "--pathspec-file-nul")
+        finally:
+            spec.unlink(missing_ok=True)
 
-    def _index_blob(self, path: str) -> bytes | None:
-        out = self.repo.git.ls_files("-s", "-z", "--", path)
-        entry = next((e for e in out.split("\0") if e), None)
-        if entry is None:
-            return None
-        sha = entry.split()[1]
-        return self._blob(sha)
+    @staticmethod
+    def _chunks(paths: list[str], size: int = 500) -> list[list[str]]:
+        return [paths[i:i + size] for i in range(0, len(paths), size)]
+
+    def _staged(self, paths: list[str]) -> list[str]:
+        staged: list[str] = []
+        for chunk in self._chunks(paths):
+            out = self.repo.git.diff("--cached", "--name-only", "-z", "--no-renames", "--", *chunk)
+            staged += [p for p in out.split("\0") if p]
+        return staged
+
+    def _index_blobs(self, paths: list[str]) -> dict[str, str]:
+        """path → blob sha of what is staged, for many paths in few git calls."""
+        blobs: dict[str, str] = {}
+        for chunk in self._chunks(paths):
+            out = self.repo.git.ls_files("-s", "-z", "--", *chunk)
+            for entry in filter(None, out.split("\0")):
+                meta, _, name = entry.partition("\t")
+                blobs[name] = meta.split()[1]
+        return blobs
 
     def _blob(self, sha: str) -> bytes:
         return bytes(self.repo.odb.stream(bytes.fromhex(sha)).read())
@@ -616,7 +635,17 @@ class GitSync:
 
     def path_of(self, task_id: str, ref: str = "HEAD") -> list[str]:
         """Paths in ``ref`` whose note name carries the task's short id."""
-        return [p for p in self._tree_paths(ref) if p.endswith(f"-{task_id[:8]}.md") and self._is_task_note(p)]
+        return self.paths_of([task_id], ref).get(task_id, [])
+
+    def paths_of(self, task_ids: list[str], ref: str = "HEAD") -> dict[str, list[str]]:
+        """For many tasks at once: id → paths in ``ref`` whose note name carries its short id."""
+        by_id8 = {tid[:8]: tid for tid in task_ids}
+        found: dict[str, list[str]] = {}
+        for p in self._tree_paths(ref):
+            m = _ID8.search(p)
+            if m and m.group(1) in by_id8 and self._is_task_note(p):
+                found.setdefault(by_id8[m.group(1)], []).append(p)
+        return found
 
     def working_changes(self) -> list[Change]:
         """Uncommitted changes in the work tree (a person's moves and edits), renames detected."""

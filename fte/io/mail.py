@@ -5,12 +5,17 @@ Both directions use the stdlib ``email`` package with ``policy.default`` (RFC 53
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from email import policy
-from email.message import EmailMessage
+from email.header import Header, decode_header, make_header
+from email.mime.text import MIMEText
+from email.message import EmailMessage, Message
 from email.parser import BytesParser
-from email.utils import format_datetime, getaddresses, parseaddr
+from email.policy import compat32
+from email.charset import QP, Charset
+from email.utils import format_datetime, formataddr, getaddresses, parseaddr
 from datetime import datetime
 from typing import Any
 
@@ -49,45 +54,85 @@ class IncomingMail:
         return f"From: {who}\nDate: {self.date}\nSubject: {self.subject}\n\n{self.text.strip()}"
 
 
-def parse_mail(data: bytes) -> IncomingMail:
-    """Parse raw RFC 5322 bytes; a missing Message-ID gets a stable one made from the content."""
-    msg = BytesParser(policy=policy.default).parsebytes(data)
-    name, addr = parseaddr(str(msg.get("From", "")))
-    message_id = str(msg.get("Message-ID", "")).strip()
-    if not message_id:
-        import hashlib
+def _header(msg: Message, name: str) -> str:
+    raw = msg.get(name)
+    if raw is None:
+        return ""
+    try:
+        return str(make_header(decode_header(str(raw)))).strip()
+    except (LookupError, ValueError, UnicodeDecodeError):
+        return str(raw).strip()
 
+
+def _text(msg: Message) -> str:
+    """The first text/plain part (else text/html with tags dropped), decoded with its charset."""
+    plain = html = None
+    for part in msg.walk() if msg.is_multipart() else [msg]:
+        ctype = part.get_content_type()
+        if part.get_content_disposition() == "attachment":
+            continue
+        if ctype == "text/plain" and plain is None:
+            plain = part
+        elif ctype == "text/html" and html is None:
+            html = part
+    chosen = plain or html
+    if chosen is None:
+        return ""
+    payload = chosen.get_payload(decode=True) or b""
+    charset = chosen.get_content_charset() or "utf-8"
+    try:
+        text = payload.decode(charset, "replace")
+    except LookupError:
+        text = payload.decode("utf-8", "replace")
+    text = text.replace("\r\n", "\n")
+    return re.sub(r"<[^>]+>", "", text) if chosen is html else text
+
+
+def parse_mail(data: bytes) -> IncomingMail:
+    """Parse raw RFC 5322 bytes; a missing Message-ID gets a stable one made from the content.
+
+    The stdlib's ``compat32`` parser with explicit header decoding: several times faster than
+    ``policy.default`` on a Maildir of thousands of messages, with the same result for our fields.
+    """
+    msg = BytesParser(policy=compat32).parsebytes(data)
+    name, addr = parseaddr(_header(msg, "From"))
+    message_id = _header(msg, "Message-ID")
+    if not message_id:
         message_id = f"<sha256.{hashlib.sha256(data).hexdigest()[:32]}@fte.invalid>"
-    body = msg.get_body(preferencelist=("plain", "html")) if msg.is_multipart() or msg.get_content_type() else None
-    text = ""
-    if body is not None:
-        try:
-            text = body.get_content()
-        except (LookupError, KeyError):
-            text = body.get_payload(decode=True).decode("utf-8", "replace") if body.get_payload(decode=True) else ""
-        if body.get_content_type() == "text/html":
-            text = re.sub(r"<[^>]+>", "", text)
-    refs = tuple(str(msg.get("References", "")).split())
+    refs = tuple(_header(msg, "References").split())
     return IncomingMail(
         message_id=message_id,
         sender=addr.lower(),
         sender_name=name,
-        to=tuple(a for _n, a in getaddresses([str(v) for v in msg.get_all("To", [])])),
-        subject=str(msg.get("Subject", "")).strip(),
-        date=str(msg.get("Date", "")),
-        text=text[:MAX_TEXT],
+        to=tuple(a for _n, a in getaddresses([_header(msg, "To")])) if msg.get("To") else (),
+        subject=_header(msg, "Subject"),
+        date=_header(msg, "Date"),
+        text=_text(msg)[:MAX_TEXT],
         references=refs,
     )
 
 
+_UTF8_QP = Charset("utf-8")
+_UTF8_QP.body_encoding = QP  # readable bodies (quoted-printable), as mail clients send them
+
+
+def _h(value: str) -> str | Header:
+    """A header value: as is when ASCII, RFC 2047-encoded otherwise."""
+    return value if value.isascii() else Header(value, "utf-8")
+
+
 def build_reply(
     *, task_id: str, sender: str, params: dict[str, Any], body: str, message_id: str, date: datetime
-) -> EmailMessage:
-    """The reply an executor sends: threading headers, and the idempotency key as Message-ID + X-FTE-Task."""
-    msg = EmailMessage(policy=policy.SMTP)
-    msg["From"] = sender
-    msg["To"] = str(params["to"])
-    msg["Subject"] = str(params.get("subject", ""))
+) -> Message:
+    """The reply an executor sends: threading headers, and the idempotency key as Message-ID + X-FTE-Task.
+
+    Built with the stdlib's ``compat32`` MIME classes (several times faster than ``EmailMessage``
+    for thousands of replies); non-ASCII header values are RFC 2047-encoded.
+    """
+    msg = MIMEText(body, "plain", _UTF8_QP)
+    msg["From"] = formataddr(parseaddr(sender), "utf-8")
+    msg["To"] = formataddr(parseaddr(str(params["to"])), "utf-8")
+    msg["Subject"] = _h(str(params.get("subject", "")))
     msg["Date"] = format_datetime(date)
     msg["Message-ID"] = message_id
     if params.get("in_reply_to"):
@@ -95,7 +140,6 @@ def build_reply(
     if params.get("references"):
         msg["References"] = str(params["references"])
     msg["X-FTE-Task"] = task_id
-    msg.set_content(body)
     return msg
 
 

@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterator
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from fte.errors import BadInput, NotFound
@@ -77,6 +77,17 @@ class Store:
         with self.read() as s:
             return s.get(Task, task_id)
 
+    def quarantined(self) -> list[Task]:
+        """Tasks flagged by the secret guard (an indexed-free JSON test, but only on flagged rows' text)."""
+        with self.read() as s:
+            q = select(Task).where(func.json_extract(Task.flags, "$.quarantined").is_not(None))
+            return list(s.scalars(q))
+
+    def find_by_note_path(self, note_path: str) -> Task | None:
+        """The task whose note is recorded at ``note_path`` (indexed)."""
+        with self.read() as s:
+            return s.scalar(select(Task).where(Task.note_path == note_path).limit(1))
+
     def tasks(self, state: str | None = None, limit: int | None = None) -> list[Task]:
         with self.read() as s:
             q = select(Task).order_by(Task.created_at, Task.id)
@@ -115,15 +126,45 @@ class Store:
             q = select(Task).where(Task.mirrored_version < Task.version).order_by(Task.updated_at)
             return list(s.scalars(q))
 
-    def mark_mirrored(self, task_id: str, version: int, note_path: str) -> bool:
-        """Record that the note at ``note_path`` shows ``version``; a no-op if the row moved on since."""
-        with self.write() as s:
-            result = s.execute(
-                update(Task)
-                .where(Task.id == task_id, Task.version == version)
-                .values(mirrored_version=version, note_path=note_path)
-            )
-            return bool(result.rowcount)  # type: ignore[attr-defined]
+    def mark_mirrored(self, task_id: str, version: int, note_path: str, durable: bool = True) -> bool:
+        """Record that the note at ``note_path`` shows ``version``; a no-op if the row moved on since.
+
+        ``durable=False`` commits without its own fsync (``synchronous=NORMAL`` for this one
+        transaction): the mark is bookkeeping that repair can redo, and the next ``FULL`` commit
+        (the next transition) makes it durable anyway, as WAL commits are sequential.
+        """
+        stmt = (update(Task).where(Task.id == task_id, Task.version == version)
+                .values(mirrored_version=version, note_path=note_path))
+        if durable:
+            with self.write() as s:
+                return bool(s.execute(stmt).rowcount)  # type: ignore[attr-defined]
+        with self.engine.connect() as conn:
+            raw = conn.connection.driver_connection  # outside any transaction: SQLite refuses it inside
+            raw.execute("PRAGMA synchronous = NORMAL")
+            try:
+                with conn.begin():
+                    return bool(conn.execute(stmt).rowcount)
+            finally:
+                raw.execute("PRAGMA synchronous = FULL")
+
+    def mark_mirrored_many(self, marks: list[tuple[str, int, str]], durable: bool = True) -> None:
+        """:meth:`mark_mirrored` for many notes, in one transaction."""
+        if not marks:
+            return
+        values = [{"i": i, "v": v, "p": p} for i, v, p in marks]
+        stmt = text("UPDATE tasks SET mirrored_version = :v, note_path = :p WHERE id = :i AND version = :v")
+        if durable:
+            with self.write() as s:
+                s.execute(stmt, values)
+            return
+        with self.engine.connect() as conn:
+            raw = conn.connection.driver_connection
+            raw.execute("PRAGMA synchronous = NORMAL")
+            try:
+                with conn.begin():
+                    conn.execute(stmt, values)
+            finally:
+                raw.execute("PRAGMA synchronous = FULL")
 
     def record_incident(
         self, at: datetime, host: str, kind: str, task_id: str | None = None, path: str | None = None, **detail: Any
@@ -132,12 +173,16 @@ class Store:
         with self.write() as s:
             s.add(Incident(at=at, host=host, kind=kind, task_id=task_id, path=path, detail=detail))
 
-    def incidents(self, kind: str | None = None) -> list[Incident]:
+    def incidents(self, kind: str | None = None, last: int | None = None) -> list[Incident]:
+        """Incidents, oldest first; ``last`` keeps only the newest N."""
         with self.read() as s:
-            q = select(Incident).order_by(Incident.id)
+            q = select(Incident).order_by(Incident.id.desc() if last else Incident.id)
             if kind is not None:
                 q = q.where(Incident.kind == kind)
-            return list(s.scalars(q))
+            if last:
+                q = q.limit(last)
+            rows = list(s.scalars(q))
+            return rows[::-1] if last else rows
 
     def set_flags(self, task_id: str, **flags: Any) -> None:
         """Merge ``flags`` into a task's flags (``None`` removes one). Not a transition: no version bump."""
@@ -174,6 +219,25 @@ class Store:
             row = Execution(task_id=task_id, attempt=last + 1, idempotency_key=key, started_at=at)
             s.add(row)
         return row
+
+    def start_executions(self, items: list[tuple[str, str]], at: datetime) -> list[Execution]:
+        """:meth:`start_execution` for many tasks, in one transaction (all committed before any call)."""
+        rows: list[Execution] = []
+        with self.write() as s:
+            for task_id, key in items:
+                last = s.scalar(select(func.max(Execution.attempt)).where(Execution.task_id == task_id)) or 0
+                row = Execution(task_id=task_id, attempt=last + 1, idempotency_key=key, started_at=at)
+                s.add(row)
+                rows.append(row)
+        return rows
+
+    def finish_executions(self, items: list[tuple[int, str, str | None]], at: datetime) -> None:
+        """Finish many attempts, in one transaction: (execution id, outcome, external id)."""
+        with self.write() as s:
+            for execution_id, outcome, external_id in items:
+                row = s.get(Execution, execution_id)
+                assert row is not None
+                row.outcome, row.finished_at, row.external_id = outcome, at, external_id
 
     def finish_execution(
         self, execution_id: int, outcome: str, at: datetime, external_id: str | None = None, error: str | None = None

@@ -52,7 +52,7 @@ class Task(Base):
     params: Mapped[dict[str, Any]] = mapped_column(default=dict)
     body: Mapped[str] = mapped_column(Text, default="")
     original: Mapped[str] = mapped_column(Text, default="")
-    note_path: Mapped[str | None] = mapped_column(Text, default=None)
+    note_path: Mapped[str | None] = mapped_column(Text, default=None, index=True)
     claimed_by: Mapped[str | None] = mapped_column(String(40), default=None)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]

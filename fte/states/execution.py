@@ -19,7 +19,7 @@ from fte.errors import FteError
 from fte.io.executors import ExecutionError, Executor, OutcomeUnknown
 from fte.models.tables import Task
 from fte.states.approvals import verify_task
-from fte.states.service import Lifecycle
+from fte.states.service import Lifecycle, Move
 
 NEVER_RETRY = ("odoo.payment",)
 MAX_ATTEMPTS = 3
@@ -52,8 +52,11 @@ class Executions:
     def claim(self, limit: int = 50) -> list[Task]:
         """Claim up to ``limit`` approved tasks whose approval verifies; send the others back to pending."""
         claimed: list[Task] = []
+        moves: list[Move] = []
+        counts: dict[str, int] = {}
+        self._started: dict[str, int] = {}
         for task in self.lifecycle.store.tasks(state="approved"):
-            if len(claimed) >= limit:
+            if len(moves) >= limit:
                 break
             reason = verify_task(self.approval_key, task) if self.approval_key else "this host has no approval key"
             if reason is not None:
@@ -66,29 +69,36 @@ class Executions:
             if self.dry_run:
                 self.log(f"dry run: would claim and perform {task.kind} {task.short_id} ({task.title})")
                 continue
-            if self._over_limit(task.kind, len([c for c in claimed if c.kind == task.kind])):
+            if self._over_limit(task.kind, counts.get(task.kind, 0)):
                 continue
-            claimed.append(self.lifecycle.fire(task.id, "claim", actor=self.agent, source="daemon",
-                                               changes={"claimed_by": self.agent}))
+            counts[task.kind] = counts.get(task.kind, 0) + 1
+            moves.append(Move(task.id, "claim", changes={"claimed_by": self.agent}))
+        claimed, _refused = self.lifecycle.fire_many(moves, actor=self.agent, source="daemon")
         return claimed
 
     def _over_limit(self, kind: str, claimed_now: int) -> bool:
         limit = self.rate_limits.get(kind)
         if limit is None:
             return False
-        since = self.lifecycle.clock() - timedelta(hours=1)
-        started = self.lifecycle.store.executions_started(kind, since)
-        if started + claimed_now >= limit:
+        if kind not in self._started:  # once per kind per claim round
+            since = self.lifecycle.clock() - timedelta(hours=1)
+            self._started[kind] = self.lifecycle.store.executions_started(kind, since)
+        if self._started[kind] + claimed_now >= limit:
             self.log(f"rate limit: {limit} {kind} per hour reached; the rest waits")
             return True
         return False
 
     def settle(self, claimed: list[Task], paths_in_head: Callable[[str], list[str]], pushed: bool) -> list[Task]:
-        """After the push: keep the claims that are ours in the pushed tree; release the others."""
+        """After the push: keep the claims that are ours in the pushed tree; release the others.
+
+        ``paths_in_head(ids)`` maps each task id to the paths of its notes in the pushed tree (one
+        listing of the tree for all claims, not one per task).
+        """
         won: list[Task] = []
+        in_head = paths_in_head([t.id for t in claimed])
         for task in claimed:
             row = self.lifecycle.store.get(task.id)
-            paths = paths_in_head(task.id)
+            paths = in_head.get(task.id, [])
             mine = pushed and paths == [row.note_path]
             if mine and row.state == "claimed" and row.claimed_by == self.agent:
                 won.append(row)
@@ -105,44 +115,65 @@ class Executions:
 
     def execute(self, task: Task) -> Outcome:
         """Perform one claimed task. Assumes the claim has been pushed (or there is no remote)."""
-        executor = self.executors[task.kind]
-        key = executor.key_for(task)  # type: ignore[attr-defined]
-        reason = verify_task(self.approval_key, task) if self.approval_key else "this host has no approval key"
-        if reason is not None:
-            return self._fail(task, f"not executed: {reason}", outcome=None)
+        return self.execute_many([task])[0]
+
+    def execute_many(self, tasks: list[Task]) -> list[Outcome]:
+        """Perform claimed tasks: the attempt rows of all of them are committed (one transaction)
+        before the first call; each call's result is recorded as it comes; the successes are
+        finished and moved to ``done`` together. A crash anywhere in between leaves attempts with no
+        outcome, which :meth:`resume` settles by asking the provider for their keys."""
+        outcomes: list[Outcome] = []
+        ready: list[tuple[Task, Executor, str]] = []
+        for task in tasks:
+            executor = self.executors[task.kind]
+            reason = verify_task(self.approval_key, task) if self.approval_key else "this host has no approval key"
+            if reason is not None:
+                outcomes.append(self._fail(task, f"not executed: {reason}", outcome=None))
+                continue
+            ready.append((task, executor, executor.key_for(task)))  # type: ignore[attr-defined]
+        if not ready:
+            return outcomes
         now = self.lifecycle.clock()
-        attempt = self.lifecycle.store.start_execution(task.id, key, now)
+        attempts = self.lifecycle.store.start_executions([(t.id, key) for t, _e, key in ready], now)
         crashpoint("before-call")
-        try:
-            performed = executor.perform(task, key, now)
-        except OutcomeUnknown as exc:
-            self.lifecycle.store.finish_execution(attempt.id, "unknown", self.lifecycle.clock(), error=str(exc))
+        succeeded: list[tuple[Task, int, str, str]] = []
+        for (task, executor, key), attempt in zip(ready, attempts):
+            try:
+                performed = executor.perform(task, key, now)
+            except ExecutionError as exc:
+                outcomes.append(self._after_error(task, executor, key, attempt.id, attempt.attempt, exc))
+                continue
+            crashpoint("after-call")
+            succeeded.append((task, attempt.id, performed.external_id, ""))
+        return outcomes + self._complete_many(succeeded)
+
+    def _after_error(self, task: Task, executor: Executor, key: str, attempt_id: int, attempt_no: int,
+                     exc: ExecutionError) -> Outcome:
+        store, clock = self.lifecycle.store, self.lifecycle.clock
+        if isinstance(exc, OutcomeUnknown):
+            store.finish_execution(attempt_id, "unknown", clock(), error=str(exc))
             return self._fail(task, f"outcome unknown: {exc}", outcome="unknown")
-        except ExecutionError as exc:
-            outcome = "error"
-            if exc.transient:
-                try:
-                    found = self._lookup(executor, key)
-                except OutcomeUnknown as unknown:
-                    self.lifecycle.store.finish_execution(attempt.id, "unknown", self.lifecycle.clock(), error=str(unknown))
-                    return self._fail(task, f"outcome unknown: {unknown}", outcome="unknown")
-                if found:
-                    crashpoint("after-call")
-                    return self._complete(task, attempt.id, found, "found at the provider after an error")
-                if task.kind in NEVER_RETRY:
-                    outcome = "unknown"
-                elif attempt.attempt < MAX_ATTEMPTS:
-                    # Keep the claim; retry after a backoff (resume() picks it up when it is due).
-                    delay = BACKOFF_BASE * 2 ** (attempt.attempt - 1)
-                    self.lifecycle.store.finish_execution(attempt.id, "error", self.lifecycle.clock(), error=str(exc))
-                    retry_at = self.lifecycle.clock() + timedelta(seconds=delay)
-                    self.lifecycle.store.set_flags(task.id, retry_at=iso(retry_at))
-                    self.log(f"{task.short_id}: {exc}; retry {attempt.attempt + 1}/{MAX_ATTEMPTS} after {delay:.0f} s")
-                    return Outcome(task.id, "claimed", f"retry at {iso(retry_at)}")
-            self.lifecycle.store.finish_execution(attempt.id, outcome, self.lifecycle.clock(), error=str(exc))
-            return self._fail(task, str(exc), outcome=outcome)
-        crashpoint("after-call")
-        return self._complete(task, attempt.id, performed.external_id)
+        outcome = "error"
+        if exc.transient:
+            try:
+                found = self._lookup(executor, key)
+            except OutcomeUnknown as unknown:
+                store.finish_execution(attempt_id, "unknown", clock(), error=str(unknown))
+                return self._fail(task, f"outcome unknown: {unknown}", outcome="unknown")
+            if found:
+                return self._complete(task, attempt_id, found, "found at the provider after an error")
+            if task.kind in NEVER_RETRY:
+                outcome = "unknown"
+            elif attempt_no < MAX_ATTEMPTS:
+                # Keep the claim; retry after a backoff (resume() picks it up when it is due).
+                delay = BACKOFF_BASE * 2 ** (attempt_no - 1)
+                store.finish_execution(attempt_id, "error", clock(), error=str(exc))
+                retry_at = clock() + timedelta(seconds=delay)
+                store.set_flags(task.id, retry_at=iso(retry_at))
+                self.log(f"{task.short_id}: {exc}; retry {attempt_no + 1}/{MAX_ATTEMPTS} after {delay:.0f} s")
+                return Outcome(task.id, "claimed", f"retry at {iso(retry_at)}")
+        store.finish_execution(attempt_id, outcome, clock(), error=str(exc))
+        return self._fail(task, str(exc), outcome=outcome)
 
     def stale_claims(self) -> list[Task]:
         """This host's claims with no attempt yet (a crash between the claim and the call)."""
@@ -203,14 +234,20 @@ class Executions:
             return None
 
     def _complete(self, task: Task, attempt_id: int, external_id: str, note: str = "") -> Outcome:
-        self.lifecycle.store.finish_execution(attempt_id, "ok", self.lifecycle.clock(), external_id=external_id)
-        detail: dict[str, Any] = {"external_id": external_id}
-        if note:
-            detail["note"] = note
-        self.lifecycle.fire(task.id, "complete", actor=self.agent, source="daemon", **detail)
-        out = Outcome(task.id, "done", external_id)
-        self.outcomes.append(out)
-        return out
+        return self._complete_many([(task, attempt_id, external_id, note)])[0]
+
+    def _complete_many(self, done: list[tuple[Task, int, str, str]]) -> list[Outcome]:
+        """Finish the attempts (one transaction), then move the tasks to ``done`` (one more)."""
+        if not done:
+            return []
+        now = self.lifecycle.clock()
+        self.lifecycle.store.finish_executions([(attempt_id, "ok", external_id) for _t, attempt_id, external_id, _n in done], now)
+        moves = [Move(t.id, "complete", detail={"external_id": ext, **({"note": note} if note else {})})
+                 for t, _a, ext, note in done]
+        self.lifecycle.fire_many(moves, actor=self.agent, source="daemon")
+        outs = [Outcome(t.id, "done", ext) for t, _a, ext, _n in done]
+        self.outcomes.extend(outs)
+        return outs
 
     def _fail(self, task: Task, error: str, outcome: str | None) -> Outcome:
         self.lifecycle.fire(task.id, "fail", actor=self.agent, source="daemon", changes={"last_error": error},

@@ -28,7 +28,7 @@ from fte.models.store import Store
 from fte.models.tables import Task
 from fte.states.approvals import make_approval, verify
 from fte.states.lifecycle import LATER
-from fte.states.service import Lifecycle
+from fte.states.service import Lifecycle, Move
 
 
 def is_task_note(path: str) -> bool:
@@ -150,6 +150,7 @@ class Reconciler:
         """Turn uncommitted changes into events. Returns the paths this host should commit."""
         touched: set[str] = set()
         gone: set[str] = set()
+        self._approvals: list[Move] = []
         for change in changes:
             path = change.path
             if change.old:
@@ -173,6 +174,10 @@ class Reconciler:
                 touched |= self._apply_local(row, note, path)
             except (FteError, NoteError) as exc:
                 self.incident("refused-change", row.id, path, error=str(exc))
+        if self._approvals:  # all of this look's approvals in one transaction
+            _done, refused = self.lifecycle.fire_many(self._approvals, actor=self.person, source="obsidian")
+            for task_id, reason in refused:
+                self.incident("refused-change", task_id, None, error=reason)
         for path in gone:
             if not is_task_note(path):
                 continue
@@ -186,13 +191,7 @@ class Reconciler:
         return touched
 
     def _owner_of(self, path: str) -> Task | None:
-        name = PurePosixPath(path).name
-        if len(name) < 12:
-            return None
-        for task in self.store.tasks():  # only for deletions: rare
-            if task.note_path == path:
-                return task
-        return None
+        return self.store.find_by_note_path(path)
 
     def _apply_local(self, row: Task, note: Note, path: str) -> set[str]:
         data = self.vault.path(path).read_bytes()
@@ -258,8 +257,8 @@ class Reconciler:
             detail["diff"] = _diff(row.body, fields["body"])
         if fields["params"] != (row.params or {}):
             detail["params"] = {"before": row.params, "after": fields["params"]}
-        approve(self.lifecycle, self.approval_key, row, self.person, "obsidian",
-                body=fields["body"], params=fields["params"], path=path, **detail)
+        self._approvals.append(approve_move(self.lifecycle, self.approval_key, row, self.person,
+                                            body=fields["body"], params=fields["params"], path=path, **detail))
         return {path}
 
 
@@ -268,6 +267,15 @@ def approve(
     body: str | None = None, params: dict[str, Any] | None = None, path: str | None = None, **detail: Any,
 ) -> Task:
     """Approve ``row`` with a signed record over exactly the body and parameters given (or the row's)."""
+    move = approve_move(lifecycle, key, row, person, body=body, params=params, path=path, **detail)
+    return lifecycle.fire(row.id, "approve", actor=person, source=source, changes=move.changes, **move.detail)
+
+
+def approve_move(
+    lifecycle: Lifecycle, key: bytes, row: Task, person: str, *,
+    body: str | None = None, params: dict[str, Any] | None = None, path: str | None = None, **detail: Any,
+) -> Move:
+    """The ``approve`` transition for ``row``, with its signed record, ready to fire."""
     if row.state != "pending":
         raise BadInput(f"task {row.short_id} is already decided ({row.state})" if row.state in
                        ("approved", "claimed", "done", "failed", "rejected", "expired") else
@@ -278,4 +286,4 @@ def approve(
     changes: dict[str, Any] = {"body": probe.body, "params": probe.params, "approval": record, "last_error": None}
     if path is not None:
         changes["note_path"] = path
-    return lifecycle.fire(row.id, "approve", actor=person, source=source, changes=changes, **detail)
+    return Move(row.id, "approve", changes=changes, detail=detail, actor=person)
