@@ -11,7 +11,7 @@ Files older than the retention (``[audit] retention_days``, default 90) are remo
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import select
@@ -41,10 +41,21 @@ def _result(t: Transition) -> str:
 
 
 def entries_by_day(store: Store, since: date | None = None, until: date | None = None) -> dict[str, list[dict[str, Any]]]:
-    """Every transition as an audit entry, grouped by UTC day (``since``/``until`` inclusive)."""
+    """Every transition as an audit entry, grouped by UTC day (``since``/``until`` inclusive).
+
+    Only the tasks with a transition in the period are read (their whole timeline, so the approval
+    status is right), not the whole database.
+    """
     with store.read() as s:
-        tasks = {t.id: t for t in s.scalars(select(Task))}
-        rows = list(s.scalars(select(Transition).order_by(Transition.task_id, Transition.version)))
+        period = select(Transition.task_id)
+        if since:
+            period = period.where(Transition.at >= datetime.combine(since, time.min, timezone.utc))
+        if until:
+            period = period.where(Transition.at < datetime.combine(until + timedelta(days=1), time.min, timezone.utc))
+        ids = period.distinct().scalar_subquery()
+        tasks = {t.id: t for t in s.scalars(select(Task).where(Task.id.in_(ids)))}
+        rows = list(s.scalars(select(Transition).where(Transition.task_id.in_(ids))
+                              .order_by(Transition.task_id, Transition.version)))
     status: dict[str, tuple[str, str | None]] = {}
     days: dict[str, list[dict[str, Any]]] = {}
     for t in rows:

@@ -483,9 +483,13 @@ class Runner:
         last = self.store.cursor("audit.exported")
         if last == today.isoformat():
             return
-        since = date.fromisoformat(last) if last else None
-        export(self.store, self.home.vault, self.settings.agent, self.now(), since=since,
-               until=today - timedelta(days=1), retention_days=self.settings.audit_retention_days)
+        # One day at a time (memory stays bounded however long the history), within the retention.
+        oldest = today - timedelta(days=self.settings.audit_retention_days)
+        day = max(date.fromisoformat(last), oldest) if last else oldest
+        while day < today:
+            export(self.store, self.home.vault, self.settings.agent, self.now(), since=day, until=day,
+                   retention_days=self.settings.audit_retention_days)
+            day += timedelta(days=1)
         self.store.set_cursor("audit.exported", today.isoformat(), self.now())
 
     def heartbeat(self) -> None:

@@ -232,3 +232,21 @@ def test_sighup_reloads_the_settings(home_dir: Path) -> None:
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_maildir_outbox_lookup_sees_a_message_a_mail_client_moved_to_cur(tmp_path: Path) -> None:
+    from datetime import datetime, timezone
+
+    from fte.io.executors import MaildirOutbox
+    from fte.models.tables import Task
+
+    box = MaildirOutbox(tmp_path / "outbox", "me@example.com")
+    task = Task(id="f" * 32, kind="email.reply", body="x", params={"to": "a@example.com", "subject": "s"})
+    key = box.key_for(task)
+    assert box.lookup(key) is None
+    box.perform(task, key, datetime.now(timezone.utc))
+    [delivered] = (tmp_path / "outbox" / "new").iterdir()
+    os.replace(delivered, tmp_path / "outbox" / "cur" / f"{delivered.name}:2,S")
+    assert box.lookup(key) == key
+    box.perform(task, key, datetime.now(timezone.utc))  # a second attempt delivers nothing
+    assert not list((tmp_path / "outbox" / "new").iterdir())

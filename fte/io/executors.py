@@ -76,12 +76,22 @@ class MaildirOutbox:
     def lookup(self, key: str) -> str | None:
         name = self._file_name(key)
         for sub in ("new", "cur"):
-            folder = self.path / sub
-            if (folder / name).exists():
+            if (self.path / sub / name).exists():
                 return key
-            if folder.is_dir() and any(f.startswith(name + ":") for f in os.listdir(folder)):
-                return key
-        return None
+        return key if name in self._cur_names() else None
+
+    def _cur_names(self) -> set[str]:
+        """Base names in ``cur/`` (a mail client renames ``new/x`` to ``cur/x:2,S``), cached until
+        the folder changes — so a thousand lookups are not a thousand directory listings."""
+        folder = self.path / "cur"
+        try:
+            stamp = folder.stat().st_mtime_ns
+        except FileNotFoundError:
+            return set()
+        if getattr(self, "_cur_stamp", None) != stamp:
+            self._cur_cache = {f.split(":", 1)[0] for f in os.listdir(folder)}
+            self._cur_stamp = stamp
+        return self._cur_cache
 
     def perform(self, task: Task, key: str, now: datetime) -> Performed:
         params = task.params or {}
