@@ -232,6 +232,7 @@ class Runner:
             if self.settings.executes else None
         )
         self._last_heartbeat: datetime | None = None
+        self._last_sync: SyncResult | None = None
         self._last_quarantined: list[dict[str, Any]] = []
         self._error_since: str | None = None
 
@@ -411,11 +412,16 @@ class Runner:
         report.expired += len(done)
 
     def publish(self, report: TickReport, push: bool = True) -> SyncResult:
-        """Commit what this host changed (after the secret guard) and, with ``push``, sync."""
+        """Commit what this host changed (after the secret guard) and, with ``push``, sync.
+
+        Nothing committed and nothing waiting to be pushed: no sync (the tick's first step fetched).
+        """
         self.lifecycle.flush()  # notes durable and marked before git sees them
         paths = self.home.vault.drain_touched()
+        committed = False
         if paths:
             result = self.git.commit(paths, self._message())
+            committed = result.sha is not None
             for event in result.quarantined:
                 if event.task_id and self.store.find(event.task_id):
                     self.store.set_flags(event.task_id, quarantined=", ".join(event.detail.get("kinds", [])))
@@ -424,6 +430,10 @@ class Runner:
                 self._record(event)
         if not push:
             return SyncResult(pushed=False, head=self.git.head(), upstream=self.git.upstream())
+        head, upstream = self.git.head(), self.git.upstream()
+        if not committed and self._last_sync is not None and self._last_sync.pushed and (
+                not self.settings.remote or head == upstream):
+            return SyncResult(pushed=True, head=head, upstream=upstream)
         result = self.git.sync()
         self._after_sync(result, report)
         return result
@@ -514,6 +524,7 @@ class Runner:
     # -- helpers ---------------------------------------------------------------------------------------
 
     def _after_sync(self, result: SyncResult, report: TickReport) -> None:
+        self._last_sync = result
         for event in result.events:
             self._record(event)
         if result.error:
