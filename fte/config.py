@@ -65,6 +65,7 @@ class Settings:
     sync_interval: float = 30.0
     watch_interval: float = 1.0
     heartbeat_interval: float = 300.0
+    file_events: bool = True
     signature: str = ""
     rate_limits: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_RATE_LIMITS))
     audit_retention_days: int = 90
@@ -129,6 +130,9 @@ def parse_settings(home: Path, data: dict[str, Any]) -> Settings:
         if not isinstance(value, (int, float)) or value <= 0:
             raise BadInput(f"fte.toml: daemon.{key} must be a positive number of seconds")
         intervals[key] = float(value)
+    file_events = daemon.get("file_events", True)
+    if not isinstance(file_events, bool):
+        raise BadInput("fte.toml: daemon.file_events must be true or false")
     dry_run = data.get("dry_run", False)
     if not isinstance(dry_run, bool):
         raise BadInput("fte.toml: dry_run must be true or false")
@@ -149,6 +153,7 @@ def parse_settings(home: Path, data: dict[str, Any]) -> Settings:
         signature=str(drafter.get("signature", "")),
         rate_limits=limits,
         audit_retention_days=retention,
+        file_events=file_events,
         raw=data,
         **intervals,
     )
@@ -186,6 +191,7 @@ dry_run = false              # true: claim but do not perform anything
 sync_interval = 30           # seconds between git syncs when nothing happens
 watch_interval = 1           # seconds between looks at the vault for a person's moves
 heartbeat_interval = 300     # seconds between heartbeats written to Logs/<agent>/
+file_events = true           # act on the vault's (and the Maildir's) file-system events; false = poll
 
 [audit]
 retention_days = 90          # daily audit files in Logs/<agent>/audit/ older than this are removed

@@ -46,6 +46,10 @@ EXECUTOR_SECRETS = ("FTE_SMTP_PASSWORD", "FTE_ODOO_PASSWORD", "FTE_ODOO_API_KEY"
 
 
 MAX_DRAFT_ATTEMPTS = 3
+#: Where a person's moves and edits matter, looked at every tick (Done/ can hold 100,000 notes).
+ACTIVE_FOLDERS = ("Needs_Action", "Updates", "Pending_Approval", "Approved", "Rejected", "In_Progress", "Failed",
+                  "Company_Handbook.md", "Business_Goals.md")
+FULL_LOOK_EVERY = 100
 #: Most tasks claimed in one push: big enough for a burst of approvals, small enough for one commit.
 CLAIM_BATCH = 500
 
@@ -233,6 +237,7 @@ class Runner:
         )
         self._last_heartbeat: datetime | None = None
         self._last_sync: SyncResult | None = None
+        self._ticks = 0
         self._last_quarantined: list[dict[str, Any]] = []
         self._error_since: str | None = None
 
@@ -318,7 +323,13 @@ class Runner:
             self.store.heartbeat(parts[1], role, at, quarantined=quarantined)
 
     def work_tree(self, report: TickReport) -> None:
-        touched = self.reconciler.working_tree(self.git.working_changes())
+        """The person's moves and edits. Each tick looks where people act (every folder but
+        ``Done/``, ``Logs/``, ``Briefings/``); the first tick, and every FULL_LOOK_EVERY-th, looks at
+        the whole vault (edits of old done notes, this host's writes left by a crash)."""
+        full = self._ticks % FULL_LOOK_EVERY == 0
+        self._ticks += 1
+        folders = None if full else list(ACTIVE_FOLDERS)
+        touched = self.reconciler.working_tree(self.git.working_changes(folders))
         self.home.vault.touched |= touched
 
     def detect(self, report: TickReport) -> None:

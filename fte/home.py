@@ -122,6 +122,7 @@ def open_home(home: Path, clock: Clock = utcnow, repair: bool = True) -> Home:
     if not (settings.vault / ".git").exists():
         GitSync.init(settings.vault, settings.agent, "")
     sync = GitSync(settings.vault, settings.agent, HostLock(settings.home / LOCK_NAME), settings.remote)
+    GitSync.configure(sync.repo, settings.agent)  # settings added by newer versions reach older vaults
     opened = Home(settings, store, vault, lifecycle, sync)
     if repair:
         opened.repaired = lifecycle.repair()

@@ -62,10 +62,11 @@ class DaemonLock:
 
 
 class VaultWatcher:
-    """Sets ``wake`` when something under the vault changes (ignoring .git and temp files)."""
+    """Sets ``wake`` when something under the watched folders changes (ignoring .git and temp files):
+    the vault (a person's moves) and, on drafting hosts, the Maildir's ``new/`` (incoming mail)."""
 
-    def __init__(self, root: Path, wake: threading.Event) -> None:
-        self.root = root
+    def __init__(self, roots: Path | list[Path], wake: threading.Event) -> None:
+        self.roots = [roots] if isinstance(roots, Path) else list(roots)
         self.wake = wake
         self.observer: Any = None
 
@@ -88,7 +89,9 @@ class VaultWatcher:
 
         try:
             self.observer = Observer()
-            self.observer.schedule(Handler(), str(self.root), recursive=True)
+            for root in self.roots:
+                if root.is_dir():
+                    self.observer.schedule(Handler(), str(root), recursive=True)
             self.observer.start()
         except OSError:
             self.observer = None
@@ -132,8 +135,9 @@ def run_daemon(
                 runner = Runner(opened, log=log)
                 if opened.repaired:
                     log(f"repaired {opened.repaired} note(s) left behind by a crash")
-                watcher = VaultWatcher(opened.settings.vault, wake)
-                watching = False if once else watcher.start()
+                roots = [opened.settings.vault] + ([opened.settings.maildir_path / "new"] if opened.settings.drafts else [])
+                watcher = VaultWatcher(roots, wake)
+                watching = False if (once or not opened.settings.file_events) else watcher.start()
                 log(f"fte daemon: {opened.settings.role} host {opened.settings.agent!r}, vault {opened.settings.vault}"
                     + ("" if once else f", {'file events' if watching else 'polling'}"))
                 ticks = 0

@@ -124,6 +124,10 @@ class GitSync:
             cw.set_value("diff", "renames", "true")
             cw.set_value("pull", "rebase", "true")
             cw.set_value("rebase", "autoStash", "true")
+            # A vault of 100,000 notes: index v4 and the untracked cache (manyFiles), and a split
+            # index so a commit rewrites a small delta, not the whole index.
+            cw.set_value("feature", "manyFiles", "true")
+            cw.set_value("core", "splitIndex", "true")
 
     @classmethod
     def init(cls, root: Path, agent: str, remote: str = "") -> git.Repo:
@@ -686,9 +690,11 @@ class GitSync:
                 found.setdefault(by_id8[m.group(1)], []).append(p)
         return found
 
-    def working_changes(self) -> list[Change]:
-        """Uncommitted changes in the work tree (a person's moves and edits), renames detected."""
-        out = self.repo.git.status("--porcelain=v1", "-z", "--untracked-files=all", "--renames")
+    def working_changes(self, folders: list[str] | None = None) -> list[Change]:
+        """Uncommitted changes in the work tree (a person's moves and edits), renames detected;
+        only under ``folders`` when given (a quick look at where people act)."""
+        spec = ["--", *folders] if folders else []
+        out = self.repo.git.status("--porcelain=v1", "-z", "--untracked-files=all", "--renames", *spec)
         fields = [f for f in out.split("\0") if f]
         changes: list[Change] = []
         i = 0

@@ -80,7 +80,9 @@ class Store:
     def quarantined(self) -> list[Task]:
         """Tasks flagged by the secret guard (an indexed-free JSON test, but only on flagged rows' text)."""
         with self.read() as s:
-            q = select(Task).where(func.json_extract(Task.flags, "$.quarantined").is_not(None))
+            # A plain text test first (most rows have no flags), then the JSON test on the few left.
+            q = select(Task).where(text("tasks.flags != '{}'"),
+                                   func.json_extract(Task.flags, "$.quarantined").is_not(None))
             return list(s.scalars(q))
 
     def find_by_note_path(self, note_path: str) -> Task | None:
