@@ -38,6 +38,7 @@ BRANCH = "main"
 REMOTE = "origin"
 UPSTREAM = f"{REMOTE}/{BRANCH}"
 QUARANTINE = "Quarantine"
+SYNCED_SUFFIXES = (".md", ".yaml", ".yml", ".json", ".gitignore")
 GITIGNORE = """# fte: only notes and small data files are synced (DESIGN §3)
 *
 !*/
@@ -232,12 +233,7 @@ class GitSync:
             return result
         with self.lock.hold():
             result.events += self.recover()
-            present = [p for p in wanted if (self.root / p).exists()]
-            missing = [p for p in wanted if p not in present]
-            if present:
-                self._with_pathspec(present, "add", "-A")
-            if missing:
-                self._with_pathspec(missing, "rm", "--cached", "-q", "--ignore-unmatch")
+            self._stage(wanted)
             staged = self._staged(wanted)
             blobs = self._index_blobs(staged)
             for path in list(staged):
@@ -262,6 +258,21 @@ class GitSync:
             result.sha = self._head()
             result.paths = staged
         return result
+
+    def _stage(self, paths: list[str]) -> None:
+        """Stage exactly these paths — added, changed or removed — with ``update-index`` (no pathspec
+        matching against the whole index). Only the kinds of file the vault syncs are taken: what
+        ``.gitignore`` admits (``update-index`` itself does not read it)."""
+        admitted = [p for p in paths if p.endswith(SYNCED_SUFFIXES) and not p.startswith(f"{QUARANTINE}/")]
+        if not admitted:
+            return
+        spec = self.root / ".git" / "fte-update-index"
+        spec.write_bytes(b"\0".join(p.encode("utf-8") for p in admitted))
+        try:
+            with open(spec, "rb") as fh:
+                self.repo.git.update_index("--add", "--remove", "-z", "--stdin", istream=fh)
+        finally:
+            spec.unlink(missing_ok=True)
 
     def _with_pathspec(self, paths: list[str], command: str, *args: str) -> None:
         """Run ``git <command>`` on many paths without hitting the command-line length limit."""
@@ -376,6 +387,8 @@ class GitSync:
         if head is None:
             self.repo.git.checkout("-q", "-B", BRANCH, upstream)
             return []
+        if self._is_ancestor(upstream, head):
+            return []  # nothing new on the remote: our commits only wait to be pushed
         events: list[GitEvent] = []
         before = upstream  # what the remote had; our rebased commits and theirs are checked against it
         try:
@@ -404,6 +417,13 @@ class GitSync:
         events += self._settle_unmerged()
         events += self._resolve_duplicates(since=self._merge_base_of(head, before))
         return events
+
+    def _is_ancestor(self, a: str, b: str) -> bool:
+        try:
+            self.repo.git.merge_base("--is-ancestor", a, b)
+            return True
+        except GitCommandError:
+            return False
 
     def _merge_base_of(self, a: str, b: str) -> str | None:
         try:
@@ -659,15 +679,13 @@ class GitSync:
         return changes
 
     def _paths_for_id8s(self, id8s: list[str]) -> dict[str, list[str]]:
-        """Tracked task notes whose name ends in ``-<id8>.md``, by id8 (glob pathspecs on the index)."""
+        """Tracked task notes whose name ends in ``-<id8>.md``, by id8 — one listing of the index
+        (faster than one glob pathspec per id on a vault of 100,000 notes)."""
+        wanted = set(id8s)
         found: dict[str, list[str]] = {}
-        for chunk in self._chunks(id8s, 200):
-            specs = [f":(glob)**/*-{i}.md" for i in chunk]
-            out = self.repo.git.ls_files("-z", "--", *specs)
-            for p in filter(None, out.split("\0")):
-                m = _ID8.search(p)
-                if m and self._is_task_note(p):
-                    found.setdefault(m.group(1), []).append(p)
+        for p in self.repo.git.ls_files("-z").split("\0"):
+            if p.endswith(".md") and p[-11:-3] in wanted and p[-12:-11] == "-" and self._is_task_note(p):
+                found.setdefault(p[-11:-3], []).append(p)
         return found
 
     def path_of(self, task_id: str, ref: str = "HEAD") -> list[str]:
