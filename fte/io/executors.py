@@ -48,6 +48,11 @@ class Executor(Protocol):
     def lookup(self, key: str) -> str | None: ...
 
 
+def maildir_name(key: str) -> str:
+    """A Maildir file name made from an idempotency key: finding the key is finding the file."""
+    return "fte-" + "".join(c if c.isalnum() or c in ".-_" else "_" for c in key.strip("<>"))
+
+
 def mail_key(task: Task, domain: str) -> str:
     return message_id_for(task.id, domain)
 
@@ -69,9 +74,7 @@ class MaildirOutbox:
     def key_for(self, task: Task) -> str:
         return mail_key(task, self.domain)
 
-    @staticmethod
-    def _file_name(key: str) -> str:
-        return "fte-" + "".join(c if c.isalnum() or c in ".-_" else "_" for c in key.strip("<>"))
+    _file_name = staticmethod(lambda key: maildir_name(key))
 
     def lookup(self, key: str) -> str | None:
         name = self._file_name(key)

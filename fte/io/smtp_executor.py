@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from fte.io.executors import ExecutionError, OutcomeUnknown, Performed
+from fte.io.executors import ExecutionError, OutcomeUnknown, Performed, maildir_name
 from fte.io.mail import build_reply, message_id_for
 from fte.models.tables import Task
 
@@ -54,9 +54,7 @@ class SmtpExecutor:
     def key_for(self, task: Task) -> str:
         return message_id_for(task.id, self.domain)
 
-    @staticmethod
-    def _name(key: str) -> str:
-        return "fte-" + "".join(c if c.isalnum() or c in ".-_" else "_" for c in key.strip("<>"))
+    _name = staticmethod(lambda key: maildir_name(key))
 
     def lookup(self, key: str) -> str | None:
         name = self._name(key)

@@ -137,15 +137,19 @@ class Store:
         """
         stmt = (update(Task).where(Task.id == task_id, Task.version == version)
                 .values(mirrored_version=version, note_path=note_path))
+        return bool(self._bookkeeping(stmt, None, durable).rowcount)  # type: ignore[attr-defined]
+
+    def _bookkeeping(self, stmt: Any, params: Any, durable: bool) -> Any:
+        """Run one write; when not ``durable``, in a transaction without its own fsync."""
         if durable:
             with self.write() as s:
-                return bool(s.execute(stmt).rowcount)  # type: ignore[attr-defined]
+                return s.execute(stmt, params) if params is not None else s.execute(stmt)
         with self.engine.connect() as conn:
             raw = conn.connection.driver_connection  # outside any transaction: SQLite refuses it inside
             raw.execute("PRAGMA synchronous = NORMAL")
             try:
                 with conn.begin():
-                    return bool(conn.execute(stmt).rowcount)
+                    return conn.execute(stmt, params) if params is not None else conn.execute(stmt)
             finally:
                 raw.execute("PRAGMA synchronous = FULL")
 
@@ -155,18 +159,7 @@ class Store:
             return
         values = [{"i": i, "v": v, "p": p} for i, v, p in marks]
         stmt = text("UPDATE tasks SET mirrored_version = :v, note_path = :p WHERE id = :i AND version = :v")
-        if durable:
-            with self.write() as s:
-                s.execute(stmt, values)
-            return
-        with self.engine.connect() as conn:
-            raw = conn.connection.driver_connection
-            raw.execute("PRAGMA synchronous = NORMAL")
-            try:
-                with conn.begin():
-                    conn.execute(stmt, values)
-            finally:
-                raw.execute("PRAGMA synchronous = FULL")
+        self._bookkeeping(stmt, values, durable)
 
     def record_incident(
         self, at: datetime, host: str, kind: str, task_id: str | None = None, path: str | None = None, **detail: Any
