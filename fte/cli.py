@@ -418,16 +418,17 @@ def audit_export(day: Any, since: Any, as_json: bool, home: Path) -> None:
 @handle_errors
 def report(as_json: bool, home: Path) -> None:
     """Write this week's CEO briefing to Briefings/<Monday>_Monday_Briefing.md (the last 7 days)."""
-    from fte.report import briefing_path, figures, render
+    from fte.report import briefing_path, figures, odoo_figures, render
 
     with open_home(home) as h:
         now = h.lifecycle.clock()
         f = figures(h.store, now)
+        odoo = odoo_figures(h.settings, f)
         if as_json:
-            _emit_json({k: v for k, v in f.__dict__.items()} | {"median_wait_hours": f.median_wait_hours})
+            _emit_json({k: v for k, v in f.__dict__.items()} | {"median_wait_hours": f.median_wait_hours, "odoo": odoo})
             return
         rel = briefing_path(now)
-        h.vault.write(rel, render(f).encode("utf-8"))
+        h.vault.write(rel, render(f, odoo).encode("utf-8"))
         touched = h.vault.drain_touched()
         if touched:
             h.git.commit(touched, f"fte {h.settings.agent}: briefing")

@@ -28,7 +28,7 @@ from fte.crashpoints import crashpoint
 from fte.config import APPROVAL_KEY_NAME, Settings, check_agent, load_env
 from fte.audit import export
 from fte.dashboard import render_dashboard
-from fte.report import briefing_path, figures, render
+from fte.report import briefing_path, figures, odoo_figures, render
 from fte.errors import BadInput, FteError
 from fte.home import Home
 from fte.io.drafters import DraftError, Drafter, TemplateDrafter
@@ -493,7 +493,8 @@ class Runner:
         rel = briefing_path(self.now())
         if self.home.vault.path(rel).exists():
             return None
-        text = render(figures(self.store, self.now()))
+        f = figures(self.store, self.now())
+        text = render(f, odoo_figures(self.settings, f))
         self.home.vault.write(rel, text.encode("utf-8"))
         self.log(f"wrote {rel}")
         return rel

@@ -125,8 +125,12 @@ def render(f: Figures, odoo: dict[str, Any] | None = None) -> str:
     else:
         out.append("No failures.")
     out += ["", "## Revenue and profit & loss", ""]
-    if odoo:
-        out += [f"- Revenue: {odoo.get('revenue')}", f"- Profit: {odoo.get('profit')}"]
+    if odoo and odoo.get("error"):
+        out.append(f"Odoo could not be asked: {_cell(odoo['error'])}")
+    elif odoo:
+        out += [f"From posted entries in Odoo, {odoo['from']} to {odoo['to']}:", "",
+                "| revenue | expenses | profit |", "|---|---|---|",
+                f"| {odoo['income']:.2f} | {odoo['expenses']:.2f} | {odoo['profit']:.2f} |"]
     else:
         out.append("Odoo is not configured on this host (`[odoo]` in fte.toml), so there are no accounting figures.")
     out += ["", "## Expiring soon", ""]
@@ -153,3 +157,21 @@ def render(f: Figures, odoo: dict[str, Any] | None = None) -> str:
                 '    y-axis "hours"',
                 "    bar [" + ", ".join(str(round((r["seconds_waited"] or 0) / 3600, 2)) for r in lat) + "]", "```"]
     return "\n".join(out) + "\n"
+
+
+def odoo_figures(settings: Any, f: Figures) -> dict[str, Any] | None:
+    """Revenue and P&L of the briefing's period from Odoo, when ``[odoo]`` is configured on this host."""
+    from fte.errors import FteError
+    from fte.odoo.accounting import get_profit_loss
+    from fte.odoo.config import configured, make_client
+
+    if not configured(settings):
+        return None
+    try:
+        client = make_client(settings)
+        try:
+            return get_profit_loss(client, f.start.date().isoformat(), f.end.date().isoformat())
+        finally:
+            client.close()
+    except FteError as exc:  # the briefing is still written, and says why the figures are missing
+        return {"error": str(exc)}

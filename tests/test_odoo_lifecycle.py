@@ -155,3 +155,23 @@ def test_an_invoice_request_in_a_mail_becomes_an_invoice_task(home_dir: Path) ->
         assert inv.body.startswith("Create and post a customer invoice for Ann Example")
         assert len(ai.requests) == 1  # the invoice task is summarised, not sent to the model
         run.close()
+
+
+def test_the_briefing_takes_revenue_and_profit_from_odoo(odoo_home) -> None:
+    home, fake = odoo_home
+    from datetime import date
+
+    from fte.odoo import accounting
+
+    client = OdooClient(fake.url, fake.db, fake.login, api_key=fake.api_key, backoff=0)
+    today = date.today().isoformat()
+    accounting.create_invoice(client, "fte:a", partner="A", lines=[{"price_unit": 900}], invoice_date=today)
+    accounting.create_bill(client, "fte:b", partner="B", lines=[{"price_unit": 250}], invoice_date=today)
+    r = CliRunner().invoke(cli, ["report", "--home", str(home)], catch_exceptions=False)
+    assert r.exit_code == 0
+    [briefing] = (home / "vault" / "Briefings").glob("*_Monday_Briefing.md")
+    text = briefing.read_text()
+    assert "| 900.00 | 250.00 | 650.00 |" in text and "not configured" not in text
+    fake.fail_next = [503] * 10
+    data = json.loads(CliRunner().invoke(cli, ["report", "--json", "--home", str(home)]).output)
+    assert "not reachable" in data["odoo"]["error"] or "503" in data["odoo"]["error"]
