@@ -104,10 +104,10 @@ def export(
     if base.is_dir():
         for f in sorted(base.glob("*.json")):
             try:
-                day = date.fromisoformat(f.stem)
+                file_day = date.fromisoformat(f.stem)
             except ValueError:
                 continue
-            if day < cutoff:
+            if file_day < cutoff:
                 vault.remove(f"{folder}/{f.name}")
                 removed.append(f"{folder}/{f.name}")
     return written, removed

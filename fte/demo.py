@@ -82,6 +82,7 @@ def run_demo(folder: Path | None = None, keep: bool = True, echo: Callable[[str]
             echo("    nothing arrived — the demo failed")
             return 1
         first = pending[0]
+        assert first.note_path is not None
         note = local.vault.path(first.note_path)
         echo("\n    --- " + first.note_path + " ---")
         for line in note.read_text(encoding="utf-8").splitlines()[:22]:
@@ -93,7 +94,7 @@ def run_demo(folder: Path | None = None, keep: bool = True, echo: Callable[[str]
         os.replace(note, target)
         echo(f"    mv {first.note_path} Approved/{note.name}")
         if len(pending) > 1:
-            second = local.vault.path(pending[1].note_path)
+            second = local.vault.path(pending[1].note_path or "")
             os.replace(second, local.vault.root / "Rejected" / second.name)
             echo(f"    mv {pending[1].note_path} Rejected/{second.name}   (rejected)")
 

@@ -123,7 +123,7 @@ def run_daemon(
         flags.reload = True
         wake.set()
 
-    previous = {}
+    previous: dict[signal.Signals, Any] = {}
     if threading.current_thread() is threading.main_thread():
         for sig, handler in ((signal.SIGTERM, on_stop), (signal.SIGINT, on_stop), (signal.SIGHUP, on_hup)):
             previous[sig] = signal.signal(sig, handler)

@@ -41,7 +41,10 @@ class Performed:
 
 
 class Executor(Protocol):
-    kinds: tuple[str, ...]
+    @property
+    def kinds(self) -> tuple[str, ...]: ...
+
+    def key_for(self, task: Task) -> str: ...
 
     def perform(self, task: Task, key: str, now: datetime) -> Performed: ...
 

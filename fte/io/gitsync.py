@@ -138,7 +138,7 @@ class GitSync:
                 git.cmd.Git().ls_remote(remote, env={"GIT_TERMINAL_PROMPT": "0"})
             except GitCommandError as exc:
                 raise Unreachable(f"git remote {remote} is not reachable: {_first_line(exc)}") from exc
-            has_branch = bool(git.cmd.Git().ls_remote("--heads", remote, BRANCH).strip())
+            has_branch = bool(str(git.cmd.Git().ls_remote("--heads", remote, BRANCH)).strip())
             if has_branch and not (root / ".git").exists():
                 if root.exists() and any(root.iterdir()):
                     raise FteError(f"{root} is not empty; cannot clone {remote} into it")
@@ -457,11 +457,11 @@ class GitSync:
         """The note whose name ends in ``-<id8>.md`` in commit ``ref`` (the later state if several)."""
         found = [(p, self._blob_at(ref, p)) for p in self._tree_paths(ref)
                  if p.endswith(f"-{id8}.md") and self._is_task_note(p)]
-        found = [(p, b) for p, b in found if b is not None]
-        if not found:
+        notes = [(p, b) for p, b in found if b is not None]
+        if not notes:
             return None
-        found.sort(key=lambda pb: precedence(_state(pb[1], pb[0]) or "detected"), reverse=True)
-        return found[0]  # type: ignore[return-value]
+        notes.sort(key=lambda pb: precedence(_state(pb[1], pb[0]) or "detected"), reverse=True)
+        return notes[0]
 
     def _resolve_note(self, id8: str, paths: list[str]) -> list[GitEvent]:
         """Settle a task note changed on both sides, by id: its path may differ on each side (a move).

@@ -78,7 +78,9 @@ def _text(msg: Message) -> str:
     chosen = plain or html
     if chosen is None:
         return ""
-    payload = chosen.get_payload(decode=True) or b""
+    payload = chosen.get_payload(decode=True)
+    if not isinstance(payload, bytes):
+        payload = b""
     charset = chosen.get_content_charset() or "utf-8"
     try:
         text = payload.decode(charset, "replace")
@@ -129,10 +131,10 @@ def build_reply(
     Built with the stdlib's ``compat32`` MIME classes (several times faster than ``EmailMessage``
     for thousands of replies); non-ASCII header values are RFC 2047-encoded.
     """
-    msg = MIMEText(body, "plain", _UTF8_QP)
+    msg = MIMEText(body, "plain", _UTF8_QP)  # type: ignore[arg-type]  # the stdlib takes a Charset too
     msg["From"] = formataddr(parseaddr(sender), "utf-8")
     msg["To"] = formataddr(parseaddr(str(params["to"])), "utf-8")
-    msg["Subject"] = _h(str(params.get("subject", "")))
+    msg["Subject"] = _h(str(params.get("subject", "")))  # type: ignore[assignment]  # a Header is a valid value
     msg["Date"] = format_datetime(date)
     msg["Message-ID"] = message_id
     if params.get("in_reply_to"):

@@ -146,6 +146,7 @@ class Store:
                 return s.execute(stmt, params) if params is not None else s.execute(stmt)
         with self.engine.connect() as conn:
             raw = conn.connection.driver_connection  # outside any transaction: SQLite refuses it inside
+            assert raw is not None
             raw.execute("PRAGMA synchronous = NORMAL")
             try:
                 with conn.begin():

@@ -93,7 +93,7 @@ def serve(home: Path) -> None:
     try:
         from mcp.server.mcpserver import MCPServer  # mcp 2.x
     except ImportError:
-        from mcp.server.fastmcp import FastMCP as MCPServer  # mcp 1.x
+        from mcp.server.fastmcp import FastMCP as MCPServer  # type: ignore[no-redef,attr-defined]  # mcp 1.x
 
     tools = Tools(home)
     server = MCPServer("fte-odoo", instructions="Odoo accounting. Read tools answer from Odoo; write tools only "

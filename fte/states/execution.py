@@ -88,7 +88,8 @@ class Executions:
             return True
         return False
 
-    def settle(self, claimed: list[Task], paths_in_head: Callable[[str], list[str]], pushed: bool) -> list[Task]:
+    def settle(self, claimed: list[Task], paths_in_head: Callable[[list[str]], dict[str, list[str]]],
+               pushed: bool) -> list[Task]:
         """After the push: keep the claims that are ours in the pushed tree; release the others.
 
         ``paths_in_head(ids)`` maps each task id to the paths of its notes in the pushed tree (one
@@ -130,7 +131,7 @@ class Executions:
             if reason is not None:
                 outcomes.append(self._fail(task, f"not executed: {reason}", outcome=None))
                 continue
-            ready.append((task, executor, executor.key_for(task)))  # type: ignore[attr-defined]
+            ready.append((task, executor, executor.key_for(task)))
         if not ready:
             return outcomes
         now = self.lifecycle.clock()

@@ -124,7 +124,7 @@ def destinations(state: str, event: str) -> list[str]:
     ev = machine().events.get(event)
     if ev is None:
         return []
-    return [t.dest for t in ev.transitions.get(state, [])]
+    return [str(t.dest) for t in ev.transitions.get(state, [])]
 
 
 def next_state(state: str | None, event: str, to: str | None = None) -> str:
