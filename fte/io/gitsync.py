@@ -106,7 +106,11 @@ class GitSync:
         self.lock = lock
         self.remote = remote
         self.repo = git.Repo(root)
-        self.repo.git.update_environment(GIT_EDITOR="true", GIT_TERMINAL_PROMPT="0", LC_ALL="C")
+        # Never wait on a prompt or a dead host: a daemon has no one to type a password, and an
+        # unreachable remote must fail fast so the tick goes on (and the backoff starts).
+        self.repo.git.update_environment(
+            GIT_EDITOR="true", GIT_TERMINAL_PROMPT="0", LC_ALL="C",
+            GIT_SSH_COMMAND=os.environ.get("GIT_SSH_COMMAND", "ssh -o BatchMode=yes -o ConnectTimeout=15"))
 
     # -- set-up -----------------------------------------------------------------------------------
 
@@ -249,9 +253,13 @@ class GitSync:
                 return result
             crashpoint("before-git-commit")
             everything_staged = self.repo.git.diff("--cached", "--name-only", "-z", "--no-renames").split("\0")
-            if set(filter(None, everything_staged)) == set(staged):
-                # Only our paths are staged: a plain commit (no --only pathspec, which re-stats the tree).
-                self.repo.git.commit("-q", "--no-verify", "-m", message)
+            head = self._head()
+            if set(filter(None, everything_staged)) == set(staged) and head is not None:
+                # Only our paths are staged: commit the index with plumbing (write-tree, commit-tree,
+                # update-ref) — `git commit` would first lstat every file of a 100,000-note vault.
+                tree = self.repo.git.write_tree().strip()
+                sha = self.repo.git.commit_tree(tree, "-p", head, "-m", message).strip()
+                self.repo.git.update_ref("-m", f"commit: {message.splitlines()[0]}", "HEAD", sha, head)
             else:
                 self._with_pathspec(staged, "commit", "-q", "--no-verify", "-m", message)
             crashpoint("after-git-commit")
