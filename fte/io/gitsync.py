@@ -238,21 +238,25 @@ class GitSync:
         with self.lock.hold():
             result.events += self.recover()
             self._stage(wanted)
-            staged = self._staged(wanted)
-            blobs = self._index_blobs(staged)
+            # One look at the index: every staged change with its blob (what the guard scans).
+            changes = self._staged_raw()
+            wanted_set = set(wanted)
+            staged = [p for p in changes if p in wanted_set]
             for path in list(staged):
-                if path not in blobs:
+                blob = changes[path]
+                if blob is None:
                     continue  # a deletion
-                findings = scan(self._blob(blobs[path]))
+                findings = scan(self._blob(blob))
                 if findings:
                     result.quarantined.append(self._quarantine(path, findings))
                     staged.remove(path)
             if result.quarantined:
-                staged = self._staged(wanted)
+                changes = self._staged_raw()
+                staged = [p for p in changes if p in wanted_set]
             if not staged:
                 return result
             crashpoint("before-git-commit")
-            everything_staged = self.repo.git.diff("--cached", "--name-only", "-z", "--no-renames").split("\0")
+            everything_staged = list(changes)
             head = self._head()
             if set(filter(None, everything_staged)) == set(staged) and head is not None:
                 # Only our paths are staged: commit the index with plumbing (write-tree, commit-tree,
@@ -294,6 +298,21 @@ class GitSync:
     @staticmethod
     def _chunks(paths: list[str], size: int = 500) -> list[list[str]]:
         return [paths[i:i + size] for i in range(0, len(paths), size)]
+
+    def _staged_raw(self) -> dict[str, str | None]:
+        """Every staged change (index vs HEAD): path → the staged blob's sha (None for a deletion)."""
+        args = ["--cached", "--raw", "-z", "--no-renames", "--no-abbrev"]
+        if self._head() is None:
+            args.append(self.repo.git.hash_object("-t", "tree", os.devnull))
+        out = self.repo.git.diff(*args)
+        fields = out.split("\0")
+        staged: dict[str, str | None] = {}
+        for meta, path in zip(fields[0::2], fields[1::2]):
+            if not meta.startswith(":"):
+                continue
+            _old_mode, _new_mode, _old, new, status = meta[1:].split()
+            staged[path] = None if status.startswith("D") else new
+        return staged
 
     def _staged(self, paths: list[str]) -> list[str]:
         staged: list[str] = []
