@@ -269,8 +269,14 @@ class Runner:
         # The work tree first: the person's moves, and this host's own writes left uncommitted by a
         # crash, are committed before the pull, so the rebase does not have to stash them.
         self.work_tree(report)
-        self.publish(report, push=False)
-        self.sync_in(report)
+        fetched = False
+        if self.home.vault.touched:
+            fetched, news = self.git.remote_news()
+            if news:
+                # The pull will rebase: commit this host's approvals and leftovers first, so the
+                # rebase never has to stash them. Otherwise they go with the claims' commit.
+                self.publish(report, push=False)
+        self.sync_in(report, fetched=fetched)
         self.detect(report)
         self.draft(report)
         result = self.publish(report)
@@ -289,8 +295,8 @@ class Runner:
         self.publish(report)
         return report
 
-    def sync_in(self, report: TickReport) -> None:
-        result = self.git.sync()
+    def sync_in(self, report: TickReport, fetched: bool = False) -> None:
+        result = self.git.sync(fetched=fetched)
         self._after_sync(result, report)
         upstream = result.upstream if self.settings.remote else self.git.head()
         cursor = self.store.cursor("git.integrated")

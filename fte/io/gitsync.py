@@ -353,7 +353,22 @@ class GitSync:
 
     # -- sync ---------------------------------------------------------------------------------------
 
-    def sync(self, attempts: int = 5) -> SyncResult:
+    def remote_news(self) -> tuple[bool, bool]:
+        """Fetch, and say whether the remote has commits we lack: (fetched, news).
+
+        Unreachable counts as news (the caller then plays safe); no remote means no news ever.
+        """
+        if not self.remote:
+            return False, False
+        with self.lock.hold():
+            try:
+                self._fetch()
+            except Unreachable:
+                return False, True
+            upstream, head = self._rev(UPSTREAM), self._head()
+            return True, bool(upstream and head and not self._is_ancestor(upstream, head))
+
+    def sync(self, attempts: int = 5, fetched: bool = False) -> SyncResult:
         """Fetch, rebase onto the remote (resolving conflicts), push. Never force-pushes.
 
         With no remote, there is nothing to do: committed is synced. An unreachable remote gives a
@@ -365,9 +380,10 @@ class GitSync:
                 return SyncResult(pushed=True, head=self._head(), upstream=None, events=events)
             error = None
             pushed = False
-            for _ in range(attempts):
+            for attempt in range(attempts):
                 try:
-                    self._fetch()
+                    if not (fetched and attempt == 0):
+                        self._fetch()
                 except Unreachable as exc:
                     error = str(exc)
                     break
