@@ -10,6 +10,7 @@ from pathlib import Path
 
 import yaml
 
+from fte.daemon import TickReport
 from fte.io.vault import parse_note, render_note, split_body
 from fte.states.approvals import load_key, verify_task
 
@@ -45,8 +46,8 @@ def outbox(home: Path) -> list[Path]:
 def test_a_move_to_approved_is_signed_and_executed(home_dir: Path) -> None:
     run, [tid] = pending(home_dir)
     moved = move(run, tid, "Approved")
-    run.runner.sync_in(__import__("fte.daemon", fromlist=["TickReport"]).TickReport())
-    run.runner.work_tree(__import__("fte.daemon", fromlist=["TickReport"]).TickReport())
+    run.runner.sync_in(TickReport())
+    run.runner.work_tree(TickReport())
     task = run.home.store.get(tid)
     assert task.state == "approved" and task.approval["by"] == "person"
     assert verify_task(load_key(home_dir / "approval.key"), task) is None

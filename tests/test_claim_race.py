@@ -9,6 +9,7 @@ import textwrap
 from collections import Counter
 from pathlib import Path
 
+from fte.daemon import TickReport
 from fte.states.reconcile import approve
 
 from hosts import HostRun, bare_remote, drop_mail, make_host, raise_limits
@@ -55,10 +56,10 @@ def test_two_executors_race_for_fifty_tasks(tmp_path: Path) -> None:
     assert len(pending) == N
     for task in pending:
         approve(a.home.lifecycle, a.runner.approval_key, task, "ann", "cli")
-    a.runner.publish(__import__("fte.daemon", fromlist=["TickReport"]).TickReport())
+    a.runner.publish(TickReport())
     a.close()
     b = HostRun(b_home)
-    b.runner.sync_in(__import__("fte.daemon", fromlist=["TickReport"]).TickReport())
+    b.runner.sync_in(TickReport())
     assert len(b.home.store.tasks(state="approved")) == N  # verified with the shared approval key
     b.close()
 

@@ -10,7 +10,7 @@ from fte.io.drafters import DraftError
 from fte.io.openai_drafter import OpenAIDrafter
 from fte.models.tables import Task
 
-from fakes.openai_server import BAD_KEY, RATE_LIMITED, SERVER_ERROR, FakeOpenAI
+from fakes.openai_server import BAD_KEY, RATE_LIMITED, SERVER_ERROR, FakeOpenAI, completion
 from hosts import HostRun, drop_mail
 
 
@@ -61,7 +61,7 @@ def test_a_bad_key_is_not_transient() -> None:
 
 def test_an_answer_that_is_not_the_schema_is_refused() -> None:
     with FakeOpenAI() as fake:
-        fake.replies.append((200, __import__("fakes.openai_server", fromlist=["completion"]).completion("not json")))
+        fake.replies.append((200, completion("not json")))
         with pytest.raises(DraftError, match="not the expected JSON"):
             drafter(fake).draft(task())
 
