@@ -9,6 +9,7 @@ import pytest
 import trustme
 
 from fte.io.executors import ExecutionError, OutcomeUnknown
+from fte.io.executors import maildir_name
 from fte.io.smtp_executor import SmtpExecutor, SmtpSettings
 from fte.models.tables import Task
 
@@ -115,7 +116,7 @@ def test_a_4xx_before_data_is_transient_and_leaves_no_doubt(tmp_path: Path) -> N
 def test_an_interrupted_send_is_an_unknown_outcome(tmp_path: Path) -> None:
     ex = SmtpExecutor(SmtpSettings(host="127.0.0.1", port=1, sent_path=tmp_path / "sent"))
     key = "<fte.x@example.com>"
-    (tmp_path / "sent" / "tmp" / ex._name(key)).write_bytes(b"...")  # what a crash mid-send leaves
+    (tmp_path / "sent" / "tmp" / maildir_name(key)).write_bytes(b"...")  # what a crash mid-send leaves
     with pytest.raises(OutcomeUnknown):
         ex.lookup(key)
 

@@ -77,10 +77,8 @@ class MaildirOutbox:
     def key_for(self, task: Task) -> str:
         return mail_key(task, self.domain)
 
-    _file_name = staticmethod(lambda key: maildir_name(key))
-
     def lookup(self, key: str) -> str | None:
-        name = self._file_name(key)
+        name = maildir_name(key)
         for sub in ("new", "cur"):
             if (self.path / sub / name).exists():
                 return key
@@ -108,7 +106,7 @@ class MaildirOutbox:
         msg = build_reply(task_id=task.id, sender=self.sender, params=params, body=task.body, message_id=key, date=now)
         for sub in ("tmp", "new", "cur"):
             (self.path / sub).mkdir(parents=True, exist_ok=True)
-        name = self._file_name(key)
+        name = maildir_name(key)
         tmp = self.path / "tmp" / f"{name}.{os.getpid()}.{socket.gethostname()}"
         with open(tmp, "wb") as fh:
             fh.write(msg.as_bytes())

@@ -295,10 +295,6 @@ class GitSync:
         finally:
             spec.unlink(missing_ok=True)
 
-    @staticmethod
-    def _chunks(paths: list[str], size: int = 500) -> list[list[str]]:
-        return [paths[i:i + size] for i in range(0, len(paths), size)]
-
     def _staged_raw(self) -> dict[str, str | None]:
         """Every staged change (index vs HEAD): path → the staged blob's sha (None for a deletion)."""
         args = ["--cached", "--raw", "-z", "--no-renames", "--no-abbrev"]
@@ -313,23 +309,6 @@ class GitSync:
             _old_mode, _new_mode, _old, new, status = meta[1:].split()
             staged[path] = None if status.startswith("D") else new
         return staged
-
-    def _staged(self, paths: list[str]) -> list[str]:
-        staged: list[str] = []
-        for chunk in self._chunks(paths):
-            out = self.repo.git.diff("--cached", "--name-only", "-z", "--no-renames", "--", *chunk)
-            staged += [p for p in out.split("\0") if p]
-        return staged
-
-    def _index_blobs(self, paths: list[str]) -> dict[str, str]:
-        """path → blob sha of what is staged, for many paths in few git calls."""
-        blobs: dict[str, str] = {}
-        for chunk in self._chunks(paths):
-            out = self.repo.git.ls_files("-s", "-z", "--", *chunk)
-            for entry in filter(None, out.split("\0")):
-                meta, _, name = entry.partition("\t")
-                blobs[name] = meta.split()[1]
-        return blobs
 
     def _blob(self, sha: str) -> bytes:
         return bytes(self.repo.odb.stream(bytes.fromhex(sha)).read())
@@ -730,10 +709,6 @@ class GitSync:
             if p.endswith(".md") and p[-11:-3] in wanted and p[-12:-11] == "-" and self._is_task_note(p):
                 found.setdefault(p[-11:-3], []).append(p)
         return found
-
-    def path_of(self, task_id: str, ref: str = "HEAD") -> list[str]:
-        """Paths in ``ref`` whose note name carries the task's short id."""
-        return self.paths_of([task_id], ref).get(task_id, [])
 
     def paths_of(self, task_ids: list[str], ref: str = "HEAD") -> dict[str, list[str]]:
         """For many tasks at once: id → paths whose note name carries its short id.

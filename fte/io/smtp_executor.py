@@ -54,10 +54,9 @@ class SmtpExecutor:
     def key_for(self, task: Task) -> str:
         return message_id_for(task.id, self.domain)
 
-    _name = staticmethod(lambda key: maildir_name(key))
 
     def lookup(self, key: str) -> str | None:
-        name = self._name(key)
+        name = maildir_name(key)
         if (self.s.sent_path / "new" / name).exists() or any(
                 f.startswith(name) for f in os.listdir(self.s.sent_path / "cur")):
             return key
@@ -88,7 +87,7 @@ class SmtpExecutor:
             return Performed(external_id=key)
         msg = build_reply(task_id=task.id, sender=self.s.sender, params=params, body=task.body, message_id=key, date=now)
         data = msg.as_bytes()
-        name = self._name(key)
+        name = maildir_name(key)
         tmp = self.s.sent_path / "tmp" / name
         with open(tmp, "wb") as fh:
             fh.write(data)
