@@ -240,6 +240,7 @@ class Runner:
         self._ticks = 0
         self._last_quarantined: list[dict[str, Any]] = []
         self._error_since: str | None = None
+        self._folder_problems: set[str] = set()
 
     @property
     def lifecycle(self):  # type: ignore[no-untyped-def]
@@ -266,17 +267,17 @@ class Runner:
 
     def _tick(self) -> TickReport:
         report = TickReport()
-        # The work tree first: the person's moves, and this host's own writes left uncommitted by a
-        # crash, are committed before the pull, so the rebase does not have to stash them.
+        # Before anything looks at the working tree: finish a tree update a crash interrupted, and
+        # forget a git operation someone left half-done (docs/sync.md, "Recovery").
+        for event in self.git.recover():
+            self._record(event)
+        self.ensure_folders()
+        # The person's moves and edits are read first and become events and fte's own commit
+        # before the remote is integrated, so the sync never has to step around them.
         self.work_tree(report)
-        fetched = False
         if self.home.vault.touched:
-            fetched, news = self.git.remote_news()
-            if news:
-                # The pull will rebase: commit this host's approvals and leftovers first, so the
-                # rebase never has to stash them. Otherwise they go with the claims' commit.
-                self.publish(report, push=False)
-        self.sync_in(report, fetched=fetched)
+            self.publish(report, push=False)
+        self.sync_in(report)
         self.detect(report)
         self.draft(report)
         if report.detected or report.drafted or self.store.tasks(state="drafted", limit=1):
@@ -298,6 +299,17 @@ class Runner:
         self.publish(report)
         return report
 
+    def ensure_folders(self) -> None:
+        """Every protocol folder exists (git keeps no empty folder: an emptied ``Approved/`` would
+        vanish, and a person's move into it would fail). A folder that is a symlink or a file is
+        reported once and left alone."""
+        for problem in self.home.vault.ensure_folders():
+            if problem not in self._folder_problems:
+                self._folder_problems.add(problem)
+                self.store.record_incident(self.now(), self.settings.agent, "bad-folder", None, problem,
+                                           reason="a protocol folder is not a plain folder in the vault")
+                self.log(f"bad-folder: {problem}")
+
     def sync_in(self, report: TickReport, fetched: bool = False) -> None:
         result = self.git.sync(fetched=fetched)
         self._after_sync(result, report)
@@ -308,7 +320,7 @@ class Runner:
                 changes = self.git.changes(cursor, upstream)
             except Exception:  # the cursor's commit is gone (a re-cloned vault): start over
                 changes = self.git.changes(None, upstream)
-            report.pulled += len(self.reconciler.pulled(changes))
+            report.pulled += len(self.reconciler.pulled(changes, self.git.read_blob))
             self._heartbeats_seen(changes)
             self.store.set_cursor("git.integrated", upstream, self.now())
 
@@ -559,9 +571,10 @@ class Runner:
         self.store.heartbeat(self.settings.agent, self.settings.role, self.now(), sync=info)
 
     def _record(self, event: GitEvent) -> None:
-        copy = event.detail.get("copy")
-        if isinstance(copy, str) and event.kind == "recovered-autostash":
-            self.home.vault.touched.add(copy)  # a kept copy is committed with the next publish
+        if event.detail.get("kept") == "committed":
+            # Copies written by a recovery (not by a merge commit) go out with the next publish.
+            copies = event.detail.get("copy")
+            self.home.vault.touched.update([copies] if isinstance(copies, str) else list(copies or []))
         task_id = event.task_id if event.task_id and self.store.find(event.task_id) else None
         self.store.record_incident(self.now(), self.settings.agent, event.kind, task_id, event.path, **event.detail)
         self.log(f"{event.kind}: {event.path or ''} {event.detail}")

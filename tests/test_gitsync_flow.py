@@ -144,8 +144,9 @@ def test_conflict_on_other_files_keeps_both_versions(net) -> None:
     cloud.tick()
     vault = net.cloud / "vault"
     assert (vault / "Company_Handbook.md").read_text() == "local rules\n"  # the remote's, at its path
-    assert (vault / "Company_Handbook.conflict-cloud-1.md").read_text() == "cloud rules\n"
-    assert "Company_Handbook.conflict-cloud-1.md" in git(vault, "ls-tree", "--name-only", "origin/main")
+    [copy] = vault.glob("Company_Handbook.conflict-cloud-*.md")
+    assert copy.read_text() == "cloud rules\n"
+    assert copy.name in git(vault, "ls-tree", "--name-only", "origin/main")
 
 
 def test_interrupted_rebase_is_recovered_before_new_work(net) -> None:
@@ -196,7 +197,7 @@ def test_second_host_clones_the_existing_vault(net) -> None:
     assert git(vault, "status", "--porcelain") == ""
 
 
-def test_an_uncommitted_edit_that_conflicts_with_a_pull_is_kept_as_a_copy(net) -> None:
+def test_an_uncommitted_edit_that_conflicts_with_a_pull_stays_where_the_person_typed_it(net) -> None:
     cloud, local = net.open(net.cloud), net.open(net.local)
     cloud.tick(), local.tick(), cloud.tick()
     (net.local / "vault" / "Company_Handbook.md").write_text("rules from the laptop\n")
@@ -204,14 +205,16 @@ def test_an_uncommitted_edit_that_conflicts_with_a_pull_is_kept_as_a_copy(net) -
     local.home.git.sync()
     # A person on the cloud host edits the same file and does not commit it.
     (net.cloud / "vault" / "Company_Handbook.md").write_text("rules typed on the server\n")
+    drop_mail(net.cloud, 1)
     cloud.tick()
     vault = net.cloud / "vault"
-    assert git(vault, "diff", "--name-only", "--diff-filter=U") == ""  # nothing left unmerged
-    assert (vault / "Company_Handbook.md").read_text() == "rules from the laptop\n"
-    copies = list(vault.glob("Company_Handbook.conflict-cloud-*.md"))
-    assert [c.read_text() for c in copies] == ["rules typed on the server\n"]
-    assert "recovered-autostash" in [i.kind for i in cloud.home.store.incidents()]
-    cloud.tick()
-    assert git(vault, "status", "--porcelain") == ""
-    assert copies[0].name in git(vault, "ls-tree", "--name-only", "origin/main")
+    # The person's words are never overwritten; the remote's version is what HEAD holds.
+    assert (vault / "Company_Handbook.md").read_text() == "rules typed on the server\n"
+    assert git(vault, "show", "HEAD:Company_Handbook.md") == "rules from the laptop\n"
+    assert git(vault, "status", "--porcelain") == " M Company_Handbook.md\n"
+    assert "kept-person-change" in [i.kind for i in cloud.home.store.incidents()]
+    # Nothing git-ish left behind, and the tick's own work went out.
+    assert git(vault, "diff", "--name-only", "--diff-filter=U") == ""
     assert git(vault, "stash", "list") == ""
+    assert list(cloud.states().values()) == ["synced"]
+    assert git(vault, "rev-parse", "HEAD") == git(vault, "rev-parse", "origin/main")

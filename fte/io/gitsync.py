@@ -1,18 +1,16 @@
-"""Git sync of the vault (DESIGN §3): commit managed paths, fetch, rebase, push — never force.
+"""Git sync of the vault (DESIGN §3, docs/sync.md): commit managed paths, fetch, merge, push — never force.
 
 Everything here runs under the host's one git lock. The class knows git and notes, not the
-database: what happened (conflicts resolved, locks cleared, rebases recovered, notes quarantined)
-comes back as :class:`GitEvent` values for the caller to put in the audit log.
+database: what happened (conflicts resolved, locks cleared, interrupted git operations recovered,
+notes quarantined, the person's files kept) comes back as :class:`GitEvent` values for the caller
+to put in the audit log.
 
-Conflicts are resolved, never left for a person to find in git:
-
-* a task note changed on both sides: the **later state wins** (:func:`fte.states.lifecycle.precedence`);
-  on a tie the remote's version wins (it got there first — that is what makes claim-by-move a lock);
-* the losing bytes are kept as a conflict copy in ``Logs/<agent>/conflicts/``;
-* any other file: the remote's version stays at its path, ours is kept beside it as
-  ``<name>.conflict-<agent>-<n>.<ext>``;
-* after a rebase, two notes with the same ``id`` (a move git did not see as a rename) are resolved the
-  same way.
+**The person's working tree is never rebased, merged, stashed or reset.** The remote is
+integrated at the object level: a three-way merge by task id (:mod:`fte.io.treemerge`, no rename
+detection) builds the merged tree in a private index and a merge commit from it; then the working
+tree is brought to that commit path by path (:mod:`fte.io.worktree`), writing only files that
+still hold what fte last wrote or saw. A journal (``.git/fte-checkout``) makes that last step
+redo-able after a crash, before anything looks at the working tree.
 """
 
 from __future__ import annotations
@@ -20,6 +18,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Iterable
@@ -29,10 +28,11 @@ from git.exc import GitCommandError
 
 from fte.crashpoints import crashpoint
 from fte.errors import FteError, NoteError, Unreachable
+from fte.io import worktree
 from fte.io.gitlock import HostLock, clear_stale_index_lock
 from fte.io.secretguard import scan
-from fte.io.vault import TASK_FOLDERS, parse_note
-from fte.states.lifecycle import precedence
+from fte.io.treemerge import Entry, blob_sha, plan_merge
+from fte.io.vault import TASK_FOLDERS, has_conflict_markers, parse_note
 
 BRANCH = "main"
 REMOTE = "origin"
@@ -50,11 +50,18 @@ GITIGNORE = """# fte: only notes and small data files are synced (DESIGN §3)
 .obsidian/workspace*
 Quarantine/
 .fte-tmp-*
+.fte-aside-*
 .trash/
 """
 _REJECTED = ("[rejected]", "non-fast-forward", "fetch first", "failed to lock", "cannot lock ref",
              "failed to update ref", "stale info", "[remote rejected]")
 _ID8 = re.compile(r"-([0-9a-f]{8})\.md$")
+EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+ZERO = "0" * 40
+JOURNAL = "fte-checkout"
+MERGE_INDEX = "fte-merge-index"
+#: git files that say another git operation was left half-done in the repository.
+_FOREIGN_STATE = ("MERGE_HEAD", "CHERRY_PICK_HEAD", "REVERT_HEAD")
 
 
 @dataclass(frozen=True)
@@ -95,16 +102,21 @@ class Change:
     status: str
     path: str
     old: str | None = None
+    #: the blob at ``path`` after the change (pulled changes), to read what the remote holds
+    blob: str | None = None
 
 
 class GitSync:
     """The vault's git repository on this host."""
 
-    def __init__(self, root: Path, agent: str, lock: HostLock, remote: str = "") -> None:
+    def __init__(self, root: Path, agent: str, lock: HostLock, remote: str = "",
+                 should_stop: Any = None) -> None:
         self.root = root
         self.agent = agent
         self.lock = lock
         self.remote = remote
+        #: Asked between the steps of a sync and of a recovery: a SIGTERM ends them early.
+        self.should_stop = should_stop or (lambda: False)
         self.repo = git.Repo(root)
         # Never wait on a prompt or a dead host: a daemon has no one to type a password, and an
         # unreachable remote must fail fast so the tick goes on (and the backoff starts).
@@ -125,10 +137,17 @@ class GitSync:
             cw.set_value("core", "fsyncMethod", "fsync")
             cw.set_value("core", "hooksPath", "/dev/null")
             cw.set_value("core", "quotePath", "false")
-            cw.set_value("merge", "renames", "true")
+            # A task's identity is its id, not its path: no rename guessing when a person runs git
+            # by hand either (fte's own merges never use git's merge machinery).
+            cw.set_value("merge", "renames", "false")
+            cw.set_value("merge", "directoryRenames", "false")
             cw.set_value("diff", "renames", "true")
-            cw.set_value("pull", "rebase", "true")
-            cw.set_value("rebase", "autoStash", "true")
+            # A host that pulls by hand must not rebase or stash under a running daemon.
+            cw.set_value("pull", "rebase", "false")
+            cw.set_value("pull", "ff", "only")
+            cw.set_value("rebase", "autoStash", "false")
+            # Pulled symlinks are checked out (by a person's git) as plain files, never as links.
+            cw.set_value("core", "symlinks", "false")
             # A vault of 100,000 notes: index v4 and the untracked cache (manyFiles), and a split
             # index so a commit rewrites a small delta, not the whole index.
             cw.set_value("feature", "manyFiles", "true")
@@ -163,65 +182,146 @@ class GitSync:
     # -- recovery -----------------------------------------------------------------------------------
 
     def recover(self) -> list[GitEvent]:
-        """Before any new work: clear a stale index.lock; finish off an interrupted rebase or merge."""
+        """Before any new work, each step bounded and reported: clear a stale index.lock; finish a
+        working-tree update a crash interrupted; forget a git operation someone left half-done
+        (a rebase, merge, cherry-pick) without touching what the person has in the tree."""
         events: list[GitEvent] = []
         with self.lock.hold():
             if clear_stale_index_lock(self.root):
                 events.append(GitEvent("stale-index-lock", ".git/index.lock"))
-            gitdir = self.root / ".git"
-            if (gitdir / "rebase-merge").exists() or (gitdir / "rebase-apply").exists():
-                try:
-                    self.repo.git.rebase("--abort")
-                except GitCommandError:
-                    # The rebase state is unusable; our commits are still on the branch's reflog.
-                    self.repo.git.rebase("--quit")
-                events.append(GitEvent("recovered-rebase", None, detail={"head": self._head()}))
-            if (gitdir / "MERGE_HEAD").exists():
-                self.repo.git.merge("--abort")
-                events.append(GitEvent("recovered-merge", None))
-            if (gitdir / "CHERRY_PICK_HEAD").exists():
-                self.repo.git.cherry_pick("--abort")
-                events.append(GitEvent("recovered-cherry-pick", None))
-            if self.repo.head.is_detached and BRANCH in [h.name for h in self.repo.heads]:
-                # Left detached by a --quit above: go back to the branch, keeping the work tree.
-                self.repo.git.checkout(BRANCH)
-            events += self._settle_unmerged()
+            events += self._finish_journal()
+            events += self._forget_foreign_operation()
         return events
 
-    def _settle_unmerged(self) -> list[GitEvent]:
-        """Unmerged paths with no rebase or merge going on: an ``--autostash`` that did not re-apply.
-
-        git leaves the stash in place and conflict markers in the files. The committed version
-        (``HEAD``) stays at the path; the stashed local version is kept as a conflict copy; then
-        the stash is dropped (its bytes are in the copy), so nothing is lost and nothing is stuck.
-        """
-        unmerged = self._unmerged_paths()
-        if not unmerged or self._in_rebase() or (self.root / ".git" / "MERGE_HEAD").exists():
+    def _finish_journal(self) -> list[GitEvent]:
+        journal = self.root / ".git" / JOURNAL
+        try:
+            old, new = journal.read_text().split()
+        except (FileNotFoundError, ValueError):
+            journal.unlink(missing_ok=True)
             return []
-        has_stash = self._rev("stash@{0}") is not None
+        head = self._head()
+        if head not in (old if old != ZERO else None, new):
+            journal.unlink()  # the branch moved on some other way; nothing to finish
+            return [GitEvent("recovered-checkout", None, detail={"skipped": True, "head": head})]
+        events = self._checkout(old if old != ZERO else None, new, journal_written=True)
+        return [GitEvent("recovered-checkout", None, detail={"from": old[:12], "to": new[:12]}), *events]
+
+    def _forget_foreign_operation(self) -> list[GitEvent]:
+        """A rebase, merge or cherry-pick left half-done (by an older fte, or a person's git).
+
+        Its state files are removed (never ``--abort``, which resets the working tree); an
+        autostash it held is kept in the stash list; the branch is checked out again by name; and
+        every path where the index or the tree differ from ``HEAD`` is brought back to ``HEAD``
+        path by path — only where the file holds what git itself wrote there (a blob of one of the
+        commits involved, or conflict markers). The person's own bytes stay, to be read as the
+        person's changes.
+        """
+        gitdir = self.root / ".git"
         events: list[GitEvent] = []
-        for path in unmerged:
-            target = self.root / path
-            mine = self._blob_at("stash@{0}", path) if has_stash else None
-            upstream = self._blob_at("HEAD", path)
-            self.repo.git.reset("-q", "--", path)
-            if upstream is None:
-                if mine is not None:
-                    target.write_bytes(mine)
+        involved: set[str] = set()
+        for name in ("rebase-merge", "rebase-apply"):
+            folder = gitdir / name
+            if not folder.is_dir():
                 continue
-            target.write_bytes(upstream)
-            detail: dict[str, Any] = {"kept": "committed"}
-            if mine is not None and mine != upstream:
-                detail["copy"] = self._conflict_copy(path, mine) if self._is_task_note(path) else self._side_write(path, mine)
-            events.append(GitEvent("recovered-autostash", path, None, detail))
-        if has_stash and "autostash" in self.repo.git.log("-1", "--format=%gs", "-g", "refs/stash").lower():
-            self.repo.git.stash("drop", "-q")
+            detail: dict[str, Any] = {"state": name}
+            for item in ("onto", "orig-head", "stopped-sha"):
+                sha = _read_sha(folder / item)
+                if sha:
+                    involved.add(sha)
+            autostash = _read_sha(folder / "autostash")
+            if autostash:
+                try:
+                    self.repo.git.stash("store", "-m", "fte: autostash left by an interrupted rebase", autostash)
+                    detail["autostash"] = "kept in `git stash list`"
+                except GitCommandError as exc:
+                    detail["autostash_error"] = _first_line(exc)
+            head_name = (folder / "head-name").read_text().strip() if (folder / "head-name").exists() else ""
+            shutil.rmtree(folder)
+            if head_name.startswith("refs/heads/"):
+                self.repo.git.symbolic_ref("HEAD", head_name)
+            events.append(GitEvent("recovered-rebase", None, detail=detail))
+        for name in _FOREIGN_STATE:
+            path = gitdir / name
+            if path.exists():
+                sha = _read_sha(path)
+                if sha:
+                    involved.add(sha)
+                for extra in (name, "MERGE_MSG", "MERGE_MODE", "MERGE_RR", "AUTO_MERGE", "SQUASH_MSG"):
+                    (gitdir / extra).unlink(missing_ok=True)
+                events.append(GitEvent(f"recovered-{name.split('_')[0].lower().replace('cherry', 'cherry-pick')}", None))
+        if self._rev("HEAD") is None and not events:
+            return events
+        if self.repo.head.is_detached and BRANCH in [h.name for h in self.repo.heads] and events:
+            self.repo.git.symbolic_ref("HEAD", f"refs/heads/{BRANCH}")
+        unmerged = self._unmerged_entries()
+        if events or unmerged:
+            events += self._restore_to_head(involved, unmerged)
         return events
 
-    def _side_write(self, path: str, data: bytes) -> str:
-        side = self._side_copy(path)
-        (self.root / side).write_bytes(data)
-        return side
+    def _unmerged_entries(self) -> dict[str, dict[int, str]]:
+        """Unmerged index entries: path → {stage: blob} (reads the index only)."""
+        found: dict[str, dict[int, str]] = {}
+        for entry in self.repo.git.ls_files("-u", "-z").split("\0"):
+            if not entry:
+                continue
+            meta, _, path = entry.partition("\t")
+            _mode, sha, stage = meta.split()
+            found.setdefault(path, {})[int(stage)] = sha
+        return found
+
+    def _restore_to_head(self, involved: set[str], unmerged: dict[str, dict[int, str]]) -> list[GitEvent]:
+        head = self._head()
+        staged = self._diff_raw(["diff-index", "--cached", head or EMPTY_TREE]) if head else {}
+        paths = sorted(set(staged) | set(unmerged))
+        events: list[GitEvent] = []
+        index_lines: list[str] = []
+        copies: list[str] = []
+        for path in paths:
+            if self.should_stop():
+                break
+            at_head = self._entry_at(head, path) if head else None
+            expected: set[str | None] = {None if at_head is None else at_head.sha}
+            expected |= {e.sha for e in (staged.get(path),) if e is not None}
+            expected |= set(unmerged.get(path, {}).values())
+            expected |= {e.sha for c in involved if (e := self._entry_at(c, path)) is not None}
+            current = self._worktree_bytes(path)
+            if current is not None and has_conflict_markers(current.decode("utf-8", "replace")):
+                expected.add(blob_sha(current))  # git wrote the markers, not the person
+                theirs = unmerged.get(path, {}).get(3)
+                if theirs and (at_head is None or theirs != at_head.sha):
+                    copy = self._conflict_copy_path(path, theirs)
+                    self._write_blob_file(copy, self._blob(theirs))
+                    copies.append(copy)
+            data = None if at_head is None else self._blob(at_head.sha)
+            result = worktree.apply(self.root, worktree.Update(path, data, frozenset(expected)))
+            if result in (worktree.KEPT, worktree.REFUSED):
+                events.append(GitEvent("kept-person-change", path, None, {"during": "recovery", "result": result}))
+            index_lines.append(f"0 {ZERO}\t{path}")
+            if at_head is not None:
+                index_lines.append(f"{at_head.mode} {at_head.sha}\t{path}")
+        if index_lines:
+            self._index_info(index_lines)
+        if copies:
+            events.append(GitEvent("conflict", None, None, {"kept": "committed", "copy": copies}))
+        return events
+
+    def _conflict_copy_path(self, path: str, sha: str) -> str:
+        p = PurePosixPath(path)
+        if self._is_task_note(path):
+            return str(PurePosixPath("Logs", self.agent, "conflicts", f"{p.stem}.{sha[:10]}{p.suffix}"))
+        return str(p.with_name(f"{p.stem}.conflict-{self.agent}-{sha[:10]}{p.suffix}"))
+
+    def _write_blob_file(self, rel: str, data: bytes) -> None:
+        worktree.apply(self.root, worktree.Update(rel, data, frozenset({None})))
+
+    def _worktree_bytes(self, rel: str) -> bytes | None:
+        try:
+            fd = os.open(self.root / rel, os.O_RDONLY | os.O_NOFOLLOW)
+        except (FileNotFoundError, NotADirectoryError, OSError):
+            return None
+        with os.fdopen(fd, "rb") as fh:
+            return fh.read()
 
     # -- commit -------------------------------------------------------------------------------------
 
@@ -314,9 +414,8 @@ class GitSync:
         return bytes(self.repo.odb.stream(bytes.fromhex(sha)).read())
 
     def _quarantine(self, path: str, findings: list[Any]) -> GitEvent:
-        self.repo.git.rm("--cached", "-q", "--ignore-unmatch", "--", path)
-        if self._exists_in("HEAD", path):
-            self.repo.git.reset("-q", "HEAD", "--", path)
+        at_head = self._entry_at("HEAD", path) if self._head() else None
+        self._index_info([f"0 {ZERO}\t{path}"] + ([f"{at_head.mode} {at_head.sha}\t{path}"] if at_head else []))
         src = self.root / path
         dest_dir = self.root / QUARANTINE
         dest_dir.mkdir(exist_ok=True)
@@ -332,26 +431,12 @@ class GitSync:
 
     # -- sync ---------------------------------------------------------------------------------------
 
-    def remote_news(self) -> tuple[bool, bool]:
-        """Fetch, and say whether the remote has commits we lack: (fetched, news).
-
-        Unreachable counts as news (the caller then plays safe); no remote means no news ever.
-        """
-        if not self.remote:
-            return False, False
-        with self.lock.hold():
-            try:
-                self._fetch()
-            except Unreachable:
-                return False, True
-            upstream, head = self._rev(UPSTREAM), self._head()
-            return True, bool(upstream and head and not self._is_ancestor(upstream, head))
-
     def sync(self, attempts: int = 5, fetched: bool = False) -> SyncResult:
-        """Fetch, rebase onto the remote (resolving conflicts), push. Never force-pushes.
+        """Fetch, merge the remote in (outside the working tree), bring the tree along, push.
 
-        With no remote, there is nothing to do: committed is synced. An unreachable remote gives a
-        result with ``error`` set and ``pushed`` false; commits stay local for the next try.
+        Never force-pushes. A rejected push (someone pushed first) is fetched, merged and pushed
+        again, at most ``attempts`` times. With no remote, committed is synced. An unreachable
+        remote gives a result with ``error`` set and ``pushed`` false; commits stay local.
         """
         with self.lock.hold():
             events = self.recover()
@@ -360,12 +445,16 @@ class GitSync:
             error = None
             pushed = False
             for attempt in range(attempts):
+                if self.should_stop():
+                    error = "stopped before the sync finished"
+                    break
                 try:
                     if not (fetched and attempt == 0):
                         self._fetch()
                 except Unreachable as exc:
                     error = str(exc)
                     break
+                crashpoint("sync-fetched")
                 events += self._integrate()
                 if self._head() is None or self._head() == self._rev(UPSTREAM):
                     pushed = True
@@ -374,6 +463,7 @@ class GitSync:
                     self._push()
                     self._fetch()  # so origin/main is what we just pushed
                     pushed = True
+                    crashpoint("sync-pushed")
                     break
                 except _PushRejected as exc:
                     error = str(exc)
@@ -401,44 +491,125 @@ class GitSync:
             raise Unreachable(f"git push to {self.remote} failed: {_first_line(exc)}") from exc
 
     def _integrate(self) -> list[GitEvent]:
-        """Bring origin/main in: fast-forward, or rebase our commits on it, resolving every conflict."""
-        upstream = self._rev(UPSTREAM)
-        head = self._head()
+        """Bring origin/main in: a fast-forward, or a merge commit built outside the working tree;
+        then the working tree follows, path by path."""
+        upstream, head = self._rev(UPSTREAM), self._head()
         if upstream is None or upstream == head:
             return []
-        if head is None:
-            self.repo.git.checkout("-q", "-B", BRANCH, upstream)
-            return []
-        if self._is_ancestor(upstream, head):
+        if head is not None and self._is_ancestor(upstream, head):
             return []  # nothing new on the remote: our commits only wait to be pushed
         events: list[GitEvent] = []
-        before = upstream  # what the remote had; our rebased commits and theirs are checked against it
-        try:
-            self.repo.git.rebase("-q", "--autostash", UPSTREAM)
-        except GitCommandError:
-            for _ in range(10_000):  # one round per replayed commit at most
-                if not self._in_rebase():
-                    break
-                conflicted = self._unmerged_paths()
-                by_id: dict[str, list[str]] = {}
-                for path in conflicted:
-                    m = _ID8.search(path)
-                    if m and self._is_task_note(path):
-                        by_id.setdefault(m.group(1), []).append(path)
-                    else:
-                        events += self._resolve(path)
-                for id8, paths in by_id.items():
-                    events += self._resolve_note(id8, paths)
-                try:
-                    if not self._staged_anything():
-                        self.repo.git.rebase("--skip")
-                    else:
-                        self.repo.git.rebase("--continue")
-                except GitCommandError:
-                    continue
-        events += self._settle_unmerged()
-        events += self._resolve_duplicates(since=self._merge_base_of(head, before))
+        if head is None or self._is_ancestor(head, upstream):
+            target = upstream
+        else:
+            target, events = self._merge(head, upstream)
+        crashpoint("sync-merged")
+        events += self._checkout(head, target)
         return events
+
+    def _merge(self, head: str, upstream: str) -> tuple[str, list[GitEvent]]:
+        """A merge commit of ``head`` and ``upstream`` (see :mod:`fte.io.treemerge`), built in a
+        private index: the person's index and working tree are not touched."""
+        base = self._merge_base_of(head, upstream) or EMPTY_TREE
+        plan = plan_merge(self._diff_raw(["diff-tree", base, head]), self._diff_raw(["diff-tree", base, upstream]),
+                          self._blob, self.agent, owns=self._owns)
+        for data in plan.new_blobs.values():
+            self._git_input(["hash-object", "-w", "--stdin"], data)
+        env = {"GIT_INDEX_FILE": str(self.root / ".git" / MERGE_INDEX)}
+        (self.root / ".git" / MERGE_INDEX).unlink(missing_ok=True)
+        try:
+            self._git_input(["read-tree", head], b"", env=env)
+            lines = [f"0 {ZERO}\t{p}" if e is None else f"{e.mode} {e.sha}\t{p}" for p, e in sorted(plan.updates.items())]
+            if lines:
+                self._git_input(["update-index", "-z", "--index-info"], "\0".join(lines).encode() + b"\0", env=env)
+            tree = self._git_input(["write-tree"], b"", env=env).decode().strip()
+        finally:
+            (self.root / ".git" / MERGE_INDEX).unlink(missing_ok=True)
+        message = f"fte {self.agent}: merge {UPSTREAM}"
+        if plan.resolutions:
+            message += f" ({len(plan.resolutions)} conflict(s) resolved)"
+        sha = self._git_input(["commit-tree", tree, "-p", head, "-p", upstream, "-m", message], b"").decode().strip()
+        events = [GitEvent(r.kind if r.kind == "conflict" else "conflict", r.path, r.task_id, r.detail)
+                  for r in plan.resolutions]
+        return sha, events
+
+    def _owns(self, path: str) -> bool:
+        """Files only this host writes: its own logs, and the Dashboard (re-rendered every tick)."""
+        return path == "Dashboard.md" or path.startswith(f"Logs/{self.agent}/")
+
+    def _checkout(self, old: str | None, new: str, journal_written: bool = False) -> list[GitEvent]:
+        """Move ``HEAD`` from ``old`` to ``new`` and bring the working tree along, path by path.
+
+        A file is written (or removed) only if it still holds ``old``'s bytes — what fte last
+        wrote or saw there; otherwise it is the person's and stays (reported, and read as the
+        person's change at the next look, relative to ``new``). The index gets ``new``'s entries
+        either way. A journal makes the whole step redo-able after a crash.
+        """
+        journal = self.root / ".git" / JOURNAL
+        if not journal_written:
+            _write_durably(journal, f"{old or ZERO} {new}\n".encode())
+        changes = self._diff_raw(["diff-tree", old or EMPTY_TREE, new], with_old=True)
+        events: list[GitEvent] = []
+        index_lines: list[str] = []
+        for path, (before, after) in changes.items():
+            crashpoint("sync-checkout-path")
+            index_lines.append(f"0 {ZERO}\t{path}" if after is None else f"{after.mode} {after.sha}\t{path}")
+            if after is not None and after.mode not in ("100644", "100755"):
+                events.append(GitEvent("refused-file", path, None, {"mode": after.mode,
+                                                                    "reason": "not a regular file; never written"}))
+                continue
+            data = None if after is None else self._blob(after.sha)
+            expected = frozenset({None if before is None else before.sha})
+            result = worktree.apply(self.root, worktree.Update(path, data, expected))
+            if result == worktree.KEPT:
+                events.append(GitEvent("kept-person-change", path, None, {"during": "sync"}))
+            elif result == worktree.REFUSED:
+                events.append(GitEvent("refused-file", path, None, {"reason": "the path goes through a symlink"
+                                                                               " or a non-folder"}))
+        if index_lines:
+            self._index_info(index_lines)
+        self.repo.git.update_ref("-m", f"fte {self.agent}: sync to {new[:12]}", "HEAD", new, old or ZERO)
+        crashpoint("sync-checked-out")
+        journal.unlink(missing_ok=True)
+        return events
+
+    def _index_info(self, lines: list[str]) -> None:
+        self._git_input(["update-index", "-z", "--index-info"], "\0".join(lines).encode() + b"\0")
+
+    def _diff_raw(self, command: list[str], with_old: bool = False) -> dict[str, Any]:
+        """``git diff-tree``/``diff-index`` as ``path → Entry`` (None for a removal), or with
+        ``with_old`` as ``path → (old Entry | None, new Entry | None)``. No rename detection."""
+        out = self._git_input([*command[:1], "-r", "-z", "--raw", "--no-renames", "--no-abbrev", *command[1:]], b"")
+        fields = out.split(b"\0")
+        found: dict[str, Any] = {}
+        for meta, raw_path in zip(fields[0::2], fields[1::2]):
+            if not meta.startswith(b":"):
+                continue
+            old_mode, new_mode, old_sha, new_sha, status = meta[1:].decode().split()
+            path = raw_path.decode("utf-8", "surrogateescape")
+            old = None if old_mode == "000000" else Entry(old_mode, old_sha)
+            new = None if status.startswith("D") or new_mode == "000000" else Entry(new_mode, new_sha)
+            found[path] = (old, new) if with_old else new
+        return found
+
+    def _entry_at(self, ref: str, path: str) -> Entry | None:
+        try:
+            out = self.repo.git.ls_tree("-z", ref, "--", path)
+        except GitCommandError:
+            return None
+        entry = next((e for e in out.split("\0") if e), None)
+        if entry is None:
+            return None
+        mode, _type, sha = entry.split("\t", 1)[0].split()
+        return Entry(mode, sha)
+
+    def _git_input(self, args: list[str], data: bytes, env: dict[str, str] | None = None) -> bytes:
+        """A plumbing command with ``data`` on its stdin; its stdout. Errors as GitCommandError."""
+        full_env = {**os.environ, "LC_ALL": "C", "GIT_TERMINAL_PROMPT": "0", **(env or {})}
+        proc = subprocess.run(["git", *args], cwd=self.root, input=data, capture_output=True, env=full_env)
+        if proc.returncode != 0:
+            raise GitCommandError(["git", *args], proc.returncode, proc.stderr, proc.stdout)
+        return proc.stdout
 
     def _is_ancestor(self, a: str, b: str) -> bool:
         try:
@@ -453,185 +624,9 @@ class GitSync:
         except GitCommandError:
             return None
 
-    def _in_rebase(self) -> bool:
-        gitdir = self.root / ".git"
-        return (gitdir / "rebase-merge").exists() or (gitdir / "rebase-apply").exists()
-
-    def _staged_anything(self) -> bool:
-        return bool(self.repo.git.diff("--cached", "--name-only").strip())
-
-    def _unmerged_paths(self) -> list[str]:
-        # ls-files -u reads the index only (no stat of the work tree): cheap on a vault of 100k notes.
-        out = self.repo.git.ls_files("-u", "-z")
-        return sorted({entry.partition("\t")[2] for entry in out.split("\0") if entry})
-
-    def _blob_at(self, ref: str, path: str) -> bytes | None:
-        try:
-            out = self.repo.git.ls_tree("-z", ref, "--", path)
-        except GitCommandError:
-            return None
-        entry = next((e for e in out.split("\0") if e), None)
-        if entry is None:
-            return None
-        return self._blob(entry.split("\t", 1)[0].split()[2])
-
-    def _note_in(self, ref: str, id8: str) -> tuple[str, bytes] | None:
-        """The note whose name ends in ``-<id8>.md`` in commit ``ref`` (the later state if several)."""
-        found = [(p, self._blob_at(ref, p)) for p in self._tree_paths(ref)
-                 if p.endswith(f"-{id8}.md") and self._is_task_note(p)]
-        notes = [(p, b) for p, b in found if b is not None]
-        if not notes:
-            return None
-        notes.sort(key=lambda pb: precedence(_state(pb[1], pb[0]) or "detected"), reverse=True)
-        return notes[0]
-
-    def _resolve_note(self, id8: str, paths: list[str]) -> list[GitEvent]:
-        """Settle a task note changed on both sides, by id: its path may differ on each side (a move).
-
-        The later state wins (the remote's on a tie); exactly one file is left, at the winner's path;
-        the loser's bytes go to a conflict copy.
-        """
-        upstream, mine = self._note_in("HEAD", id8), self._note_in("REBASE_HEAD", id8)
-        candidates = [c for c in (upstream, mine) if c is not None]
-        if not candidates:
-            for path in paths:
-                self.repo.git.rm("-q", "--cached", "--ignore-unmatch", "--", path)
-                (self.root / path).unlink(missing_ok=True)
-            return []
-        if upstream is not None and mine is not None:
-            win_up = self._upstream_wins(upstream[1], mine[1], upstream[0])
-            (keep, data), loser = (upstream, mine) if win_up else (mine, upstream)
-        else:
-            win_up = upstream is not None
-            (keep, data), loser = candidates[0], None
-        stale = set(paths) | ({loser[0]} if loser else set())
-        stale.discard(keep)
-        for path in stale:
-            self.repo.git.rm("-q", "--cached", "--ignore-unmatch", "--", path)
-            (self.root / path).unlink(missing_ok=True)
-        target = self.root / keep
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-        added = [keep]
-        detail: dict[str, Any] = {"kept": "remote" if win_up else "local"}
-        if loser is not None and loser[1] != data:
-            copy = self._conflict_copy(loser[0], loser[1])
-            added.append(copy)
-            detail |= {"copy": copy, "states": [_state(upstream[1], upstream[0]) if upstream else None,
-                                                _state(mine[1], mine[0]) if mine else None]}
-        self.repo.git.add("--", *added)
-        note = self._note_or_none(data, keep)
-        return [GitEvent("conflict", keep, note.id if note else None, detail)]
-
-    def _resolve(self, path: str) -> list[GitEvent]:
-        """Settle one unmerged path (not a task note) of a stopped rebase.
-
-        The two sides are read from the commits — ``HEAD`` (the remote's side, with what was
-        replayed so far) and ``REBASE_HEAD`` (our commit being replayed) — not from the index
-        stages: for a rename on both sides git's stages hold a merged text *with conflict markers*.
-        """
-        upstream, mine = self._blob_at("HEAD", path), self._blob_at("REBASE_HEAD", path)
-        target = self.root / path
-        if upstream is not None and mine is not None:
-            # Keep both — the remote's at its path, ours beside it.
-            side = self._side_copy(path)
-            target.write_bytes(upstream)
-            (self.root / side).write_bytes(mine)
-            self.repo.git.add("--", path, side)
-            return [GitEvent("conflict", path, None, {"kept": "both", "copy": side})]
-        survivor = upstream if upstream is not None else mine
-        if survivor is None:  # gone on both sides (the base of a rename on each side)
-            self.repo.git.rm("-q", "--cached", "--ignore-unmatch", "--", path)
-            if target.exists():
-                target.unlink()
-            return []
-        # On one side only (a move git paired with another): keep it; duplicate ids are settled next.
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(survivor)
-        self.repo.git.add("--", path)
-        return []
-
-    def _upstream_wins(self, upstream: bytes, mine: bytes, path: str) -> bool:
-        a, b = _state(upstream, path), _state(mine, path)
-        if b is None:
-            return True  # ours does not parse: the remote's stands
-        if a is None:
-            return False
-        return precedence(a) >= precedence(b)
-
-    def _resolve_duplicates(self, since: str | None = None) -> list[GitEvent]:
-        """Two notes with one id after a rebase: keep the later state (the remote's on a tie).
-
-        Only the ids of notes that changed since ``since`` (the head before the rebase) are
-        checked — a few index lookups, not a walk of a vault of 100,000 notes.
-        """
-        if since is None:
-            return []
-        changed = self.repo.git.diff("--name-only", "-z", "--no-renames", since, "HEAD")
-        id8s = sorted({m.group(1) for p in changed.split("\0") if p and (m := _ID8.search(p)) and self._is_task_note(p)})
-        if not id8s:
-            return []
-        groups = self._paths_for_id8s(id8s)
-        events: list[GitEvent] = []
-        upstream_paths: set[str] = set()
-        if any(len(v) > 1 for v in groups.values()) and self._rev(UPSTREAM):
-            upstream_paths = set(self._tree_paths(UPSTREAM))
-        removed: list[str] = []
-        copies: list[str] = []
-        for paths in groups.values():
-            if len(paths) < 2:
-                continue
-            by_id = {}  # type: dict[str, list[tuple[str, bytes]]]
-            for p in paths:
-                data = (self.root / p).read_bytes() if (self.root / p).exists() else b""
-                note = self._note_or_none(data, p)
-                if note is not None:
-                    by_id.setdefault(note.id, []).append((p, data))
-            for task_id, notes in by_id.items():
-                if len(notes) < 2:
-                    continue
-                notes.sort(key=lambda pd: (precedence(_state(pd[1], pd[0]) or "detected"), pd[0] in upstream_paths),
-                           reverse=True)
-                (keep, _), losers = notes[0], notes[1:]
-                for p, data in losers:
-                    copies.append(self._conflict_copy(p, data))
-                    (self.root / p).unlink()
-                    removed.append(p)
-                events.append(GitEvent("duplicate", keep, task_id, {"removed": [p for p, _ in losers]}))
-        if removed:
-            self.repo.git.add("-A", "--", *removed, *copies)
-            self.repo.git.commit("-q", "--no-verify", "-m", f"fte {self.agent}: resolve {len(events)} duplicate note(s)",
-                                 "--", *removed, *copies)
-        return events
-
-    def _conflict_copy(self, path: str, data: bytes) -> str:
-        folder = PurePosixPath("Logs", self.agent, "conflicts")
-        (self.root / folder).mkdir(parents=True, exist_ok=True)
-        name = PurePosixPath(path).name
-        n = 1
-        while (self.root / folder / f"{n:04d}-{name}").exists():
-            n += 1
-        rel = str(folder / f"{n:04d}-{name}")
-        (self.root / rel).write_bytes(data)
-        return rel
-
-    def _side_copy(self, path: str) -> str:
-        p = PurePosixPath(path)
-        n = 1
-        while (self.root / p.with_name(f"{p.stem}.conflict-{self.agent}-{n}{p.suffix}")).exists():
-            n += 1
-        return str(p.with_name(f"{p.stem}.conflict-{self.agent}-{n}{p.suffix}"))
-
     @staticmethod
     def _is_task_note(path: str) -> bool:
         return path.endswith(".md") and PurePosixPath(path).parts[0] in TASK_FOLDERS
-
-    @staticmethod
-    def _note_or_none(data: bytes, path: str) -> Any:
-        try:
-            return parse_note(data, path)
-        except NoteError:
-            return None
 
     # -- queries ------------------------------------------------------------------------------------
 
@@ -643,12 +638,6 @@ class GitSync:
             return self.repo.git.rev_parse("--verify", "-q", f"{ref}^{{commit}}").strip() or None
         except GitCommandError:
             return None
-
-    def _exists_in(self, ref: str, path: str) -> bool:
-        try:
-            return bool(self.repo.git.ls_tree("--name-only", ref, "--", path).strip())
-        except GitCommandError:
-            return False
 
     def _tree_paths(self, ref: str) -> list[str]:
         try:
@@ -682,23 +671,20 @@ class GitSync:
         return int(ahead), int(behind)
 
     def changes(self, old: str | None, new: str | None) -> list[Change]:
-        """Paths changed from ``old`` to ``new`` (renames detected); from nothing when ``old`` is None."""
+        """Paths changed from ``old`` to ``new``, each with the blob it holds in ``new``; from
+        nothing when ``old`` is None. No rename detection: notes are matched by their id."""
         if new is None or old == new:
             return []
-        base = old or self.repo.git.hash_object("-t", "tree", os.devnull)
-        out = self.repo.git.diff("--name-status", "-z", "-M", base, new)
-        fields = [f for f in out.split("\0") if f != ""]
-        changes: list[Change] = []
-        i = 0
-        while i < len(fields):
-            status = fields[i]
-            if status.startswith(("R", "C")):
-                changes.append(Change("R", fields[i + 2], fields[i + 1]))
-                i += 3
-            else:
-                changes.append(Change(status[0], fields[i + 1]))
-                i += 2
-        return changes
+        diff = self._diff_raw(["diff-tree", old or EMPTY_TREE, new])
+        return [Change("D", path) if entry is None else Change("M", path, blob=entry.sha)
+                for path, entry in diff.items()]
+
+    def read_blob(self, sha: str, limit: int) -> bytes:
+        """A blob's bytes; :class:`NoteError` when it is over ``limit`` (refused without reading it)."""
+        size = int(self.repo.git.cat_file("-s", sha))
+        if size > limit:
+            raise NoteError(f"{size} bytes is over the {limit}-byte limit for a note")
+        return self._blob(sha)
 
     def _paths_for_id8s(self, id8s: list[str]) -> dict[str, list[str]]:
         """Tracked task notes whose name ends in ``-<id8>.md``, by id8 — one listing of the index
@@ -760,9 +746,19 @@ def _first_line(exc: GitCommandError) -> str:
     return text[:200]
 
 
-def _state(data: bytes, path: str) -> str | None:
+def _read_sha(path: Path) -> str | None:
+    """A commit id written in one of git's state files, or None."""
     try:
-        state = parse_note(data, path).meta.get("state")
-    except NoteError:
+        text = path.read_text().strip()
+    except (OSError, UnicodeDecodeError):
         return None
-    return state if isinstance(state, str) else None
+    return text if re.fullmatch(r"[0-9a-f]{40}", text) else None
+
+
+def _write_durably(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)

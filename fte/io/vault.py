@@ -21,6 +21,7 @@ from __future__ import annotations
 import itertools
 import os
 import re
+import stat
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path, PurePosixPath
@@ -421,6 +422,21 @@ class Vault:
                 break
             parent = parent.parent
         return True
+
+    def ensure_folders(self) -> list[str]:
+        """Create every top-level protocol folder that is missing; returns the ones that exist but
+        are not plain folders (a symlink, a file), which are left alone."""
+        problems = []
+        for name in FOLDERS:
+            folder = self.root / name
+            try:
+                st = os.lstat(folder)
+            except FileNotFoundError:
+                os.mkdir(folder)
+                continue
+            if not stat.S_ISDIR(st.st_mode):
+                problems.append(name)
+        return problems
 
     def notes(self) -> Iterator[Path]:
         """Every task note (``*.md`` under the state folders), skipping temp files and hidden folders."""

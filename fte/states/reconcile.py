@@ -18,7 +18,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from typing import Any
+from typing import Any, Callable
 
 from fte.clock import Clock
 from fte.errors import BadInput, FteError, InvalidTransition, NoteError
@@ -89,13 +89,20 @@ class Reconciler:
 
     # -- other hosts' changes ---------------------------------------------------------------------
 
-    def pulled(self, changes: list[Change]) -> list[str]:
-        """Apply notes changed by a pull; returns the ids of tasks adopted or moved forward."""
+    def pulled(self, changes: list[Change], read_blob: Callable[[str, int], bytes] | None = None) -> list[str]:
+        """Apply notes changed by a pull; returns the ids of tasks adopted or moved forward.
+
+        With ``read_blob``, each note is read from the pulled commit (what the remote asserts),
+        not from the working tree, where the person may already have moved or edited it.
+        """
         moved: list[str] = []
         for change in changes:
             if change.status == "D" or not is_task_note(change.path):
                 continue
-            note = self._read(change.path)
+            if read_blob is not None and change.blob is not None:
+                note = self._parse_pulled(change, read_blob)
+            else:
+                note = self._read(change.path)
             if note is None:
                 continue
             try:
@@ -104,6 +111,16 @@ class Reconciler:
             except (NoteError, BadInput) as exc:
                 self.incident("refused-note", note.id if len(note.id) == 32 else None, change.path, error=str(exc))
         return moved
+
+    def _parse_pulled(self, change: Change, read_blob: Callable[[str, int], bytes]) -> Note | None:
+        try:
+            return parse_note(read_blob(str(change.blob), MAX_NOTE_BYTES), change.path)
+        except NoteError as exc:
+            key = (change.path, -4, hash(change.blob))
+            if key not in self._reported:
+                self._reported.add(key)
+                self.incident("bad-note", None, change.path, error=str(exc))
+            return None
 
     def _apply_pulled(self, note: Note, path: str) -> bool:
         state = note.meta.get("state")

@@ -1,0 +1,178 @@
+"""A three-way merge of two vault trees, by task id, computed outside the working tree (docs/sync.md).
+
+Inputs are what each side changed since the merge base (``path → Entry`` or ``None`` for a
+deletion, as ``git diff-tree -r --no-renames`` lists them); the output is the list of index
+updates that turn *our* tree into the merged one. No rename or directory-rename detection: a
+task's identity is the ``id`` in its front matter, never its path, so
+
+* a note changed on one side only takes that side's version (add, change or removal);
+* a task whose note changed on **both** sides (moved differently, moved on one side and edited on
+  the other, edited on both) keeps exactly one note: the **later lifecycle state** wins, the
+  remote's on a tie (it reached the remote first — this is what makes claim-by-move a lock); the
+  loser's bytes are kept as a conflict copy under ``Logs/<agent>/conflicts/``;
+* any other file changed on both sides: the remote's version stays at its path, ours is kept
+  beside it as ``<name>.conflict-<agent>-<hash>.<ext>`` — except the files only this host writes
+  (``Dashboard.md`` on a local host, ``Logs/<agent>/``), where ours stays and nothing is copied;
+* a change on one side against a removal on the other keeps the change (nothing is lost).
+
+The module is pure: blobs are read through the ``read`` callable, new blobs are returned as bytes
+for the caller to write into the object store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from typing import Any, Callable
+
+from fte.errors import NoteError
+from fte.io.vault import TASK_FOLDERS, parse_note
+from fte.states.lifecycle import precedence
+
+REGULAR = ("100644", "100755")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A tree entry: its mode (``100644``, ``120000`` for a symlink…) and its object id."""
+
+    mode: str
+    sha: str
+
+
+@dataclass
+class Resolution:
+    """One conflict settled: what was kept, what was copied, for the audit log."""
+
+    kind: str  # conflict (a task note) or conflict-file (anything else)
+    path: str
+    task_id: str | None
+    detail: dict[str, Any]
+
+
+@dataclass
+class MergePlan:
+    """Index updates on top of our tree (``None`` removes the path), new blobs to write, conflicts."""
+
+    updates: dict[str, Entry | None] = field(default_factory=dict)
+    new_blobs: dict[str, bytes] = field(default_factory=dict)
+    resolutions: list[Resolution] = field(default_factory=list)
+
+
+def blob_sha(data: bytes) -> str:
+    """The object id git gives ``data`` as a blob (SHA-1 repositories)."""
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def is_task_note(path: str) -> bool:
+    parts = PurePosixPath(path).parts
+    return len(parts) > 1 and parts[0] in TASK_FOLDERS and path.endswith(".md")
+
+
+@dataclass(frozen=True)
+class _Side:
+    path: str
+    entry: Entry
+    data: bytes
+    state: str | None
+
+
+def plan_merge(
+    ours: dict[str, Entry | None],
+    theirs: dict[str, Entry | None],
+    read: Callable[[str], bytes],
+    agent: str,
+    owns: Callable[[str], bool] = lambda _path: False,
+) -> MergePlan:
+    """Merge ``theirs`` into our tree. ``owns(path)``: only this host writes it (ours always stays)."""
+    plan = MergePlan()
+    settled: set[str] = set()
+    ours_ids = _notes_by_id(ours, read)
+    theirs_ids = _notes_by_id(theirs, read)
+    for task_id in sorted(ours_ids.keys() & theirs_ids.keys()):
+        mine, remote = ours_ids[task_id], theirs_ids[task_id]
+        paths = {s.path for s in mine} | {s.path for s in remote}
+        settled |= paths
+        best_mine, best_remote = _latest(mine), _latest(remote)
+        if best_remote.data == best_mine.data and best_remote.path == best_mine.path:
+            winner, loser = best_remote, None
+        elif _rank(best_remote) >= _rank(best_mine):
+            winner, loser = best_remote, best_mine
+        else:
+            winner, loser = best_mine, best_remote
+        for path in paths - {winner.path}:
+            plan.updates[path] = None  # exactly one note per task is left
+        if ours.get(winner.path) != winner.entry:
+            plan.updates[winner.path] = winner.entry
+        losers = [s for s in (*mine, *remote) if s.data != winner.data]
+        if loser is None and not losers:
+            continue
+        detail: dict[str, Any] = {"kept": "remote" if winner is best_remote else "local",
+                                  "states": [best_remote.state, best_mine.state]}
+        copies = []
+        for side in {s.data: s for s in losers}.values():
+            copy = str(PurePosixPath("Logs", agent, "conflicts", _suffixed(PurePosixPath(side.path).name, side.data)))
+            plan.new_blobs[copy] = side.data
+            plan.updates[copy] = Entry("100644", blob_sha(side.data))
+            copies.append(copy)
+        if copies:
+            detail["copy"] = copies[0] if len(copies) == 1 else copies
+        plan.resolutions.append(Resolution("conflict", winner.path, task_id, detail))
+    for path, remote in sorted(theirs.items()):
+        if path in settled:
+            continue
+        if path not in ours:
+            plan.updates[path] = remote  # changed on their side only
+            continue
+        mine = ours[path]
+        if mine == remote:
+            continue  # the same change on both sides
+        if remote is None or mine is None:
+            # A change against a removal: the change stays (ours already holds it, or take theirs).
+            if mine is None:
+                plan.updates[path] = remote
+            continue
+        if owns(path):
+            continue  # only this host writes it: ours stays
+        side_path = _side_copy(path, agent, mine.sha)
+        plan.updates[path] = remote
+        plan.updates[side_path] = mine
+        plan.resolutions.append(Resolution("conflict-file", path, None, {"kept": "both", "copy": side_path}))
+    return plan
+
+
+def _notes_by_id(changes: dict[str, Entry | None], read: Callable[[str], bytes]) -> dict[str, list[_Side]]:
+    found: dict[str, list[_Side]] = {}
+    for path, entry in changes.items():
+        if entry is None or entry.mode not in REGULAR or not is_task_note(path):
+            continue
+        data = read(entry.sha)
+        try:
+            note = parse_note(data, path)
+        except NoteError:
+            continue  # not a note we can identify: merged by path, like any other file
+        state = note.meta.get("state")
+        found.setdefault(note.id, []).append(_Side(path, entry, data, state if isinstance(state, str) else None))
+    return found
+
+
+def _rank(side: _Side) -> int:
+    try:
+        return precedence(side.state) if side.state else -1
+    except KeyError:
+        return -1
+
+
+def _latest(sides: list[_Side]) -> _Side:
+    return max(sides, key=lambda s: (_rank(s), s.path))
+
+
+def _suffixed(name: str, data: bytes) -> str:
+    p = PurePosixPath(name)
+    return f"{p.stem}.{blob_sha(data)[:10]}{p.suffix}"
+
+
+def _side_copy(path: str, agent: str, sha: str) -> str:
+    p = PurePosixPath(path)
+    return str(p.with_name(f"{p.stem}.conflict-{agent}-{sha[:10]}{p.suffix}"))
