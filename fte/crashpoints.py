@@ -9,21 +9,41 @@ The points: ``after-commit`` (a transition committed, its note not written), ``a
 (note written, the row not yet marked mirrored), ``before-git-commit`` (staged, not committed),
 ``after-git-commit`` (committed, not pushed), ``after-claim-push`` (the claim is on the remote,
 nothing performed), ``before-call`` (the attempt row committed, the provider not called),
-``after-call`` (the provider accepted, the attempt row not finished).
+``after-call`` (the provider accepted, the attempt row not finished); and in a sync:
+``sync-fetched``, ``sync-merged`` (the merge commit exists, the tree not yet touched),
+``sync-checkout-path`` (before each path of the tree is brought along), ``sync-checked-out`` (the
+tree and the branch moved, the journal not yet removed), ``sync-pushed``.
+
+The same points take in-process hooks (:func:`on`): a test acts there — a person moving a note
+in the middle of a sync step — instead of dying. Hooks are for tests and tools, never for the
+daemon's own logic.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+from typing import Callable
 
 POINTS = ("after-commit", "after-note-write", "before-git-commit", "after-git-commit",
-          "after-claim-push", "before-call", "after-call")
+          "after-claim-push", "before-call", "after-call",
+          "sync-fetched", "sync-merged", "sync-checkout-path", "sync-checked-out", "sync-pushed")
 _hits: dict[str, int] = {}
+_hooks: dict[str, list[Callable[[], None]]] = {}
+
+
+def on(name: str, hook: Callable[[], None]) -> Callable[[], None]:
+    """Call ``hook`` each time the process reaches point ``name``; returns a function removing it."""
+    if name not in POINTS:
+        raise ValueError(f"no crash point named {name!r}")
+    _hooks.setdefault(name, []).append(hook)
+    return lambda: _hooks[name].remove(hook)
 
 
 def crashpoint(name: str) -> None:
-    """Die here, uncleanly, if the environment asks for it."""
+    """Run the hooks of this point; die here, uncleanly, if the environment asks for it."""
+    for hook in list(_hooks.get(name, ())):
+        hook()
     if os.environ.get("FTE_CRASHPOINT") != name:
         return
     _hits[name] = _hits.get(name, 0) + 1

@@ -1,7 +1,8 @@
 """``fte daemon``: the per-host loop around :class:`fte.daemon.Runner`.
 
 * One daemon per home: an ``flock`` on ``<home>/daemon.lock`` (the second one is refused).
-* Signal handlers only set flags (huey's habit): SIGTERM/SIGINT finish the current tick and exit 0;
+* Signal handlers only set flags (huey's habit): SIGTERM/SIGINT finish the current tick and exit 0
+  (a sync in progress stops at its next step: push retries and recoveries ask the flag);
   SIGHUP re-reads ``fte.toml`` before the next tick.
 * A tick runs when the vault changes (file-system events through ``watchdog``: a person's move is
   acted on within about a second), or when ``daemon.sync_interval`` has passed; while the remote is
@@ -131,6 +132,7 @@ def run_daemon(
         load_settings(home)  # a folder that is not a home: a clear error before anything is created
         with DaemonLock(home):
             opened = open_home(home, clock=clock)
+            opened.git.should_stop = lambda: flags.stop
             try:
                 runner = Runner(opened, log=log)
                 if opened.repaired:
@@ -148,6 +150,7 @@ def run_daemon(
                             flags.reload = False
                             opened.close()
                             opened = open_home(home, clock=clock)
+                            opened.git.should_stop = lambda: flags.stop
                             runner = Runner(opened, log=log)
                             log("settings reloaded")
                         wake.clear()

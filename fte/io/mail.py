@@ -54,14 +54,22 @@ class IncomingMail:
         return f"From: {who}\nDate: {self.date}\nSubject: {self.subject}\n\n{self.text.strip()}"
 
 
+_FOLD = re.compile(r"\r?\n(?=[ \t])")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+
+
 def _header(msg: Message, name: str) -> str:
+    """A header as one line of text: unfolded (RFC 5322 §2.2.3), decoded, and with no control
+    character left (an encoded CR/LF must never reach a title, a draft or an outgoing header)."""
     raw = msg.get(name)
     if raw is None:
         return ""
+    text = _FOLD.sub("", str(raw))
     try:
-        return str(make_header(decode_header(str(raw)))).strip()
+        text = str(make_header(decode_header(text)))
     except (LookupError, ValueError, UnicodeDecodeError):
-        return str(raw).strip()
+        pass
+    return " ".join(_CONTROL.sub(" ", text).split())
 
 
 def _text(msg: Message) -> str:
