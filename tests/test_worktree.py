@@ -1,0 +1,167 @@
+"""The working-tree writer: fte writes a path only while it still holds what fte last wrote or saw;
+the three-way merge by task id. Real files, real git for the merge's blobs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from fte.io import worktree
+from fte.io.treemerge import Entry, blob_sha, plan_merge
+from fte.io.worktree import KEPT, REFUSED, UNCHANGED, WRITTEN, Update
+
+
+def upd(path: str, new: bytes | None, *expected: bytes | None) -> Update:
+    return Update(path, new, frozenset(None if e is None else blob_sha(e) for e in expected))
+
+
+def test_blob_sha_is_gits(tmp_path: Path) -> None:
+    import subprocess
+
+    (tmp_path / "f").write_bytes(b"hello\n")
+    out = subprocess.run(["git", "hash-object", str(tmp_path / "f")], capture_output=True, text=True, check=True)
+    assert blob_sha(b"hello\n") == out.stdout.strip()
+
+
+def test_a_file_still_holding_what_fte_saw_is_replaced(tmp_path: Path) -> None:
+    (tmp_path / "A").mkdir()
+    (tmp_path / "A" / "n.md").write_bytes(b"old")
+    assert worktree.apply(tmp_path, upd("A/n.md", b"new", b"old")) == WRITTEN
+    assert (tmp_path / "A" / "n.md").read_bytes() == b"new"
+    assert sorted(os.listdir(tmp_path / "A")) == ["n.md"]  # no temp or aside file left
+
+
+def test_the_persons_bytes_are_never_replaced_or_removed(tmp_path: Path) -> None:
+    (tmp_path / "n.md").write_bytes(b"typed by the person")
+    assert worktree.apply(tmp_path, upd("n.md", b"new", b"old")) == KEPT
+    assert worktree.apply(tmp_path, upd("n.md", None, b"old")) == KEPT
+    assert (tmp_path / "n.md").read_bytes() == b"typed by the person"
+
+
+def test_a_note_the_person_moved_away_is_not_brought_back(tmp_path: Path) -> None:
+    assert worktree.apply(tmp_path, upd("Pending/n.md", b"new", b"old")) == KEPT
+    assert not (tmp_path / "Pending" / "n.md").exists()
+
+
+def test_a_new_file_never_replaces_one_the_person_created(tmp_path: Path) -> None:
+    (tmp_path / "n.md").write_bytes(b"mine")
+    assert worktree.apply(tmp_path, upd("n.md", b"theirs", None)) == KEPT
+    assert (tmp_path / "n.md").read_bytes() == b"mine"
+    assert worktree.apply(tmp_path, upd("m.md", b"theirs", None)) == WRITTEN
+
+
+def test_already_there_is_unchanged(tmp_path: Path) -> None:
+    (tmp_path / "n.md").write_bytes(b"new")
+    assert worktree.apply(tmp_path, upd("n.md", b"new", b"old")) == UNCHANGED
+    assert worktree.apply(tmp_path, upd("gone.md", None, b"old")) == UNCHANGED
+
+
+def test_removal_prunes_empty_subfolders_but_never_a_top_level_folder(tmp_path: Path) -> None:
+    (tmp_path / "Pending_Approval" / "email").mkdir(parents=True)
+    (tmp_path / "Pending_Approval" / "email" / "n.md").write_bytes(b"old")
+    assert worktree.apply(tmp_path, upd("Pending_Approval/email/n.md", None, b"old")) == WRITTEN
+    assert (tmp_path / "Pending_Approval").is_dir() and not (tmp_path / "Pending_Approval" / "email").exists()
+
+
+def test_no_write_goes_through_a_symlinked_folder(tmp_path: Path) -> None:
+    vault, outside = tmp_path / "vault", tmp_path / "outside"
+    vault.mkdir(), outside.mkdir()
+    (vault / "Approved").symlink_to(outside)
+    assert worktree.apply(vault, upd("Approved/n.md", b"x", None)) == REFUSED
+    assert worktree.apply(vault, upd("../outside/n.md", b"x", None)) == REFUSED
+    assert os.listdir(outside) == []
+
+
+def test_a_symlink_at_the_path_is_never_written_through(tmp_path: Path) -> None:
+    vault, target = tmp_path / "vault", tmp_path / "secret.txt"
+    vault.mkdir()
+    target.write_bytes(b"old")
+    (vault / "n.md").symlink_to(target)
+    assert worktree.apply(vault, upd("n.md", b"new", b"old")) == REFUSED
+    assert target.read_bytes() == b"old"
+
+
+def test_an_aside_copy_left_by_a_crash_is_put_back_first(tmp_path: Path) -> None:
+    (tmp_path / ".fte-aside-n.md").write_bytes(b"old")  # a crash between "rename aside" and "link new"
+    assert worktree.apply(tmp_path, upd("n.md", b"new", b"old")) == WRITTEN
+    assert (tmp_path / "n.md").read_bytes() == b"new" and not (tmp_path / ".fte-aside-n.md").exists()
+
+
+def note(task_id: str, state: str, body: str = "draft") -> bytes:
+    return f"---\nid: {task_id}\nkind: email.reply\nstate: {state}\n---\n{body}\n".encode()
+
+
+class Blobs(dict):
+    def put(self, data: bytes) -> Entry:
+        self[blob_sha(data)] = data
+        return Entry("100644", blob_sha(data))
+
+
+TID = "a" * 32
+
+
+def test_two_decisions_on_one_task_keep_one_note_the_first_to_reach_the_remote() -> None:
+    blobs = Blobs()
+    ours = {"Pending_Approval/email/n.md": None, "Approved/n.md": blobs.put(note(TID, "approved"))}
+    theirs = {"Pending_Approval/email/n.md": None, "Rejected/n.md": blobs.put(note(TID, "rejected"))}
+    plan = plan_merge(ours, theirs, blobs.__getitem__, "laptop")
+    # approved and rejected rank the same: the remote's (it got there first) wins.
+    assert plan.updates["Approved/n.md"] is None
+    assert plan.updates["Rejected/n.md"] == Entry("100644", blob_sha(note(TID, "rejected")))
+    [resolution] = plan.resolutions
+    assert resolution.task_id == TID and resolution.detail["kept"] == "remote"
+    [copy] = [p for p in plan.updates if p.startswith("Logs/laptop/conflicts/")]
+    assert plan.new_blobs[copy] == note(TID, "approved")
+
+
+def test_a_later_state_wins_over_an_edit_in_place_and_the_edit_is_kept_as_a_copy() -> None:
+    blobs = Blobs()
+    ours = {"Pending_Approval/email/n.md": blobs.put(note(TID, "pending", "edited by the person"))}
+    theirs = {"Pending_Approval/email/n.md": None, "In_Progress/pc/n.md": blobs.put(note(TID, "claimed"))}
+    plan = plan_merge(ours, theirs, blobs.__getitem__, "laptop")
+    assert plan.updates["Pending_Approval/email/n.md"] is None
+    assert plan.updates["In_Progress/pc/n.md"] == Entry("100644", blob_sha(note(TID, "claimed")))
+    assert list(plan.new_blobs.values()) == [note(TID, "pending", "edited by the person")]
+
+
+def test_the_remote_wins_a_tie_which_makes_the_claim_push_a_lock() -> None:
+    blobs = Blobs()
+    ours = {"Approved/n.md": None, "In_Progress/me/n.md": blobs.put(note(TID, "claimed", "me"))}
+    theirs = {"Approved/n.md": None, "In_Progress/other/n.md": blobs.put(note(TID, "claimed", "other"))}
+    plan = plan_merge(ours, theirs, blobs.__getitem__, "me")
+    assert plan.updates["In_Progress/me/n.md"] is None
+    assert plan.updates["In_Progress/other/n.md"] is not None
+    assert plan.resolutions[0].detail["kept"] == "remote"
+
+
+def test_new_notes_on_one_side_are_never_moved_or_dropped() -> None:
+    blobs = Blobs()
+    other = "b" * 32
+    ours = {"Updates/one.md": None, "Pending_Approval/email/one.md": blobs.put(note(TID, "pending"))}
+    theirs = {"Updates/two.md": blobs.put(note(other, "drafted"))}
+    plan = plan_merge(ours, theirs, blobs.__getitem__, "laptop")
+    assert plan.updates == {"Updates/two.md": Entry("100644", blob_sha(note(other, "drafted")))}
+    assert plan.resolutions == []
+
+
+def test_other_files_keep_both_versions_and_own_files_keep_ours() -> None:
+    blobs = Blobs()
+    ours = {"Company_Handbook.md": blobs.put(b"ours\n"), "Dashboard.md": blobs.put(b"my dashboard\n")}
+    theirs = {"Company_Handbook.md": blobs.put(b"theirs\n"), "Dashboard.md": blobs.put(b"their dashboard\n")}
+    plan = plan_merge(ours, theirs, blobs.__getitem__, "pc", owns=lambda p: p == "Dashboard.md")
+    assert plan.updates["Company_Handbook.md"] == Entry("100644", blob_sha(b"theirs\n"))
+    [side] = [p for p in plan.updates if p.startswith("Company_Handbook.conflict-pc-")]
+    assert plan.updates[side] == Entry("100644", blob_sha(b"ours\n"))
+    assert "Dashboard.md" not in plan.updates
+
+
+@pytest.mark.parametrize("mine_deleted", [True, False])
+def test_a_change_against_a_removal_keeps_the_change(mine_deleted: bool) -> None:
+    blobs = Blobs()
+    changed = blobs.put(b"changed\n")
+    ours = {"Business_Goals.md": None if mine_deleted else changed}
+    theirs = {"Business_Goals.md": changed if mine_deleted else None}
+    plan = plan_merge(ours, theirs, blobs.__getitem__, "pc")
+    assert plan.updates.get("Business_Goals.md", changed) == changed
