@@ -568,7 +568,8 @@ class GitSync:
                                                                                " or a non-folder"}))
         if index_lines:
             self._index_info(index_lines)
-        self.repo.git.update_ref("-m", f"fte {self.agent}: sync to {new[:12]}", "HEAD", new, old or ZERO)
+        if self._head() != new:  # a redo after a crash may find HEAD already moved
+            self.repo.git.update_ref("-m", f"fte {self.agent}: sync to {new[:12]}", "HEAD", new, old or ZERO)
         crashpoint("sync-checked-out")
         journal.unlink(missing_ok=True)
         return events
