@@ -32,7 +32,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from fte.crashpoints import POINTS
-from fte.home import init_home
+from fte.home import init_home, trust_host
 
 MAILS = 3
 ROUNDS = 14
@@ -113,6 +113,7 @@ def run_once(point: str, hit: int, root: Path) -> RunResult:
     cloud, local = root / "cloud", root / "local"
     init_home(cloud, role="cloud", agent="cloud", remote=str(remote))
     init_home(local, role="local", agent="laptop", remote=str(remote))
+    trust_host(cloud, local)
     for n in range(MAILS):
         (cloud / "inbox" / "new" / f"{n}.crash").write_bytes(_mail(n))
     marker = root / "crashed"

@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import drop_mails, machine  # noqa: E402
 
 from fte.daemon import Runner  # noqa: E402
-from fte.home import init_home, open_home  # noqa: E402
+from fte.home import init_home, open_home, trust_host  # noqa: E402
 
 
 def set_daemon(home: Path, **values: object) -> None:
@@ -63,6 +63,7 @@ def setup(root: Path, n: int) -> tuple[Path, Path]:
     cloud, local = root / "cloud", root / "local"
     init_home(cloud, role="cloud", agent="cloud", remote=str(root / "remote.git"))
     init_home(local, role="local", agent="laptop", remote=str(root / "remote.git"))
+    trust_host(cloud, local)
     drop_mails(cloud / "inbox", n)
     with open_home(cloud) as h:
         Runner(h).tick()

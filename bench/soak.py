@@ -47,7 +47,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from common import drop_mails, machine  # noqa: E402
 
-from fte.home import init_home  # noqa: E402
+from fte.home import init_home, trust_host  # noqa: E402
 from fte.io.vault import parse_note, split_body  # noqa: E402
 
 TERMINAL = {"done", "rejected", "expired", "failed"}
@@ -183,6 +183,7 @@ def main() -> int:
     cloud, local = root / "cloud", root / "local"
     init_home(cloud, role="cloud", agent="cloud", remote=str(root / "remote.git"))
     init_home(local, role="local", agent="laptop", remote=str(root / "remote.git"))
+    trust_host(cloud, local)
     for home in (cloud, local):
         configure(home, args.sync)
     procs = {"cloud": start(cloud, root / "cloud.log"), "laptop": start(local, root / "laptop.log")}

@@ -247,6 +247,87 @@ def upgrade(home: Path) -> None:
     finally:
         store.close()
     click.echo(f"schema: {before or '(empty)'} → {after}" if before != after else f"schema already at {after}")
+    if settings.executes:
+        from fte.home import ensure_host_key
+
+        if ensure_host_key(settings):
+            click.echo("this host's signing key: made, trusted, and the old shared approval.key retired "
+                       "(tasks approved with it go back to pending; `fte keys show` for the other hosts)")
+
+
+@cli.group()
+def keys() -> None:
+    """Signing keys: this host's own (local hosts), and the keyring of hosts whose signatures count.
+
+    Each local host signs its decisions with its own key. Every host — the cloud too — believes
+    an approval, a rejection, a claim or an outcome pulled from the vault only when it is signed by
+    a host in its keyring. Trust is decided here, by a person, never by what the vault says.
+    """
+
+
+@keys.command("show")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@home_option
+@handle_errors
+def keys_show(as_json: bool, home: Path) -> None:
+    """Print this host's public key, as the command to run on the other hosts."""
+    from fte.home import public_key
+
+    agent, key = public_key(home)
+    if as_json:
+        _emit_json({"agent": agent, "key": key})
+    else:
+        click.echo(f"fte keys trust {agent} {key}")
+
+
+@keys.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@home_option
+@handle_errors
+def keys_list(as_json: bool, home: Path) -> None:
+    """The hosts this host trusts."""
+    from fte.keys import Keyring
+
+    settings = load_settings(home)
+    rows = [{"agent": a, "key": e.get("key", ""), "trusted_at": e.get("trusted_at", ""),
+             "this_host": a == settings.agent} for a, e in sorted(Keyring.of(home).entries.items())]
+    if as_json:
+        _emit_json(rows)
+    elif not rows:
+        click.echo("no trusted hosts: this host believes no signed decision (fte keys trust AGENT KEY)")
+    else:
+        click.echo(format_table(["agent", "key", "trusted_at", "this_host"],
+                                [[r["agent"], r["key"], r["trusted_at"], "yes" if r["this_host"] else ""] for r in rows]))
+
+
+@keys.command("trust")
+@click.argument("agent")
+@click.argument("key")
+@home_option
+@handle_errors
+def keys_trust(agent: str, key: str, home: Path) -> None:
+    """Trust AGENT's signatures: KEY is what `fte keys show` prints on that host."""
+    from fte.clock import utcnow
+    from fte.config import check_agent
+    from fte.keys import Keyring
+
+    load_settings(home)
+    changed = Keyring.of(home).trust(check_agent(agent), key, utcnow())
+    click.echo(f"trusted {agent}" if changed else f"{agent} was already trusted with that key")
+
+
+@keys.command("revoke")
+@click.argument("agent")
+@home_option
+@handle_errors
+def keys_revoke(agent: str, home: Path) -> None:
+    """Stop trusting AGENT's signatures (what it signed no longer verifies here)."""
+    from fte.keys import Keyring
+
+    load_settings(home)
+    if not Keyring.of(home).revoke(agent):
+        raise BadInput(f"{agent} is not in this host's keyring")
+    click.echo(f"revoked {agent}")
 
 
 @cli.command()
@@ -267,14 +348,15 @@ def daemon(once: bool, home: Path) -> None:
 
 def _decide(home: Path, task_id: str, decision: str, reason: str | None, by: str | None, as_json: bool) -> None:
     from fte.daemon import Runner, TickReport
-    from fte.states.reconcile import approve as approve_task
+    from fte.states.reconcile import approve as approve_task, check_deadline
 
     with open_home(home) as h:
         if not h.settings.executes:
             raise BadInput(f"a {h.settings.role} host does not decide; approvals are made on a local host")
         runner = Runner(h)
         report = TickReport()
-        runner.work_tree(report)  # the person's edits so far count, as they would for a move
+        before = h.store.get(task_id)
+        runner.work_tree(report)  # the note as the person sees it now: their edits count first
         task = h.store.get(task_id)
         person = by or h.settings.person
         if task.state != "pending":
@@ -282,9 +364,14 @@ def _decide(home: Path, task_id: str, decision: str, reason: str | None, by: str
             raise BadInput(
                 f"task {task.short_id} is already decided ({task.state})" if decided
                 else f"task {task.short_id} is {task.state}, not waiting for a decision")
+        if decision == "approve" and task.epoch != before.epoch:
+            # What the note shows is not what this command was about to sign: record it, and ask.
+            runner.publish(report)
+            raise BadInput(f"the note of {task.short_id} was changed since it was presented; the change is "
+                           f"recorded as an edit — look at {task.note_path} again, then approve")
+        check_deadline(task, h.lifecycle.clock())
         if decision == "approve":
-            assert runner.approval_key is not None
-            task = approve_task(h.lifecycle, runner.approval_key, task, person, "cli", via="cli")
+            task = approve_task(h.lifecycle, runner.trust, task, person, "cli", via="cli")
         else:
             task = h.lifecycle.fire(task.id, "reject", actor=person, source="cli", reason=reason,
                                     changes={"last_error": f"rejected: {reason}" if reason else None})
@@ -336,13 +423,11 @@ def replay(task_ids: tuple[str, ...], all_failed: bool, dry_run: bool, force: bo
     if not task_ids and not all_failed:
         raise click.UsageError("give task ids, or --all")
     with open_home(home) as h:
-        key = None
         runner = Runner(h) if h.settings.executes else None
-        if runner is not None:
-            key = runner.approval_key
+        assert h.lifecycle.trust is not None
         executors = build_executors(h.settings) if h.settings.executes else {}
         tasks = h.store.tasks(state="failed") if all_failed else [h.store.get(t) for t in task_ids]
-        plans = [replaying.plan(h.lifecycle, t, executors, key, force) for t in tasks]
+        plans = [replaying.plan(h.lifecycle, t, executors, h.lifecycle.trust, force) for t in tasks]
         if not dry_run:
             replaying.apply(h.lifecycle, plans, actor=h.settings.person)  # all or nothing
             if runner is not None:

@@ -35,7 +35,7 @@ from fte.io.drafters import DraftError, Drafter, TemplateDrafter
 from fte.io.executors import Executor, MaildirOutbox
 from fte.io.gitsync import GitEvent, SyncResult
 from fte.io.maildir_source import MaildirSource
-from fte.states.approvals import load_key
+from fte.keys import KEY_NAME
 from fte.states.execution import Executions
 from fte.states.reconcile import Reconciler
 from fte.states.service import Detection, Move
@@ -185,8 +185,9 @@ def check_role(settings: Settings) -> None:
         held = [k for k in EXECUTOR_SECRETS if load_env(settings.home).get(k)]
         if held:
             raise RoleViolation(f"a cloud host must not hold executor credentials; remove {', '.join(held)}")
-        if (settings.home / APPROVAL_KEY_NAME).exists():
-            raise RoleViolation(f"a cloud host must not hold the approval key; remove {settings.home / APPROVAL_KEY_NAME}")
+        for name in (KEY_NAME, APPROVAL_KEY_NAME):
+            if (settings.home / name).exists():
+                raise RoleViolation(f"a cloud host must not hold a signing key; remove {settings.home / name}")
 
 
 @dataclass
@@ -221,17 +222,15 @@ class Runner:
         self.settings = home.settings
         self.log = log
         check_role(self.settings)
-        key = None
-        if self.settings.executes:
-            key = load_key(self.settings.home / APPROVAL_KEY_NAME)
-        self.approval_key = key
-        self.reconciler = Reconciler(home.lifecycle, self.settings.role, key, self.settings.person)
+        assert home.lifecycle.trust is not None  # open_home sets it
+        self.trust = home.lifecycle.trust
+        self.reconciler = Reconciler(home.lifecycle, self.settings.role, self.trust, self.settings.person)
         self.sources = sources if sources is not None else build_sources(self.settings)
         # A local host drafts only what its own sources and `fte post` bring (LOCAL_SOURCES).
         self._template = TemplateDrafter(self.settings.signature)
         self.drafter = drafter or (build_drafter(self.settings) if self.settings.drafts else self._template)
         self.executions = (
-            Executions(home.lifecycle, executors if executors is not None else build_executors(self.settings), key,
+            Executions(home.lifecycle, executors if executors is not None else build_executors(self.settings), self.trust,
                        self.settings.dry_run, log, rate_limits=self.settings.rate_limits)
             if self.settings.executes else None
         )
@@ -241,6 +240,8 @@ class Runner:
         self._last_quarantined: list[dict[str, Any]] = []
         self._error_since: str | None = None
         self._folder_problems: set[str] = set()
+        #: Tasks whose note this host changed, where a merge kept the remote's (the race was lost).
+        self._lost: set[str] = set()
 
     @property
     def lifecycle(self):  # type: ignore[no-untyped-def]
@@ -320,7 +321,8 @@ class Runner:
                 changes = self.git.changes(cursor, upstream)
             except Exception:  # the cursor's commit is gone (a re-cloned vault): start over
                 changes = self.git.changes(None, upstream)
-            report.pulled += len(self.reconciler.pulled(changes, self.git.read_blob))
+            lost, self._lost = frozenset(self._lost), set()
+            report.pulled += len(self.reconciler.pulled(changes, self.git.read_blob, lost))
             self._heartbeats_seen(changes)
             self.store.set_cursor("git.integrated", upstream, self.now())
 
@@ -571,6 +573,8 @@ class Runner:
         self.store.heartbeat(self.settings.agent, self.settings.role, self.now(), sync=info)
 
     def _record(self, event: GitEvent) -> None:
+        if event.kind == "conflict" and event.task_id and event.detail.get("kept") == "remote":
+            self._lost.add(event.task_id)
         if event.detail.get("kept") == "committed":
             # Copies written by a recovery (not by a merge commit) go out with the next publish.
             copies = event.detail.get("copy")

@@ -17,7 +17,7 @@ from typing import Callable
 
 from fte.clock import utcnow
 from fte.daemon import Runner
-from fte.home import init_home, open_home
+from fte.home import init_home, open_home, trust_host
 
 SAMPLES = [
     ("Maria Lopez <maria@lopez-design.example>", "Invoice for the October logo work?",
@@ -55,6 +55,7 @@ def run_demo(folder: Path | None = None, keep: bool = True, echo: Callable[[str]
     cloud_home, local_home = root / "cloud", root / "local"
     init_home(cloud_home, role="cloud", agent="cloud", remote=str(remote))
     init_home(local_home, role="local", agent="laptop", remote=str(remote))
+    trust_host(cloud_home, local_home)  # the cloud verifies what the laptop signs
     echo(f"    cloud host (drafts only):        {cloud_home}")
     echo(f"    local host (approves, executes): {local_home}")
 

@@ -7,7 +7,6 @@ the newest schema, the vault, and a repair of any note left behind by a crash.
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,8 @@ from fte.config import (
 from fte.errors import BadInput
 from fte.io.gitlock import HostLock
 from fte.io.gitsync import GitSync
+from fte.keys import KEY_NAME, Keyring, create_host_key, load_host_key
+from fte.states.approvals import Trust
 from fte.io.vault import FOLDERS, Vault
 from fte.models.store import Store
 from fte.states.service import Lifecycle
@@ -74,10 +75,10 @@ def init_home(
     settings = load_settings(home)
     if not (home / ENV_NAME).exists():
         _write_private(home / ENV_NAME, "# secrets for this host (never synced); e.g. FTE_SMTP_PASSWORD=...\n")
-    if role in ("local", "all") and not (home / APPROVAL_KEY_NAME).exists():
-        # Signs approvals; only local hosts hold it, and it never enters the vault. A second local
-        # host of the same person copies this file (see README).
-        _write_private(home / APPROVAL_KEY_NAME, secrets.token_hex(32) + "\n")
+    if role in ("local", "all"):
+        # This host's own signing key: only local hosts hold one, and it never enters the vault.
+        # Other hosts trust its public key with `fte keys trust` (docs/protocol.md, "Keys").
+        ensure_host_key(settings)
     create_vault(settings.vault)
     for folder in (settings.maildir_path, settings.email_path):
         for sub in ("cur", "new", "tmp"):
@@ -113,6 +114,39 @@ class Home:
         self.close()
 
 
+def ensure_host_key(settings: Settings) -> bool:
+    """A local host has its own Ed25519 key and trusts it; a home made with the shared HMAC
+    ``approval.key`` of older versions gets one (the old key is retired, not used again: approvals
+    it signed no longer verify, and those tasks go back to a person). True when something changed."""
+    home = settings.home
+    changed = False
+    if not (home / KEY_NAME).exists():
+        create_host_key(home)
+        changed = True
+    keyring = Keyring.of(home)
+    if keyring.trust(settings.agent, load_host_key(home, settings.agent).public, utcnow()):
+        changed = True
+    old = home / APPROVAL_KEY_NAME
+    if old.exists():
+        os.replace(old, home / (APPROVAL_KEY_NAME + ".retired"))
+        changed = True
+    return changed
+
+
+def public_key(home: Path) -> tuple[str, str]:
+    """(agent, public key) of a local host's home, as ``fte keys show`` prints them."""
+    settings = load_settings(home)
+    return settings.agent, load_host_key(home, settings.agent).public
+
+
+def trust_host(home: Path, other: Path) -> bool:
+    """Make ``home`` trust the local host at ``other`` (both on this machine: demos, benchmarks,
+    tests). Between machines a person runs ``fte keys trust AGENT KEY`` with what the other host's
+    ``fte keys show`` prints."""
+    agent, key = public_key(other)
+    return Keyring.of(home).trust(agent, key, utcnow())
+
+
 def open_home(home: Path, clock: Clock = utcnow, repair: bool = True) -> Home:
     """Open a home for work; upgrades an older database and repairs notes behind their rows."""
     settings = load_settings(home)
@@ -124,6 +158,10 @@ def open_home(home: Path, clock: Clock = utcnow, repair: bool = True) -> Home:
     sync = GitSync(settings.vault, settings.agent, HostLock(settings.home / LOCK_NAME), settings.remote)
     GitSync.configure(sync.repo, settings.agent)  # settings added by newer versions reach older vaults
     opened = Home(settings, store, vault, lifecycle, sync)
+    if settings.executes:
+        ensure_host_key(settings)
+    lifecycle.trust = Trust(Keyring.of(settings.home),
+                            load_host_key(settings.home, settings.agent) if settings.executes else None)
     if repair:
         opened.repaired = lifecycle.repair()
     return opened

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from email.message import EmailMessage
 from pathlib import Path
 
-from fte.home import Home, init_home, open_home
+from fte.home import Home, init_home, open_home, trust_host
 from fte.daemon import Runner
 
 
@@ -16,11 +15,17 @@ def bare_remote(path: Path) -> str:
     return str(path)
 
 
-def make_host(root: Path, name: str, role: str, remote: str, key_from: Path | None = None) -> Path:
+def make_host(root: Path, name: str, role: str, remote: str) -> Path:
+    """A host's home in ``root``; every host made in ``root`` trusts every local host there, as a
+    person sets them up with `fte keys trust` (README, "Two local hosts")."""
     home = root / name
     init_home(home, role=role, agent=name, remote=remote)
-    if key_from is not None:
-        shutil.copyfile(key_from / "approval.key", home / "approval.key")
+    others = [p.parent for p in root.glob("*/fte.toml") if p.parent != home]
+    for other in others:
+        if (other / "host.key").exists():
+            trust_host(home, other)
+        if (home / "host.key").exists():
+            trust_host(other, home)
     return home
 
 

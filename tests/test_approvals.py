@@ -12,7 +12,7 @@ import yaml
 
 from fte.daemon import TickReport
 from fte.io.vault import parse_note, render_note, split_body
-from fte.states.approvals import load_key, verify_task
+from fte.states.approvals import verify_task
 
 from conftest import FakeClock
 from hosts import HostRun, bare_remote, drop_mail, make_host
@@ -50,7 +50,8 @@ def test_a_move_to_approved_is_signed_and_executed(home_dir: Path) -> None:
     run.runner.work_tree(TickReport())
     task = run.home.store.get(tid)
     assert task.state == "approved" and task.approval["by"] == "person"
-    assert verify_task(load_key(home_dir / "approval.key"), task) is None
+    assert verify_task(run.runner.trust, task) is None
+    assert task.approval["host"] == "laptop" and task.approval["epoch"] == task.epoch == 1
     note = parse_note(moved.read_bytes())
     assert note.meta["state"] == "approved" and note.meta["approval"]["signature"] == task.approval["signature"]
     last = run.home.store.timeline(tid)[-1]

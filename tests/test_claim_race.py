@@ -43,7 +43,7 @@ def test_two_executors_race_for_fifty_tasks(tmp_path: Path) -> None:
     remote = bare_remote(tmp_path / "remote.git")
     cloud_home = make_host(tmp_path, "cloud", "cloud", remote)
     a_home = make_host(tmp_path, "alpha", "local", remote)
-    b_home = make_host(tmp_path, "beta", "local", remote, key_from=a_home)
+    b_home = make_host(tmp_path, "beta", "local", remote)
     raise_limits(a_home), raise_limits(b_home)
     for i in range(N):
         drop_mail(cloud_home, i)
@@ -55,7 +55,7 @@ def test_two_executors_race_for_fifty_tasks(tmp_path: Path) -> None:
     pending = a.home.store.tasks(state="pending")
     assert len(pending) == N
     for task in pending:
-        approve(a.home.lifecycle, a.runner.approval_key, task, "ann", "cli")
+        approve(a.home.lifecycle, a.runner.trust, task, "ann", "cli")
     a.runner.publish(TickReport())
     a.close()
     b = HostRun(b_home)

@@ -51,7 +51,9 @@ def test_init_then_status_json(tmp_path: Path) -> None:
     assert data["schema"] and set(data["counts"]) >= {"pending", "done"}
     assert (home / "vault" / ".git").is_dir() and (home / "vault" / "Pending_Approval").is_dir()
     assert (home / ".env").stat().st_mode & 0o777 == 0o600
-    assert (home / "approval.key").stat().st_mode & 0o777 == 0o600
+    assert (home / "host.key").stat().st_mode & 0o777 == 0o600 and not (home / "approval.key").exists()
+    keys = json.loads(run("keys", "list", "--json", "--home", str(home)).output)
+    assert [k["agent"] for k in keys] == ["desk"] and keys[0]["this_host"]
 
 
 def test_init_twice_is_refused(home_dir: Path) -> None:

@@ -141,7 +141,7 @@ def test_the_daemon_takes_gmail_mail_in_and_threads_the_reply(home_dir) -> None:
         assert h.store.cursor("gmail") == "700"
         runner.tick()  # incremental: history since 700, nothing new
         assert h.store.cursor("gmail") == "701" and len(h.store.tasks()) == 1
-        approve(h.lifecycle, runner.approval_key, task, "ann", "cli")
+        approve(h.lifecycle, runner.trust, task, "ann", "cli")
         runner.tick()
         assert h.store.get(task.id).state == "done"
         payload = json.loads(send_http.request_sequence[1][2])

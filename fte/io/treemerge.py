@@ -7,9 +7,10 @@ task's identity is the ``id`` in its front matter, never its path, so
 
 * a note changed on one side only takes that side's version (add, change or removal);
 * a task whose note changed on **both** sides (moved differently, moved on one side and edited on
-  the other, edited on both) keeps exactly one note: the **later lifecycle state** wins, the
-  remote's on a tie (it reached the remote first — this is what makes claim-by-move a lock); the
-  loser's bytes are kept as a conflict copy under ``Logs/<agent>/conflicts/``;
+  the other, edited on both) keeps exactly one note, chosen by :func:`remote_wins` — in short:
+  what reached the remote first wins (a claim there is a lock; a decision there beats ours on the
+  other branch; a newer presentation — an edit — beats an older one), else the later lifecycle
+  state; the loser's bytes are kept as a conflict copy under ``Logs/<agent>/conflicts/``;
 * any other file changed on both sides: the remote's version stays at its path, ours is kept
   beside it as ``<name>.conflict-<agent>-<hash>.<ext>`` — except the files only this host writes
   (``Dashboard.md`` on a local host, ``Logs/<agent>/``), where ours stays and nothing is copied;
@@ -28,7 +29,7 @@ from typing import Any, Callable
 
 from fte.errors import NoteError
 from fte.io.vault import TASK_FOLDERS, parse_note
-from fte.states.lifecycle import precedence
+from fte.states.lifecycle import APPROVED_BRANCH, DECLINED_BRANCH, precedence
 
 REGULAR = ("100644", "100755")
 
@@ -76,6 +77,7 @@ class _Side:
     entry: Entry
     data: bytes
     state: str | None
+    epoch: int = 0
 
 
 def plan_merge(
@@ -97,7 +99,7 @@ def plan_merge(
         best_mine, best_remote = _latest(mine), _latest(remote)
         if best_remote.data == best_mine.data and best_remote.path == best_mine.path:
             winner, loser = best_remote, None
-        elif _rank(best_remote) >= _rank(best_mine):
+        elif remote_wins(best_remote, best_mine):
             winner, loser = best_remote, best_mine
         else:
             winner, loser = best_mine, best_remote
@@ -153,8 +155,37 @@ def _notes_by_id(changes: dict[str, Entry | None], read: Callable[[str], bytes])
         except NoteError:
             continue  # not a note we can identify: merged by path, like any other file
         state = note.meta.get("state")
-        found.setdefault(note.id, []).append(_Side(path, entry, data, state if isinstance(state, str) else None))
+        epoch = note.meta.get("epoch", 0)
+        found.setdefault(note.id, []).append(_Side(path, entry, data, state if isinstance(state, str) else None,
+                                                   epoch if isinstance(epoch, int) and not isinstance(epoch, bool) else 0))
     return found
+
+
+EXECUTING = frozenset({"claimed", "done", "failed"})
+
+
+def remote_wins(remote: _Side, mine: _Side) -> bool:
+    """Which note of one task stays when both sides changed it (docs/protocol.md, "Convergence").
+
+    1. A claim (or its outcome) on the remote is a lock: it stands, unless ours is a later step
+       of the execution.
+    2. Our unpushed claim yields to a remote note of a newer presentation (an edit reached the
+       remote first) or to a remote rejection or expiry (a decision reached the remote first).
+    3. Otherwise the newer presentation wins (an edit withdraws an approval of the older one);
+       then a decision on the remote beats ours on the other branch (first to the remote wins);
+       then the later state; the remote's on a tie.
+    """
+    if remote.state in EXECUTING:
+        return not (mine.state in EXECUTING and _rank(mine) > _rank(remote))
+    if mine.state in EXECUTING:
+        return remote.epoch > mine.epoch or remote.state in DECLINED_BRANCH
+    if remote.epoch != mine.epoch:
+        return remote.epoch > mine.epoch
+    decided = APPROVED_BRANCH | DECLINED_BRANCH
+    if remote.state in decided and mine.state in decided and \
+            (remote.state in APPROVED_BRANCH) != (mine.state in APPROVED_BRANCH):
+        return True
+    return _rank(remote) >= _rank(mine)
 
 
 def _rank(side: _Side) -> int:

@@ -106,8 +106,12 @@ def front_matter(task: Task) -> dict[str, Any]:
     if task.claimed_by:
         meta["claimed_by"] = task.claimed_by
     meta["params"] = dict(task.params or {})
+    if task.epoch:
+        meta["epoch"] = int(task.epoch)
     if task.approval:
         meta["approval"] = dict(task.approval)
+    if task.assertion:
+        meta["assertion"] = dict(task.assertion)
     if task.last_error:
         meta["error"] = task.last_error
     return meta
@@ -228,6 +232,9 @@ def note_fields(note: Note) -> dict[str, Any]:
         except (ValueError, AttributeError, TypeError):
             raise NoteError(f"note {note.id[:8]}: property {key!r} is not a date and time") from None
 
+    epoch = meta.get("epoch", 0)
+    if not isinstance(epoch, int) or isinstance(epoch, bool) or not 0 <= epoch < 2**31:
+        raise NoteError(f"note {note.id[:8]}: property 'epoch' must be a whole number")
     if not re.fullmatch(r"[0-9a-f]{32}", note.id):
         raise NoteError(f"note id {note.id[:40]!r} is not an fte task id")
     kind = text("kind", required=True)
@@ -247,6 +254,8 @@ def note_fields(note: Note) -> dict[str, Any]:
         "expires_at": when("expires"),
         "claimed_by": text("claimed_by"),
         "approval": mapping("approval", optional=True),
+        "assertion": mapping("assertion", optional=True),
+        "epoch": epoch,
         "last_error": text("error"),
     }
 

@@ -60,6 +60,12 @@ class Task(Base):
     approval: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
     flags: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: The presentation epoch: bumped by every edit, invalidation and replay of a presented task, so
+    #: an approval (which signs it) of an earlier presentation never verifies again.
+    epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: The signed record of the last decision or execution step (reject, expire, claim, complete,
+    #: fail) — what another host checks before it believes the state (docs/protocol.md).
+    assertion: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
 
     @property
     def domain(self) -> str:

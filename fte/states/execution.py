@@ -18,7 +18,7 @@ from fte.crashpoints import crashpoint
 from fte.errors import FteError
 from fte.io.executors import ExecutionError, Executor, OutcomeUnknown
 from fte.models.tables import Task
-from fte.states.approvals import verify_task
+from fte.states.approvals import Trust, verify_task
 from fte.states.service import Lifecycle, Move
 
 NEVER_RETRY = ("odoo.payment",)
@@ -38,7 +38,7 @@ class Outcome:
 class Executions:
     lifecycle: Lifecycle
     executors: dict[str, Executor]
-    approval_key: bytes | None
+    trust: Trust
     dry_run: bool = False
     log: Callable[[str], None] = lambda _msg: None
     #: Most executions started per hour, by kind (e.g. ``{"email.reply": 10}``); absent = no limit.
@@ -58,7 +58,7 @@ class Executions:
         for task in self.lifecycle.store.tasks(state="approved"):
             if len(moves) >= limit:
                 break
-            reason = verify_task(self.approval_key, task) if self.approval_key else "this host has no approval key"
+            reason = verify_task(self.trust, task)
             if reason is not None:
                 self.lifecycle.fire(task.id, "invalidate", actor=self.agent, source="daemon",
                                     changes={"approval": None, "last_error": f"not executed: {reason}"}, reason=reason)
@@ -127,7 +127,7 @@ class Executions:
         ready: list[tuple[Task, Executor, str]] = []
         for task in tasks:
             executor = self.executors[task.kind]
-            reason = verify_task(self.approval_key, task) if self.approval_key else "this host has no approval key"
+            reason = verify_task(self.trust, task)
             if reason is not None:
                 outcomes.append(self._fail(task, f"not executed: {reason}", outcome=None))
                 continue

@@ -12,6 +12,9 @@ Beyond DESIGN §2's table, two events are added and documented here:
   no longer verifies; the person must look again.
 * ``edit`` leads ``pending → pending``: the person changed the draft or its parameters; the audit
   row records the change.
+* ``converge`` leads from one decision to the other (``rejected → approved…``, ``approved →
+  rejected``…): two hosts decided differently and the other host's decision reached the remote
+  first; never out of ``done`` or ``failed``.
 
 ``observe`` (another host's transition, seen in pulled files) may move a task to any state that is
 *later*: reachable from its state by the forward events (everything but ``release``, ``replay`` and
@@ -52,8 +55,20 @@ TABLE: tuple[tuple[str, str | None, str], ...] = (
     ("replay", "failed", "pending"),
     ("replay", "failed", "detected"),
     ("invalidate", "approved", "pending"),
+    # Two decisions on one task from two hosts: the first to reach the remote wins everywhere; the
+    # loser's host converges to the winner's state (docs/protocol.md, "Convergence"). Never out of
+    # done or failed: what was executed stays executed.
+    *(("converge", src, dst) for src, dsts in (
+        ("approved", ("rejected", "expired")),
+        ("claimed", ("rejected", "expired")),
+        ("rejected", ("approved", "claimed", "done", "failed", "expired")),
+        ("expired", ("approved", "claimed", "done", "failed", "rejected")),
+    ) for dst in dsts),
 )
-BACKWARD_EVENTS: frozenset[str] = frozenset({"release", "replay", "invalidate", "edit"})
+BACKWARD_EVENTS: frozenset[str] = frozenset({"release", "replay", "invalidate", "edit", "converge"})
+#: States reached by a decision, in two branches: what was approved, and what was turned down.
+APPROVED_BRANCH: frozenset[str] = frozenset({"approved", "claimed", "done", "failed"})
+DECLINED_BRANCH: frozenset[str] = frozenset({"rejected", "expired"})
 EVENTS: tuple[str, ...] = tuple(dict.fromkeys(e for e, _, _ in TABLE)) + ("observe",)
 
 

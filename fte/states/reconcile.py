@@ -20,20 +20,31 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any, Callable
 
-from fte.clock import Clock
+from datetime import datetime
+
+from fte.clock import Clock, iso
 from fte.errors import BadInput, FteError, InvalidTransition, NoteError
 from fte.io.gitsync import Change
-from fte.io.vault import MAX_NOTE_BYTES, TASK_FOLDERS, Note, Vault, folder_state, note_fields, parse_note, render_task
+from fte.io.vault import (MAX_NOTE_BYTES, TASK_FOLDERS, Note, Vault, folder_state, note_fields, note_relpath, parse_note,
+                          render_task)
 from fte.models.store import Store
 from fte.models.tables import Task
-from fte.states.approvals import make_approval, verify
-from fte.states.lifecycle import LATER
+from fte.states.approvals import SIGNED_STATES, Trust
+from fte.states.lifecycle import APPROVED_BRANCH, DECLINED_BRANCH, LATER
 from fte.states.service import Lifecycle, Move
 
 
 def is_task_note(path: str) -> bool:
     parts = PurePosixPath(path).parts
     return len(parts) > 1 and parts[0] in TASK_FOLDERS and path.endswith(".md")
+
+
+def _decided(state: str) -> bool:
+    return state in APPROVED_BRANCH or state in DECLINED_BRANCH
+
+
+def _branch(state: str) -> str:
+    return "approved" if state in APPROVED_BRANCH else "declined"
 
 
 def _diff(before: str, after: str) -> str:
@@ -45,7 +56,7 @@ def _diff(before: str, after: str) -> str:
 class Reconciler:
     lifecycle: Lifecycle
     role: str
-    approval_key: bytes | None = None
+    trust: Trust = None  # type: ignore[assignment]  # always given; a field default keeps the order
     person: str = "person"
     #: (path, size, mtime) of bad notes already reported, so each is reported once per process.
     _reported: set[tuple[str, int, int]] = field(default_factory=set)
@@ -89,11 +100,14 @@ class Reconciler:
 
     # -- other hosts' changes ---------------------------------------------------------------------
 
-    def pulled(self, changes: list[Change], read_blob: Callable[[str, int], bytes] | None = None) -> list[str]:
-        """Apply notes changed by a pull; returns the ids of tasks adopted or moved forward.
+    def pulled(self, changes: list[Change], read_blob: Callable[[str, int], bytes] | None = None,
+               lost: frozenset[str] = frozenset()) -> list[str]:
+        """Apply notes changed by a pull; returns the ids of tasks adopted or moved.
 
         With ``read_blob``, each note is read from the pulled commit (what the remote asserts),
         not from the working tree, where the person may already have moved or edited it.
+        ``lost``: tasks whose note this host changed too, where the merge kept the remote's — this
+        host's unpushed decision or edit lost the race, and it converges to the winner.
         """
         moved: list[str] = []
         for change in changes:
@@ -106,9 +120,9 @@ class Reconciler:
             if note is None:
                 continue
             try:
-                if self._apply_pulled(note, change.path):
+                if self._apply_pulled(note, change.path, lost):
                     moved.append(note.id)
-            except (NoteError, BadInput) as exc:
+            except (NoteError, BadInput, InvalidTransition) as exc:
                 self.incident("refused-note", note.id if len(note.id) == 32 else None, change.path, error=str(exc))
         return moved
 
@@ -122,7 +136,9 @@ class Reconciler:
                 self.incident("bad-note", None, change.path, error=str(exc))
             return None
 
-    def _apply_pulled(self, note: Note, path: str) -> bool:
+    def _apply_pulled(self, note: Note, path: str, lost: frozenset[str]) -> bool:
+        """One pulled note (docs/protocol.md, "Pulled notes"): prove what it asserts, then adopt,
+        observe forward, take an edit, or converge to a decision that won at the remote."""
         state = note.meta.get("state")
         if not isinstance(state, str) or state not in LATER:
             raise NoteError(f"{path}: state {state!r} is not a lifecycle state")
@@ -130,35 +146,107 @@ class Reconciler:
             state = "synced"  # it came through the remote: for this host it is synced
         fields = note_fields(note)
         row = self.store.find(note.id)
-        if state == "approved" and self.role != "cloud" and not self._approval_ok(note, fields):
-            return self._refuse_pulled_approval(note, path, row, fields)
+        reason = self._unproven(note.id, state, fields, row)
+        if reason is None and row is not None and state in SIGNED_STATES and fields["epoch"] < row.epoch \
+                and row.id not in lost:
+            reason = (f"it asserts {state} for presentation {fields['epoch']}, and this host has seen presentation "
+                      f"{row.epoch} reach the remote (an older note pushed again?)")
+        if reason is not None:
+            return self._refuse_pulled(note, path, row, state, reason)
         if row is None:
             self.lifecycle.adopt(note, path, state, actor=str(note.meta.get("origin") or "unknown"))
             return True
-        if state not in LATER[row.state]:
-            return False  # the same or an earlier state: forward only
+        epoch = fields["epoch"] if row.id in lost else max(fields["epoch"], row.epoch)
         changes = {
             "body": fields["body"], "params": fields["params"], "title": fields["title"],
             "claimed_by": fields["claimed_by"], "approval": fields["approval"], "last_error": fields["last_error"],
+            "assertion": fields["assertion"], "epoch": epoch,
         }
-        self.lifecycle.fire(row.id, "observe", actor=str(fields["claimed_by"] or "remote"), source="daemon",
-                            to=state, changes=changes, adopt_note=path, note=path)
+        who = str((fields["assertion"] or fields["approval"] or {}).get("host") or fields["claimed_by"] or "remote")
+        if state == "pending" and row.state == "pending":
+            return self._pulled_edit(row, fields, path)
+        if state == "pending" and row.state == "approved" and fields["epoch"] > row.epoch:
+            changes |= {"approval": None, "last_error": "edited on another device after approval: approve again"}
+            self.lifecycle.fire(row.id, "invalidate", actor=who, source="daemon", changes=changes, adopt_note=path,
+                                reason="edited on another device after approval", note=path,
+                                **self._edit_detail(row, fields))
+            return True
+        if state in LATER[row.state]:
+            self.lifecycle.fire(row.id, "observe", actor=who, source="daemon", to=state, changes=changes,
+                                adopt_note=path, note=path)
+            return True
+        if row.id in lost and _decided(row.state) and _decided(state) and _branch(row.state) != _branch(state):
+            self.incident("lost-decision", row.id, path, ours=row.state, theirs=state, by=who,
+                          reason="another host's decision reached the remote first")
+            self.lifecycle.fire(row.id, "converge", actor=who, source="daemon", to=state, changes=changes,
+                                adopt_note=path, note=path, reason="another host's decision reached the remote first")
+            return True
+        if _decided(row.state) and _decided(state) and _branch(row.state) != _branch(state):
+            return self._refuse_pulled(note, path, row, state, f"this host's {row.state} reached the remote first; "
+                                       f"a later {state} cannot overturn it")
+        return False  # the same or an earlier state: forward only
+
+    def _pulled_edit(self, row: Task, fields: dict[str, Any], path: str) -> bool:
+        """A pending note changed on the remote: an ``edit`` here too, so every host holds the draft
+        the person will see (and sign). A new presentation: older approvals no longer verify."""
+        if fields["body"] == row.body and fields["params"] == (row.params or {}) and fields["epoch"] <= row.epoch:
+            self.store.mark_mirrored(row.id, row.version, path)  # the same draft (re-rendered, or moved)
+            return False
+        epoch = max(fields["epoch"], row.epoch + 1)
+        self.lifecycle.fire(row.id, "edit", actor="remote", source="daemon", adopt_note=path, note=path,
+                            changes={"body": fields["body"], "params": fields["params"], "epoch": epoch},
+                            **self._edit_detail(row, fields))
         return True
 
-    def _approval_ok(self, note: Note, fields: dict[str, Any]) -> bool:
-        if self.approval_key is None:
-            return False
-        return verify(self.approval_key, note.id, fields["kind"], fields["params"], fields["body"], fields["approval"]) is None
+    @staticmethod
+    def _edit_detail(row: Task, fields: dict[str, Any]) -> dict[str, Any]:
+        detail: dict[str, Any] = {}
+        if fields["body"] != row.body:
+            detail["diff"] = _diff(row.body, fields["body"])
+        if fields["params"] != (row.params or {}):
+            detail["params"] = {"before": row.params, "after": fields["params"]}
+        return detail
 
-    def _refuse_pulled_approval(self, note: Note, path: str, row: Task | None, fields: dict[str, Any]) -> bool:
-        reason = "arrived in Approved/ through a pull without an approval this host can verify"
-        self.incident("refused-approval", note.id, path, reason=reason)
-        if row is None:
+    def _unproven(self, task_id: str, state: str, fields: dict[str, Any], row: Task | None) -> str | None:
+        """Why the note's state is not proven by a trusted host's signature (None: it is, or needs none)."""
+        approval = fields["approval"]
+        if state == "failed" and approval is None:
+            # A drafting failure (the cloud's; unsigned): believed only before anything was presented.
+            if row is None or row.state in ("detected", "drafted", "synced"):
+                return None
+            return "a presented task cannot be failed without a signed record"
+        if state in ("approved", "claimed", "done", "failed"):
+            reason = self.trust.verify_approval(task_id, fields["kind"], fields["params"], fields["body"], approval)
+            if reason is not None:
+                return reason
+            if approval["epoch"] != fields["epoch"]:
+                return f"its approval is of presentation {approval['epoch']}, the note is at {fields['epoch']}"
+        if state in SIGNED_STATES and state != "approved":
+            record = fields["assertion"]
+            reason = self.trust.verify_assertion(task_id, state, record)
+            if reason is not None:
+                return reason
+            if record["epoch"] != fields["epoch"]:
+                return f"its {state} record is of presentation {record['epoch']}, the note is at {fields['epoch']}"
+            if state == "claimed" and record["host"] != fields["claimed_by"]:
+                return f"claimed by {fields['claimed_by']!r} but signed by {record['host']!r}"
+        return None
+
+    def _refuse_pulled(self, note: Note, path: str, row: Task | None, state: str, reason: str) -> bool:
+        """Refused: an incident, and the database does not change. The note goes back to what this
+        host's row says (an unknown note claiming approval is adopted as pending, for a person)."""
+        self.incident("refused-approval" if state == "approved" else "refused-assertion", note.id, path,
+                      state=state, reason=reason)
+        if row is None and state == "approved":
             row = self.lifecycle.adopt(note, path, "pending", actor=str(note.meta.get("origin") or "unknown"))
-        if row.state == "pending":
-            # Back to Pending_Approval/, where a person can decide on this host.
+        if row is None:
+            return False
+        row = self.store.get(row.id)
+        if path != note_relpath(row):
             self.vault.remove(path)
-            self.lifecycle.mirror(self.store.get(row.id) if row.note_path == path else row)
+        if row.note_path == path:
+            row.note_path = None
+        self.lifecycle.mirror(row)
         return False
 
     # -- this host's work tree ----------------------------------------------------------------------
@@ -229,6 +317,7 @@ class Reconciler:
         if row.state == "pending" and where == "approved" and executes:
             return self._approve(row, fields, path)
         if row.state == "pending" and where == "rejected" and executes:
+            check_deadline(row, self.clock())
             reason = note.meta.get("reason")
             self.lifecycle.fire(row.id, "reject", actor=self.person, source="obsidian",
                                 changes={"note_path": path}, reason=str(reason) if reason else None)
@@ -267,29 +356,36 @@ class Reconciler:
         return {path} if row.state in ("done", "failed", "rejected", "expired") else set()
 
     def _approve(self, row: Task, fields: dict[str, Any], path: str) -> set[str]:
-        if self.approval_key is None:
-            raise InvalidTransition("this host has no approval key; approvals are made on a local host")
+        if self.trust.signer is None:
+            raise InvalidTransition("this host has no signing key; approvals are made on a local host")
         detail: dict[str, Any] = {"via": "move"}
         if fields["body"] != row.body:
             detail["diff"] = _diff(row.body, fields["body"])
         if fields["params"] != (row.params or {}):
             detail["params"] = {"before": row.params, "after": fields["params"]}
-        self._approvals.append(approve_move(self.lifecycle, self.approval_key, row, self.person,
+        self._approvals.append(approve_move(self.lifecycle, self.trust, row, self.person,
                                             body=fields["body"], params=fields["params"], path=path, **detail))
         return {path}
 
 
+def check_deadline(row: Task, now: datetime) -> None:
+    """A decision after the task's deadline is refused (the expiry step will expire it)."""
+    if row.expires_at is not None and now > row.expires_at:
+        raise BadInput(f"task {row.short_id} passed its deadline ({iso(row.expires_at)}); it is expiring, "
+                       "not waiting for a decision")
+
+
 def approve(
-    lifecycle: Lifecycle, key: bytes, row: Task, person: str, source: str, *,
+    lifecycle: Lifecycle, trust: Trust, row: Task, person: str, source: str, *,
     body: str | None = None, params: dict[str, Any] | None = None, path: str | None = None, **detail: Any,
 ) -> Task:
     """Approve ``row`` with a signed record over exactly the body and parameters given (or the row's)."""
-    move = approve_move(lifecycle, key, row, person, body=body, params=params, path=path, **detail)
+    move = approve_move(lifecycle, trust, row, person, body=body, params=params, path=path, **detail)
     return lifecycle.fire(row.id, "approve", actor=person, source=source, changes=move.changes, **move.detail)
 
 
 def approve_move(
-    lifecycle: Lifecycle, key: bytes, row: Task, person: str, *,
+    lifecycle: Lifecycle, trust: Trust, row: Task, person: str, *,
     body: str | None = None, params: dict[str, Any] | None = None, path: str | None = None, **detail: Any,
 ) -> Move:
     """The ``approve`` transition for ``row``, with its signed record, ready to fire."""
@@ -297,9 +393,11 @@ def approve_move(
         raise BadInput(f"task {row.short_id} is already decided ({row.state})" if row.state in
                        ("approved", "claimed", "done", "failed", "rejected", "expired") else
                        f"task {row.short_id} is {row.state}, not waiting for approval")
+    now = lifecycle.clock()
+    check_deadline(row, now)
     probe = Task(id=row.id, kind=row.kind, params=params if params is not None else row.params,
-                 body=body if body is not None else row.body)
-    record = make_approval(key, probe, person, lifecycle.clock())
+                 body=body if body is not None else row.body, epoch=row.epoch, expires_at=row.expires_at)
+    record = trust.approval(probe, person, now)
     changes: dict[str, Any] = {"body": probe.body, "params": probe.params, "approval": record, "last_error": None}
     if path is not None:
         changes["note_path"] = path

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from fte.errors import BadInput
 from fte.io.executors import Executor
 from fte.models.tables import Task
-from fte.states.approvals import verify_task
+from fte.states.approvals import Trust, verify_task
 from fte.states.execution import NEVER_RETRY
 from fte.states.service import Lifecycle
 
@@ -29,7 +29,7 @@ class ReplayPlan:
     reason: str
 
 
-def plan(lifecycle: Lifecycle, task: Task, executors: dict[str, Executor], key: bytes | None, force: bool) -> ReplayPlan:
+def plan(lifecycle: Lifecycle, task: Task, executors: dict[str, Executor], trust: Trust, force: bool) -> ReplayPlan:
     if task.state != "failed":
         return ReplayPlan(task.id, None, f"task {task.short_id} is {task.state}, not failed")
     timeline = lifecycle.store.timeline(task.id)
@@ -38,7 +38,7 @@ def plan(lifecycle: Lifecycle, task: Task, executors: dict[str, Executor], key: 
         return ReplayPlan(task.id, "detected", "drafting failed: draft again")
     if task.kind in NEVER_RETRY:
         return ReplayPlan(task.id, "pending", "payments need a fresh approval")
-    reason = verify_task(key, task) if key else "this host has no approval key"
+    reason = verify_task(trust, task)
     if reason is not None:
         return ReplayPlan(task.id, "pending", f"approval no longer valid ({reason}): decide again")
     attempts = lifecycle.store.executions(task.id)

@@ -23,6 +23,7 @@ from fte.errors import BadInput, InvalidTransition, NotFound
 from fte.io.vault import Note, Vault, note_fields, note_relpath, render_task
 from fte.models.store import Store
 from fte.models.tables import Cursor, Task, Transition
+from fte.states.approvals import ASSERTED, Trust
 from fte.states.lifecycle import next_state
 
 @dataclass
@@ -58,7 +59,10 @@ class Detection:
 #: Where a transition came from (the audit log's ``source`` column).
 ORIGINS = ("daemon", "obsidian", "cli", "replay")
 #: Task fields an event may change along with the state.
-MUTABLE = frozenset({"title", "params", "body", "approval", "last_error", "claimed_by", "expires_at", "flags", "note_path"})
+MUTABLE = frozenset({"title", "params", "body", "approval", "last_error", "claimed_by", "expires_at", "flags", "note_path",
+                     "epoch", "assertion"})
+#: Events that start a new presentation: an approval of the one before never verifies again.
+NEW_EPOCH = frozenset({"present", "edit", "invalidate", "replay"})
 
 
 def _check_detail(detail: dict[str, Any]) -> dict[str, Any]:
@@ -81,6 +85,22 @@ class Lifecycle:
         #: commit messages.
         self.journal: list[tuple[str, str, str]] = []
         self._batching = False
+        #: Signs this host's assertions (local hosts); None on a cloud host, which signs nothing.
+        self.trust: Trust | None = None
+
+    def _stamp(self, task: Task, event: str, changes: dict[str, Any], actor: str, now: datetime) -> None:
+        """What an event implies beyond its changes: a new presentation epoch, and this host's
+        signature on what it asserts (docs/protocol.md)."""
+        if event in NEW_EPOCH and "epoch" not in changes:
+            task.epoch = int(task.epoch or 0) + 1
+        if event in NEW_EPOCH and "assertion" not in changes:
+            task.assertion = None
+        signer = self.trust if self.trust is not None and self.trust.signer is not None else None
+        if event in ASSERTED and "assertion" not in changes and signer is not None:
+            task.assertion = signer.assertion(task, event, actor, now)
+        if event == "replay" and task.state == "approved" and "approval" not in changes and signer is not None:
+            # A retry the person asked for on this host: the same content, approved for the new epoch.
+            task.approval = signer.approval(task, actor, now)
 
     @contextmanager
     def batch(self) -> Iterator[None]:
@@ -221,6 +241,7 @@ class Lifecycle:
             task.state = after
             task.version += 1
             task.updated_at = now
+            self._stamp(task, event, changes, actor, now)
             if adopt_note is not None:
                 task.note_path, task.mirrored_version = adopt_note, task.version
             s.add(
@@ -273,6 +294,7 @@ class Lifecycle:
                 for key, value in move.changes.items():
                     setattr(task, key, value)
                 task.state, task.version, task.updated_at = after, task.version + 1, now
+                self._stamp(task, move.event, move.changes, move.actor or actor, now)
                 s.add(Transition(task_id=task.id, version=task.version, event=move.event, from_state=before,
                                  to_state=after, actor=move.actor or actor, host=self.agent, source=source, at=now,
                                  detail=move.detail))
@@ -311,7 +333,7 @@ class Lifecycle:
                 title=fields["title"], params=fields["params"], body=fields["body"], original=fields["original"],
                 created_at=fields["created"] or now, updated_at=now, expires_at=fields["expires_at"],
                 claimed_by=fields["claimed_by"], approval=fields["approval"], last_error=fields["last_error"],
-                flags={},
+                flags={}, epoch=fields["epoch"], assertion=fields["assertion"],
             )
             s.add(task)
             s.add(Transition(task_id=task.id, version=1, event="detect", from_state=None, to_state="detected",
