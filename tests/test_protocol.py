@@ -1,0 +1,344 @@
+"""The cross-host protocol under attack and under races (docs/protocol.md): a cloud host, two local
+hosts, a bare remote, and an adversary (or a second device) with push access — all real git."""
+
+from __future__ import annotations
+
+import email
+import json
+import os
+import subprocess
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from fte.cli import cli
+from fte.daemon import TickReport
+from fte.io.vault import parse_note, render_note
+
+from conftest import FakeClock
+from hosts import HostRun, bare_remote, drop_mail, make_host
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True).stdout
+
+
+class Device:
+    """Someone else with push access: another device of the person, or an adversary."""
+
+    def __init__(self, remote: str, root: Path) -> None:
+        self.root = root
+        subprocess.run(["git", "clone", "-q", remote, str(root)], check=True)
+        git(root, "config", "user.name", "device"), git(root, "config", "user.email", "device@example.com")
+
+    def pull(self) -> None:
+        git(self.root, "pull", "-q", "--ff-only")
+
+    def note_of(self, task_id: str) -> Path:
+        [path] = [p for p in self.root.rglob(f"*-{task_id[:8]}.md") if ".git" not in p.parts and "Logs" not in p.parts]
+        return path
+
+    def push(self, message: str) -> None:
+        git(self.root, "add", "-A")
+        git(self.root, "commit", "-qm", message)
+        git(self.root, "push", "-q", "origin", "HEAD:main")
+
+
+@pytest.fixture
+def net(tmp_path: Path):
+    remote = bare_remote(tmp_path / "remote.git")
+    homes = {name: make_host(tmp_path, name, role, remote)
+             for name, role in (("cloud", "cloud"), ("alpha", "local"), ("beta", "local"))}
+    runs = {name: HostRun(home) for name, home in homes.items()}
+
+    class Net:
+        pass
+
+    n = Net()
+    n.remote, n.root, n.homes, n.runs = remote, tmp_path, homes, runs  # type: ignore[attr-defined]
+    yield n
+    for r in runs.values():
+        r.close()
+
+
+def presented(net, n: int = 1) -> list[str]:
+    for i in range(n):
+        drop_mail(net.homes["cloud"], i)
+    net.runs["cloud"].tick()
+    net.runs["alpha"].tick()
+    net.runs["beta"].tick()
+    net.runs["cloud"].tick()
+    ids = sorted(t.id for t in net.runs["alpha"].home.store.tasks(state="pending"))
+    assert len(ids) == n
+    return ids
+
+
+def move(run: HostRun, task_id: str, folder: str, edit: str | None = None) -> Path:
+    src = run.home.vault.path(run.home.store.get(task_id).note_path)
+    dest = run.home.vault.root / folder / src.name
+    if edit is not None:
+        src.write_text(src.read_text().replace("Hello", edit, 1))
+    os.replace(src, dest)
+    return dest
+
+
+def sent(home: Path) -> list[tuple[str, str]]:
+    out = []
+    for f in (home / "outbox" / "new").iterdir():
+        msg = email.message_from_bytes(f.read_bytes(), policy=email.policy.default)
+        out.append((str(msg["X-FTE-Task"]), msg.get_body(("plain",)).get_content()))
+    return out
+
+
+def settle(net, rounds: int = 3) -> None:
+    for _ in range(rounds):
+        for name in ("alpha", "beta", "cloud"):
+            net.runs[name].tick()
+
+
+def states(net, task_id: str) -> dict[str, str]:
+    return {name: run.home.store.get(task_id).state for name, run in net.runs.items()}
+
+
+def test_a_withdrawn_approval_pushed_again_is_refused(net) -> None:
+    [tid] = presented(net)
+    alpha = net.runs["alpha"]
+    alpha.runner.executions.dry_run = True  # decide and push, but do not execute yet
+    move(alpha, tid, "Approved")
+    alpha.tick()
+    device = Device(net.remote, net.root / "device")
+    approved_note = device.note_of(tid)
+    old_bytes = approved_note.read_bytes()
+    assert parse_note(old_bytes).meta["state"] == "approved"
+    # The person edits the draft in Approved/: fte sends it back to pending, with a new epoch.
+    note = alpha.home.vault.path(alpha.home.store.get(tid).note_path)
+    note.write_text(note.read_text().replace("Hello", "Hi", 1))
+    alpha.tick()
+    row = alpha.home.store.get(tid)
+    assert row.state == "pending" and row.epoch == 2
+    # Someone pushes the old, validly signed note back into Approved/.
+    device.pull()
+    device.note_of(tid).unlink()
+    (device.root / "Approved").mkdir(exist_ok=True)
+    (device.root / "Approved" / approved_note.name).write_bytes(old_bytes)
+    device.push("the old approval again")
+    alpha.runner.executions.dry_run = False
+    for name in ("alpha", "beta", "cloud"):
+        net.runs[name].tick()
+        net.runs[name].tick()
+    assert states(net, tid) == {"cloud": "pending", "alpha": "pending", "beta": "pending"}
+    assert sent(net.homes["alpha"]) == [] and sent(net.homes["beta"]) == []
+    assert "refused-approval" in [i.kind for i in alpha.home.store.incidents()]
+
+
+def test_a_pending_note_edited_on_another_device_is_an_edit_everywhere_and_is_what_is_signed(net) -> None:
+    [tid] = presented(net)
+    device = Device(net.remote, net.root / "device")
+    note = device.note_of(tid)
+    note.write_text(note.read_text().replace("Hello", "Dear Ann", 1))
+    device.push("edited on the phone")
+    settle(net, rounds=1)
+    for name, run in net.runs.items():
+        row = run.home.store.get(tid)
+        assert row.state == "pending" and "Dear Ann" in row.body, name
+        last = run.home.store.timeline(tid)[-1]
+        assert last.event == "edit" and "Dear Ann" in last.detail["diff"], name
+    bodies = {run.home.store.get(tid).body for run in net.runs.values()}
+    epochs = {run.home.store.get(tid).epoch for run in net.runs.values()}
+    assert len(bodies) == 1 and len(epochs) == 1
+    # The other local host approves what it shows: the edited draft is what is sent.
+    r = CliRunner().invoke(cli, ["approve", tid, "--home", str(net.homes["beta"])])
+    assert r.exit_code == 0, r.output
+    settle(net)
+    [(task, body)] = sent(net.homes["alpha"]) + sent(net.homes["beta"])
+    assert task == tid and "Dear Ann" in body
+    assert set(states(net, tid).values()) == {"done"}
+
+
+def test_fte_approve_does_not_sign_a_note_that_differs_from_what_was_presented(net) -> None:
+    [tid] = presented(net)
+    alpha = net.runs["alpha"]
+    note = alpha.home.vault.path(alpha.home.store.get(tid).note_path)
+    note.write_text(note.read_text().replace("Hello", "Hi there", 1))
+    r = CliRunner().invoke(cli, ["approve", tid, "--home", str(net.homes["alpha"])])
+    assert r.exit_code == 2 and "look at" in r.output and "again" in r.output
+    row = alpha.home.store.get(tid)
+    assert row.state == "pending" and "Hi there" in row.body and row.approval is None
+    r = CliRunner().invoke(cli, ["approve", tid, "--home", str(net.homes["alpha"])])
+    assert r.exit_code == 0, r.output
+    alpha.tick()
+    [(_t, body)] = sent(net.homes["alpha"])
+    assert "Hi there" in body
+
+
+@pytest.mark.parametrize("state,folder", [("approved", "Approved"), ("rejected", "Rejected"), ("expired", "Rejected"),
+                                          ("claimed", "In_Progress/alpha"), ("done", "Done/2026-11"), ("failed", "Failed")])
+def test_an_unsigned_state_pulled_from_the_remote_changes_nothing(net, state: str, folder: str) -> None:
+    [tid] = presented(net)
+    device = Device(net.remote, net.root / "device")
+    src = device.note_of(tid)
+    note = parse_note(src.read_bytes())
+    meta = dict(note.meta, state=state, claimed_by="alpha")
+    meta["approval"] = {"by": "mallory", "host": "alpha", "at": "2026-11-26T09:00:00Z", "epoch": 1, "deadline": None,
+                        "sha256": "0" * 64, "signature": "AAAA"}
+    meta["assertion"] = {"event": "complete", "state": state, "by": "mallory", "host": "alpha",
+                         "at": "2026-11-26T09:00:00Z", "epoch": 1, "signature": "AAAA"}
+    (device.root / folder).mkdir(parents=True, exist_ok=True)
+    (device.root / folder / src.name).write_bytes(render_note(meta, note.body))
+    src.unlink()
+    device.push(f"forged {state}")
+    settle(net, rounds=2)
+    assert states(net, tid) == {"cloud": "pending", "alpha": "pending", "beta": "pending"}
+    # alpha pulled it first, refused it and put the note back (the others may never see it).
+    kinds = [i.kind for i in net.runs["alpha"].home.store.incidents()]
+    assert "refused-approval" in kinds or "refused-assertion" in kinds, kinds
+    alpha = net.runs["alpha"]
+    assert alpha.home.store.get(tid).note_path.startswith("Pending_Approval/")
+    assert sent(net.homes["alpha"]) == [] and sent(net.homes["beta"]) == []
+
+
+def test_a_signature_from_a_host_that_is_not_trusted_is_refused(net) -> None:
+    [tid] = presented(net)
+    # beta no longer trusts alpha; alpha approves.
+    r = CliRunner().invoke(cli, ["keys", "revoke", "alpha", "--home", str(net.homes["beta"])])
+    assert r.exit_code == 0, r.output
+    net.runs["beta"].close()
+    net.runs["beta"] = HostRun(net.homes["beta"])
+    alpha = net.runs["alpha"]
+    alpha.runner.executions.dry_run = True
+    move(alpha, tid, "Approved")
+    alpha.tick()
+    net.runs["beta"].tick()
+    net.runs["beta"].tick()
+    assert net.runs["beta"].home.store.get(tid).state == "pending"
+    assert "refused-approval" in [i.kind for i in net.runs["beta"].home.store.incidents()]
+    assert sent(net.homes["beta"]) == []  # beta has executors, and executes nothing it cannot verify
+
+
+@pytest.mark.parametrize("first", ["alpha", "beta"])
+def test_an_approve_reject_race_between_two_local_hosts_converges(net, first: str) -> None:
+    """alpha approves while beta rejects, neither having seen the other: the decision that
+    reaches the remote first wins everywhere; the mail is sent exactly when the approval won."""
+    [tid] = presented(net)
+    move(net.runs["alpha"], tid, "Approved")
+    move(net.runs["beta"], tid, "Rejected")
+    second = "beta" if first == "alpha" else "alpha"
+    net.runs[first].tick()
+    net.runs[second].tick()
+    settle(net)
+    mails = sent(net.homes["alpha"]) + sent(net.homes["beta"])
+    final = states(net, tid)
+    assert len(set(final.values())) == 1, final
+    if first == "alpha":
+        assert final["alpha"] == "done" and [t for t, _ in mails] == [tid]
+    else:
+        assert final["alpha"] == "rejected" and mails == []
+    loser = net.runs[second]
+    assert "lost-decision" in [i.kind for i in loser.home.store.incidents()]
+    last = loser.home.store.timeline(tid)
+    assert "converge" in [t.event for t in last]
+
+
+def test_a_decision_after_the_deadline_is_refused(tmp_path: Path) -> None:
+    clock = FakeClock(datetime(2026, 1, 1, 9, 0, tzinfo=timezone.utc))  # expires 72 h later, long ago
+    home = make_host(tmp_path, "laptop", "all", "")
+    drop_mail(home, 1)
+    drop_mail(home, 2)
+    run = HostRun(home, clock)
+    run.tick()
+    first, second = sorted(t.id for t in run.home.store.tasks(state="pending"))
+    run.close()
+    # The command line runs on the real clock, after the deadline: refused, nothing changes.
+    r = CliRunner().invoke(cli, ["approve", first, "--home", str(home)])
+    assert r.exit_code == 2 and "passed its deadline" in r.output
+    r = CliRunner().invoke(cli, ["reject", first, "--home", str(home)])
+    assert r.exit_code == 2 and "passed its deadline" in r.output
+    # A move made after the deadline is refused too, even before the expiry step of the tick.
+    run = HostRun(home, clock)
+    clock.advance(hours=73)
+    move(run, second, "Approved")
+    run.runner.work_tree(TickReport())
+    assert run.home.store.get(second).state == "pending"
+    assert any("passed its deadline" in json.dumps(i.detail) for i in run.home.store.incidents("refused-change"))
+    run.tick()
+    assert {t.state for t in run.home.store.tasks()} == {"expired"} and sent(home) == []
+    run.close()
+
+
+def test_pulled_symlinks_never_lead_a_write_outside_the_vault(net) -> None:
+    presented(net)
+    outside = net.root / "outside"
+    outside.mkdir()
+    (outside / "target.md").write_text("untouched\n")
+    device = Device(net.remote, net.root / "device")
+    (device.root / "Logs" / "alpha").mkdir(parents=True, exist_ok=True)
+    os.symlink(outside, device.root / "Logs" / "alpha" / "conflicts")
+    (device.root / "Dashboard.md").unlink()
+    os.symlink(outside / "target.md", device.root / "Dashboard.md")
+    os.symlink(outside, device.root / "Quarantine")
+    device.push("symlinks")
+    settle(net, rounds=2)
+    assert sorted(os.listdir(outside)) == ["target.md"] and (outside / "target.md").read_text() == "untouched\n"
+    alpha_vault = net.homes["alpha"] / "vault"
+    assert not (alpha_vault / "Logs" / "alpha" / "conflicts").is_symlink()
+    assert not (alpha_vault / "Dashboard.md").is_symlink() and not (alpha_vault / "Quarantine").is_symlink()
+    assert "refused-file" in [i.kind for i in net.runs["alpha"].home.store.incidents()]
+
+
+def test_a_home_made_with_the_shared_hmac_key_is_migrated(tmp_path: Path) -> None:
+    home = make_host(tmp_path, "laptop", "all", "")
+    drop_mail(home, 1)
+    run = HostRun(home)
+    run.tick()
+    [task] = run.home.store.tasks(state="pending")
+    run.close()
+    # As an older fte left it: the shared HMAC key, no host key, a task approved with HMAC.
+    (home / "host.key").unlink()
+    (home / "keyring.json").unlink()
+    (home / "approval.key").write_text("ab" * 32 + "\n")
+    import sqlite3
+
+    conn = sqlite3.connect(home / "fte.db")
+    hmac_record = {"by": "ann", "at": "2026-11-26T09:00:00.000000+00:00", "sha256": "0" * 64, "signature": "f" * 64}
+    conn.execute("UPDATE tasks SET state = 'approved', approval = ? WHERE id = ?", (json.dumps(hmac_record), task.id))
+    conn.commit()
+    conn.close()
+    r = CliRunner().invoke(cli, ["db", "upgrade", "--home", str(home)])
+    assert r.exit_code == 0 and "signing key" in r.output, r.output
+    assert (home / "host.key").exists() and not (home / "approval.key").exists()
+    assert (home / "approval.key.retired").exists()
+    run = HostRun(home)
+    run.tick()
+    row = run.home.store.get(task.id)
+    assert row.state == "pending" and "not executed" in (row.last_error or "")  # a person decides again
+    assert sent(home) == []
+    move(run, task.id, "Approved")
+    run.tick()
+    assert run.home.store.get(task.id).state == "done" and len(sent(home)) == 1
+    run.close()
+
+
+def test_keys_show_trust_list_revoke(tmp_path: Path) -> None:
+    a = make_host(tmp_path / "a", "alpha", "local", "")
+    b = make_host(tmp_path / "b", "beta", "cloud", "")
+    show = CliRunner().invoke(cli, ["keys", "show", "--home", str(a)])
+    assert show.exit_code == 0 and show.output.startswith("fte keys trust alpha ")
+    _fte, _keys, _trust, agent, key = show.output.split()
+    r = CliRunner().invoke(cli, ["keys", "trust", agent, key, "--home", str(b)])
+    assert r.exit_code == 0, r.output
+    listed = json.loads(CliRunner().invoke(cli, ["keys", "list", "--json", "--home", str(b)]).output)
+    assert [(k["agent"], k["key"]) for k in listed] == [("alpha", key)]
+    bad = CliRunner().invoke(cli, ["keys", "trust", "gamma", "not-a-key", "--home", str(b)])
+    assert bad.exit_code == 2 and "not an Ed25519 public key" in bad.output
+    assert CliRunner().invoke(cli, ["keys", "revoke", "alpha", "--home", str(b)]).exit_code == 0
+    assert CliRunner().invoke(cli, ["keys", "revoke", "alpha", "--home", str(b)]).exit_code == 2
+    assert not (b / "host.key").exists()  # a cloud host never holds a signing key
+
+
+def test_the_cloud_refuses_to_run_with_a_signing_key(tmp_path: Path) -> None:
+    cloud = make_host(tmp_path, "cloud", "cloud", "")
+    (cloud / "host.key").write_text("00" * 32 + "\n")
+    r = CliRunner().invoke(cli, ["daemon", "--once", "--home", str(cloud)])
+    assert r.exit_code == 2 and "signing key" in r.output
