@@ -242,6 +242,8 @@ class Runner:
         self._folder_problems: set[str] = set()
         #: Tasks whose note this host changed, where a merge kept the remote's (the race was lost).
         self._lost: set[str] = set()
+        #: Paths syncs removed from the tree, looked at after the next reconcile.
+        self._removed: list[str] = []
 
     @property
     def lifecycle(self):  # type: ignore[no-untyped-def]
@@ -325,6 +327,8 @@ class Runner:
             report.pulled += len(self.reconciler.pulled(changes, self.git.read_blob, lost))
             self._heartbeats_seen(changes)
             self.store.set_cursor("git.integrated", upstream, self.now())
+        removed, self._removed = self._removed, []
+        self.reconciler.removed_by_sync(removed)
 
     def _heartbeats_seen(self, changes: list[Any]) -> None:
         """Other hosts' heartbeats, from their ``Logs/<agent>/heartbeat.json`` (untrusted input)."""
@@ -560,6 +564,7 @@ class Runner:
 
     def _after_sync(self, result: SyncResult, report: TickReport) -> None:
         self._last_sync = result
+        self._removed += result.removed
         for event in result.events:
             self._record(event)
         if result.error:

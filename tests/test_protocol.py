@@ -157,6 +157,24 @@ def test_a_pending_note_edited_on_another_device_is_an_edit_everywhere_and_is_wh
     assert set(states(net, tid).values()) == {"done"}
 
 
+@pytest.mark.parametrize("when", ["drafted", "pending"])
+def test_a_live_note_deleted_on_the_remote_is_written_again(net, when: str) -> None:
+    """Found by the model-based test: a note removed by someone else's push left the task on one
+    host only; the hosts never converged."""
+    if when == "drafted":
+        drop_mail(net.homes["cloud"], 1)
+        net.runs["cloud"].tick()
+        [tid] = [t.id for t in net.runs["cloud"].home.store.tasks()]
+    else:
+        [tid] = presented(net)
+    device = Device(net.remote, net.root / "device")
+    device.note_of(tid).unlink()
+    device.push("deleted")
+    settle(net, rounds=2)
+    assert len(set(states(net, tid).values())) == 1 and states(net, tid)["alpha"] == "pending"
+    assert tid[:8] in git(net.homes["cloud"] / "vault", "ls-tree", "-r", "--name-only", "origin/main")
+
+
 def test_fte_approve_does_not_sign_a_note_that_differs_from_what_was_presented(net) -> None:
     [tid] = presented(net)
     alpha = net.runs["alpha"]

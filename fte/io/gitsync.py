@@ -85,6 +85,8 @@ class SyncResult:
     ahead: int = 0
     behind: int = 0
     events: list[GitEvent] = field(default_factory=list)
+    #: paths the sync removed from the working tree (the remote removed or moved them)
+    removed: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -117,6 +119,7 @@ class GitSync:
         self.remote = remote
         #: Asked between the steps of a sync and of a recovery: a SIGTERM ends them early.
         self.should_stop = should_stop or (lambda: False)
+        self._removed: list[str] = []
         self.repo = git.Repo(root)
         # Never wait on a prompt or a dead host: a daemon has no one to type a password, and an
         # unreachable remote must fail fast so the tick goes on (and the backoff starts).
@@ -442,6 +445,7 @@ class GitSync:
             events = self.recover()
             if not self.remote:
                 return SyncResult(pushed=True, head=self._head(), upstream=None, events=events)
+            self._removed = []
             error = None
             pushed = False
             for attempt in range(attempts):
@@ -473,7 +477,8 @@ class GitSync:
                     break
             ahead, behind = self.ahead_behind()
             return SyncResult(pushed=pushed, head=self._head(), upstream=self._rev(UPSTREAM),
-                              error=None if pushed else error, ahead=ahead, behind=behind, events=events)
+                              error=None if pushed else error, ahead=ahead, behind=behind, events=events,
+                              removed=self._removed)
 
     def _fetch(self) -> None:
         try:
@@ -558,6 +563,8 @@ class GitSync:
                 events.append(GitEvent("refused-file", path, None, {"mode": after.mode,
                                                                     "reason": "not a regular file; never written"}))
                 continue
+            if after is None and before is not None:
+                self._removed.append(path)
             data = None if after is None else self._blob(after.sha)
             expected = frozenset({None if before is None else before.sha})
             result = worktree.apply(self.root, worktree.Update(path, data, expected))

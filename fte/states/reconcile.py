@@ -126,6 +126,23 @@ class Reconciler:
                 self.incident("refused-note", note.id if len(note.id) == 32 else None, change.path, error=str(exc))
         return moved
 
+    def removed_by_sync(self, paths: list[str]) -> int:
+        """Notes a sync removed from the tree. A live task's note removed on the remote and not
+        moved elsewhere (nothing in fte removes one) is written again from the row — the truth —
+        and pushed, so every host sees the task again. Call after :meth:`pulled`, which has
+        already followed the moves. Returns how many were written again."""
+        restored = 0
+        for path in paths:
+            if not is_task_note(path):
+                continue
+            row = self.store.find_by_note_path(path)
+            if row is None or row.note_path != path or self.vault.path(path).exists():
+                continue
+            self.incident("note-deleted", row.id, path, where="remote")
+            self.lifecycle.mirror(row)
+            restored += 1
+        return restored
+
     def _parse_pulled(self, change: Change, read_blob: Callable[[str, int], bytes]) -> Note | None:
         try:
             return parse_note(read_blob(str(change.blob), MAX_NOTE_BYTES), change.path)

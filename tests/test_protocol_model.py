@@ -1,0 +1,302 @@
+"""A model-based test of the whole protocol (docs/protocol.md, "Invariants").
+
+Hypothesis drives real hosts — one cloud and two local hosts, each its own home, SQLite file and
+git working tree, on a real bare remote — through interleavings of: mail arriving, ticks of any
+host, a person (moves into Approved/ or Rejected/, edits, `fte approve` on either local host), an
+adversary with push access (pushes an older version of a note again, forges a state, pushes a
+symlink, deletes a note) and a remote that goes away and comes back. After every step it checks:
+
+* I1/I4 — every mail sent carries exactly a draft the person approved (the edits they made are
+  tokens: the tokens in the sent mail are those of a draft the person saw when approving);
+* I2 — at most one mail per task, over both local hosts;
+* I5 — nothing is written outside the vault and the homes (a sentinel folder stays untouched);
+* every host holds a decided or executed state only with a trusted signature for it;
+
+and at the end, after every host has synced with no new input, I3 — all hosts hold the same state
+for every task. The bounded profile runs in CI; ``FTE_MODEL_EXAMPLES`` and ``FTE_MODEL_STEPS`` set
+a long run (docs/RELIABILITY.md records one).
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from click.testing import CliRunner
+from hypothesis import HealthCheck, settings, strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+
+from fte.cli import cli
+from fte.errors import NoteError
+from fte.io.vault import parse_note, render_note, split_body
+
+from hosts import HostRun, bare_remote, drop_mail, make_host
+
+EXAMPLES = int(os.environ.get("FTE_MODEL_EXAMPLES", "3"))
+STEPS = int(os.environ.get("FTE_MODEL_STEPS", "25"))
+LOCALS = ("alpha", "beta")
+TOKEN = re.compile(r"edit-\d+")
+
+
+def git(cwd: Path, *args: str, check: bool = True) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=check).stdout
+
+
+class Protocol(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tmp = Path(tempfile.mkdtemp(prefix="fte-model-"))
+        self.remote = bare_remote(self.tmp / "remote.git")
+        self.homes = {name: make_host(self.tmp, name, role, self.remote)
+                      for name, role in (("cloud", "cloud"), ("alpha", "local"), ("beta", "local"))}
+        self.runs = {name: HostRun(home) for name, home in self.homes.items()}
+        self.sentinel = self.tmp / "outside"
+        self.sentinel.mkdir()
+        (self.sentinel / "keep.md").write_text("untouched\n")
+        self.device = self.tmp / "device"
+        subprocess.run(["git", "clone", "-q", self.remote, str(self.device)], check=True)
+        git(self.device, "config", "user.name", "adversary")
+        git(self.device, "config", "user.email", "adversary@example.com")
+        self.mails = 0
+        self.tokens = 0
+        #: task id → the sets of edit tokens of every draft the person approved
+        self.approved_drafts: dict[str, list[frozenset[str]]] = {}
+        self.remote_away = False
+
+    def teardown(self) -> None:
+        try:
+            if self.remote_away:
+                self.remote_back()
+            # Quiescence: every host syncs with no new input, then I3.
+            for _ in range(4):
+                for name in ("alpha", "beta", "cloud"):
+                    self.runs[name].tick()
+            self.check_safety()
+            known = [{t.id: t.state for t in run.home.store.tasks()} for run in self.runs.values()]
+            ids = set().union(*known)
+            for task_id in ids:
+                seen = {name: states.get(task_id) for name, states in zip(self.runs, known)}
+                assert len(set(seen.values())) == 1, f"I3: hosts disagree on {task_id[:8]}: {seen}"
+        finally:
+            for run in self.runs.values():
+                run.close()
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    # -- the world ---------------------------------------------------------------------------------
+
+    @initialize()
+    def three_tasks_presented(self) -> None:
+        """Start where the interesting part starts: drafts waiting for a decision on every host."""
+        for _ in range(3):
+            self.mail_arrives()
+        self.everyone_ticks()
+
+    @rule()
+    def everyone_ticks(self) -> None:
+        for name in ("cloud", "alpha", "beta", "cloud"):
+            self.runs[name].tick()
+
+    @rule()
+    def mail_arrives(self) -> None:
+        drop_mail(self.homes["cloud"], self.mails)
+        self.mails += 1
+
+    @rule(host=st.sampled_from(("cloud", "alpha", "beta")))
+    def tick(self, host: str) -> None:
+        self.runs[host].tick()
+
+    @precondition(lambda self: not self.remote_away)
+    @rule()
+    def remote_goes_away(self) -> None:
+        Path(self.remote).rename(self.tmp / "away.git")
+        self.remote_away = True
+
+    @precondition(lambda self: self.remote_away)
+    @rule()
+    def remote_back(self) -> None:
+        (self.tmp / "away.git").rename(self.remote)
+        self.remote_away = False
+
+    # -- the person --------------------------------------------------------------------------------
+
+    def _pending(self, host: str) -> list[Path]:
+        return sorted((self.homes[host] / "vault" / "Pending_Approval").rglob("*.md"))
+
+    def _seen(self, path: Path) -> frozenset[str]:
+        draft = split_body(parse_note(path.read_bytes()).body)[0]
+        return frozenset(TOKEN.findall(draft))
+
+    @rule(host=st.sampled_from(LOCALS), pick=st.integers(0, 20), edit=st.booleans())
+    def person_approves_by_move(self, host: str, pick: int, edit: bool) -> None:
+        notes = self._pending(host)
+        if not notes:
+            return
+        src = notes[pick % len(notes)]
+        if edit:
+            self._edit(src)
+        task_id = parse_note(src.read_bytes()).id
+        self.approved_drafts.setdefault(task_id, []).append(self._seen(src))
+        os.replace(src, self.homes[host] / "vault" / "Approved" / src.name)
+
+    @rule(host=st.sampled_from(LOCALS), pick=st.integers(0, 20))
+    def person_approves_with_the_cli(self, host: str, pick: int) -> None:
+        notes = self._pending(host)
+        if not notes:
+            return
+        src = notes[pick % len(notes)]
+        note = parse_note(src.read_bytes())
+        seen = self._seen(src)
+        r = CliRunner().invoke(cli, ["approve", note.id, "--home", str(self.homes[host])])
+        if r.exit_code == 0:
+            self.approved_drafts.setdefault(note.id, []).append(seen)
+        else:
+            assert r.exit_code in (2, 3), r.output
+
+    @rule(host=st.sampled_from(LOCALS), pick=st.integers(0, 20))
+    def person_rejects(self, host: str, pick: int) -> None:
+        notes = self._pending(host)
+        if notes:
+            src = notes[pick % len(notes)]
+            os.replace(src, self.homes[host] / "vault" / "Rejected" / src.name)
+
+    @rule(host=st.sampled_from(LOCALS), pick=st.integers(0, 20))
+    def person_edits(self, host: str, pick: int) -> None:
+        notes = self._pending(host) + sorted((self.homes[host] / "vault" / "Approved").glob("*.md"))
+        if notes:
+            self._edit(notes[pick % len(notes)])
+
+    def _edit(self, path: Path) -> None:
+        self.tokens += 1
+        text = path.read_text(encoding="utf-8")
+        head, sep, body = text.partition("\n---\n")
+        path.write_text(head + sep + f"edit-{self.tokens} " + body, encoding="utf-8")
+
+    # -- the adversary -----------------------------------------------------------------------------
+
+    def _device_sync(self) -> bool:
+        if self.remote_away:
+            return False
+        git(self.device, "fetch", "-q", "origin")
+        git(self.device, "reset", "-q", "--hard", "origin/main")  # the adversary's own clone
+        return True
+
+    def _device_push(self, message: str) -> None:
+        git(self.device, "add", "-A")
+        if git(self.device, "status", "--porcelain").strip():
+            git(self.device, "commit", "-qm", message)
+            git(self.device, "push", "-q", "origin", "HEAD:main", check=False)
+
+    def _device_notes(self) -> list[Path]:
+        found = []
+        for p in sorted(self.device.rglob("*.md")):
+            if p.is_symlink() or p.parts[len(self.device.parts)] not in \
+                    ("Updates", "Pending_Approval", "Approved", "Rejected", "In_Progress", "Done", "Failed"):
+                continue
+            try:
+                parse_note(p.read_bytes())
+            except (NoteError, OSError):
+                continue
+            found.append(p)
+        return found
+
+    @rule(pick=st.integers(0, 50), back=st.integers(1, 8))
+    def adversary_pushes_an_old_note_again(self, pick: int, back: int) -> None:
+        if not self._device_sync():
+            return
+        log = git(self.device, "log", "--format=%H", "--name-only", "--diff-filter=AM", f"-{back * 3}").split()
+        olds = [(c, p) for c, p in zip(log, log[1:]) if len(c) == 40 and p.endswith(".md") and "/" in p
+                and not p.startswith("Logs/")]
+        if not olds:
+            return
+        commit, path = olds[pick % len(olds)]
+        data = git(self.device, "show", f"{commit}:{path}").encode()
+        try:
+            task_id = parse_note(data).id
+        except NoteError:
+            return
+        for current in self._device_notes():
+            if current.name.endswith(f"-{task_id[:8]}.md"):
+                current.unlink()
+        (self.device / path).parent.mkdir(parents=True, exist_ok=True)
+        (self.device / path).write_bytes(data)
+        self._device_push("an old note again")
+
+    @rule(pick=st.integers(0, 50), state=st.sampled_from(("approved", "rejected", "done", "claimed", "failed")))
+    def adversary_forges_a_state(self, pick: int, state: str) -> None:
+        if not self._device_sync():
+            return
+        notes = self._device_notes()
+        if not notes:
+            return
+        src = notes[pick % len(notes)]
+        note = parse_note(src.read_bytes())
+        meta = dict(note.meta, state=state)
+        folder = {"approved": "Approved", "rejected": "Rejected", "done": "Done/2026-11", "claimed": "In_Progress/alpha",
+                  "failed": "Failed"}[state]
+        dest = self.device / folder / src.name
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        src.unlink()
+        dest.write_bytes(render_note(meta, note.body))
+        self._device_push(f"forged {state}")
+
+    @rule(where=st.sampled_from(("Logs/alpha/conflicts", "Dashboard.md", "Quarantine", "Approved/x.md")))
+    def adversary_pushes_a_symlink(self, where: str) -> None:
+        if not self._device_sync():
+            return
+        target = self.device / where
+        if target.is_symlink() or target.exists():
+            if target.is_dir() and not target.is_symlink():
+                return
+            target.unlink()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.symlink(self.sentinel if not where.endswith(".md") else self.sentinel / "keep.md", target)
+        self._device_push("a symlink")
+
+    @rule(pick=st.integers(0, 50))
+    def adversary_deletes_a_note(self, pick: int) -> None:
+        if not self._device_sync():
+            return
+        notes = self._device_notes()
+        if notes:
+            notes[pick % len(notes)].unlink()
+            self._device_push("deleted")
+
+    # -- invariants --------------------------------------------------------------------------------
+
+    @invariant()
+    def check_safety(self) -> None:
+        sent: dict[str, list[str]] = {}
+        for host in LOCALS:
+            for f in (self.homes[host] / "outbox" / "new").iterdir():
+                msg = email.message_from_bytes(f.read_bytes(), policy=email.policy.default)
+                sent.setdefault(str(msg["X-FTE-Task"]), []).append(msg.get_body(("plain",)).get_content())
+        for task_id, bodies in sent.items():
+            assert len(bodies) == 1, f"I2: {task_id[:8]} sent {len(bodies)} times"
+            tokens = frozenset(TOKEN.findall(bodies[0].split("\n> ", 1)[0]))
+            assert tokens in self.approved_drafts.get(task_id, []), \
+                f"I1/I4: {task_id[:8]} sent with {sorted(tokens)}, approved: {self.approved_drafts.get(task_id)}"
+        # Every host believes a decided or executed state only with a trusted signature for it.
+        for name, run in self.runs.items():
+            trust = run.home.lifecycle.trust
+            for task in run.home.store.tasks():
+                if task.state in ("approved", "claimed", "done") or (task.state == "failed" and task.approval):
+                    reason = trust.verify_approval(task.id, task.kind, task.params or {}, task.body, task.approval)
+                    assert reason is None, f"I1: {name} holds {task.short_id} {task.state}: {reason}"
+                if task.state in ("rejected", "expired", "claimed", "done") or (task.state == "failed" and task.approval):
+                    reason = trust.verify_assertion(task.id, task.state, task.assertion)
+                    assert reason is None, f"I1: {name} holds {task.short_id} {task.state}: {reason}"
+        assert sorted(os.listdir(self.sentinel)) == ["keep.md"], "I5: a write outside the vault"
+        assert (self.sentinel / "keep.md").read_text() == "untouched\n", "I5: a write through a symlink"
+
+
+Protocol.TestCase.settings = settings(
+    max_examples=EXAMPLES, stateful_step_count=STEPS, deadline=None, derandomize="FTE_MODEL_SEED" not in os.environ,
+    suppress_health_check=list(HealthCheck), database=None,
+)
+TestProtocol = Protocol.TestCase
