@@ -321,10 +321,13 @@ class Runner:
         if upstream and upstream != cursor:
             try:
                 changes = self.git.changes(cursor, upstream)
+                # Signed outcomes at every version, not only the last: an execution another host
+                # pushed stays known here even if a later push replaced its note (docs/protocol.md).
+                outcomes = self.git.history(cursor, upstream, ["Done", "Failed"])
             except Exception:  # the cursor's commit is gone (a re-cloned vault): start over
-                changes = self.git.changes(None, upstream)
+                changes, outcomes = self.git.changes(None, upstream), []
             lost, self._lost = frozenset(self._lost), set()
-            report.pulled += len(self.reconciler.pulled(changes, self.git.read_blob, lost))
+            report.pulled += len(self.reconciler.pulled(outcomes + changes, self.git.read_blob, lost))
             self._heartbeats_seen(changes)
             self.store.set_cursor("git.integrated", upstream, self.now())
         removed, self._removed = self._removed, []

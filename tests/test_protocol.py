@@ -175,6 +175,39 @@ def test_a_live_note_deleted_on_the_remote_is_written_again(net, when: str) -> N
     assert tid[:8] in git(net.homes["cloud"] / "vault", "ls-tree", "-r", "--name-only", "origin/main")
 
 
+@pytest.mark.parametrize("cover", ["old-approval", "forged-claim"])
+def test_an_execution_hidden_by_a_later_push_is_not_run_again(net, cover: str) -> None:
+    """Found by the model-based test: beta executed and pushed `done`; someone pushed over the
+    done note (the old approved note again, or a forged claim); alpha, which never saw the done,
+    claimed and sent the mail a second time."""
+    [tid] = presented(net)
+    device = Device(net.remote, net.root / "device")
+    alpha = net.runs["alpha"]
+    alpha.runner.executions.dry_run = True
+    r = CliRunner().invoke(cli, ["approve", tid, "--home", str(net.homes["alpha"])])
+    assert r.exit_code == 0, r.output
+    device.pull()
+    approved_bytes, approved_name = device.note_of(tid).read_bytes(), device.note_of(tid).name
+    net.runs["beta"].tick()  # beta claims, sends, pushes done
+    assert [t for t, _ in sent(net.homes["beta"])] == [tid]
+    device.pull()
+    done_note = device.note_of(tid)
+    note = parse_note(done_note.read_bytes())
+    done_note.unlink()
+    if cover == "old-approval":
+        (device.root / "Approved" / approved_name).parent.mkdir(exist_ok=True)
+        (device.root / "Approved" / approved_name).write_bytes(approved_bytes)
+    else:
+        (device.root / "In_Progress" / "alpha").mkdir(parents=True, exist_ok=True)
+        (device.root / "In_Progress" / "alpha" / approved_name).write_bytes(
+            render_note(dict(note.meta, state="claimed", claimed_by="alpha"), note.body))
+    device.push("cover the outcome")
+    alpha.runner.executions.dry_run = False
+    settle(net)
+    assert sent(net.homes["alpha"]) == []
+    assert set(states(net, tid).values()) == {"done"}
+
+
 def test_fte_approve_does_not_sign_a_note_that_differs_from_what_was_presented(net) -> None:
     [tid] = presented(net)
     alpha = net.runs["alpha"]

@@ -149,8 +149,6 @@ class GitSync:
             cw.set_value("pull", "rebase", "false")
             cw.set_value("pull", "ff", "only")
             cw.set_value("rebase", "autoStash", "false")
-            # Pulled symlinks are checked out (by a person's git) as plain files, never as links.
-            cw.set_value("core", "symlinks", "false")
             # A vault of 100,000 notes: index v4 and the untracked cache (manyFiles), and a split
             # index so a commit rewrites a small delta, not the whole index.
             cw.set_value("feature", "manyFiles", "true")
@@ -679,13 +677,36 @@ class GitSync:
         return int(ahead), int(behind)
 
     def changes(self, old: str | None, new: str | None) -> list[Change]:
-        """Paths changed from ``old`` to ``new``, each with the blob it holds in ``new``; from
-        nothing when ``old`` is None. No rename detection: notes are matched by their id."""
+        """Paths changed from ``old`` to ``new`` (the net change: what the merged tree says), each
+        with the blob it holds in ``new``; from nothing when ``old`` is None. No rename detection:
+        notes are matched by their id."""
         if new is None or old == new:
             return []
         diff = self._diff_raw(["diff-tree", old or EMPTY_TREE, new])
         return [Change("D", path) if entry is None else Change("M", path, blob=entry.sha)
                 for path, entry in diff.items()]
+
+    def history(self, old: str | None, new: str | None, folders: list[str]) -> list[Change]:
+        """Every version of the paths under ``folders`` from ``old`` to ``new``, **commit by commit**
+        (oldest first) — not the net change, so a version a later commit replaced is still seen
+        (an execution's outcome cannot be hidden by someone's push on top of it). Merge commits add
+        no version of their own."""
+        if new is None or old == new:
+            return []
+        span = new if old is None else f"{old}..{new}"
+        out = self._git_input(["log", "--reverse", "--topo-order", "--raw", "--no-renames", "--no-abbrev", "-z",
+                               "--format=%x01%H", span, "--", *folders], b"")
+        found: list[Change] = []
+        tokens = iter(out.split(b"\0"))
+        for token in tokens:
+            token = token.lstrip(b"\n")
+            if not token.startswith(b":"):
+                continue  # a commit line, or the end
+            _om, _nm, _os, new_sha, status = token[1:].decode().split()
+            path = next(tokens, b"").decode("utf-8", "surrogateescape")
+            if not status.startswith("D"):
+                found.append(Change("M", path, blob=new_sha))
+        return found
 
     def read_blob(self, sha: str, limit: int) -> bytes:
         """A blob's bytes; :class:`NoteError` when it is over ``limit`` (refused without reading it)."""

@@ -110,6 +110,8 @@ class Reconciler:
         host's unpushed decision or edit lost the race, and it converges to the winner.
         """
         moved: list[str] = []
+        #: task id → the path of its refused note; put back from the row once every version is seen
+        self._restore: dict[str, str] = {}
         for change in changes:
             if change.status == "D" or not is_task_note(change.path):
                 continue
@@ -119,11 +121,19 @@ class Reconciler:
                 note = self._read(change.path)
             if note is None:
                 continue
+            self._restore.pop(note.id, None)
             try:
                 if self._apply_pulled(note, change.path, lost):
                     moved.append(note.id)
             except (NoteError, BadInput, InvalidTransition) as exc:
                 self.incident("refused-note", note.id if len(note.id) == 32 else None, change.path, error=str(exc))
+        for task_id, path in self._restore.items():
+            row = self.store.find(task_id)
+            if row is None:
+                continue
+            if path != note_relpath(row) and path != row.note_path:
+                self.vault.remove(path)  # the refused note, where the remote put it
+            self.lifecycle.mirror(row)
         return moved
 
     def removed_by_sync(self, paths: list[str]) -> int:
@@ -250,20 +260,15 @@ class Reconciler:
         return None
 
     def _refuse_pulled(self, note: Note, path: str, row: Task | None, state: str, reason: str) -> bool:
-        """Refused: an incident, and the database does not change. The note goes back to what this
-        host's row says (an unknown note claiming approval is adopted as pending, for a person)."""
+        """Refused: an incident, and the database does not change. Once every pulled version is
+        seen, the note goes back to what this host's row says, unless a later version was accepted
+        (an unknown note claiming approval is adopted as pending, for a person)."""
         self.incident("refused-approval" if state == "approved" else "refused-assertion", note.id, path,
                       state=state, reason=reason)
         if row is None and state == "approved":
             row = self.lifecycle.adopt(note, path, "pending", actor=str(note.meta.get("origin") or "unknown"))
-        if row is None:
-            return False
-        row = self.store.get(row.id)
-        if path != note_relpath(row):
-            self.vault.remove(path)
-        if row.note_path == path:
-            row.note_path = None
-        self.lifecycle.mirror(row)
+        if row is not None:
+            self._restore[row.id] = path
         return False
 
     # -- this host's work tree ----------------------------------------------------------------------
