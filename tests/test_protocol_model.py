@@ -167,9 +167,16 @@ class Protocol(RuleBasedStateMachine):
 
     @rule(host=st.sampled_from(LOCALS), pick=st.integers(0, 20))
     def person_edits(self, host: str, pick: int) -> None:
-        notes = self._pending(host) + sorted((self.homes[host] / "vault" / "Approved").glob("*.md"))
+        approved = sorted((self.homes[host] / "vault" / "Approved").glob("*.md"))
+        notes = self._pending(host) + approved
         if notes:
-            self._edit(notes[pick % len(notes)])
+            path = notes[pick % len(notes)]
+            self._edit(path)
+            if path in approved:
+                # fte reads a move and the edits made before it looks as one act: the note as it
+                # first sees it in Approved/ is what is approved (docs/protocol.md). If the move was
+                # already recorded, the edit withdraws the approval instead.
+                self.approved_drafts.setdefault(parse_note(path.read_bytes()).id, []).append(self._seen(path))
 
     def _edit(self, path: Path) -> None:
         self.tokens += 1

@@ -690,11 +690,12 @@ class GitSync:
         """Every version of the paths under ``folders`` from ``old`` to ``new``, **commit by commit**
         (oldest first) — not the net change, so a version a later commit replaced is still seen
         (an execution's outcome cannot be hidden by someone's push on top of it). Merge commits add
-        no version of their own."""
+        no version of their own. ``--full-history``: git's default simplification would skip a
+        merged side whose change the merge result does not keep — exactly the versions needed."""
         if new is None or old == new:
             return []
         span = new if old is None else f"{old}..{new}"
-        out = self._git_input(["log", "--reverse", "--topo-order", "--raw", "--no-renames", "--no-abbrev", "-z",
+        out = self._git_input(["log", "--full-history", "--reverse", "--topo-order", "--raw", "--no-renames", "--no-abbrev", "-z",
                                "--format=%x01%H", span, "--", *folders], b"")
         found: list[Change] = []
         tokens = iter(out.split(b"\0"))
