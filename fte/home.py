@@ -1,4 +1,4 @@
-"""A host's home folder: ``fte.toml``, ``fte.db``, ``.env``, the approval key, and (by default) the vault.
+"""A host's home folder: ``fte.toml``, ``fte.db``, ``.env``, the host's signing key, and (by default) the vault.
 
 :func:`init_home` creates one; :func:`open_home` opens it for work: settings, the database brought to
 the newest schema, the vault, and a repair of any note left behind by a crash.
@@ -16,7 +16,7 @@ from fte.config import (
     APPROVAL_KEY_NAME, CONFIG_NAME, ENV_NAME, ROLES, Settings, check_agent, default_agent, load_settings,
     render_settings, parse_settings,
 )
-from fte.errors import BadInput
+from fte.errors import BadInput, FteError
 from fte.io.gitlock import HostLock
 from fte.io.gitsync import GitSync
 from fte.keys import KEY_NAME, Keyring, create_host_key, load_host_key
@@ -153,8 +153,9 @@ def open_home(home: Path, clock: Clock = utcnow, repair: bool = True) -> Home:
     store = Store.open(settings.db_path)
     vault = Vault(settings.vault)
     lifecycle = Lifecycle(store, vault, settings.agent, clock)
-    if not (settings.vault / ".git").exists():
-        GitSync.init(settings.vault, settings.agent, "")
+    rebuilt = not (settings.vault / ".git").exists()
+    if rebuilt:
+        _rebuild_vault(settings)
     sync = GitSync(settings.vault, settings.agent, HostLock(settings.home / LOCK_NAME), settings.remote)
     GitSync.configure(sync.repo, settings.agent)  # settings added by newer versions reach older vaults
     opened = Home(settings, store, vault, lifecycle, sync)
@@ -164,4 +165,30 @@ def open_home(home: Path, clock: Clock = utcnow, repair: bool = True) -> Home:
                             load_host_key(settings.home, settings.agent) if settings.executes else None)
     if repair:
         opened.repaired = lifecycle.repair()
+    if rebuilt:
+        # The database is the truth: every task whose note the rebuilt vault lacks gets it again.
+        for task in store.tasks():
+            if task.note_path is None or not vault.path(task.note_path).exists():
+                lifecycle.mirror(task)
+                opened.repaired += 1
     return opened
+
+
+def _rebuild_vault(settings: Settings) -> None:
+    """The vault (or its repository) is gone: clone it again from the remote — with the remote
+    configured, unlike a bare ``git init`` — or start an empty one when the remote cannot be
+    reached now (it is merged in at the first sync). The folders and template come back too."""
+    root = settings.vault
+    empty = not root.exists() or not any(root.iterdir())
+    if settings.remote and empty:
+        try:
+            GitSync.init(root, settings.agent, settings.remote)
+        except FteError:
+            GitSync.init(root, settings.agent, "")
+            git_repo = GitSync(root, settings.agent, HostLock(settings.home / LOCK_NAME)).repo
+            git_repo.create_remote("origin", settings.remote)
+    else:
+        repo = GitSync.init(root, settings.agent, "")
+        if settings.remote and "origin" not in [r.name for r in repo.remotes]:
+            repo.create_remote("origin", settings.remote)
+    create_vault(root)

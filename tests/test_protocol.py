@@ -338,6 +338,23 @@ def test_pulled_symlinks_never_lead_a_write_outside_the_vault(net) -> None:
     assert "refused-file" in [i.kind for i in net.runs["alpha"].home.store.incidents()]
 
 
+def test_a_deleted_vault_is_cloned_again_and_rendered_from_the_database(net) -> None:
+    [tid] = presented(net)
+    alpha = net.runs["alpha"]
+    alpha.close()
+    import shutil
+
+    shutil.rmtree(net.homes["alpha"] / "vault")
+    net.runs["alpha"] = alpha = HostRun(net.homes["alpha"])
+    vault = net.homes["alpha"] / "vault"
+    assert git(vault, "remote", "get-url", "origin").strip() == net.remote  # not re-created without it
+    assert alpha.home.vault.path(alpha.home.store.get(tid).note_path).exists()
+    assert (vault / "Approved").is_dir()
+    move(alpha, tid, "Approved")
+    settle(net)
+    assert set(states(net, tid).values()) == {"done"} and len(sent(net.homes["alpha"])) == 1
+
+
 def test_a_home_made_with_the_shared_hmac_key_is_migrated(tmp_path: Path) -> None:
     home = make_host(tmp_path, "laptop", "all", "")
     drop_mail(home, 1)
