@@ -50,6 +50,8 @@ MAX_DRAFT_ATTEMPTS = 3
 ACTIVE_FOLDERS = ("Needs_Action", "Updates", "Pending_Approval", "Approved", "Rejected", "In_Progress", "Failed",
                   "Company_Handbook.md", "Business_Goals.md")
 FULL_LOOK_EVERY = 100
+#: Cursor holding the tasks whose note this host changed where a merge kept the remote's.
+LOST = "git.lost"
 #: Most tasks claimed in one push: big enough for a burst of approvals, small enough for one commit.
 CLAIM_BATCH = 500
 
@@ -240,8 +242,6 @@ class Runner:
         self._last_quarantined: list[dict[str, Any]] = []
         self._error_since: str | None = None
         self._folder_problems: set[str] = set()
-        #: Tasks whose note this host changed, where a merge kept the remote's (the race was lost).
-        self._lost: set[str] = set()
         #: Paths syncs removed from the tree, looked at after the next reconcile.
         self._removed: list[str] = []
 
@@ -326,8 +326,10 @@ class Runner:
                 outcomes = self.git.history(cursor, upstream, ["Done", "Failed"])
             except Exception:  # the cursor's commit is gone (a re-cloned vault): start over
                 changes, outcomes = self.git.changes(None, upstream), []
-            lost, self._lost = frozenset(self._lost), set()
+            lost = frozenset(json.loads(self.store.cursor(LOST) or "[]"))
             report.pulled += len(self.reconciler.pulled(outcomes + changes, self.git.read_blob, lost))
+            if lost:
+                self.store.set_cursor(LOST, "[]", self.now())
             self._heartbeats_seen(changes)
             self.store.set_cursor("git.integrated", upstream, self.now())
         removed, self._removed = self._removed, []
@@ -582,7 +584,10 @@ class Runner:
 
     def _record(self, event: GitEvent) -> None:
         if event.kind == "conflict" and event.task_id and event.detail.get("kept") == "remote":
-            self._lost.add(event.task_id)
+            # This host's change lost the race at the merge: the next reconcile converges to the
+            # winner. Kept in the database, since `fte approve` merges in its own process.
+            lost = set(json.loads(self.store.cursor(LOST) or "[]")) | {event.task_id}
+            self.store.set_cursor(LOST, json.dumps(sorted(lost)), self.now())
         if event.detail.get("kept") == "committed":
             # Copies written by a recovery (not by a merge commit) go out with the next publish.
             copies = event.detail.get("copy")

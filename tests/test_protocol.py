@@ -292,6 +292,21 @@ def test_an_approve_reject_race_between_two_local_hosts_converges(net, first: st
     assert "converge" in [t.event for t in last]
 
 
+def test_a_decision_lost_in_the_merge_of_fte_reject_converges_in_the_daemon(net) -> None:
+    """Found by the model-based test: the merge that lost the race ran in `fte reject`'s own
+    process; the daemon never learnt it and the hosts pushed their decisions at each other."""
+    [tid] = presented(net)
+    move(net.runs["beta"], tid, "Approved")
+    net.runs["beta"].tick()  # approved, claimed, sent, done — on the remote
+    r = CliRunner().invoke(cli, ["reject", tid, "--home", str(net.homes["alpha"])])
+    assert r.exit_code == 0, r.output  # alpha had not seen it: its rejection loses at the merge
+    settle(net)
+    assert set(states(net, tid).values()) == {"done"}
+    assert "lost-decision" in [i.kind for i in net.runs["alpha"].home.store.incidents()]
+    for name, run in net.runs.items():  # nobody pushed its own view back at the others
+        assert not [i for i in run.home.store.incidents("refused-assertion") if i.task_id == tid], name
+
+
 def test_a_decision_after_the_deadline_is_refused(tmp_path: Path) -> None:
     clock = FakeClock(datetime(2026, 1, 1, 9, 0, tzinfo=timezone.utc))  # expires 72 h later, long ago
     home = make_host(tmp_path, "laptop", "all", "")
