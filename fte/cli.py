@@ -297,7 +297,7 @@ def keys_list(as_json: bool, home: Path) -> None:
         click.echo("no trusted hosts: this host believes no signed decision (fte keys trust AGENT KEY)")
     else:
         click.echo(format_table(["agent", "key", "trusted_at", "this_host"],
-                                [[r["agent"], r["key"], r["trusted_at"], "yes" if r["this_host"] else ""] for r in rows]))
+                                [(r["agent"], r["key"], r["trusted_at"], "yes" if r["this_host"] else "") for r in rows]))
 
 
 @keys.command("trust")

@@ -121,25 +121,25 @@ def plan_merge(
         if copies:
             detail["copy"] = copies[0] if len(copies) == 1 else copies
         plan.resolutions.append(Resolution("conflict", winner.path, task_id, detail))
-    for path, remote in sorted(theirs.items()):
+    for path, their_entry in sorted(theirs.items()):
         if path in settled:
             continue
         if path not in ours:
-            plan.updates[path] = remote  # changed on their side only
+            plan.updates[path] = their_entry  # changed on their side only
             continue
-        mine = ours[path]
-        if mine == remote:
+        our_entry = ours[path]
+        if our_entry == their_entry:
             continue  # the same change on both sides
-        if remote is None or mine is None:
+        if their_entry is None or our_entry is None:
             # A change against a removal: the change stays (ours already holds it, or take theirs).
-            if mine is None:
-                plan.updates[path] = remote
+            if our_entry is None:
+                plan.updates[path] = their_entry
             continue
         if owns(path):
             continue  # only this host writes it: ours stays
-        side_path = _side_copy(path, agent, mine.sha)
-        plan.updates[path] = remote
-        plan.updates[side_path] = mine
+        side_path = _side_copy(path, agent, our_entry.sha)
+        plan.updates[path] = their_entry
+        plan.updates[side_path] = our_entry
         plan.resolutions.append(Resolution("conflict-file", path, None, {"kept": "both", "copy": side_path}))
     return plan
 

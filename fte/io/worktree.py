@@ -64,9 +64,10 @@ def apply(root: Path, update: Update) -> str:
         return UNCHANGED  # removing a path whose folder does not exist
     aside = target.with_name(ASIDE_PREFIX + target.name)
     _restore_aside(target, aside)
-    current = _read_regular(target)
-    if current is _NOT_REGULAR:
+    read = _read_regular(target)
+    if read is _NOT_REGULAR:
         return REFUSED
+    current = read if isinstance(read, bytes) else None
     if update.data is not None and current == update.data:
         return UNCHANGED
     if update.data is None and current is None:
