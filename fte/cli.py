@@ -1,6 +1,6 @@
 """The command line: a thin client over the library (see README.md for every command).
 
-Exit codes (DESIGN §5): 0 ok, 1 failure, 2 bad usage or bad input (one-line reason on stderr),
+Exit codes (docs/architecture.md): 0 ok, 1 failure, 2 bad usage or bad input (one-line reason on stderr),
 3 not reachable.
 """
 

@@ -1,17 +1,10 @@
-"""The per-host loop: one :meth:`Runner.tick` reads inputs, decides, persists, performs (DESIGN §1).
+"""The per-host loop: one :meth:`Runner.tick` reads inputs, decides, persists, performs.
 
-Order of a tick, by role:
-
-1. **sync in** (all): recover git, fetch/rebase/push, reconcile what other hosts changed;
-2. **work tree** (all): the person's moves and edits → approve / reject / edit / invalidate;
-3. **detect, draft** (cloud, all): sources → ``detected``; drafter → ``drafted``;
-4. **publish** (all): commit what changed, push; cloud/all then mark pushed drafts ``synced``;
-5. **present, expire** (local, all): ``synced`` → ``pending``; overdue ``pending`` → ``expired``;
-6. **execute** (local, all): settle interrupted attempts, claim, push (the push is the lock),
-   execute what is ours, push the results;
-7. **Dashboard, heartbeat**.
-
-The cloud role never approves, claims or executes — those steps are not even built for it.
+The order of a tick, by role, is in docs/architecture.md ("One tick"): recover; the person's moves
+and edits first (committed before anything is pulled); sync in and reconcile; detect and draft
+(cloud, all); publish; present and expire (local, all); execute (local, all); Dashboard,
+heartbeat, audit export. The cloud role never approves, claims or executes — those steps are not
+even built for it.
 """
 
 from __future__ import annotations

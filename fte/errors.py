@@ -2,7 +2,7 @@
 
 Every error that crosses a module boundary is an :class:`FteError`; adapters map what their library
 raises into one of these (``raise ... from exc``) so callers never catch a third-party type. Each
-class carries the command line's exit code (DESIGN §5: 1 failure, 2 bad usage or input, 3 not
+class carries the command line's exit code (docs/architecture.md: 1 failure, 2 bad usage or input, 3 not
 reachable).
 """
 

@@ -1,6 +1,6 @@
 """Executors: perform one approved action, with its idempotency key, and look a key up afterwards.
 
-The contract every executor keeps (DESIGN §4):
+The contract every executor keeps (docs/execution.md):
 
 * ``perform(task, key)`` carries ``key`` to the provider (for mail: the Message-ID and an
   ``X-FTE-Task`` header) and returns the provider's id for what it made;

@@ -1,4 +1,4 @@
-"""Git sync of the vault (DESIGN §3, docs/sync.md): commit managed paths, fetch, merge, push — never force.
+"""Git sync of the vault (docs/sync.md): commit managed paths, fetch, merge, push — never force.
 
 Everything here runs under the host's one git lock. The class knows git and notes, not the
 database: what happened (conflicts resolved, locks cleared, interrupted git operations recovered,
@@ -39,7 +39,7 @@ REMOTE = "origin"
 UPSTREAM = f"{REMOTE}/{BRANCH}"
 QUARANTINE = "Quarantine"
 SYNCED_SUFFIXES = (".md", ".yaml", ".yml", ".json", ".gitignore")
-GITIGNORE = """# fte: only notes and small data files are synced (DESIGN §3)
+GITIGNORE = """# fte: only notes and small data files are synced (docs/sync.md)
 *
 !*/
 !*.md

@@ -1,6 +1,6 @@
 """The secret guard: scan the exact bytes about to be committed for credentials.
 
-A hit is never committed (DESIGN §3): the caller quarantines the file outside git and flags the task.
+A hit is never committed (docs/sync.md, "The secret guard"): the caller quarantines the file outside git and flags the task.
 Patterns follow the providers' published token formats:
 
 * AWS access key ids ``AKIA…``/``ASIA…`` (20 chars) and ``aws_secret_access_key = <40 chars>``;

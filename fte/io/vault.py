@@ -1,10 +1,10 @@
 """The vault: one markdown note per task (YAML front matter + body), written atomically.
 
 The note is rendered from the task's row: the database is the host's truth, the note its mirror
-(DESIGN §1). Reading notes back is parsing **untrusted input**: :func:`parse_note` either returns a
+(docs/architecture.md). Reading notes back is parsing **untrusted input**: :func:`parse_note` either returns a
 :class:`Note` or raises :class:`~fte.errors.NoteError`, never anything else.
 
-Folder by state (DESIGN §2)::
+Folder by state (docs/lifecycle.md)::
 
     detected            Needs_Action/<domain>/
     drafted, synced     Updates/

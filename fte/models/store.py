@@ -209,7 +209,7 @@ class Store:
             return list(s.scalars(select(Host).order_by(Host.agent)))
 
     def start_execution(self, task_id: str, key: str, at: datetime) -> Execution:
-        """Commit an attempt row *before* the external call (DESIGN §4)."""
+        """Commit an attempt row *before* the external call (docs/execution.md)."""
         with self.write() as s:
             last = s.scalar(select(func.max(Execution.attempt)).where(Execution.task_id == task_id)) or 0
             row = Execution(task_id=task_id, attempt=last + 1, idempotency_key=key, started_at=at)

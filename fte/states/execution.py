@@ -1,4 +1,4 @@
-"""Safe execution (DESIGN §4): claim by move, then one attempt row before every external call.
+"""Safe execution (docs/execution.md): claim by move, then one attempt row before every external call.
 
 ``claim`` moves approved tasks to ``In_Progress/<agent>/``; the caller commits and pushes, and only
 tasks whose claim is still this host's in the pushed tree are executed (:meth:`Executions.settle`).

@@ -1,10 +1,10 @@
-"""The lifecycle: the one table of states and events (DESIGN §2), validated by ``transitions``.
+"""The lifecycle: the one table of states and events (docs/lifecycle.md), validated by ``transitions``.
 
 Pure: no I/O, no database. :func:`next_state` answers "what does ``event`` do to a task in
 ``state``?" by running the event on a throw-away model of the ``transitions`` machine built from
 :data:`TABLE`, so the library — not hand-written ``if``\\s — decides what is legal.
 
-Beyond DESIGN §2's table, two events are added and documented here:
+Beyond the basic lifecycle, these events are added (docs/lifecycle.md):
 
 * ``fail`` also leads ``detected → failed``: a drafting failure, which ``replay`` sends back to
   ``detected``.

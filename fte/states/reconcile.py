@@ -1,4 +1,4 @@
-"""Reconcilers: turn what changed in the vault into lifecycle events (DESIGN §2 observe, §3 approvals).
+"""Reconcilers: turn what changed in the vault into lifecycle events (docs/lifecycle.md, docs/protocol.md).
 
 Two inputs, both found from git's view rather than by re-reading every note:
 

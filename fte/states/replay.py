@@ -1,4 +1,4 @@
-"""``fte replay``: send failed tasks back into the lifecycle, safely (DESIGN §4, issue 5).
+"""``fte replay``: send failed tasks back into the lifecycle, safely (docs/execution.md).
 
 Where a failed task goes:
 
