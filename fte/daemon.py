@@ -306,8 +306,8 @@ class Runner:
                                            reason="a protocol folder is not a plain folder in the vault")
                 self.log(f"bad-folder: {problem}")
 
-    def sync_in(self, report: TickReport, fetched: bool = False) -> None:
-        result = self.git.sync(fetched=fetched)
+    def sync_in(self, report: TickReport) -> None:
+        result = self.git.sync()
         self._after_sync(result, report)
         upstream = result.upstream if self.settings.remote else self.git.head()
         cursor = self.store.cursor("git.integrated")

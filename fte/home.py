@@ -179,15 +179,14 @@ def _rebuild_vault(settings: Settings) -> None:
     configured, unlike a bare ``git init`` — or start an empty one when the remote cannot be
     reached now (it is merged in at the first sync). The folders and template come back too."""
     root = settings.vault
-    empty = not root.exists() or not any(root.iterdir())
-    if settings.remote and empty:
+    cloned = False
+    if settings.remote and (not root.exists() or not any(root.iterdir())):
         try:
             GitSync.init(root, settings.agent, settings.remote)
+            cloned = True
         except FteError:
-            GitSync.init(root, settings.agent, "")
-            git_repo = GitSync(root, settings.agent, HostLock(settings.home / LOCK_NAME)).repo
-            git_repo.create_remote("origin", settings.remote)
-    else:
+            pass  # unreachable now: an empty repository that knows its remote
+    if not cloned:
         repo = GitSync.init(root, settings.agent, "")
         if settings.remote and "origin" not in [r.name for r in repo.remotes]:
             repo.create_remote("origin", settings.remote)

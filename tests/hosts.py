@@ -10,6 +10,11 @@ from fte.home import Home, init_home, open_home, trust_host
 from fte.daemon import Runner
 
 
+def git(cwd: Path, *args: str) -> str:
+    """A git command in ``cwd``; its output (fails the test on an error)."""
+    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True).stdout
+
+
 def bare_remote(path: Path) -> str:
     subprocess.run(["git", "init", "-q", "--bare", "--initial-branch=main", str(path)], check=True)
     return str(path)

@@ -18,11 +18,7 @@ from fte.daemon import TickReport
 from fte.io.vault import parse_note, render_note
 
 from conftest import FakeClock
-from hosts import HostRun, bare_remote, drop_mail, make_host
-
-
-def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True).stdout
+from hosts import HostRun, bare_remote, drop_mail, git, make_host
 
 
 class Device:

@@ -4,7 +4,6 @@ step of a sync (through the crash points' hooks), not politely between ticks."""
 from __future__ import annotations
 
 import email
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -13,13 +12,9 @@ from fte import crashpoints
 from fte.daemon import TickReport
 from fte.io.vault import parse_note
 
-from hosts import HostRun, bare_remote, drop_mail, make_host
+from hosts import HostRun, bare_remote, drop_mail, git, make_host
 
 SYNC_POINTS = ("sync-fetched", "sync-merged", "sync-checkout-path", "sync-checked-out", "sync-pushed")
-
-
-def git(vault: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=vault, capture_output=True, text=True, check=True).stdout
 
 
 @pytest.fixture
@@ -51,6 +46,15 @@ def remote_notes(vault: Path) -> dict[str, list[str]]:
             note = parse_note(git(vault, "show", f"origin/main:{path}").encode(), path)
             found.setdefault(note.id, []).append(path)
     return found
+
+
+def assert_every_draft_presented_once(cloud: HostRun, local: HostRun, n: int) -> None:
+    """Every mail is pending on both hosts, with exactly one note in Pending_Approval/ on the remote."""
+    assert len(local.states()) == n and set(local.states().values()) == {"pending"}
+    assert local.states() == cloud.states()
+    notes = remote_notes(local.path / "vault")
+    assert sorted(notes) == sorted(local.states())
+    assert all(len(paths) == 1 and paths[0].startswith("Pending_Approval/") for paths in notes.values())
 
 
 def settle(cloud: HostRun, local: HostRun, rounds: int = 4) -> None:
@@ -85,11 +89,7 @@ def test_new_drafts_survive_a_move_that_empties_their_folder(net) -> None:
     local.runner.present(report)  # the local host empties Updates/ on its side...
     local.runner.publish(report)  # ...and its push is refused, fetched, merged
     settle(cloud, local)
-    assert len(local.states()) == 4 and set(local.states().values()) == {"pending"}
-    assert local.states() == cloud.states()
-    notes = remote_notes(local.path / "vault")
-    assert sorted(notes) == sorted(local.states())
-    assert all(len(paths) == 1 and paths[0].startswith("Pending_Approval/") for paths in notes.values())
+    assert_every_draft_presented_once(cloud, local, 4)
     for run in (cloud, local):
         assert git(run.path / "vault", "status", "--porcelain") == ""
 
@@ -108,11 +108,7 @@ def test_drafts_committed_while_the_remote_emptied_their_folder_are_not_carried_
     cloud.runner.draft(report)
     cloud.runner.publish(report, push=False)  # committed on the cloud, not yet pushed
     settle(cloud, local)
-    assert len(local.states()) == 4 and set(local.states().values()) == {"pending"}
-    assert local.states() == cloud.states()
-    notes = remote_notes(local.path / "vault")
-    assert sorted(notes) == sorted(local.states())
-    assert all(len(paths) == 1 and paths[0].startswith("Pending_Approval/") for paths in notes.values())
+    assert_every_draft_presented_once(cloud, local, 4)
 
 
 def pending_notes(local: HostRun) -> list[tuple[str, str]]:

@@ -31,7 +31,7 @@ from fte.errors import FteError, NoteError, Unreachable
 from fte.io import worktree
 from fte.io.gitlock import HostLock, clear_stale_index_lock
 from fte.io.secretguard import scan
-from fte.io.treemerge import Entry, blob_sha, plan_merge
+from fte.io.treemerge import Entry, blob_sha, conflict_copy_path, plan_merge, side_copy_path
 from fte.io.vault import TASK_FOLDERS, has_conflict_markers, parse_note
 
 BRANCH = "main"
@@ -308,10 +308,9 @@ class GitSync:
         return events
 
     def _conflict_copy_path(self, path: str, sha: str) -> str:
-        p = PurePosixPath(path)
         if self._is_task_note(path):
-            return str(PurePosixPath("Logs", self.agent, "conflicts", f"{p.stem}.{sha[:10]}{p.suffix}"))
-        return str(p.with_name(f"{p.stem}.conflict-{self.agent}-{sha[:10]}{p.suffix}"))
+            return conflict_copy_path(path, self.agent, sha)
+        return side_copy_path(path, self.agent, sha)
 
     def _write_blob_file(self, rel: str, data: bytes) -> None:
         worktree.apply(self.root, worktree.Update(rel, data, frozenset({None})))
@@ -432,7 +431,7 @@ class GitSync:
 
     # -- sync ---------------------------------------------------------------------------------------
 
-    def sync(self, attempts: int = 5, fetched: bool = False) -> SyncResult:
+    def sync(self, attempts: int = 5) -> SyncResult:
         """Fetch, merge the remote in (outside the working tree), bring the tree along, push.
 
         Never force-pushes. A rejected push (someone pushed first) is fetched, merged and pushed
@@ -451,8 +450,7 @@ class GitSync:
                     error = "stopped before the sync finished"
                     break
                 try:
-                    if not (fetched and attempt == 0):
-                        self._fetch()
+                    self._fetch()
                 except Unreachable as exc:
                     error = str(exc)
                     break

@@ -114,7 +114,7 @@ def plan_merge(
                                   "states": [best_remote.state, best_mine.state]}
         copies = []
         for side in {s.data: s for s in losers}.values():
-            copy = str(PurePosixPath("Logs", agent, "conflicts", _suffixed(PurePosixPath(side.path).name, side.data)))
+            copy = conflict_copy_path(side.path, agent, blob_sha(side.data))
             plan.new_blobs[copy] = side.data
             plan.updates[copy] = Entry("100644", blob_sha(side.data))
             copies.append(copy)
@@ -137,7 +137,7 @@ def plan_merge(
             continue
         if owns(path):
             continue  # only this host writes it: ours stays
-        side_path = _side_copy(path, agent, our_entry.sha)
+        side_path = side_copy_path(path, agent, our_entry.sha)
         plan.updates[path] = their_entry
         plan.updates[side_path] = our_entry
         plan.resolutions.append(Resolution("conflict-file", path, None, {"kept": "both", "copy": side_path}))
@@ -200,11 +200,13 @@ def _latest(sides: list[_Side]) -> _Side:
     return max(sides, key=lambda s: (_rank(s), s.path))
 
 
-def _suffixed(name: str, data: bytes) -> str:
-    p = PurePosixPath(name)
-    return f"{p.stem}.{blob_sha(data)[:10]}{p.suffix}"
+def conflict_copy_path(path: str, agent: str, sha: str) -> str:
+    """Where the losing version (blob ``sha``) of a task note is kept: this host's conflicts folder."""
+    p = PurePosixPath(path)
+    return str(PurePosixPath("Logs", agent, "conflicts", f"{p.stem}.{sha[:10]}{p.suffix}"))
 
 
-def _side_copy(path: str, agent: str, sha: str) -> str:
+def side_copy_path(path: str, agent: str, sha: str) -> str:
+    """Where our version (blob ``sha``) of any other file is kept, beside the remote's."""
     p = PurePosixPath(path)
     return str(p.with_name(f"{p.stem}.conflict-{agent}-{sha[:10]}{p.suffix}"))

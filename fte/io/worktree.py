@@ -29,9 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from fte.io.treemerge import blob_sha
+from fte.io.vault import TEMP_PREFIX
 
 ASIDE_PREFIX = ".fte-aside-"
-_TMP_PREFIX = ".fte-tmp-"
 _COUNTER = itertools.count()
 
 WRITTEN, UNCHANGED, KEPT, REFUSED = "written", "unchanged", "kept", "refused"
@@ -136,7 +136,7 @@ def _restore_aside(target: Path, aside: Path) -> None:
 
 
 def _write_temp(folder: Path, data: bytes) -> Path:
-    tmp = folder / f"{_TMP_PREFIX}{os.getpid()}-{next(_COUNTER)}"
+    tmp = folder / f"{TEMP_PREFIX}aside-{os.getpid()}-{next(_COUNTER)}"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     with os.fdopen(fd, "wb") as fh:
         fh.write(data)

@@ -100,12 +100,12 @@ class Reconciler:
 
     # -- other hosts' changes ---------------------------------------------------------------------
 
-    def pulled(self, changes: list[Change], read_blob: Callable[[str, int], bytes] | None = None,
+    def pulled(self, changes: list[Change], read_blob: Callable[[str, int], bytes],
                lost: frozenset[str] = frozenset()) -> list[str]:
         """Apply notes changed by a pull; returns the ids of tasks adopted or moved.
 
-        With ``read_blob``, each note is read from the pulled commit (what the remote asserts),
-        not from the working tree, where the person may already have moved or edited it.
+        Each note is read from the pulled commit with ``read_blob`` (what the remote asserts), not
+        from the working tree, where the person may already have moved or edited it.
         ``lost``: tasks whose note this host changed too, where the merge kept the remote's — this
         host's unpushed decision or edit lost the race, and it converges to the winner.
         """
@@ -113,12 +113,9 @@ class Reconciler:
         #: task id → the path of its refused note; put back from the row once every version is seen
         self._restore: dict[str, str] = {}
         for change in changes:
-            if change.status == "D" or not is_task_note(change.path):
+            if change.status == "D" or change.blob is None or not is_task_note(change.path):
                 continue
-            if read_blob is not None and change.blob is not None:
-                note = self._parse_pulled(change, read_blob)
-            else:
-                note = self._read(change.path)
+            note = self._parse_pulled(change, read_blob)
             if note is None:
                 continue
             self._restore.pop(note.id, None)
