@@ -303,6 +303,31 @@ def test_a_decision_lost_in_the_merge_of_fte_reject_converges_in_the_daemon(net)
         assert not [i for i in run.home.store.incidents("refused-assertion") if i.task_id == tid], name
 
 
+def test_an_edit_that_reached_the_remote_first_beats_an_unpushed_claim(net) -> None:
+    """Found by the model-based test's long run: beta approved and claimed while the remote was
+    away; alpha's edit of the same draft reached the remote first. beta's claim lost at the merge,
+    was released, and claimed again over alpha's note — the edit was lost and alpha stayed pending
+    while the others were done. The edit wins: beta goes back to pending with alpha's draft."""
+    [tid] = presented(net)
+    away = net.root / "away.git"
+    Path(net.remote).rename(away)
+    move(net.runs["beta"], tid, "Approved", edit="edit-beta Hello")
+    net.runs["beta"].tick()  # approved and claimed here; the push fails
+    assert net.runs["beta"].home.store.get(tid).state == "claimed"
+    away.rename(net.remote)
+    note = net.runs["alpha"].home.vault.path(net.runs["alpha"].home.store.get(tid).note_path)
+    note.write_text(note.read_text().replace("Hello", "edit-alpha Hello", 1))
+    net.runs["alpha"].tick()  # the edit reaches the remote first
+    settle(net, rounds=4)
+    assert states(net, tid) == {"cloud": "pending", "alpha": "pending", "beta": "pending"}
+    assert sent(net.homes["alpha"]) == [] and sent(net.homes["beta"]) == []
+    for name in ("alpha", "beta"):
+        row = net.runs[name].home.store.get(tid)
+        assert "edit-alpha" in row.body and "edit-beta" not in row.body, (name, row.body)
+        assert row.approval is None
+    assert "invalidate" in [t.event for t in net.runs["beta"].home.store.timeline(tid)]
+
+
 def test_a_decision_after_the_deadline_is_refused(tmp_path: Path) -> None:
     clock = FakeClock(datetime(2026, 1, 1, 9, 0, tzinfo=timezone.utc))  # expires 72 h later, long ago
     home = make_host(tmp_path, "laptop", "all", "")

@@ -9,7 +9,8 @@ Beyond the basic lifecycle, these events are added (docs/lifecycle.md):
 * ``fail`` also leads ``detected → failed``: a drafting failure, which ``replay`` sends back to
   ``detected``.
 * ``invalidate`` leads ``approved → pending``: the note was edited after approval, or the approval
-  no longer verifies; the person must look again.
+  no longer verifies; the person must look again. Also ``claimed → pending``, for a claim that
+  never reached the remote and lost at the merge to an edit that did (nothing was executed).
 * ``edit`` leads ``pending → pending``: the person changed the draft or its parameters; the audit
   row records the change.
 * ``converge`` leads from one decision to the other (``rejected → approved…``, ``approved →
@@ -55,6 +56,9 @@ TABLE: tuple[tuple[str, str | None, str], ...] = (
     ("replay", "failed", "pending"),
     ("replay", "failed", "detected"),
     ("invalidate", "approved", "pending"),
+    # A claim never pushed, beaten at the merge by an edit that reached the remote first: nothing
+    # was executed (a claim is executed only once pushed), and the person must look again.
+    ("invalidate", "claimed", "pending"),
     # Two decisions on one task from two hosts: the first to reach the remote wins everywhere; the
     # loser's host converges to the winner's state (docs/protocol.md, "Convergence"). Never out of
     # done or failed: what was executed stays executed.

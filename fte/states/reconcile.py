@@ -189,8 +189,12 @@ class Reconciler:
         who = str((fields["assertion"] or fields["approval"] or {}).get("host") or fields["claimed_by"] or "remote")
         if state == "pending" and row.state == "pending":
             return self._pulled_edit(row, fields, path)
-        if state == "pending" and row.state == "approved" and fields["epoch"] > row.epoch:
-            changes |= {"approval": None, "last_error": "edited on another device after approval: approve again"}
+        if state == "pending" and fields["epoch"] > row.epoch and (row.state == "approved" or (
+                row.state == "claimed" and row.id in lost and not self.store.executions(row.id))):
+            # An edit that reached the remote first beats this host's approval (and its claim, if
+            # that never reached the remote and nothing was attempted): the person looks again.
+            changes |= {"approval": None, "claimed_by": None,
+                        "last_error": "edited on another device after approval: approve again"}
             self.lifecycle.fire(row.id, "invalidate", actor=who, source="daemon", changes=changes, adopt_note=path,
                                 reason="edited on another device after approval", note=path,
                                 **self._edit_detail(row, fields))
