@@ -603,7 +603,8 @@ def _odoo_read(home: Path, fn_name: str, as_json: bool, **kw: Any) -> None:
 @home_option
 @handle_errors
 def odoo_check(as_json: bool, home: Path) -> None:
-    """Connection, server version, transport (JSON-RPC or JSON-2) and the user's read rights."""
+    """Connection, server version, transport (JSON-RPC or JSON-2), the company fte works in and its
+    currency, and the user's read rights. A company the login cannot access: exit 2."""
     from fte.odoo.accounting import check
     from fte.odoo.config import make_client
 
@@ -615,7 +616,9 @@ def odoo_check(as_json: bool, home: Path) -> None:
     if as_json:
         _emit_json(info)
     else:
-        click.echo(f"Odoo {info['version']} at {info['url']} (db {info['db']}) over {info['transport']}")
+        company = info["company"]
+        click.echo(f"Odoo {info['version']} at {info['url']} (db {info['db']}) over {info['transport']}, "
+                   f"company {company['name']} ({company['id']}), figures in {company['currency']}")
         for model, right in info["rights"].items():
             click.echo(f"  {model}: {right}")
 
@@ -670,14 +673,15 @@ def odoo_pnl(date_from: str, date_to: str, as_json: bool, home: Path) -> None:
 
 
 @cli.command()
+@click.option("--verbose", is_flag=True, help="Log everything to stderr (default: warnings and errors only).")
 @home_option
 @handle_errors
-def mcp(home: Path) -> None:
+def mcp(verbose: bool, home: Path) -> None:
     """Serve the Odoo accounting tools over MCP (stdio). Write tools only create approval tasks."""
     from fte.odoo.tools import serve
 
     load_settings(home)
-    serve(home)
+    serve(home, verbose=verbose)
 
 
 @cli.group()

@@ -128,7 +128,8 @@ def render(f: Figures, odoo: dict[str, Any] | None = None) -> str:
     if odoo and odoo.get("error"):
         out.append(f"Odoo could not be asked: {_cell(odoo['error'])}")
     elif odoo:
-        out += [f"From posted entries in Odoo, {odoo['from']} to {odoo['to']}:", "",
+        out += [f"From posted entries in Odoo for {_cell(odoo['company'])}, {odoo['from']} to {odoo['to']} "
+                f"(both included), in {_cell(odoo['currency'])}:", "",
                 "| revenue | expenses | profit |", "|---|---|---|",
                 f"| {odoo['income']:.2f} | {odoo['expenses']:.2f} | {odoo['profit']:.2f} |"]
     else:

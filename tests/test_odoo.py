@@ -75,7 +75,8 @@ def test_reports_add_up(odoo) -> None:
                         entry_date="2026-11-08")
     acc.create_invoice(client, "fte:draft", partner="D", lines=[{"price_unit": 999}], invoice_date="2026-11-09", post=False)
     pnl = acc.get_profit_loss(client, "2026-11-01", "2026-11-30")
-    assert pnl == {"from": "2026-11-01", "to": "2026-11-30", "income": 1500.0, "expenses": 500.0, "profit": 1000.0}
+    assert pnl == {"from": "2026-11-01", "to": "2026-11-30", "income": 1500.0, "expenses": 500.0, "profit": 1000.0,
+                   "company": "YourCompany", "currency": "USD"}
     assert acc.get_balance(client, "121000", "2026-11-30")["balance"] == 1500.0  # receivables, posted only
     assert acc.get_balance(client, "121000", "2026-11-05")["balance"] == 1000.0
     unpaid = acc.get_invoices(client, state="posted", payment_state="not_paid")
@@ -154,3 +155,58 @@ def test_unreachable_reads_are_retried_then_reported() -> None:
     client = OdooClient(f"http://127.0.0.1:{free_port()}", "db", "u", password="p", transport="jsonrpc", backoff=0)
     with pytest.raises(OdooUnreachable, match="not reachable"):
         client.search_read("res.partner", [], ["id"])
+
+
+def two_companies(fake: FakeOdoo) -> None:
+    """Posted figures in both companies, different in each (and a draft, and entries just outside
+    the year, that no figure may count)."""
+    fake.post_entry(1, "2026-01-01", [("121000", 50_000.0, 0), ("400000", 0, 50_000.0)])
+    fake.post_entry(1, "2026-12-31", [("121000", 74.0, 0), ("450000", 0, 74.0)])
+    fake.post_entry(1, "2026-06-30", [("600000", 500.0, 0), ("610000", 100.0, 0), ("620000", 22.27, 0),
+                                      ("101401", 0, 622.27)])
+    fake.post_entry(1, "2026-07-01", [("600000", 999.0, 0), ("101401", 0, 999.0)], posted=False)
+    fake.post_entry(1, "2025-12-31", [("121000", 7.0, 0), ("400000", 0, 7.0)])
+    fake.post_entry(1, "2027-01-01", [("600000", 8.0, 0), ("101401", 0, 8.0)])
+    fake.post_entry(2, "2026-03-01", [("121000", 12_000.0, 0), ("400000", 0, 12_000.0)])
+    fake.post_entry(2, "2026-03-02", [("600000", 3_000.0, 0), ("101401", 0, 3_000.0)])
+
+
+@pytest.mark.parametrize("version,transport", COMBOS, ids=[f"odoo{v}-{t}" for v, t in COMBOS])
+def test_figures_are_one_companys_as_odoo_counts_them(version: int, transport: str) -> None:
+    """Odoo's demo database holds two companies; a read without a company sums both. Income and
+    expenses follow Odoo's P&L report (posted only; income and other income; cost of revenue,
+    expenses and depreciation), over an inclusive date range."""
+    with FakeOdoo(version=version) as fake:
+        two_companies(fake)
+        client = client_for(fake, transport)
+        pnl = acc.get_profit_loss(client, "2026-01-01", "2026-12-31")
+        assert (pnl["income"], pnl["expenses"], pnl["profit"]) == (50_074.0, 622.27, 49_451.73)
+        assert (pnl["company"], pnl["currency"]) == ("YourCompany", "USD")
+        balance = acc.get_balance(client, "121000", "2026-12-31")
+        assert (balance["balance"], balance["company"], balance["currency"]) == (50_081.0, "YourCompany", "USD")
+        assert [a["code"] for a in acc.get_accounts(client, account_type="income")] == ["400000"]
+        other = client_for(fake, transport, company="My EU Company")
+        pnl = acc.get_profit_loss(other, "2026-01-01", "2026-12-31")
+        assert (pnl["income"], pnl["expenses"], pnl["company"], pnl["currency"]) == (12_000.0, 3_000.0, "My EU Company", "EUR")
+        assert acc.get_profit_loss(client_for(fake, transport, company=2), "2026-01-01", "2026-12-31")["income"] == 12_000.0
+
+
+def test_writes_go_to_the_configured_company() -> None:
+    with FakeOdoo() as fake:
+        client = client_for(fake, "json2", company="My EU Company")
+        acc.create_invoice(client, "fte:eu", partner="A", lines=[{"price_unit": 100}], invoice_date="2026-11-05")
+        acc.log_transaction(client, "fte:eu-entry", [{"account": "600000", "debit": 5}, {"account": "101401", "credit": 5}])
+        assert {m["company_id"] for m in fake.records["account.move"].values()} == {2}
+        for line in fake.records["account.move.line"].values():
+            assert 2 in (fake.records["account.account"][line["account_id"]].get("company_ids") or [])
+        assert acc.get_invoices(client)[0]["currency"] == "EUR"
+        assert acc.get_invoices(client_for(fake, "json2")) == []  # not in the login's current company
+
+
+@pytest.mark.parametrize("company", ["No Such Company", 3])
+def test_a_company_the_login_cannot_access_is_refused(company) -> None:
+    with FakeOdoo() as fake:
+        client = client_for(fake, "json2", company=company)
+        with pytest.raises(BadInput, match="YourCompany.*My EU Company"):
+            acc.get_profit_loss(client, "2026-01-01", "2026-12-31")
+        assert not [c for c in fake.calls if c[1] == "account.move.line"]

@@ -109,24 +109,43 @@ def test_odoo_check_and_reads_on_the_command_line(odoo_home) -> None:
     assert json.loads(r.output)["profit"] == 0
 
 
-def test_fte_mcp_over_stdio(odoo_home) -> None:
+def test_odoo_check_names_the_company_and_refuses_one_the_login_cannot_access(odoo_home) -> None:
+    home, fake = odoo_home
+    info = json.loads(CliRunner().invoke(cli, ["odoo", "check", "--json", "--home", str(home)]).output)
+    assert info["company"] == {"id": 1, "name": "YourCompany", "currency": "USD"}
+    r = CliRunner().invoke(cli, ["odoo", "balance", "999000", "--home", str(home)])
+    assert r.exit_code == 2 and "no account with code '999000'" in r.output  # not a balance of 0
+    toml = home / "fte.toml"
+    toml.write_text(toml.read_text().replace("[odoo]\n", '[odoo]\ncompany = "My EU Company"\n'))
+    info = json.loads(CliRunner().invoke(cli, ["odoo", "check", "--json", "--home", str(home)]).output)
+    assert info["company"] == {"id": 2, "name": "My EU Company", "currency": "EUR"}
+    toml.write_text(toml.read_text().replace('company = "My EU Company"', 'company = "Globex"'))
+    r = CliRunner().invoke(cli, ["odoo", "check", "--home", str(home)])
+    assert r.exit_code == 2 and "cannot access company 'Globex'" in r.output
+    assert len(r.output.strip().splitlines()) == 1
+
+
+def test_fte_mcp_over_stdio(odoo_home, tmp_path: Path) -> None:
     from mcp import ClientSession, StdioServerParameters
     from mcp.client.stdio import stdio_client
 
     home, fake = odoo_home
+    stderr = tmp_path / "mcp-stderr.txt"
 
     async def talk() -> tuple[list[str], str, str]:
         params = StdioServerParameters(command=sys.executable, args=["-m", "fte", "mcp", "--home", str(home)])
-        async with stdio_client(params) as (read, write):
-            async with ClientSession(read, write) as session:
-                await session.initialize()
-                names = sorted(t.name for t in (await session.list_tools()).tools)
-                accounts = await session.call_tool("get_accounts", {"account_type": "income"})
-                created = await session.call_tool("create_bill", {"partner": "Paper Ltd", "lines": [
-                    {"description": "Paper", "quantity": 1, "price_unit": 40}]})
-                return names, accounts.content[0].text, created.content[0].text
+        with stderr.open("w") as errlog:
+            async with stdio_client(params, errlog=errlog) as (read, write):
+                async with ClientSession(read, write) as session:
+                    await session.initialize()
+                    names = sorted(t.name for t in (await session.list_tools()).tools)
+                    accounts = await session.call_tool("get_accounts", {"account_type": "income"})
+                    created = await session.call_tool("create_bill", {"partner": "Paper Ltd", "lines": [
+                        {"description": "Paper", "quantity": 1, "price_unit": 40}]})
+                    return names, accounts.content[0].text, created.content[0].text
 
     names, accounts, created = asyncio.run(talk())
+    assert stderr.read_text() == ""  # MCP clients show a server's stderr as noise: nothing on success
     assert names == sorted(["get_accounts", "get_invoices", "get_balance", "get_profit_loss", "create_invoice",
                             "create_bill", "log_transaction", "register_payment"])
     assert "400000" in accounts
@@ -167,11 +186,13 @@ def test_the_briefing_takes_revenue_and_profit_from_odoo(odoo_home) -> None:
     today = date.today().isoformat()
     accounting.create_invoice(client, "fte:a", partner="A", lines=[{"price_unit": 900}], invoice_date=today)
     accounting.create_bill(client, "fte:b", partner="B", lines=[{"price_unit": 250}], invoice_date=today)
+    fake.post_entry(2, today, [("121000", 900.0, 0), ("400000", 0, 900.0)])  # the other company: not counted
     r = CliRunner().invoke(cli, ["report", "--home", str(home)], catch_exceptions=False)
     assert r.exit_code == 0
     [briefing] = (home / "vault" / "Briefings").glob("*_Monday_Briefing.md")
     text = briefing.read_text()
     assert "| 900.00 | 250.00 | 650.00 |" in text and "not configured" not in text
+    assert "for YourCompany" in text and "in USD" in text
     fake.fail_next = [503] * 10
     data = json.loads(CliRunner().invoke(cli, ["report", "--json", "--home", str(home)]).output)
     assert "not reachable" in data["odoo"]["error"] or "503" in data["odoo"]["error"]

@@ -7,6 +7,14 @@ Writes (only ever run by an executor after a person's approval): :func:`create_i
 no idempotency key of its own). Field differences between Odoo 17, 18 and 19 (``account.account``:
 ``company_id`` → ``company_ids`` in 18, ``deprecated`` → ``active`` in 19; the payment's ``ref`` →
 ``memo`` in 19) are handled here.
+
+Every read and write is in the client's one company (:meth:`OdooClient.company`): the context
+scopes it, and the reads of accounts and journal items say the company in their domain too. Every
+figure names its company and currency. The definitions (docs/odoo.md, "Figures") follow Odoo's own
+Profit and Loss report (addons/account/data/profit_and_loss.xml): posted entries only; income =
+−balance of ``income`` and ``income_other`` accounts; expenses = balance of ``expense_direct_cost``
+(cost of revenue), ``expense``, ``expense_depreciation`` and ``expense_other``; both ends of the
+date range included.
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ from fte.errors import BadInput
 from fte.odoo.client import OdooClient, OdooError
 
 INCOME_TYPES = ("income", "income_other")
-EXPENSE_TYPES = ("expense", "expense_depreciation", "expense_direct_cost")
+EXPENSE_TYPES = ("expense_direct_cost", "expense", "expense_depreciation", "expense_other")
 
 
 @dataclass(frozen=True)
@@ -50,8 +58,20 @@ def account_fields(client: OdooClient) -> list[str]:
     return fields
 
 
+def _company_accounts(client: OdooClient) -> list[Any]:
+    """The domain leaf that keeps ``account.account`` to the client's company (17: ``company_id``;
+    18+: ``company_ids``, an account may be shared)."""
+    cid = client.company().id
+    return ["company_id", "=", cid] if client.major <= 17 else ["company_ids", "in", [cid]]
+
+
+def _in_company(client: OdooClient) -> dict[str, Any]:
+    company = client.company()
+    return {"company": company.name, "currency": company.currency}
+
+
 def get_accounts(client: OdooClient, account_type: str | None = None, code: str | None = None) -> list[dict[str, Any]]:
-    domain: list[Any] = []
+    domain: list[Any] = [_company_accounts(client)]
     if account_type:
         domain.append(["account_type", "=", account_type])
     if code:
@@ -63,7 +83,7 @@ def get_accounts(client: OdooClient, account_type: str | None = None, code: str 
 
 
 def account_id(client: OdooClient, code: str) -> int:
-    rows = client.search_read("account.account", [["code", "=", str(code)]], ["code"], limit=1)
+    rows = client.search_read("account.account", [["code", "=", str(code)], _company_accounts(client)], ["code"], limit=1)
     if not rows:
         raise BadInput(f"no account with code {code!r} in Odoo")
     return int(rows[0]["id"])
@@ -185,31 +205,37 @@ def get_invoices(client: OdooClient, state: str | None = None, payment_state: st
         domain.append(["invoice_date", "<=", str(date_to)])
     fields = ["name", "partner_id", "ref", "invoice_date", "invoice_date_due", "amount_total", "amount_residual",
               "state", "payment_state"]
+    fields.append("currency_id")
     rows = client.search_read("account.move", domain, fields, limit=limit, order="invoice_date desc")
     for r in rows:
         r["partner"] = r.pop("partner_id")[1] if r.get("partner_id") else None
+        currency = r.pop("currency_id", None)
+        r["currency"] = currency[1] if isinstance(currency, list) else client.company().currency
     return rows
 
 
 def _sum_balance(client: OdooClient, domain: list[Any]) -> float:
-    rows = client.search_read("account.move.line", domain + [["parent_state", "=", "posted"]], ["balance"])
+    """Σ ``balance`` (in the company's currency) of the company's posted journal items matching ``domain``."""
+    scope = [["parent_state", "=", "posted"], ["company_id", "=", client.company().id]]
+    rows = client.search_read("account.move.line", domain + scope, ["balance"])
     return round(sum(float(r["balance"]) for r in rows), 2)
 
 
 def get_balance(client: OdooClient, code: str, as_of: str | None = None) -> dict[str, Any]:
-    """The balance (debit − credit) of posted lines on an account, up to a date."""
+    """The balance (debit − credit) of posted lines on an account, up to a date (included)."""
     as_of = as_of or date.today().isoformat()
+    account_id(client, code)  # an account that does not exist is an error, not a balance of 0
     balance = _sum_balance(client, [["account_id.code", "=", str(code)], ["date", "<=", as_of]])
-    return {"account": str(code), "as_of": as_of, "balance": balance}
+    return {"account": str(code), "as_of": as_of, "balance": balance} | _in_company(client)
 
 
 def get_profit_loss(client: OdooClient, date_from: str, date_to: str) -> dict[str, Any]:
-    """Income, expenses and profit of a period, from posted move lines (works on 17, 18 and 19)."""
+    """Income, expenses and profit of a period (both ends included), as Odoo's P&L report counts them."""
     period = [["date", ">=", str(date_from)], ["date", "<=", str(date_to)]]
     income = -_sum_balance(client, period + [["account_id.account_type", "in", list(INCOME_TYPES)]])
     expenses = _sum_balance(client, period + [["account_id.account_type", "in", list(EXPENSE_TYPES)]])
     return {"from": str(date_from), "to": str(date_to), "income": round(income, 2), "expenses": round(expenses, 2),
-            "profit": round(income - expenses, 2)}
+            "profit": round(income - expenses, 2)} | _in_company(client)
 
 
 def payment_memo_field(client: OdooClient) -> str:
@@ -252,7 +278,7 @@ def check(client: OdooClient) -> dict[str, Any]:
     """Connection, version, transport and the user's rights — for ``fte odoo check``."""
     version = client.version()
     info: dict[str, Any] = {"url": client.url, "db": client.db, "version": version.get("server_version"),
-                            "transport": client.transport}
+                            "transport": client.transport, "company": client.company().as_dict()}
     rights = {}
     for model in ("account.move", "account.account", "res.partner", "account.payment"):
         try:

@@ -12,6 +12,13 @@
 configured, JSON-RPC otherwise. Calls go through :meth:`OdooClient.call` with named parameters
 either way; for JSON-RPC they are laid out positionally as Odoo expects.
 
+**One company per client.** A database may hold several companies (Odoo's demo data has two), and
+a call without ``allowed_company_ids`` in its context sees *every* company of the user
+(``Environment.companies`` in odoo/orm/environments.py): sums would add them up. So the client
+resolves one company first — the ``company`` it was given (a name or an id), or the login's current
+company — refuses one the login cannot access, and passes ``allowed_company_ids = [that id]`` in the
+context of every call; Odoo then reads only that company's records and makes new ones in it.
+
 Errors map to one tree (:class:`OdooError`), keeping the server's exception name and message. Reads
 are retried (twice) on connection errors and 502/503/504; writes never are — a write whose answer
 was lost is :class:`OdooOutcomeUnknown`, and the caller looks its ``ref`` up before trying again.
@@ -21,6 +28,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -71,6 +79,18 @@ class OdooOutcomeUnknown(OdooUnreachable):
     """A write was sent and its answer lost: it may have happened. Look its ``ref`` up first."""
 
 
+@dataclass(frozen=True)
+class Company:
+    """The company a client works in, and the currency its figures are in."""
+
+    id: int
+    name: str
+    currency: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "currency": self.currency}
+
+
 def _classify(name: str, message: str, status: int | None) -> OdooError:
     text = f"{message} ({name})" if name else message
     if name in ("odoo.exceptions.AccessDenied", "werkzeug.exceptions.Unauthorized") or status == 401:
@@ -92,7 +112,7 @@ def _classify(name: str, message: str, status: int | None) -> OdooError:
 class OdooClient:
     def __init__(self, url: str, db: str, login: str = "", *, password: str = "", api_key: str = "",
                  transport: str = "auto", timeout: float = 30.0, http: httpx.BaseTransport | None = None,
-                 retries: int = 2, backoff: float = 0.5) -> None:
+                 retries: int = 2, backoff: float = 0.5, company: str | int | None = None) -> None:
         if transport not in ("auto", "jsonrpc", "json2"):
             raise BadInput(f"odoo transport must be auto, jsonrpc or json2, not {transport!r}")
         if not (password or api_key):
@@ -107,6 +127,8 @@ class OdooClient:
         self._uid: int | None = None
         self._transport: str | None = None if transport == "auto" else transport
         self._version: dict[str, Any] | None = None
+        self.company_wanted = company
+        self._company: Company | None = None
 
     # -- transport selection ------------------------------------------------------------------------
 
@@ -136,12 +158,41 @@ class OdooClient:
             self._uid = int(uid)
         return self._uid
 
+    def company(self) -> Company:
+        """The company every call works in (resolved once; see the module's docstring)."""
+        if self._company is None:
+            if self.transport == "json2":
+                uid = int(self._call("res.users", "context_get")["uid"])
+            else:
+                uid = self.uid()
+            [user] = self._call("res.users", "read", ids=[uid], fields=["company_id", "company_ids"])
+            rows = self._call("res.company", "read", ids=list(user["company_ids"]), fields=["name", "currency_id"])
+            companies = {int(r["id"]): Company(int(r["id"]), str(r["name"]), _name_of(r["currency_id"])) for r in rows}
+            wanted = self.company_wanted
+            if wanted is None or wanted == "":
+                chosen = companies.get(int(user["company_id"][0]))
+            elif isinstance(wanted, int) or str(wanted).strip().isdigit():
+                chosen = companies.get(int(wanted))
+            else:
+                chosen = next((c for c in companies.values() if c.name.casefold() == str(wanted).strip().casefold()), None)
+            if chosen is None:
+                known = ", ".join(f"{c.name} ({c.id})" for c in sorted(companies.values(), key=lambda c: c.id))
+                raise BadInput(f"the Odoo login {self.login or '(API key)'} cannot access company {wanted!r}; "
+                               f"it can access: {known} — set [odoo] company in fte.toml")
+            self._company = chosen
+        return self._company
+
     # -- calls ----------------------------------------------------------------------------------------
 
     def call(self, model: str, method: str, ids: list[int] | None = None, context: dict[str, Any] | None = None,
              **params: Any) -> Any:
-        """Call ``model.method`` with named parameters (``ids`` for record methods)."""
-        read = method in READS
+        """Call ``model.method`` with named parameters (``ids`` for record methods), in this client's company."""
+        scoped = {"allowed_company_ids": [self.company().id]} | (context or {})
+        return self._call(model, method, ids=ids, context=scoped, **params)
+
+    def _call(self, model: str, method: str, ids: list[int] | None = None, context: dict[str, Any] | None = None,
+              **params: Any) -> Any:
+        read = method in READS or method == "context_get"
         if self.transport == "json2":
             body: dict[str, Any] = dict(params)
             if ids is not None:
@@ -225,3 +276,8 @@ class OdooClient:
 
     def close(self) -> None:
         self.http.close()
+
+
+def _name_of(many2one: Any) -> str:
+    """``[id, "name"]`` (how Odoo reads a many2one) → ``"name"``."""
+    return str(many2one[1]) if isinstance(many2one, list) and len(many2one) > 1 else ""

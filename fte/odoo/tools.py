@@ -88,8 +88,11 @@ class Tools:
         return self._task("odoo.payment", f"Payment on {invoice}", {"invoice": invoice, "amount": amount, "date": date})
 
 
-def serve(home: Path) -> None:
-    """``fte mcp``: the tools over MCP on stdio (the ``mcp`` package: ``pip install 'fte[mcp]'``)."""
+def serve(home: Path, verbose: bool = False) -> None:
+    """``fte mcp``: the tools over MCP on stdio (the ``mcp`` package: ``pip install 'fte[mcp]'``).
+
+    MCP clients show whatever a server writes to stderr as noise, so only warnings and errors are
+    logged (not the migrations' or the HTTP client's info lines); ``verbose`` logs everything."""
     try:
         from mcp.server.mcpserver import MCPServer  # mcp 2.x
     except ImportError:
@@ -97,7 +100,8 @@ def serve(home: Path) -> None:
 
     tools = Tools(home)
     server = MCPServer("fte-odoo", instructions="Odoo accounting. Read tools answer from Odoo; write tools only "
-                                                "create tasks that a person must approve in Obsidian.")
+                                                "create tasks that a person must approve in Obsidian.",
+                       log_level="DEBUG" if verbose else "WARNING")
     for name in READ_TOOLS + WRITE_TOOLS:
         server.tool(name=name)(getattr(tools, name))
     server.run("stdio")

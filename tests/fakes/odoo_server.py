@@ -13,9 +13,20 @@ Odoo sources it names (repository odoo/odoo):
   is not balanced."), posting twice is refused ("The entry INV/2026/00001 (id 5) must be in draft."),
   names are given at posting (``INV/``, ``BILL/``, ``MISC/``), ``payment_state`` follows payments.
 
+* ``odoo/orm/environments.py`` (``Environment.company`` / ``companies``) — the companies a call
+  works in come from the context's ``allowed_company_ids`` (refused with ``AccessError`` "Access to
+  unauthorized or invalid companies." when the user may not access one); without it, **every company
+  of the user** is visible (so an unscoped read sums them all) and new records go to the user's
+  current company. Record rules keep each company's accounts, journals, moves, lines and payments
+  to the companies of the call.
+
 ``version`` picks the field differences: 17 has ``account.account.company_id`` and ``deprecated``;
 18 ``company_ids`` and ``deprecated``; 19 ``company_ids`` and ``active``; the payment's memo field
 is ``ref`` before 19 and ``memo`` in 19.
+
+Two companies, as Odoo's demo data has (each with its own chart of accounts, same codes, and its
+own currency): ``YourCompany`` (id 1, USD, the login's current company) and ``My EU Company`` (id 2,
+EUR). :meth:`FakeOdoo.post_entry` books posted figures into either, as a test's set-up.
 """
 
 from __future__ import annotations
@@ -31,8 +42,15 @@ ACCOUNTS = [
     ("121000", "Account Receivable", "asset_receivable"), ("211000", "Account Payable", "liability_payable"),
     ("400000", "Product Sales", "income"), ("450000", "Other Income", "income_other"),
     ("600000", "Expenses", "expense"), ("610000", "Cost of Goods Sold", "expense_direct_cost"),
+    ("620000", "Depreciation", "expense_depreciation"),
     ("999999", "Undistributed Profits/Losses", "equity_unaffected"),
 ]
+COMPANIES = [("YourCompany", "USD"), ("My EU Company", "EUR")]
+#: many2one fields → the model they point at (read as ``[id, display name]``)
+MANY2ONE = {"partner_id": "res.partner", "account_id": "account.account", "move_id": "account.move",
+            "journal_id": "account.journal", "company_id": "res.company", "currency_id": "res.currency"}
+#: models whose records belong to one company (record rules keep them to the call's companies)
+COMPANY_MODELS = ("account.journal", "account.move", "account.move.line", "account.payment")
 
 
 class OdooFault(Exception):
@@ -53,13 +71,16 @@ def value_error(message: str) -> OdooFault:
 
 FIELDS: dict[str, set[str]] = {
     "res.partner": {"id", "name", "email", "is_company", "customer_rank", "supplier_rank", "display_name"},
-    "account.journal": {"id", "name", "code", "type"},
+    "res.users": {"id", "name", "login", "company_id", "company_ids"},
+    "res.company": {"id", "name", "currency_id"},
+    "res.currency": {"id", "name"},
+    "account.journal": {"id", "name", "code", "type", "company_id"},
     "account.move": {"id", "name", "move_type", "state", "partner_id", "ref", "payment_reference", "date",
                      "invoice_date", "invoice_date_due", "journal_id", "amount_total", "amount_tax",
-                     "amount_residual", "payment_state", "line_ids", "invoice_line_ids", "currency_id"},
+                     "amount_residual", "payment_state", "line_ids", "invoice_line_ids", "currency_id", "company_id"},
     "account.move.line": {"id", "move_id", "account_id", "debit", "credit", "balance", "date", "parent_state",
-                          "name", "display_type", "partner_id", "quantity", "price_unit"},
-    "account.payment": {"id", "amount", "partner_id", "state", "date", "payment_type"},
+                          "name", "display_type", "partner_id", "quantity", "price_unit", "company_id"},
+    "account.payment": {"id", "amount", "partner_id", "state", "date", "payment_type", "company_id"},
     "account.payment.register": {"id", "amount", "payment_date", "journal_id", "communication"},
 }
 
@@ -75,20 +96,28 @@ class FakeOdoo:
         self.calls: list[tuple[str, str, str]] = []  # (transport, model, method)
         self.fail_next: list[int] = []  # HTTP statuses to answer the next requests with (e.g. a 503 from a proxy)
         self.lock = threading.Lock()
+        #: the companies of the call being served, and the one new records go to (see :meth:`_enter`)
+        self.companies: list[int] = [1, 2]
+        self.company = 1
         acct_fields = {"id", "code", "name", "account_type"} | ({"company_id"} if version <= 17 else {"company_ids"}) \
             | ({"active"} if version >= 19 else {"deprecated"})
         FIELDS_BY_MODEL = dict(FIELDS)
         FIELDS_BY_MODEL["account.account"] = acct_fields
         FIELDS_BY_MODEL["account.payment"] = FIELDS["account.payment"] | ({"memo"} if version >= 19 else {"ref"})
         self.fields = FIELDS_BY_MODEL
-        for code, name, kind in ACCOUNTS:
-            vals: dict[str, Any] = {"code": code, "name": name, "account_type": kind}
-            vals |= {"company_id": 1} if version <= 17 else {"company_ids": [1]}
-            vals |= {"active": True} if version >= 19 else {"deprecated": False}
-            self._insert("account.account", vals)
-        for name, code, kind in (("Customer Invoices", "INV", "sale"), ("Vendor Bills", "BILL", "purchase"),
-                                 ("Miscellaneous Operations", "MISC", "general"), ("Bank", "BNK1", "bank")):
-            self._insert("account.journal", {"name": name, "code": code, "type": kind})
+        for company, currency in COMPANIES:
+            cid = self._insert("res.company", {"name": company,
+                                               "currency_id": self._insert("res.currency", {"name": currency})})
+            for code, name, kind in ACCOUNTS:
+                vals: dict[str, Any] = {"code": code, "name": name, "account_type": kind}
+                vals |= {"company_id": cid} if version <= 17 else {"company_ids": [cid]}
+                vals |= {"active": True} if version >= 19 else {"deprecated": False}
+                self._insert("account.account", vals)
+            for name, code, kind in (("Customer Invoices", "INV", "sale"), ("Vendor Bills", "BILL", "purchase"),
+                                     ("Miscellaneous Operations", "MISC", "general"), ("Bank", "BNK1", "bank")):
+                self._insert("account.journal", {"name": name, "code": code, "type": kind, "company_id": cid})
+        self.records["res.users"][self.uid] = {"id": self.uid, "name": "Mitchell Admin", "login": login,
+                                               "company_id": 1, "company_ids": [1, 2]}
         self._insert("res.partner", {"name": "Acme Corporation", "email": "info@acme.example", "is_company": True,
                                      "customer_rank": 1, "supplier_rank": 0})
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -231,9 +260,9 @@ class FakeOdoo:
         "search_read": {"domain", "fields", "limit", "offset", "order"}, "search": {"domain", "limit", "offset", "order"},
         "search_count": {"domain", "limit"}, "read": {"fields"}, "create": {"vals_list"}, "write": {"vals"},
         "action_post": set(), "action_create_payments": set(), "fields_get": {"attributes", "allfields"},
-        "unlink": set(),
+        "unlink": set(), "context_get": set(),
     }
-    MODEL_METHODS = {"search_read", "search", "search_count", "create", "fields_get"}
+    MODEL_METHODS = {"search_read", "search", "search_count", "create", "fields_get", "context_get"}
 
     def execute(self, model: str, method: str, pos: list[Any], kw: dict[str, Any], rpc: bool,
                 context: dict[str, Any] | None = None) -> Any:
@@ -243,6 +272,9 @@ class FakeOdoo:
             raise OdooFault("builtins.AttributeError", f"The method '{model}.{method}' does not exist", 404)
         context = context or kw.pop("context", {}) or {}
         with self.lock:
+            self._enter(context)
+            if method == "context_get":  # res.users.context_get (19): the user's lang, tz and uid
+                return {"lang": "en_US", "tz": "Europe/Brussels", "uid": self.uid}
             if method in ("search_read", "search", "search_count"):
                 domain = pos[0] if pos else kw.get("domain", [])
                 found = self._search(model, domain, kw.get("order"), kw.get("offset", 0), kw.get("limit"))
@@ -255,7 +287,11 @@ class FakeOdoo:
             if method == "read":
                 ids = pos[0] if pos else []
                 fields = (pos[1] if len(pos) > 1 else None) or kw.get("fields")
-                return [self._read_one(model, self.records[model][i], fields) for i in ids if i in self.records[model]]
+                rows = [self.records[model][i] for i in ids if i in self.records[model]]
+                if any(not self._visible(model, r) for r in rows):
+                    raise OdooFault("odoo.exceptions.AccessError",
+                                    f"You are not allowed to access '{model}' records of another company.", 403)
+                return [self._read_one(model, r, fields) for r in rows]
             if method == "fields_get":
                 return {f: {"type": "char", "string": f} for f in sorted(self.fields[model])}
             if method == "create":
@@ -281,6 +317,41 @@ class FakeOdoo:
                 return {"type": "ir.actions.act_window_close"}
             raise OdooFault("builtins.Exception", f"Method not found: {method}", 500)
 
+    # -- companies (odoo/orm/environments.py) --------------------------------------------------------
+
+    def _enter(self, context: dict[str, Any]) -> None:
+        """The call's companies: ``allowed_company_ids`` if given (each one the user's), else all of
+        the user's; the first of them (else the user's current company) is where records are made."""
+        user = self.records["res.users"][self.uid]
+        allowed = context.get("allowed_company_ids") or []
+        if allowed:
+            if set(allowed) - set(user["company_ids"]):
+                raise OdooFault("odoo.exceptions.AccessError", "Access to unauthorized or invalid companies.", 403)
+            self.companies, self.company = list(allowed), allowed[0]
+        else:
+            self.companies, self.company = list(user["company_ids"]), user["company_id"]
+
+    def _visible(self, model: str, rec: dict[str, Any]) -> bool:
+        if model == "account.account":
+            owners = [rec["company_id"]] if "company_id" in rec else rec["company_ids"]
+            return bool(set(owners) & set(self.companies))
+        if model in COMPANY_MODELS:
+            return rec.get("company_id") in self.companies
+        return True
+
+    def post_entry(self, company: int, when: str, lines: list[tuple[str, float, float]], posted: bool = True) -> int:
+        """Set-up for a test: a journal entry in ``company`` of (account code, debit, credit) lines."""
+        with self.lock:
+            self._enter({"allowed_company_ids": [company]})
+            accounts = {self._value("account.account", a, "code"): i for i, a in self.records["account.account"].items()
+                        if self._visible("account.account", a)}
+            mid = self._create_move({"move_type": "entry", "date": when, "ref": f"set-up {when}", "line_ids": [
+                [0, 0, {"account_id": accounts[code], "debit": debit, "credit": credit, "name": code}]
+                for code, debit, credit in lines]})
+            if posted:
+                self._post(mid)
+            return mid
+
     def _insert(self, model: str, vals: dict[str, Any]) -> int:
         self.seq[model] = self.seq.get(model, 0) + 1
         rid = self.seq[model]
@@ -299,9 +370,8 @@ class FakeOdoo:
             if f not in self.fields[model]:
                 raise value_error(f"Invalid field '{f}' on '{model}'")
             value = rec.get(f, False)
-            if f in ("partner_id", "account_id", "move_id", "journal_id") and value:
-                target = {"partner_id": "res.partner", "account_id": "account.account", "move_id": "account.move",
-                          "journal_id": "account.journal"}[f]
+            if f in MANY2ONE and value:
+                target = MANY2ONE[f]
                 other = self.records[target][value]
                 label = other.get("name") or f"{target},{value}"
                 if target == "account.account":
@@ -317,13 +387,16 @@ class FakeOdoo:
         value = rec.get(head, False)
         if not rest:
             return value
-        target = {"partner_id": "res.partner", "account_id": "account.account", "move_id": "account.move",
-                  "journal_id": "account.journal"}[head]
+        target = MANY2ONE[head]
         return self._value(target, self.records[target][value], rest) if value else False
 
     def _match(self, model: str, rec: dict[str, Any], term: Any) -> bool:
         field, op, value = term
         got = self._value(model, rec, field)
+        if isinstance(got, list):  # an x2many field: the leaf holds when any of its ids matches
+            if op in ("=", "in"):
+                return bool(set(got) & set(value if isinstance(value, list) else [value]))
+            raise value_error(f"Invalid leaf {term!r}")
         if op == "=":
             return got == value
         if op == "!=":
@@ -357,17 +430,25 @@ class FakeOdoo:
         return all(stack)
 
     def _search(self, model: str, domain: list[Any], order: str | None, offset: int, limit: int | None) -> list[dict[str, Any]]:
-        rows = [r for r in self.records[model].values() if self._eval(model, r, domain)]
+        rows = [r for r in self.records[model].values() if self._visible(model, r) and self._eval(model, r, domain)]
         if order:
             key, _, direction = order.partition(" ")
             rows.sort(key=lambda r: (r.get(key) is False, r.get(key)), reverse=direction.lower() == "desc")
         return rows[offset: offset + limit if limit else None]
 
-    def _account(self, kind: str) -> int:
-        return next(i for i, a in self.records["account.account"].items() if a["account_type"] == kind)
+    def _account(self, kind: str, company: int) -> int:
+        return next(i for i, a in self.records["account.account"].items()
+                    if a["account_type"] == kind and company in (a.get("company_ids") or [a.get("company_id")]))
 
-    def _journal(self, kind: str) -> int:
-        return next(i for i, j in self.records["account.journal"].items() if j["type"] == kind)
+    def _journal(self, kind: str, company: int) -> int:
+        return next(i for i, j in self.records["account.journal"].items()
+                    if j["type"] == kind and j["company_id"] == company)
+
+    def _check_company(self, account_id: Any, company: int) -> None:
+        account = self.records["account.account"].get(account_id)
+        if account is not None and company not in (account.get("company_ids") or [account.get("company_id")]):
+            raise user_error(f"Incompatible companies on records: the account {account['code']} does not belong "
+                             f"to {self.records['res.company'][company]['name']}.")
 
     def _create(self, model: str, vals: dict[str, Any], context: dict[str, Any]) -> int:
         vals = dict(vals)
@@ -387,6 +468,7 @@ class FakeOdoo:
         line_cmds = vals.pop("line_ids", None) or []
         self._check_fields("account.move", vals)
         move_type = vals.get("move_type", "entry")
+        company = self.company
         lines: list[dict[str, Any]] = []
         when = vals.get("invoice_date") or vals.get("date") or date.today().isoformat()
         if move_type in ("out_invoice", "in_invoice", "out_refund", "in_refund"):
@@ -401,14 +483,15 @@ class FakeOdoo:
                 self._check_fields("account.move.line", line)
                 amount = round(float(line.get("quantity", 1)) * float(line.get("price_unit", 0)), 2)
                 total += amount
-                account = line.get("account_id") or self._account("income" if sale else "expense")
+                account = line.get("account_id") or self._account("income" if sale else "expense", company)
+                self._check_company(account, company)
                 lines.append({"name": line.get("name", ""), "account_id": account, "quantity": line.get("quantity", 1),
                               "price_unit": line.get("price_unit", 0), "debit": 0.0 if sale else amount,
                               "credit": amount if sale else 0.0, "display_type": "product"})
-            counter = self._account("asset_receivable" if sale else "liability_payable")
+            counter = self._account("asset_receivable" if sale else "liability_payable", company)
             lines.append({"name": vals.get("ref") or "", "account_id": counter, "debit": total if sale else 0.0,
                           "credit": 0.0 if sale else total, "display_type": "payment_term"})
-            vals.setdefault("journal_id", self._journal("sale" if sale else "purchase"))
+            vals.setdefault("journal_id", self._journal("sale" if sale else "purchase", company))
             vals.update(amount_total=round(total, 2), amount_tax=0.0, amount_residual=round(total, 2),
                         payment_state="not_paid")
         else:
@@ -419,19 +502,22 @@ class FakeOdoo:
                 self._check_fields("account.move.line", line)
                 if line.get("account_id") not in self.records["account.account"]:
                     raise user_error("The account is required on every journal item.")
+                self._check_company(line["account_id"], company)
                 lines.append({"name": line.get("name", ""), "account_id": line["account_id"],
                               "debit": float(line.get("debit", 0)), "credit": float(line.get("credit", 0)),
                               "display_type": "product"})
             if round(sum(l["debit"] for l in lines) - sum(l["credit"] for l in lines), 2) != 0:
                 raise user_error("The entry is not balanced.")
-            vals.setdefault("journal_id", self._journal("general"))
+            vals.setdefault("journal_id", self._journal("general", company))
             total = sum(l["debit"] for l in lines)
             vals.update(amount_total=round(total, 2), amount_tax=0.0, amount_residual=0.0, payment_state="not_paid")
-        vals.update(move_type=move_type, state="draft", name=False, date=when)
+        vals.update(move_type=move_type, state="draft", name=False, date=when, company_id=company,
+                    currency_id=self.records["res.company"][company]["currency_id"])
         mid = self._insert("account.move", vals)
         ids = []
         for line in lines:
             line.update(move_id=mid, date=when, parent_state="draft", partner_id=vals.get("partner_id", False),
+                        company_id=company,
                         balance=round(line["debit"] - line["credit"], 2))
             ids.append(self._insert("account.move.line", line))
         self.records["account.move"][mid].update(line_ids=ids, invoice_line_ids=[
@@ -463,15 +549,19 @@ class FakeOdoo:
             sale = move["move_type"].startswith("out")
             memo_field = "memo" if self.version >= 19 else "ref"
             self._insert("account.payment", {"amount": amount, "partner_id": move["partner_id"], "state": "paid",
+                                             "company_id": move["company_id"],
                                              "date": wizard.get("payment_date") or move["date"],
                                              "payment_type": "inbound" if sale else "outbound",
                                              memo_field: wizard.get("communication") or move["name"]})
-            bank, counter = self._account("asset_cash"), self._account("asset_receivable" if sale else "liability_payable")
+            company = move["company_id"]
+            bank = self._account("asset_cash", company)
+            counter = self._account("asset_receivable" if sale else "liability_payable", company)
             when = wizard.get("payment_date") or move["date"]
             for account, debit, credit in ((bank, amount if sale else 0.0, 0.0 if sale else amount),
                                            (counter, 0.0 if sale else amount, amount if sale else 0.0)):
                 self._insert("account.move.line", {"move_id": mid, "account_id": account, "debit": debit, "credit": credit,
                                                    "balance": round(debit - credit, 2), "date": when,
-                                                   "parent_state": "posted", "name": "Payment", "display_type": "payment"})
+                                                   "parent_state": "posted", "name": "Payment", "display_type": "payment",
+                                                   "company_id": company})
             move["amount_residual"] = round(move["amount_residual"] - amount, 2)
             move["payment_state"] = "paid" if move["amount_residual"] <= 0 else "partial"
