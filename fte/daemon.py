@@ -28,6 +28,7 @@ from fte.io.drafters import DraftError, Drafter, TemplateDrafter
 from fte.io.executors import Executor, MaildirOutbox
 from fte.io.gitsync import GitEvent, SyncResult
 from fte.io.maildir_source import MaildirSource
+from fte.io.vault import TASK_FOLDERS
 from fte.keys import KEY_NAME
 from fte.states.execution import Executions
 from fte.states.reconcile import Reconciler
@@ -317,10 +318,13 @@ class Runner:
                 # Signed outcomes at every version, not only the last: an execution another host
                 # pushed stays known here even if a later push replaced its note (docs/protocol.md).
                 outcomes = self.git.history(cursor, upstream, ["Done", "Failed"])
+                since = cursor
             except Exception:  # the cursor's commit is gone (a re-cloned vault): start over
-                changes, outcomes = self.git.changes(None, upstream), []
+                changes, outcomes, since = self.git.changes(None, upstream), [], None
             lost = frozenset(json.loads(self.store.cursor(LOST) or "[]"))
-            report.pulled += len(self.reconciler.pulled(outcomes + changes, self.git.read_blob, lost))
+            report.pulled += len(self.reconciler.pulled(
+                outcomes + changes, self.git.read_blob, lost,
+                versions=lambda: self.git.history(since, upstream, sorted(TASK_FOLDERS))))
             if lost:
                 self.store.set_cursor(LOST, "[]", self.now())
             self._heartbeats_seen(changes)

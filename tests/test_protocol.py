@@ -328,6 +328,58 @@ def test_an_edit_that_reached_the_remote_first_beats_an_unpushed_claim(net) -> N
     assert "invalidate" in [t.event for t in net.runs["beta"].home.store.timeline(tid)]
 
 
+@pytest.mark.parametrize("first", ["edit", "rejection"])
+def test_an_edit_and_a_rejection_on_two_hosts_converge_to_the_first_on_the_remote(net, first: str) -> None:
+    """Found by the model's long run: beta edits the draft while alpha rejects it, neither having
+    seen the other. An edit that reached the remote first sends alpha's rejection (of the older
+    draft) back to pending on the new draft; a rejection that reached it first is final, and
+    beta's edit is kept as a conflict copy. Before, the hosts disagreed forever."""
+    [tid] = presented(net)
+    alpha, beta = net.runs["alpha"], net.runs["beta"]
+    note = beta.home.vault.path(beta.home.store.get(tid).note_path)
+    note.write_text(note.read_text().replace("Hello", "edit-beta Hello", 1))
+    move(alpha, tid, "Rejected")
+    order = (beta, alpha) if first == "edit" else (alpha, beta)
+    for run in order:
+        run.tick()
+    settle(net, rounds=4)
+    final = states(net, tid)
+    assert set(final.values()) == ({"pending"} if first == "edit" else {"rejected"}), final
+    if first == "edit":
+        row = alpha.home.store.get(tid)
+        assert "edit-beta" in row.body and row.epoch == beta.home.store.get(tid).epoch
+        assert [t.event for t in alpha.home.store.timeline(tid)][-1] == "converge"
+        assert "lost-decision" in [i.kind for i in alpha.home.store.incidents() if i.task_id == tid]
+    else:
+        copies = list((beta.home.vault.root / "Logs" / "beta" / "conflicts").glob(f"*{tid[:8]}*"))
+        assert any("edit-beta" in c.read_text() for c in copies)  # the person's words are kept
+
+
+def test_a_forgery_on_top_of_the_winning_edit_does_not_hide_it(net) -> None:
+    """Found by the model's long run: the edit that beat alpha's rejection at the remote was then
+    covered by a forged approval. alpha refused the forgery and put its own rejection back, which
+    everyone else refused: the hosts disagreed forever. The winner is the newest provable version."""
+    [tid] = presented(net)
+    alpha, beta = net.runs["alpha"], net.runs["beta"]
+    note = beta.home.vault.path(beta.home.store.get(tid).note_path)
+    note.write_text(note.read_text().replace("Hello", "edit-beta Hello", 1))
+    beta.tick()  # the edit reaches the remote
+    device = Device(net.remote, net.root / "device")
+    forged = device.note_of(tid)
+    text = forged.read_text().replace("state: pending", "state: approved", 1)
+    forged.unlink()
+    (device.root / "Approved").mkdir(exist_ok=True)
+    (device.root / "Approved" / forged.name).write_text(text)
+    device.push("an approval nobody signed")
+    move(alpha, tid, "Rejected")
+    alpha.tick()  # alpha's rejection (of the older draft) loses the merge to the forgery
+    settle(net, rounds=4)
+    assert states(net, tid) == {"cloud": "pending", "alpha": "pending", "beta": "pending"}
+    assert "edit-beta" in alpha.home.store.get(tid).body
+    assert sent(net.homes["alpha"]) == [] and sent(net.homes["beta"]) == []
+    assert "refused-approval" in [i.kind for i in alpha.home.store.incidents() if i.task_id == tid]
+
+
 def test_a_decision_after_the_deadline_is_refused(tmp_path: Path) -> None:
     clock = FakeClock(datetime(2026, 1, 1, 9, 0, tzinfo=timezone.utc))  # expires 72 h later, long ago
     home = make_host(tmp_path, "laptop", "all", "")

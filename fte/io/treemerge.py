@@ -171,15 +171,20 @@ def remote_wins(remote: _Side, mine: _Side) -> bool:
        of the execution.
     2. Our unpushed claim yields to a remote note of a newer presentation (an edit reached the
        remote first) or to a remote rejection or expiry (a decision reached the remote first).
-    3. Two decisions on different branches: the remote's (the first to reach the remote wins),
+    3. A rejection or expiry on the remote stands against our unpushed edit: a "no" that reached
+       the remote first is final (the edit is kept as a conflict copy). Only an approval is
+       withdrawn by an edit, never brought back by one.
+    4. Two decisions on different branches: the remote's (the first to reach the remote wins),
        whatever their presentations.
-    4. Otherwise the newer presentation wins (an edit withdraws an approval of the older one);
+    5. Otherwise the newer presentation wins (an edit withdraws an approval of the older one);
        then the later state; the remote's on a tie.
     """
     if remote.state in EXECUTING:
         return not (mine.state in EXECUTING and _rank(mine) > _rank(remote))
     if mine.state in EXECUTING:
         return remote.epoch > mine.epoch or remote.state in DECLINED_BRANCH
+    if remote.state in DECLINED_BRANCH and mine.state == "pending":
+        return True
     decided = APPROVED_BRANCH | DECLINED_BRANCH
     both_decided = remote.state in decided and mine.state in decided
     if remote.epoch != mine.epoch and not both_decided:

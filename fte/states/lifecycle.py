@@ -15,7 +15,8 @@ Beyond the basic lifecycle, these events are added (docs/lifecycle.md):
   row records the change.
 * ``converge`` leads from one decision to the other (``rejected → approved…``, ``approved →
   rejected``…): two hosts decided differently and the other host's decision reached the remote
-  first; never out of ``done`` or ``failed``.
+  first; never out of ``done`` or ``failed``. Also ``rejected → pending``: another device's edit
+  reached the remote before this host's rejection, which was of the older draft.
 
 ``observe`` (another host's transition, seen in pulled files) may move a task to any state that is
 *later*: reachable from its state by the forward events (everything but ``release``, ``replay`` and
@@ -65,7 +66,7 @@ TABLE: tuple[tuple[str, str | None, str], ...] = (
     *(("converge", src, dst) for src, dsts in (
         ("approved", ("rejected", "expired")),
         ("claimed", ("rejected", "expired")),
-        ("rejected", ("approved", "claimed", "done", "failed", "expired")),
+        ("rejected", ("approved", "claimed", "done", "failed", "expired", "pending")),
         ("expired", ("approved", "claimed", "done", "failed", "rejected")),
     ) for dst in dsts),
 )

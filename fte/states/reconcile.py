@@ -101,13 +101,16 @@ class Reconciler:
     # -- other hosts' changes ---------------------------------------------------------------------
 
     def pulled(self, changes: list[Change], read_blob: Callable[[str, int], bytes],
-               lost: frozenset[str] = frozenset()) -> list[str]:
+               lost: frozenset[str] = frozenset(), versions: Callable[[], list[Change]] | None = None) -> list[str]:
         """Apply notes changed by a pull; returns the ids of tasks adopted or moved.
 
         Each note is read from the pulled commit with ``read_blob`` (what the remote asserts), not
         from the working tree, where the person may already have moved or edited it.
         ``lost``: tasks whose note this host changed too, where the merge kept the remote's — this
         host's unpushed decision or edit lost the race, and it converges to the winner.
+        ``versions``: every pulled version of the task notes, commit by commit (asked only when
+        needed): when the note that won the merge is refused (a forgery pushed on top), the winner
+        is the newest version before it that proves what it asserts.
         """
         moved: list[str] = []
         #: task id → the path of its refused note; put back from the row once every version is seen
@@ -124,6 +127,8 @@ class Reconciler:
                     moved.append(note.id)
             except (NoteError, BadInput, InvalidTransition) as exc:
                 self.incident("refused-note", note.id if len(note.id) == 32 else None, change.path, error=str(exc))
+        if versions is not None and lost & set(self._restore):
+            self._fall_back(versions(), read_blob, lost, moved)
         for task_id, path in self._restore.items():
             row = self.store.find(task_id)
             if row is None:
@@ -132,6 +137,39 @@ class Reconciler:
                 self.vault.remove(path)  # the refused note, where the remote put it
             self.lifecycle.mirror(row)
         return moved
+
+    def _fall_back(self, versions: list[Change], read_blob: Callable[[str, int], bytes], lost: frozenset[str],
+                   moved: list[str]) -> None:
+        """For each lost race whose winning note was refused: the newest earlier version that is
+        not refused wins instead (so the hosts converge on what the remote really holds)."""
+        wanted = {task_id[:8]: task_id for task_id in lost & set(self._restore)}
+        for change in reversed(versions):
+            task_id = wanted.get(change.path[-11:-3]) if change.path.endswith(".md") else None
+            if task_id is None or change.blob is None or not is_task_note(change.path):
+                continue
+            try:
+                note = parse_note(read_blob(str(change.blob), MAX_NOTE_BYTES), change.path)
+            except NoteError:
+                continue
+            state = note.meta.get("state")
+            if note.id != task_id or not isinstance(state, str) or state not in LATER:
+                continue
+            state = "synced" if state == "drafted" else state
+            row = self.store.find(task_id)
+            fields = note_fields(note)
+            if row is None or (state, fields["epoch"]) == (row.state, row.epoch):
+                continue  # this host's own version (its commits are in the pulled range too): the one that lost
+            if self._refusal(note.id, state, fields, row, lost) is not None:
+                continue
+            try:
+                if self._apply_pulled(note, change.path, lost):
+                    moved.append(task_id)
+            except (NoteError, BadInput, InvalidTransition) as exc:
+                self.incident("refused-note", task_id, change.path, error=str(exc))
+            del wanted[task_id[:8]]
+            self._restore.pop(task_id, None)
+            if not wanted:
+                return
 
     def removed_by_sync(self, paths: list[str]) -> int:
         """Notes a sync removed from the tree. A live task's note removed on the remote and not
@@ -170,11 +208,7 @@ class Reconciler:
             state = "synced"  # it came through the remote: for this host it is synced
         fields = note_fields(note)
         row = self.store.find(note.id)
-        reason = self._unproven(note.id, state, fields, row)
-        if reason is None and row is not None and state in SIGNED_STATES and fields["epoch"] < row.epoch \
-                and row.id not in lost:
-            reason = (f"it asserts {state} for presentation {fields['epoch']}, and this host has seen presentation "
-                      f"{row.epoch} reach the remote (an older note pushed again?)")
+        reason = self._refusal(note.id, state, fields, row, lost)
         if reason is not None:
             return self._refuse_pulled(note, path, row, state, reason)
         if row is None:
@@ -203,6 +237,15 @@ class Reconciler:
             self.lifecycle.fire(row.id, "observe", actor=who, source="daemon", to=state, changes=changes,
                                 adopt_note=path, note=path)
             return True
+        if row.id in lost and row.state == "rejected" and state == "pending" and fields["epoch"] > row.epoch:
+            # An edit reached the remote before this rejection, which was of the older draft: the
+            # person decides again, on what the other device now shows.
+            reason = "another device's edit reached the remote before this rejection: decide again on the new draft"
+            self.incident("lost-decision", row.id, path, ours=row.state, theirs=state, by=who, reason=reason)
+            changes |= {"approval": None, "assertion": None, "last_error": reason}
+            self.lifecycle.fire(row.id, "converge", actor=who, source="daemon", to=state, changes=changes,
+                                adopt_note=path, note=path, reason=reason, **self._edit_detail(row, fields))
+            return True
         if row.id in lost and _decided(row.state) and _decided(state) and _branch(row.state) != _branch(state):
             self.incident("lost-decision", row.id, path, ours=row.state, theirs=state, by=who,
                           reason="another host's decision reached the remote first")
@@ -213,6 +256,16 @@ class Reconciler:
             return self._refuse_pulled(note, path, row, state, f"this host's {row.state} reached the remote first; "
                                        f"a later {state} cannot overturn it")
         return False  # the same or an earlier state: forward only
+
+    def _refusal(self, task_id: str, state: str, fields: dict[str, Any], row: Task | None,
+                 lost: frozenset[str]) -> str | None:
+        """Why a pulled note is refused (None: it proves what it asserts, at a current epoch)."""
+        reason = self._unproven(task_id, state, fields, row)
+        if reason is None and row is not None and state in SIGNED_STATES and fields["epoch"] < row.epoch \
+                and row.id not in lost:
+            reason = (f"it asserts {state} for presentation {fields['epoch']}, and this host has seen presentation "
+                      f"{row.epoch} reach the remote (an older note pushed again?)")
+        return reason
 
     def _pulled_edit(self, row: Task, fields: dict[str, Any], path: str) -> bool:
         """A pending note changed on the remote: an ``edit`` here too, so every host holds the draft
