@@ -42,7 +42,7 @@ def test_read_tools_answer_and_write_tools_only_make_tasks(odoo_home) -> None:
     assert [a["code"] for a in tools.get_accounts(account_type="income")] == ["400000"]
     before = [c for c in fake.calls if c[2] in ("create", "write", "action_post")]
     out = tools.create_invoice("Maria Lopez", [{"description": "Logo", "quantity": 1, "price_unit": 1200}],
-                               partner_email="maria@lopez.example")
+                               partner_email="maria@lopez.example", create_partner=True)
     assert out["state"] == "detected" and "Nothing was written to Odoo" in out["message"]
     assert [c for c in fake.calls if c[2] in ("create", "write", "action_post")] == before
     with pytest.raises(Exception, match="not balanced"):
@@ -54,7 +54,8 @@ def test_read_tools_answer_and_write_tools_only_make_tasks(odoo_home) -> None:
 
 def test_an_approved_invoice_is_written_once(odoo_home) -> None:
     home, fake = odoo_home
-    tid = Tools(home).create_invoice("Maria Lopez", [{"description": "Logo", "quantity": 2, "price_unit": 600}])["task_id"]
+    tid = Tools(home).create_invoice("Maria Lopez", [{"description": "Logo", "quantity": 2, "price_unit": 600}],
+                                     create_partner=True)["task_id"]
     run = HostRun(home)
     run.tick()
     task = run.home.store.get(tid)
@@ -140,7 +141,7 @@ def test_fte_mcp_over_stdio(odoo_home, tmp_path: Path) -> None:
                     await session.initialize()
                     names = sorted(t.name for t in (await session.list_tools()).tools)
                     accounts = await session.call_tool("get_accounts", {"account_type": "income"})
-                    created = await session.call_tool("create_bill", {"partner": "Paper Ltd", "lines": [
+                    created = await session.call_tool("create_bill", {"partner": "Paper Ltd", "create_partner": True, "lines": [
                         {"description": "Paper", "quantity": 1, "price_unit": 40}]})
                     return names, accounts.content[0].text, created.content[0].text
 

@@ -131,28 +131,38 @@ class GitSync:
 
     @staticmethod
     def configure(repo: git.Repo, agent: str) -> None:
-        """Settings every fte vault repository has: identity, fsync, no hooks, rename detection."""
-        with repo.config_writer() as cw:
-            cw.set_value("user", "name", f"fte {agent}")
-            cw.set_value("user", "email", f"{agent}@fte.invalid")
+        """Settings every fte vault repository has: identity, fsync, no hooks, rename detection.
+
+        Written only when one differs: every process that opens the home calls this, and a write
+        takes ``.git/config.lock`` (concurrent ``fte mcp`` calls would collide on it)."""
+        wanted = {
+            ("user", "name"): f"fte {agent}",
+            ("user", "email"): f"{agent}@fte.invalid",
             # A crash must not leave empty or torn objects (git >= 2.36).
-            cw.set_value("core", "fsync", "committed,index")
-            cw.set_value("core", "fsyncMethod", "fsync")
-            cw.set_value("core", "hooksPath", "/dev/null")
-            cw.set_value("core", "quotePath", "false")
+            ("core", "fsync"): "committed,index",
+            ("core", "fsyncMethod"): "fsync",
+            ("core", "hooksPath"): "/dev/null",
+            ("core", "quotePath"): "false",
             # A task's identity is its id, not its path: no rename guessing when a person runs git
             # by hand either (fte's own merges never use git's merge machinery).
-            cw.set_value("merge", "renames", "false")
-            cw.set_value("merge", "directoryRenames", "false")
-            cw.set_value("diff", "renames", "true")
+            ("merge", "renames"): "false",
+            ("merge", "directoryRenames"): "false",
+            ("diff", "renames"): "true",
             # A host that pulls by hand must not rebase or stash under a running daemon.
-            cw.set_value("pull", "rebase", "false")
-            cw.set_value("pull", "ff", "only")
-            cw.set_value("rebase", "autoStash", "false")
+            ("pull", "rebase"): "false",
+            ("pull", "ff"): "only",
+            ("rebase", "autoStash"): "false",
             # A vault of 100,000 notes: index v4 and the untracked cache (manyFiles), and a split
             # index so a commit rewrites a small delta, not the whole index.
-            cw.set_value("feature", "manyFiles", "true")
-            cw.set_value("core", "splitIndex", "true")
+            ("feature", "manyFiles"): "true",
+            ("core", "splitIndex"): "true",
+        }
+        reader = repo.config_reader("repository")
+        if all(str(reader.get_value(s, k, default="")).lower() == v.lower() for (s, k), v in wanted.items()):
+            return
+        with repo.config_writer() as cw:
+            for (section, key), value in wanted.items():
+                cw.set_value(section, key, value)
 
     @classmethod
     def init(cls, root: Path, agent: str, remote: str = "") -> git.Repo:

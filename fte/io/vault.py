@@ -18,6 +18,7 @@ Folder by state (docs/lifecycle.md)::
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import re
@@ -473,13 +474,30 @@ class Vault:
         return found
 
     def sweep_temp_files(self) -> int:
-        """Remove temp files left by a crash mid-write; returns how many."""
+        """Remove temp files left by a crash mid-write; returns how many. A temp file names the
+        process writing it (``.fte-tmp-<pid>-<n>``): one whose process is alive is another fte
+        process's write in progress (``fte mcp`` beside the daemon), and is left alone."""
         n = 0
         for dirpath, _dirs, filenames in os.walk(self.root):
             if "/.git" in dirpath or dirpath.endswith(".git"):
                 continue
             for f in filenames:
-                if f.startswith(TEMP_PREFIX):
-                    os.unlink(os.path.join(dirpath, f))
-                    n += 1
+                if f.startswith(TEMP_PREFIX) and not _writer_alive(f):
+                    with contextlib.suppress(FileNotFoundError):  # its writer renamed it meanwhile
+                        os.unlink(os.path.join(dirpath, f))
+                        n += 1
         return n
+
+
+def _writer_alive(temp_name: str) -> bool:
+    """Whether the process named in a temp file's name (``.fte-tmp-<pid>-<n>``) is running."""
+    pid_text = temp_name[len(TEMP_PREFIX):].split("-", 1)[0]
+    if not pid_text.isdigit() or int(pid_text) == os.getpid():
+        return False  # unreadable, or this process's own leftover (a write it no longer does)
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # alive, another user's
+    return True

@@ -85,6 +85,11 @@ class Store:
                                    func.json_extract(Task.flags, "$.quarantined").is_not(None))
             return list(s.scalars(q))
 
+    def find_by_ref(self, source: str, source_ref: str) -> Task | None:
+        """The task a source made for ``source_ref`` (unique per source), or None."""
+        with self.read() as s:
+            return s.scalar(select(Task).where(Task.source == source, Task.source_ref == source_ref))
+
     def find_by_note_path(self, note_path: str) -> Task | None:
         """The task whose note is recorded at ``note_path`` (indexed)."""
         with self.read() as s:

@@ -89,13 +89,23 @@ def account_id(client: OdooClient, code: str) -> int:
     return int(rows[0]["id"])
 
 
-def find_or_create_partner(client: OdooClient, name: str = "", email: str = "", supplier: bool = False) -> int:
-    """The partner by email, else by exact name; created (as customer or supplier) if missing."""
+def find_partner(client: OdooClient, name: str = "", email: str = "") -> int | None:
+    """The partner by email, else by exact name (case-insensitive), or None."""
     for field, value in (("email", email), ("name", name)):
         if value:
-            rows = client.search_read("res.partner", [[field, "=ilike", value]], ["id"], limit=1)
+            # =ilike is a pattern: % and _ in a name must match themselves
+            pattern = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            rows = client.search_read("res.partner", [[field, "=ilike", pattern]], ["id"], limit=1)
             if rows:
                 return int(rows[0]["id"])
+    return None
+
+
+def find_or_create_partner(client: OdooClient, name: str = "", email: str = "", supplier: bool = False) -> int:
+    """The partner by email, else by exact name; created (as customer or supplier) if missing."""
+    found = find_partner(client, name, email)
+    if found is not None:
+        return found
     if not (name or email):
         raise BadInput("an invoice needs a partner: a name or an email")
     vals: dict[str, Any] = {"name": name or email, "email": email or False, "is_company": False}

@@ -232,6 +232,8 @@ class OdooClient:
         for attempt in range(attempts):
             try:
                 resp = self.http.post(path, json=body, headers=headers)
+            except ValueError as exc:  # NaN or infinity: JSON cannot carry it, and nothing was sent
+                raise BadInput(f"a value cannot be sent to Odoo: {exc}") from exc
             except httpx.TransportError as exc:
                 last = exc
             else:

@@ -19,7 +19,7 @@ from typing import Any
 from fte.errors import BadInput, FteError
 from fte.io.executors import ExecutionError, OutcomeUnknown, Performed
 from fte.models.tables import Task
-from fte.odoo import accounting
+from fte.odoo import accounting, validate
 from fte.odoo.client import OdooClient, OdooOutcomeUnknown, OdooUnreachable, OdooUserError
 
 KINDS = ("odoo.invoice", "odoo.bill", "odoo.entry", "odoo.payment")
@@ -45,7 +45,12 @@ class OdooExecutor:
             raise ExecutionError(f"Odoo lookup failed: {exc}", transient=True) from exc
 
     def perform(self, task: Task, key: str, now: datetime) -> Performed:
-        p: dict[str, Any] = dict(task.params or {})
+        try:
+            # What the person approved is checked once more before anything is sent (they may have
+            # edited the note): a value Odoo cannot take fails this task alone, as permanent.
+            p: dict[str, Any] = validate.params_for(task.kind, task.params or {}, now.date())
+        except BadInput as exc:
+            raise ExecutionError(f"not sent to Odoo: {exc}") from exc
         try:
             if task.kind in ("odoo.invoice", "odoo.bill"):
                 op = accounting.create_invoice if task.kind == "odoo.invoice" else accounting.create_bill

@@ -1,9 +1,24 @@
-"""A note's body for an accounting task: what will be written to Odoo, in words (pure)."""
+"""A note's body for an accounting task: what will be written to Odoo, in words (pure).
+
+Names and descriptions come from whoever asked (an MCP client, a mail): they are written as plain
+text — Markdown, HTML, Obsidian's wiki links, comments (``%%``), highlights and maths escaped, line
+breaks and hidden characters removed — so the note shows the person exactly what it holds.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
+
+#: Characters Markdown, HTML or Obsidian would read as syntax inside a line.
+_SYNTAX = re.compile(r"([\\`*_{}\[\]<>()#+!|~=$%^&:-])")
+_HIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def plain(value: Any) -> str:
+    """``value`` as text that renders as itself, on one line."""
+    return _SYNTAX.sub(r"\\\1", _HIDDEN.sub(" ", str(value)))
 
 
 def summary(kind: str, params: dict[str, Any]) -> str:
@@ -13,12 +28,15 @@ def summary(kind: str, params: dict[str, Any]) -> str:
         what = "customer invoice" if kind == "odoo.invoice" else "vendor bill"
         who = params.get("partner") or params.get("partner_email") or "?"
         total = sum(float(l.get("quantity", 1) or 0) * float(l.get("price_unit", 0) or 0) for l in lines)
-        rows = "\n".join(f"- {l.get('description', '')}: {l.get('quantity', 1)} × {l.get('price_unit', 0)}" for l in lines)
-        return f"Create and post a {what} for {who}, total {total:.2f}:\n\n{rows}\n"
+        rows = "\n".join(f"- {plain(l.get('description', ''))}: {plain(l.get('quantity', 1))} × "
+                         f"{plain(l.get('price_unit', 0))}" for l in lines)
+        return f"Create and post a {what} for {plain(who)}, total {total:.2f}:\n\n{rows}\n"
     if kind == "odoo.entry":
-        rows = "\n".join(f"- {l.get('account')}: debit {l.get('debit', 0)} / credit {l.get('credit', 0)} {l.get('label', '')}"
-                         for l in lines)
-        return f"Post a journal entry dated {params.get('date', 'today')}:\n\n{rows}\n"
+        rows = "\n".join(f"- {plain(l.get('account'))}: debit {plain(l.get('debit', 0))} / credit "
+                         f"{plain(l.get('credit', 0))} {plain(l.get('label', ''))}" for l in lines)
+        return f"Post a journal entry dated {plain(params.get('date') or 'today')}:\n\n{rows}\n"
     if kind == "odoo.payment":
-        return f"Register a payment of {params.get('amount', 'the open amount')} on {params.get('invoice')}.\n"
+        amount = params.get("amount")
+        return f"Register a payment of {plain(amount if amount is not None else 'the open amount')} on " \
+               f"{plain(params.get('invoice'))}.\n"
     return json.dumps(params, indent=2) + "\n"

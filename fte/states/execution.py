@@ -144,6 +144,13 @@ class Executions:
             except ExecutionError as exc:
                 outcomes.append(self._after_error(task, executor, key, attempt.id, attempt.attempt, exc))
                 continue
+            except Exception as exc:  # noqa: BLE001 — one task's bug never stops the others
+                # Where the executor broke is unknown, so whether the action happened is too.
+                error = f"the {task.kind} executor failed: {type(exc).__name__}: {exc}"[:500]
+                self.lifecycle.store.finish_execution(attempt.id, "unknown", self.lifecycle.clock(), error=error)
+                self.log(f"{task.short_id}: {error}")
+                outcomes.append(self._fail(task, f"outcome unknown: {error}", outcome="unknown"))
+                continue
             crashpoint("after-call")
             succeeded.append((task, attempt.id, performed.external_id, ""))
         return outcomes + self._complete_many(succeeded)

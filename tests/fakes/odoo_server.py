@@ -32,6 +32,7 @@ EUR). :meth:`FakeOdoo.post_entry` books posted figures into either, as a test's 
 from __future__ import annotations
 
 import json
+import re
 import threading
 from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -407,10 +408,10 @@ class FakeOdoo:
             return got not in value
         if op in ("ilike", "like", "=ilike", "=like"):
             g, v = str(got or ""), str(value)
-            if op in ("=like", "=ilike"):  # SQL patterns: % and _
-                import fnmatch
-                pattern = v.replace("%", "*").replace("_", "?")
-                return fnmatch.fnmatchcase(g.lower(), pattern.lower()) if op == "=ilike" else fnmatch.fnmatchcase(g, pattern)
+            if op in ("=like", "=ilike"):  # SQL patterns: % and _, a backslash escapes (PostgreSQL's LIKE)
+                regex = "".join(".*" if t == "%" else "." if t == "_" else re.escape(t[-1])
+                                for t in re.findall(r"\\.|.", v, re.S))
+                return re.fullmatch(regex, g, re.S | (re.I if op == "=ilike" else 0)) is not None
             return v.lower() in g.lower() if op == "ilike" else v in g
         cmp = {"<": lambda a, b: a < b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b}
         if op in cmp:

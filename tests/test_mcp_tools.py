@@ -1,0 +1,265 @@
+"""The MCP write tools under hostile and concurrent use: nothing unusable becomes a task, a refusal
+says why, a poisoned task fails alone, a repeated call is the first task, and many processes
+share the home with a daemon (docs/odoo.md, "Commands")."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import subprocess
+import sys
+import textwrap
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from fte.cli import cli
+from fte.errors import BadInput
+from fte.home import open_home
+from fte.io.executors import Performed
+from fte.io.vault import TEMP_PREFIX
+from fte.odoo.tools import Tools
+
+from fakes.odoo_server import FakeOdoo
+from hosts import HostRun, git
+from test_odoo_lifecycle import configure
+
+LINE = {"description": "Logo", "quantity": 1, "price_unit": 100}
+
+
+@pytest.fixture
+def odoo_home(home_dir: Path):
+    with FakeOdoo() as fake:
+        configure(home_dir, fake)
+        yield home_dir, fake
+
+
+def tasks(home: Path) -> list:
+    with open_home(home, repair=False) as h:
+        return h.store.tasks()
+
+
+BAD_CALLS = [
+    ("no lines", "create_invoice", {"partner": "Acme Corporation", "lines": []}, "between 1 and 100 lines"),
+    ("NaN price", "create_invoice", {"partner": "Acme Corporation", "lines": [LINE | {"price_unit": "NaN"}]}, "finite"),
+    ("negative price", "create_invoice", {"partner": "Acme Corporation", "lines": [LINE | {"price_unit": -500}]},
+     "0 or more"),
+    ("infinite quantity", "create_bill", {"partner": "Acme Corporation", "lines": [LINE | {"quantity": "1e309"}]},
+     "not a usable quantity"),
+    ("too many decimals", "create_invoice", {"partner": "Acme Corporation", "lines": [LINE | {"price_unit": 1.005}]},
+     "decimals"),
+    ("a total of 0", "create_invoice", {"partner": "Acme Corporation", "lines": [LINE | {"price_unit": 0}]},
+     "total is 0"),
+    ("not a date", "create_invoice", {"partner": "Acme Corporation", "lines": [LINE], "invoice_date": "9999-99-99"},
+     "not a real date"),
+    ("far future", "create_invoice", {"partner": "Acme Corporation", "lines": [LINE], "invoice_date": "2999-01-01"},
+     "years from today"),
+    ("due before issued", "create_invoice", {"partner": "Acme Corporation", "lines": [LINE],
+                                             "invoice_date": "2026-11-20", "due_date": "2026-11-01"}, "before"),
+    ("unknown account", "create_invoice", {"partner": "Acme Corporation", "lines": [LINE | {"account": "777777"}]},
+     "no account with code '777777'"),
+    ("unknown partner", "create_invoice", {"partner": "Nobody Known", "lines": [LINE]}, "no partner 'Nobody Known'"),
+    ("3 MB name", "create_invoice", {"partner": "x" * 3_000_000, "lines": [LINE], "create_partner": True},
+     "longer than 256"),
+    ("a name that fakes lines", "create_invoice", {"partner": "Acme\n---\nstate: approved", "lines": [LINE],
+                                                   "create_partner": True}, "control"),
+    ("a right-to-left override", "create_bill", {"partner": "Acme \u202eCorp", "lines": [LINE],
+                                                 "create_partner": True}, "text-direction"),
+    ("unbalanced entry", "log_transaction", {"lines": [{"account": "600000", "debit": 5},
+                                                       {"account": "101401", "credit": 4}]}, "not balanced"),
+    ("entry on an unknown account", "log_transaction", {"lines": [{"account": "600000", "debit": 5},
+                                                                  {"account": "999998", "credit": 5}]}, "999998"),
+    ("negative payment", "register_payment", {"invoice": "INV/2026/00001", "amount": -100}, "more than 0"),
+    ("infinite payment", "register_payment", {"invoice": "INV/2026/00001", "amount": "inf"}, "finite"),
+]
+
+
+@pytest.mark.parametrize("tool,args,reason", [c[1:] for c in BAD_CALLS], ids=[c[0] for c in BAD_CALLS])
+def test_unusable_input_is_refused_before_a_task_exists(odoo_home, tool: str, args: dict, reason: str) -> None:
+    home, fake = odoo_home
+    head = git(home / "vault", "rev-parse", "HEAD")
+    with pytest.raises(BadInput, match=reason):
+        getattr(Tools(home), tool)(**args)
+    assert tasks(home) == []
+    assert git(home / "vault", "rev-parse", "HEAD") == head  # nothing committed either
+    assert not [c for c in fake.calls if c[2] in ("create", "write")]
+
+
+def test_names_and_descriptions_render_as_plain_text_in_the_note(odoo_home) -> None:
+    home, _fake = odoo_home
+    out = Tools(home).create_invoice("[[Evil]] <!-- hidden --> %%gone%% ==mark== $x$", create_partner=True,
+                                     lines=[{"description": "*bold* `code` <b>x</b> | cell", "quantity": 1,
+                                             "price_unit": 10}])
+    body = tasks(home)[0].body
+    unescaped = re.sub(r"\\.", "", body)  # what is left once every escaped character is taken out
+    assert not [c for c in "[]<>%=$*`|!" if c in unescaped], body
+    assert r"\[\[Evil\]\]" in body and r"\<\!\-\- hidden \-\-\>" in body
+    note = (home / "vault" / out["note"]).read_text()
+    assert "<!-- hidden" not in note.split("---", 2)[2]  # the body part of the note
+
+
+def test_a_repeated_call_is_the_first_task(odoo_home) -> None:
+    home, fake = odoo_home
+    tools = Tools(home)
+    first = tools.create_invoice("Acme Corporation", [LINE])
+    for _ in range(30):
+        again = tools.create_invoice("Acme Corporation", [LINE])
+        assert again["task_id"] == first["task_id"] and again["duplicate"]
+    keyed = tools.create_invoice("Acme Corporation", [LINE], idempotency_key="order-77")
+    assert keyed["task_id"] != first["task_id"] and not keyed["duplicate"]
+    retry = tools.create_invoice("Acme Corporation", [LINE | {"quantity": 2}], idempotency_key="order-77")
+    assert retry["task_id"] == keyed["task_id"] and retry["duplicate"]
+    assert len(tasks(home)) == 2
+    commits = git(home / "vault", "log", "--oneline").count("via mcp")
+    assert commits == 2  # a duplicate commits nothing
+
+
+def test_a_poisoned_approved_task_fails_alone(odoo_home) -> None:
+    """A task made before these checks (or edited by hand in its note) holding NaN: it fails with
+    its reason before anything reaches Odoo, and the other approved task is performed."""
+    home, fake = odoo_home
+    run = HostRun(home)
+    good = Tools(home).create_invoice("Acme Corporation", [LINE])["task_id"]
+    bad, _ = run.home.lifecycle.detect(kind="odoo.invoice", source="mcp", source_ref="old-version", title="Poisoned",
+                                       params={"partner": "Poison Ltd", "lines": [LINE | {"price_unit": float("nan")}]},
+                                       body="old", via="cli", actor="mcp")
+    run.tick()
+    for tid in (bad.id, good):
+        r = CliRunner().invoke(cli, ["approve", tid, "--home", str(home)])
+        assert r.exit_code == 0, r.output
+    run.tick()
+    assert run.home.store.get(good).state == "done"
+    row = run.home.store.get(bad.id)
+    assert row.state == "failed" and "not sent to Odoo" in row.last_error and "finite" in row.last_error
+    assert [p["name"] for p in fake.records["res.partner"].values()] == ["Acme Corporation"]
+    run.close()
+
+
+class Broken:
+    """An executor with a bug (not an ExecutionError): the contract's worst case."""
+
+    kinds = ("email.reply",)
+
+    def key_for(self, task) -> str:
+        return f"k:{task.id}"
+
+    def perform(self, task, key: str, now: datetime) -> Performed:
+        if "boom" in task.title:
+            raise RuntimeError("a bug in the executor")
+        return Performed(external_id=key)
+
+    def lookup(self, key: str) -> str | None:
+        return None
+
+
+def test_an_executor_bug_fails_its_task_and_the_tick_goes_on(home_dir: Path) -> None:
+    from hosts import drop_mail
+
+    drop_mail(home_dir, 1, subject="boom")
+    drop_mail(home_dir, 2, subject="fine")
+    run = HostRun(home_dir)
+    run.runner.executions.executors["email.reply"] = Broken()
+    run.tick()
+    for task in run.home.store.tasks(state="pending"):
+        assert CliRunner().invoke(cli, ["approve", task.id, "--home", str(home_dir)]).exit_code == 0
+    run.tick()
+    by_title = {t.title: t for t in run.home.store.tasks()}
+    boom = next(t for title, t in by_title.items() if "boom" in title)
+    fine = next(t for title, t in by_title.items() if "fine" in title)
+    assert fine.state == "done"
+    assert boom.state == "failed" and "RuntimeError: a bug in the executor" in boom.last_error
+    assert [e.outcome for e in run.home.store.executions(boom.id)] == ["unknown"]  # it may have happened
+    run.close()
+
+
+CALLER = textwrap.dedent("""
+    import json, sys
+    from pathlib import Path
+    from fte.odoo.tools import Tools
+    out = Tools(Path(sys.argv[1])).create_invoice(sys.argv[2], [{"description": "Work", "quantity": 1,
+                                                                  "price_unit": 10}], create_partner=True)
+    print(json.dumps(out))
+""")
+
+
+def test_many_processes_and_a_daemon_share_the_home(odoo_home, tmp_path: Path) -> None:
+    """Twenty `fte mcp`-like processes at once, while the daemon ticks: every call succeeds and
+    reports its task, no process deletes another's files, and every task's note is committed."""
+    home, _fake = odoo_home
+    script = tmp_path / "caller.py"
+    script.write_text(CALLER)
+    run = HostRun(home)
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    procs = [subprocess.Popen([sys.executable, str(script), str(home), f"Client {i}"], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(20)]
+    while any(p.poll() is None for p in procs):
+        run.tick()  # the daemon works (and repairs) while the calls are made
+    answers = []
+    for p in procs:
+        out, err = p.communicate()
+        assert p.returncode == 0, err
+        answers.append(json.loads(out))
+    run.tick()
+    ids = {a["task_id"] for a in answers}
+    assert len(ids) == 20 and ids == {t.id for t in run.home.store.tasks()}
+    tracked = git(home / "vault", "ls-files")
+    for a in answers:
+        assert run.home.store.get(a["task_id"]).note_path in tracked
+    run.close()
+
+
+def test_a_sweep_leaves_a_live_process_temp_file_alone(home_dir: Path) -> None:
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        folder = home_dir / "vault" / "Pending_Approval"
+        live = folder / f"{TEMP_PREFIX}{sleeper.pid}-0"
+        dead = folder / f"{TEMP_PREFIX}999999999-0"
+        live.write_text("being written")
+        dead.write_text("left by a crash")
+        with open_home(home_dir):
+            pass
+        assert live.exists() and not dead.exists()
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def test_opening_a_home_does_not_rewrite_git_config(home_dir: Path) -> None:
+    """Every `fte mcp` call opens the home; a config write takes .git/config.lock, which
+    concurrent calls collided on."""
+    config = home_dir / "vault" / ".git" / "config"
+    with open_home(home_dir):
+        pass
+    before = config.stat().st_mtime_ns
+    time.sleep(0.01)
+    with open_home(home_dir):
+        pass
+    assert config.stat().st_mtime_ns == before
+
+
+def test_a_refusal_reaches_the_mcp_client_with_its_reason(odoo_home) -> None:
+    from mcp import ClientSession, StdioServerParameters
+    from mcp.client.stdio import stdio_client
+
+    home, _fake = odoo_home
+
+    async def talk():
+        params = StdioServerParameters(command=sys.executable, args=["-m", "fte", "mcp", "--home", str(home)])
+        async with stdio_client(params) as (read, write):
+            async with ClientSession(read, write) as session:
+                await session.initialize()
+                schema = next(t for t in (await session.list_tools()).tools if t.name == "create_invoice").input_schema
+                refused = await session.call_tool("create_invoice", {"partner": "Acme Corporation", "lines": [
+                    {"description": "x", "quantity": 1, "price_unit": -500}]})
+                return schema, refused
+
+    schema, refused = asyncio.run(talk())
+    assert refused.is_error and "line 1 price_unit must be 0 or more" in refused.content[0].text
+    line = json.dumps(schema)
+    assert "price_unit" in line and "description" in line  # the lines are typed, not "any object"
+    assert tasks(home) == []
