@@ -566,6 +566,13 @@ def whatsapp_serve(port: int, public_url: str, home: Path) -> None:
     from fte.io.whatsapp import make_server
 
     settings = load_settings(home)
+    if not settings.executes:
+        raise BadInput("the WhatsApp webhook runs on a local host (role local or all): a cloud host holds no "
+                       "Twilio token and never answers")
+    source = ((settings.raw.get("sources", {}) or {}).get("whatsapp", {})) or {}
+    if not source.get("enabled"):
+        raise BadInput("[sources.whatsapp] enabled = true is not set in fte.toml: messages would be accepted "
+                       "and never become tasks (docs/channels.md, WhatsApp)")
     token = load_env(settings.home).get("FTE_TWILIO_AUTH_TOKEN", "")
     if not token:
         raise BadInput("FTE_TWILIO_AUTH_TOKEN is not set (environment or .env)")

@@ -374,6 +374,9 @@ class Runner:
             items = [self._detection(source.name, item) for item in polled.items]
             results = self.lifecycle.detect_many(items, cursor=(cursor_name, polled.cursor))
             report.detected += sum(created for _t, created in results)
+            forget = getattr(source, "forget", None)
+            if forget is not None and items:  # a spooling source: what is a task now leaves the spool
+                forget([item.source_ref for item in items])
 
     def _detection(self, source: str, item: Any) -> Detection:
         """A source's item as a new task: its kind, its key at the source, and what a reply needs."""

@@ -146,3 +146,116 @@ def test_a_whatsapp_message_is_answered_after_approval(home_dir: Path) -> None:
         assert h.store.get(task.id).state == "done"
         sent = urllib.parse.parse_qs(responses.calls[-1].request.body)
         assert sent["To"] == ["whatsapp:+4915112345678"]
+
+
+# -- the webhook under hostile and busy use --------------------------------------------------------
+
+def raw_request(server, head: bytes, timeout: float = 3.0) -> bytes:
+    """Send ``head`` (and nothing more) and return what the server answers before it closes."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", server.server_address[1]), timeout=timeout) as sock:
+        sock.sendall(head)
+        answer = b""
+        while True:
+            chunk = sock.recv(4096)
+            if not chunk:
+                return answer
+            answer += chunk
+
+
+@pytest.mark.parametrize("length,status", [("-1", b"400"), ("abc", b"400"), ("99999999999", b"413"), (None, b"411")])
+def test_a_bad_content_length_is_answered_before_any_body_is_read(webhook, length: str | None, status: bytes) -> None:
+    """`Content-Length: -1` made the server read until the client stopped (before the signature
+    check); a non-numeric one dropped the connection without an answer."""
+    server, spool = webhook
+    header = b"" if length is None else b"Content-Length: " + length.encode() + b"\r\n"
+    answer = raw_request(server, b"POST /whatsapp HTTP/1.1\r\nHost: x\r\n" + header + b"\r\n")
+    assert answer.split(b" ", 2)[1] == status, answer
+    assert WhatsAppSource(spool).poll(None).items == []
+
+
+def test_idle_and_slow_connections_are_closed(tmp_path: Path) -> None:
+    import socket
+    import time
+
+    server = make_server(tmp_path / "spool", TOKEN, PUBLIC, port=0, read_timeout=0.3)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    try:
+        started = time.monotonic()
+        with socket.create_connection(("127.0.0.1", server.server_address[1]), timeout=5) as sock:
+            sock.sendall(b"POST /whatsapp HTTP/1.1\r\nContent-Length: 100\r\n\r\nonly a little")
+            assert sock.recv(4096) == b""  # closed by the server, not by our 5 s timeout
+        assert time.monotonic() - started < 3
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_connections_over_the_bound_get_503_without_a_thread(tmp_path: Path) -> None:
+    import socket
+
+    server = make_server(tmp_path / "spool", TOKEN, PUBLIC, port=0, max_connections=3, read_timeout=5)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    idle = [socket.create_connection(("127.0.0.1", server.server_address[1])) for _ in range(3)]
+    try:
+        import time
+
+        time.sleep(0.3)  # the three are accepted and hold their threads
+        assert raw_request(server, b"POST /whatsapp HTTP/1.1\r\nContent-Length: 0\r\n\r\n").startswith(b"HTTP/1.1 503")
+    finally:
+        for sock in idle:
+            sock.close()
+    import time
+
+    time.sleep(0.3)
+    signature = RequestValidator(TOKEN).compute_signature(PUBLIC, FORM)
+    assert post(server, FORM, signature) == 200  # the slots came back
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_burst_of_valid_messages_is_all_accepted(webhook) -> None:
+    """200 signed messages at once: the backlog was 5 and 150 of them were reset."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    server, spool = webhook
+    forms = [dict(FORM, MessageSid=f"SM{i:032d}") for i in range(200)]
+    validator = RequestValidator(TOKEN)
+    with ThreadPoolExecutor(max_workers=200) as pool:
+        statuses = list(pool.map(lambda f: post(server, f, validator.compute_signature(PUBLIC, f)), forms))
+    assert statuses == [200] * 200
+    assert len(WhatsAppSource(spool).poll(None).items) == 200
+
+
+def test_the_spool_is_emptied_once_messages_are_tasks(home_dir: Path) -> None:
+    from fte.daemon import Runner
+    from fte.home import open_home
+    from fte.io.whatsapp import spool_message
+
+    for i in range(5):
+        spool_message(home_dir / "whatsapp", dict(FORM, MessageSid=f"SM{i:032d}"))
+    with open_home(home_dir) as h:
+        runner = Runner(h, sources=[WhatsAppSource(home_dir / "whatsapp")], executors={})
+        runner.tick()
+        assert len(h.store.tasks()) == 5
+        assert list((home_dir / "whatsapp" / "new").iterdir()) == []  # each tick reads only what is new
+        spool_message(home_dir / "whatsapp", FORM | {"MessageSid": f"SM{0:032d}"})  # Twilio retried one
+        runner.tick()
+        assert len(h.store.tasks()) == 5 and list((home_dir / "whatsapp" / "new").iterdir()) == []
+
+
+def test_serve_is_refused_on_a_cloud_home_and_when_the_source_is_off(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from fte.cli import cli
+    from fte.home import init_home
+
+    cloud, local = tmp_path / "cloud", tmp_path / "local"
+    init_home(cloud, role="cloud", agent="cloud")
+    init_home(local, role="local", agent="laptop")
+    for home, says in ((cloud, "runs on a local host"), (local, "[sources.whatsapp] enabled = true")):
+        (home / ".env").write_text(f"FTE_TWILIO_AUTH_TOKEN={TOKEN}\n")
+        r = CliRunner().invoke(cli, ["whatsapp", "serve", "--port", "0", "--public-url", PUBLIC, "--home", str(home)])
+        assert r.exit_code == 2 and says in r.output, r.output
+        assert len(r.output.strip().splitlines()) == 1

@@ -4,7 +4,15 @@
 a webhook. ``fte whatsapp serve`` runs that endpoint on 127.0.0.1 (put a TLS reverse proxy or tunnel
 in front); it checks ``X-Twilio-Signature`` with Twilio's own ``RequestValidator`` against the public
 URL Twilio called, refuses anything else with 403, and spools each verified message as a JSON file
-in ``<home>/whatsapp/new/`` (written atomically). The daemon's :class:`WhatsAppSource` reads the spool.
+in ``<home>/whatsapp/new/`` (written atomically). The daemon's :class:`WhatsAppSource` reads the spool,
+and removes each message once it is a task (:meth:`WhatsAppSource.forget`).
+
+The server faces the internet (through the tunnel), so it holds explicit limits (docs/channels.md,
+"WhatsApp"): a body is read only with a valid ``Content-Length`` of at most :data:`MAX_BODY` (a
+missing, negative, non-numeric or chunked length is refused before reading, and the connection
+closed); every socket read times out after :data:`READ_TIMEOUT` seconds (slow or idle clients are
+dropped); at most :data:`MAX_CONNECTIONS` are served at once (more are answered 503 without a
+thread); the listen backlog holds :data:`BACKLOG` waiting connections (a burst is queued, not reset).
 
 **Outbound.** ``messages.create`` with ``whatsapp:`` addresses. Twilio has no idempotency key: the
 lookup lists recent messages from our number to the recipient and matches the body.
@@ -17,7 +25,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import socket
 import tempfile
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -29,6 +39,9 @@ from fte.io.executors import ExecutionError, Performed
 from fte.models.tables import Task
 
 MAX_BODY = 64 * 1024
+READ_TIMEOUT = 10.0
+MAX_CONNECTIONS = 256
+BACKLOG = 1024
 
 
 def _digest(text: str) -> str:
@@ -67,13 +80,51 @@ def spool_message(spool: Path, fields: dict[str, str]) -> Path:
     return dest
 
 
-def make_server(spool: Path, auth_token: str, public_url: str, port: int = 8088) -> ThreadingHTTPServer:
+class WebhookServer(ThreadingHTTPServer):
+    """A threading HTTP server with a bound on connections served at once and a deep backlog."""
+
+    daemon_threads = True
+    request_queue_size = BACKLOG
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler],
+                 max_connections: int = MAX_CONNECTIONS) -> None:
+        super().__init__(address, handler)
+        self._slots = threading.BoundedSemaphore(max_connections)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            # Over the bound: a short answer and close, without a thread (Twilio retries a 503).
+            try:
+                request.settimeout(1.0)
+                request.sendall(b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\n"
+                                b"Content-Length: 0\r\nConnection: close\r\n\r\n")
+            except OSError:
+                pass
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+
+def make_server(spool: Path, auth_token: str, public_url: str, port: int = 8088, host: str = "127.0.0.1",
+                max_connections: int = MAX_CONNECTIONS, read_timeout: float = READ_TIMEOUT) -> WebhookServer:
     """The webhook: POST only, ``X-Twilio-Signature`` checked against ``public_url``, 403 otherwise."""
     from twilio.request_validator import RequestValidator
 
     validator = RequestValidator(auth_token)
 
     class Handler(BaseHTTPRequestHandler):
+        timeout = read_timeout  # every read of the socket, headers included
+
         def log_message(self, *args: Any) -> None:
             pass
 
@@ -81,14 +132,35 @@ def make_server(spool: Path, auth_token: str, public_url: str, port: int = 8088)
             self.send_response(status)
             self.send_header("Content-Type", ctype)
             self.send_header("Content-Length", str(len(body)))
+            if self.close_connection:
+                self.send_header("Connection", "close")
             self.end_headers()
             self.wfile.write(body)
 
+        def _refuse(self, status: int, reason: bytes) -> None:
+            """Refused before the body is read: answer, and close (the unread body is dropped)."""
+            self.close_connection = True
+            self._answer(status, reason)
+
         def do_POST(self) -> None:  # noqa: N802
-            length = int(self.headers.get("Content-Length") or 0)
+            if self.headers.get("Transfer-Encoding"):
+                return self._refuse(411, b"a Content-Length is required")
+            declared = self.headers.get("Content-Length")
+            if declared is None:
+                return self._refuse(411, b"a Content-Length is required")
+            if not declared.strip().isdigit():
+                return self._refuse(400, b"bad Content-Length")
+            length = int(declared)
             if length > MAX_BODY:
-                return self._answer(413, b"too large")
-            raw = self.rfile.read(length).decode("utf-8", "replace")
+                return self._refuse(413, b"too large")
+            try:
+                body = self.rfile.read(length)
+            except (socket.timeout, OSError):
+                self.close_connection = True
+                return
+            if len(body) < length:
+                return self._refuse(400, b"the body is shorter than its Content-Length")
+            raw = body.decode("utf-8", "replace")
             fields = dict(parse_qsl(raw, keep_blank_values=True))
             signature = self.headers.get("X-Twilio-Signature", "")
             if not signature or not validator.validate(public_url, fields, signature):
@@ -103,7 +175,7 @@ def make_server(spool: Path, auth_token: str, public_url: str, port: int = 8088)
         def do_GET(self) -> None:  # noqa: N802
             self._answer(405, b"POST only")
 
-    return ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    return WebhookServer((host, port), Handler, max_connections=max_connections)
 
 
 class WhatsAppSource:
@@ -126,6 +198,16 @@ class WhatsAppSource:
                     continue
         # The dedupe on MessageSid makes re-reading harmless; the cursor only records the count seen.
         return WhatsAppPolled(items, str(len(items)))
+
+    def forget(self, refs: list[str]) -> None:
+        """The messages ``refs`` (MessageSids) are tasks now, committed: remove them from the spool,
+        so each tick reads only what is new. A crash before this only means they are read once more
+        (and found to be tasks already)."""
+        folder = self.spool / "new"
+        for sid in refs:
+            name = "".join(c for c in sid if c.isalnum())[:64]
+            if name:
+                (folder / f"{name}.json").unlink(missing_ok=True)
 
 
 class WhatsAppSender:
