@@ -263,3 +263,28 @@ def test_a_refusal_reaches_the_mcp_client_with_its_reason(odoo_home) -> None:
     line = json.dumps(schema)
     assert "price_unit" in line and "description" in line  # the lines are typed, not "any object"
     assert tasks(home) == []
+
+
+def test_the_daemon_looks_at_the_work_tree_under_the_host_lock(home_dir: Path) -> None:
+    """Found by bench/servers.py: the daemon's `git status` (which writes the refreshed index,
+    taking .git/index.lock) ran outside the host lock, and an `fte mcp` call's commit failed on
+    index.lock now and then. It waits for the lock now."""
+    import threading
+
+    with open_home(home_dir) as h:
+        order: list[str] = []
+        held = threading.Event()
+
+        def holder() -> None:
+            with h.git.lock.hold():
+                held.set()
+                time.sleep(0.3)
+                order.append("released")
+
+        thread = threading.Thread(target=holder)
+        thread.start()
+        held.wait()
+        h.git.working_changes()
+        order.append("status")
+        thread.join()
+        assert order == ["released", "status"]

@@ -754,7 +754,10 @@ class GitSync:
         """Uncommitted changes in the work tree (a person's moves and edits), renames detected;
         only under ``folders`` when given (a quick look at where people act)."""
         spec = ["--", *folders] if folders else []
-        out = self.repo.git.status("--porcelain=v1", "-z", "--untracked-files=all", "--renames", *spec)
+        # Under the host lock: `git status` refreshes the index and takes .git/index.lock to write
+        # it, which made another fte process's commit (`fte mcp` beside the daemon) fail.
+        with self.lock.hold():
+            out = self.repo.git.status("--porcelain=v1", "-z", "--untracked-files=all", "--renames", *spec)
         fields = [f for f in out.split("\0") if f]
         changes: list[Change] = []
         i = 0

@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import logging
 import math
 from datetime import timedelta
 from pathlib import Path
@@ -109,8 +110,9 @@ class Tools:
             if created and touched:
                 try:
                     h.git.commit(touched, f"fte {h.settings.agent}: detect {task.short_id} ({kind} via mcp)")
-                except FteError:
-                    pass  # the task and its note exist: the daemon's next tick commits the note
+                except Exception as exc:  # noqa: BLE001 — the task exists: the daemon's next tick commits its note
+                    logging.getLogger(__name__).warning("task %s made; its note waits for the daemon's commit: %s",
+                                                        task.short_id, exc)
         return self._answer(task, duplicate=not created)
 
     @staticmethod
