@@ -192,9 +192,11 @@ def show(task_id: str, as_json: bool, home: Path) -> None:
 @click.option("--list", "list_named", is_flag=True, help="List the named queries.")
 @click.option("--json", "fmt", flag_value="json", help="Rows as a JSON list of objects.")
 @click.option("--csv", "fmt", flag_value="csv", help="Rows as CSV with a header line.")
+@click.option("--timeout", type=float, default=5.0, show_default=True,
+              help="Seconds the query may run; longer is refused (exit 2).")
 @home_option
 @handle_errors
-def sql(query: str | None, list_named: bool, fmt: str | None, home: Path) -> None:
+def sql(query: str | None, list_named: bool, fmt: str | None, timeout: float, home: Path) -> None:
     """Run one read-only SQL query, or a named one, over this host's database (writes are refused, exit 2).
 
     QUERY is SQL, or a name from --list (approval-latency, executions, throughput, failures,
@@ -217,7 +219,7 @@ def sql(query: str | None, list_named: bool, fmt: str | None, home: Path) -> Non
     migrate.ensure_schema(settings.db_path)
     if query in NAMED:
         query = NAMED[query][1]
-    columns, rows = run_query(settings.db_path, query)
+    columns, rows = run_query(settings.db_path, query, timeout=timeout)
     if fmt == "json":
         _emit_json([dict(zip(columns, r)) for r in rows])
     elif fmt == "csv":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fte.clock import iso
@@ -53,12 +54,20 @@ def transition_view(t: Transition) -> dict[str, Any]:
     }
 
 
+#: Characters a terminal would act on (escape sequences, carriage returns) or that reorder text.
+_HIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def visible(text: str) -> str:
+    """``text`` safe for a terminal: control and text-direction characters shown as escapes."""
+    return _HIDDEN.sub(lambda m: "\\n" if m.group() == "\n" else f"\\u{ord(m.group()):04x}", text)
+
+
 def format_table(columns: list[str], rows: list[tuple[Any, ...]], max_width: int = 60) -> str:
     """A plain aligned text table."""
 
     def cell(v: Any) -> str:
-        s = "" if v is None else str(v)
-        s = s.replace("\n", "\\n")
+        s = visible("" if v is None else str(v))
         return s if len(s) <= max_width else s[: max_width - 1] + "…"
 
     cells = [[cell(v) for v in r] for r in rows]

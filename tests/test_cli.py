@@ -139,6 +139,33 @@ def test_sql_reads_in_three_formats(home_dir: Path) -> None:
     assert "name" in run("sql", "PRAGMA table_info(tasks)", "--home", str(home_dir)).output
 
 
+def test_sql_has_a_time_limit(home_dir: Path) -> None:
+    """A recursive CTE hung `fte sql` for good."""
+    import time
+
+    endless = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c"
+    started = time.monotonic()
+    r = CliRunner().invoke(cli, ["sql", endless, "--timeout", "0.5", "--home", str(home_dir)])
+    assert r.exit_code == 2 and "0.5-second limit" in r.output, r.output
+    assert time.monotonic() - started < 30
+
+
+@pytest.mark.parametrize("query", ["SELECT fts3_tokenizer('simple')", "SELECT load_extension('/tmp/x.so')"])
+def test_sql_refuses_functions_that_reach_past_sql(home_dir: Path, query: str) -> None:
+    r = CliRunner().invoke(cli, ["sql", query, "--home", str(home_dir)])
+    assert r.exit_code == 2 and "read-only" in r.output, r.output
+
+
+def test_tables_show_control_and_direction_characters_as_escapes(home_dir: Path) -> None:
+    """A subject carrying a terminal escape or a right-to-left override reached the terminal raw."""
+    with open_home(home_dir) as h:
+        new_task(h, title="Pay \x1b[8mhidden\x1b[0m now \u202eRTL")
+    out = run("tasks", "--home", str(home_dir)).output
+    assert "\x1b" not in out and "\u202e" not in out
+    assert "\\u001b[8mhidden" in out and "\\u202eRTL" in out
+    assert "\x1b" not in run("sql", "SELECT title FROM tasks", "--home", str(home_dir)).output
+
+
 def test_db_upgrade(home_dir: Path) -> None:
     assert "already at" in run("db", "upgrade", "--home", str(home_dir)).output
 

@@ -91,6 +91,39 @@ def test_malformed_notes_raise_note_error(data: bytes, reason: str) -> None:
         parse_note(data)
 
 
+ALIAS_BOMB = b"""---
+id: bomb
+a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]
+b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]
+c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]
+d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]
+e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]
+f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]
+g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f]
+params: {x: *g}
+---
+body
+"""
+
+
+def test_a_yaml_alias_bomb_is_refused_before_it_expands() -> None:
+    """A 445-byte note ran a tick for two minutes and wrote a 197 MB note: the size limit checked
+    the input, not what its aliases expand to. Notes may hold no anchors or aliases at all."""
+    assert len(ALIAS_BOMB) < 600
+    with pytest.raises(NoteError, match="anchors or aliases"):
+        parse_note(ALIAS_BOMB)
+    with pytest.raises(NoteError, match="anchors or aliases"):
+        parse_note(b"---\nid: x\nsub: &s {a: 1}\nother: *s\n---\nbody")
+
+
+def test_a_value_used_twice_is_written_twice_and_reads_back() -> None:
+    shared = {"description": "Work", "quantity": 1}
+    data = render_note({"id": "x", "params": {"lines": [shared, shared]}}, "body")
+    assert b"&" not in data.split(b"---")[1] and b"*" not in data.split(b"---")[1]
+    assert parse_note(data).meta["params"]["lines"] == [shared, shared]
+    assert parse_note(b"---\nid: x\ntitle: 'stars * and & in text'\n---\nb").meta["title"] == "stars * and & in text"
+
+
 def test_note_follows_the_task_through_its_folders(home: Home) -> None:
     task = new_task(home, title="Re: ../../.git/hooks/post-commit")
     assert task.note_path.startswith("Needs_Action/email/")

@@ -123,12 +123,17 @@ _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class _NoteDumper(_BaseDumper):  # type: ignore[misc,valid-type]
-    """PyYAML, with one fix: strings holding a character its plain/block styles mangle are quoted.
+    """PyYAML, with two fixes: strings holding a character its plain/block styles mangle are quoted,
+    and no anchors or aliases are written (a value used twice is written twice: notes are read
+    back without aliases, see :func:`parse_note`).
 
     With ``allow_unicode`` PyYAML writes NEL (U+0085), LS/PS (U+2028/9) and BOM (U+FEFF) raw in plain
     and single-quoted scalars, and reads them back as line breaks or drops them (found by the
     round-trip property test). Its double-quoted style escapes them, so those strings use it.
     """
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
 
 
 _RISKY = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff\ud800-\udfff\ufffe\uffff]")
@@ -291,6 +296,11 @@ def parse_note(data: bytes, name: str = "note") -> Note:
     if has_conflict_markers(text):
         raise NoteError(f"{name}: unresolved git conflict markers")
     try:
+        if ("&" in head or "*" in head) and any(isinstance(t, (yaml.AnchorToken, yaml.AliasToken))
+                                                for t in yaml.scan(head, Loader=_Loader)):
+            # An alias expands to what it names, as often as it is used: a few hundred bytes can
+            # stand for gigabytes. fte never writes one, so a note holding one is refused unread.
+            raise NoteError(f"{name}: front matter uses YAML anchors or aliases (&name, *name), which notes may not")
         meta = yaml.load(head, Loader=_Loader) if head.strip() else {}
     except yaml.YAMLError as exc:
         raise NoteError(f"{name}: front matter is not valid YAML: {str(exc).splitlines()[0]}") from None
