@@ -315,9 +315,10 @@ class Runner:
         if upstream and upstream != cursor:
             try:
                 changes = self.git.changes(cursor, upstream)
-                # Signed outcomes at every version, not only the last: an execution another host
-                # pushed stays known here even if a later push replaced its note (docs/protocol.md).
-                outcomes = self.git.history(cursor, upstream, ["Done", "Failed"])
+                # Signed claims and outcomes at every version, not only the last: an execution
+                # another host started or finished stays known here even if a later push replaced
+                # its note, so it is never claimed and performed a second time (docs/protocol.md).
+                outcomes = self.git.history(cursor, upstream, ["In_Progress", "Done", "Failed"])
                 since = cursor
             except Exception:  # the cursor's commit is gone (a re-cloned vault): start over
                 changes, outcomes, since = self.git.changes(None, upstream), [], None

@@ -204,6 +204,52 @@ def test_an_execution_hidden_by_a_later_push_is_not_run_again(net, cover: str) -
     assert set(states(net, tid).values()) == {"done"}
 
 
+class Crash(Exception):
+    """A host dying at a crash point (in-process: the test goes on as the other hosts)."""
+
+
+def test_a_claim_hidden_by_a_later_push_is_not_claimed_again(net) -> None:
+    """alpha pushed its claim and died before performing it; someone pushed the old approved note
+    over the claim. beta, which never saw the claim, must not claim and send: the claim is read at
+    every pushed version, like outcomes. alpha, restarted, performs it once."""
+    from fte import crashpoints
+
+    [tid] = presented(net)
+    alpha, beta = net.runs["alpha"], net.runs["beta"]
+    device = Device(net.remote, net.root / "device")
+    beta.runner.executions.dry_run = True  # beta decides nothing yet: it only syncs
+    r = CliRunner().invoke(cli, ["approve", tid, "--home", str(net.homes["alpha"])])
+    assert r.exit_code == 0, r.output
+    device.pull()
+    approved = device.note_of(tid)
+    approved_bytes, approved_name = approved.read_bytes(), approved.name
+
+    def die() -> None:
+        raise Crash("after-claim-push")
+
+    remove = crashpoints.on("after-claim-push", die)
+    try:
+        with pytest.raises(Crash):
+            alpha.tick()  # the claim is on the remote; nothing was performed
+    finally:
+        remove()
+    device.pull()
+    assert "In_Progress" in str(device.note_of(tid))
+    device.note_of(tid).unlink()
+    (device.root / "Approved").mkdir(exist_ok=True)
+    (device.root / "Approved" / approved_name).write_bytes(approved_bytes)
+    device.push("the approval again, over the claim")
+    beta.runner.executions.dry_run = False
+    beta.tick()
+    beta.tick()
+    assert sent(net.homes["beta"]) == []
+    alpha.close()
+    net.runs["alpha"] = HostRun(net.homes["alpha"])  # alpha restarts
+    settle(net)
+    assert [t for t, _ in sent(net.homes["alpha"])] == [tid] and sent(net.homes["beta"]) == []
+    assert set(states(net, tid).values()) == {"done"}
+
+
 def test_fte_approve_does_not_sign_a_note_that_differs_from_what_was_presented(net) -> None:
     [tid] = presented(net)
     alpha = net.runs["alpha"]
