@@ -6,7 +6,10 @@ The contract every executor keeps (docs/execution.md):
   ``X-FTE-Task`` header) and returns the provider's id for what it made;
 * ``lookup(key)`` answers whether the provider already holds something with that key — the check
   made after a crash or an ambiguous error, before any retry;
-* errors are :class:`ExecutionError` with ``transient`` (safe to retry after the lookup) or not.
+* errors are :class:`ExecutionError` with ``transient`` (safe to retry after the lookup) or not;
+  a :class:`~fte.errors.BadInput` may be raised only **before** anything is sent (a reply that
+  cannot be built safely) and fails the task as permanent; anything else is a bug, and fails the
+  task alone with an unknown outcome.
 """
 
 from __future__ import annotations

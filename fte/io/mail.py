@@ -19,6 +19,8 @@ from email.utils import format_datetime, formataddr, getaddresses, parseaddr
 from datetime import datetime
 from typing import Any
 
+from fte.errors import BadInput
+
 _NO_REPLY = re.compile(r"(?i)(no[-_.]?reply|do[-_.]?not[-_.]?reply|mailer-daemon|postmaster|bounce)")
 MAX_TEXT = 100_000
 
@@ -58,18 +60,49 @@ _FOLD = re.compile(r"\r?\n(?=[ \t])")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
 
-def _header(msg: Message, name: str) -> str:
-    """A header as one line of text: unfolded (RFC 5322 §2.2.3), decoded, and with no control
-    character left (an encoded CR/LF must never reach a title, a draft or an outgoing header)."""
-    raw = msg.get(name)
+class UnsafeMail(BadInput):
+    """A reply that cannot be sent safely (a header that would break, no recipient): nothing was sent."""
+
+
+def _raw_header(msg: Message, name: str) -> str:
+    """A header's text, unfolded (RFC 5322 §2.2.3), raw UTF-8 read as UTF-8 (RFC 6532: the parser
+    keeps 8-bit bytes as surrogates), encoded words still encoded."""
+    # raw_items(): the value as parsed (compat32's get() would wrap 8-bit bytes into a Header that
+    # prints them as replacement characters)
+    wanted = name.lower()
+    raw = next((value for key, value in msg.raw_items() if key.lower() == wanted), None)
     if raw is None:
         return ""
     text = _FOLD.sub("", str(raw))
+    if any("\udc80" <= c <= "\udcff" for c in text):
+        text = text.encode("ascii", "surrogateescape").decode("utf-8", "replace")
+    return text
+
+
+def _decoded(text: str) -> str:
+    """Encoded words (RFC 2047) decoded, and no control character left (an encoded CR/LF must never
+    reach a title, a draft or an outgoing header)."""
     try:
         text = str(make_header(decode_header(text)))
-    except (LookupError, ValueError, UnicodeDecodeError):
+    except (LookupError, ValueError, UnicodeDecodeError, UnicodeEncodeError):
         pass
     return " ".join(_CONTROL.sub(" ", text).split())
+
+
+def _header(msg: Message, name: str) -> str:
+    """A header as one line of decoded text (see :func:`_raw_header`, :func:`_decoded`)."""
+    return _decoded(_raw_header(msg, name))
+
+
+def _sender(msg: Message) -> tuple[str, str]:
+    """(display name, address) of From. The address is parsed **before** encoded words are decoded:
+    an encoded word in the display name can hold ``<other@address>`` and must stay a name."""
+    raw = _CONTROL.sub(" ", _raw_header(msg, "From"))
+    name, addr = parseaddr(raw)
+    addr = addr.strip().lower()
+    if not re.fullmatch(r"[^@\s<>()\[\],;:\"]+@[^@\s<>()\[\],;:\"]+", addr):
+        addr = ""
+    return _decoded(name), addr
 
 
 def _text(msg: Message) -> str:
@@ -105,14 +138,14 @@ def parse_mail(data: bytes) -> IncomingMail:
     ``policy.default`` on a Maildir of thousands of messages, with the same result for our fields.
     """
     msg = BytesParser(policy=compat32).parsebytes(data)
-    name, addr = parseaddr(_header(msg, "From"))
+    name, addr = _sender(msg)
     message_id = _header(msg, "Message-ID")
     if not message_id:
         message_id = f"<sha256.{hashlib.sha256(data).hexdigest()[:32]}@fte.invalid>"
     refs = tuple(_header(msg, "References").split())
     return IncomingMail(
         message_id=message_id,
-        sender=addr.lower(),
+        sender=addr,
         sender_name=name,
         to=tuple(a for _n, a in getaddresses([_header(msg, "To")])) if msg.get("To") else (),
         subject=_header(msg, "Subject"),
@@ -139,6 +172,13 @@ def build_reply(
     Built with the stdlib's ``compat32`` MIME classes (several times faster than ``EmailMessage``
     for thousands of replies); non-ASCII header values are RFC 2047-encoded.
     """
+    to = parseaddr(str(params.get("to") or ""))
+    if "@" not in to[1]:
+        raise UnsafeMail(f"the reply has no recipient address ({params.get('to')!r}): write one in 'to', or reject it")
+    for key in ("to", "subject", "in_reply_to", "references"):
+        value = str(params.get(key) or "")
+        if _CONTROL.search(value):
+            raise UnsafeMail(f"the reply's {key} holds a line break or a control character: {value[:80]!r}")
     msg = MIMEText(body, "plain", _UTF8_QP)  # type: ignore[arg-type]  # the stdlib takes a Charset too
     msg["From"] = formataddr(parseaddr(sender), "utf-8")
     msg["To"] = formataddr(parseaddr(str(params["to"])), "utf-8")

@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from fte.clock import iso, parse_iso
 from fte.crashpoints import crashpoint
-from fte.errors import FteError
+from fte.errors import BadInput, FteError
 from fte.io.executors import ExecutionError, Executor, OutcomeUnknown
 from fte.models.tables import Task
 from fte.states.approvals import Trust, verify_task
@@ -143,6 +143,13 @@ class Executions:
                 performed = executor.perform(task, key, now)
             except ExecutionError as exc:
                 outcomes.append(self._after_error(task, executor, key, attempt.id, attempt.attempt, exc))
+                continue
+            except BadInput as exc:
+                # The contract: perform raises BadInput only before anything is sent (a reply that
+                # cannot be built safely): definitely not done, a permanent failure.
+                error = f"not sent: {exc}"
+                self.lifecycle.store.finish_execution(attempt.id, "error", self.lifecycle.clock(), error=error)
+                outcomes.append(self._fail(task, error, outcome="error"))
                 continue
             except Exception as exc:  # noqa: BLE001 — one task's bug never stops the others
                 # Where the executor broke is unknown, so whether the action happened is too.

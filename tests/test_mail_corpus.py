@@ -1,0 +1,97 @@
+"""Real-world mail shapes (tests/data/mail/): parsed right, and none of them can break a reply or
+stop a tick (docs/channels.md)."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from fte.cli import cli
+from fte.io.mail import UnsafeMail, build_reply, parse_mail
+
+from hosts import HostRun, drop_mail
+
+CORPUS = Path(__file__).parent / "data" / "mail"
+
+
+def parsed(name: str):
+    return parse_mail((CORPUS / name).read_bytes())
+
+
+@pytest.mark.parametrize("name,sender,name_shown,subject,text", [
+    ("multipart-alternative.eml", "ann@example.com", "Ann", "Both parts", "Plain version"),
+    ("html-only.eml", "bo@example.com", "Bo", "Only HTML", "Hello there"),
+    ("forwarded.eml", "cy@example.com", "Cy", "Fwd: Invoice", "See below."),
+    ("latin1.eml", "juergen@example.de", "Jürgen", "Grüße", "Schöne Grüße"),
+    ("raw-utf8-headers.eml", "chloe@example.fr", "Chloé Dupont", "Café order", "Un café, s'il vous plaît."),
+    ("folded-subject.eml", "di@example.com", "Di", "Blank line folded", "Body"),
+])
+def test_shapes_parse(name: str, sender: str, name_shown: str, subject: str, text: str) -> None:
+    mail = parsed(name)
+    assert (mail.sender, mail.sender_name, mail.subject) == (sender, name_shown, subject)
+    assert text in mail.text
+
+
+def test_an_encoded_crlf_never_reaches_a_header() -> None:
+    mail = parsed("encoded-crlf.eml")
+    assert "\r" not in mail.subject and "\n" not in mail.subject and "\n" not in mail.message_id
+    reply = build_reply(task_id="t", sender="me@example.com", params=mail.reply_params(), body="ok",
+                        message_id="<k@x>", date=datetime(2026, 11, 27, tzinfo=timezone.utc))
+    sent = email.message_from_bytes(reply.as_bytes(), policy=email.policy.default)
+    assert sent["Bcc"] is None and sent["To"] == "dana1@example.com"
+
+
+def test_an_encoded_word_in_the_display_name_cannot_change_the_address() -> None:
+    mail = parsed("encoded-word-from.eml")
+    assert mail.sender == "attacker@evil.example"  # the address is the one outside the encoded word
+    assert "boss@example.com" in mail.sender_name
+
+
+def test_a_missing_message_id_gets_a_stable_one() -> None:
+    assert parsed("no-message-id.eml").message_id == parsed("no-message-id.eml").message_id != ""
+
+
+@pytest.mark.parametrize("params,reason", [
+    ({"to": "", "subject": "Re: x"}, "no recipient"),
+    ({"to": "ann@example.com", "subject": "Re: x\r\nBcc: victim@example.org"}, "line break"),
+    ({"to": "ann@example.com\nBcc: v@x", "subject": "Re: x"}, "line break"),
+])
+def test_a_reply_that_cannot_be_sent_safely_is_refused_before_sending(params: dict, reason: str) -> None:
+    with pytest.raises(UnsafeMail, match=reason):
+        build_reply(task_id="t", sender="me@example.com", params=params, body="x", message_id="<k@x>",
+                    date=datetime(2026, 11, 27, tzinfo=timezone.utc))
+
+
+def test_poisoned_mails_fail_alone_and_the_rest_are_sent(home_dir: Path) -> None:
+    """A mail with an encoded CR/LF crashed the executing tick on every tick while 20 others waited
+    in `claimed`; a mail with no From was presented with an empty recipient."""
+    inbox = home_dir / "inbox" / "new"
+    for i in range(20):
+        drop_mail(home_dir, i)
+    for name in ("encoded-crlf.eml", "no-from.eml"):
+        (inbox / f"1764147600.{name}.test").write_bytes((CORPUS / name).read_bytes())
+    run = HostRun(home_dir)
+    toml = home_dir / "fte.toml"
+    toml.write_text(toml.read_text().replace('"email.reply" = 10\n', '"email.reply" = 1000\n'))
+    run.close()
+    run = HostRun(home_dir)
+    run.tick()
+    for task in run.home.store.tasks(state="pending"):
+        assert CliRunner().invoke(cli, ["approve", task.id, "--home", str(home_dir)]).exit_code == 0
+    run.tick()
+    states = {t.title: t for t in run.home.store.tasks()}
+    assert sum(t.state == "done" for t in states.values()) == 21  # the 20, and the CR/LF one, made safe
+    no_from = states["No sender here"]
+    assert no_from.state == "failed" and "no recipient" in no_from.last_error
+    assert [e.outcome for e in run.home.store.executions(no_from.id)] == ["error"]  # definitely not sent
+    outbox = list((home_dir / "outbox" / "new").iterdir())
+    assert len(outbox) == 21
+    for f in outbox:
+        msg = email.message_from_bytes(f.read_bytes(), policy=email.policy.default)
+        assert msg["Bcc"] is None
+    run.close()
