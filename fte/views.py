@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from fte.clock import iso
 from fte.models.tables import Task, Transition
+from fte.plaintext import visible
 
 
 def task_summary(task: Task) -> dict[str, Any]:
@@ -52,15 +52,6 @@ def transition_view(t: Transition) -> dict[str, Any]:
         "source": t.source,
         "detail": t.detail,
     }
-
-
-#: Characters a terminal would act on (escape sequences, carriage returns) or that reorder text.
-_HIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-
-
-def visible(text: str) -> str:
-    """``text`` safe for a terminal: control and text-direction characters shown as escapes."""
-    return _HIDDEN.sub(lambda m: "\\n" if m.group() == "\n" else f"\\u{ord(m.group()):04x}", text)
 
 
 def format_table(columns: list[str], rows: list[tuple[Any, ...]], max_width: int = 60) -> str:

@@ -11,14 +11,15 @@ import json
 import re
 from typing import Any
 
+from fte.plaintext import HIDDEN
+
 #: Characters Markdown, HTML or Obsidian would read as syntax inside a line.
 _SYNTAX = re.compile(r"([\\`*_{}\[\]<>()#+!|~=$%^&:-])")
-_HIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def plain(value: Any) -> str:
     """``value`` as text that renders as itself, on one line."""
-    return _SYNTAX.sub(r"\\\1", _HIDDEN.sub(" ", str(value)))
+    return _SYNTAX.sub(r"\\\1", HIDDEN.sub(" ", str(value)))
 
 
 def summary(kind: str, params: dict[str, Any]) -> str:

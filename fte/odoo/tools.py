@@ -209,7 +209,7 @@ def serve(home: Path, verbose: bool = False) -> None:
         from mcp.server.mcpserver.exceptions import ToolError
     except ImportError:
         from mcp.server.fastmcp import FastMCP as MCPServer  # type: ignore[no-redef,attr-defined]  # mcp 1.x
-        from mcp.server.fastmcp.exceptions import ToolError  # type: ignore[no-redef]
+        from mcp.server.fastmcp.exceptions import ToolError  # type: ignore[no-redef,import-not-found]
 
     tools = Tools(home)
     server = MCPServer("fte-odoo", instructions="Odoo accounting. Read tools answer from Odoo; write tools only "

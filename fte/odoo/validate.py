@@ -28,6 +28,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from fte.errors import BadInput
+from fte.plaintext import HIDDEN
 
 DECIMALS = 2  # the currency's (Odoo's res.currency.decimal_places: 2 for USD and EUR)
 MAX_AMOUNT = Decimal("1000000000")  # one billion: beyond it is a typo, not an invoice
@@ -37,9 +38,6 @@ MAX_TEXT = 2000
 MAX_LINES = 100
 DATE_WINDOW_YEARS = 10
 ACCOUNT_CODE = re.compile(r"[0-9A-Za-z.]{1,32}")
-#: Control characters (but tab) and the bidirectional overrides and isolates, which can make text
-#: show something other than what it holds.
-_HIDDEN = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def _number(value: Any, what: str) -> Decimal:
@@ -111,7 +109,7 @@ def text(value: Any, what: str, limit: int, required: bool = False) -> str:
         raise BadInput(f"{what} is required")
     if len(value) > limit:
         raise BadInput(f"{what} is longer than {limit} characters ({len(value)})")
-    if _HIDDEN.search(value):
+    if HIDDEN.search(value):
         raise BadInput(f"{what} holds control or text-direction characters")
     return value
 
