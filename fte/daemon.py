@@ -324,7 +324,7 @@ class Runner:
                 changes, outcomes, since = self.git.changes(None, upstream), [], None
             lost = frozenset(json.loads(self.store.cursor(LOST) or "[]"))
             report.pulled += len(self.reconciler.pulled(
-                outcomes + changes, self.git.read_blob, lost,
+                changes, self.git.read_blob, lost, history=outcomes,
                 versions=lambda: self.git.history(since, upstream, sorted(TASK_FOLDERS))))
             if lost:
                 self.store.set_cursor(LOST, "[]", self.now())

@@ -374,6 +374,23 @@ def test_an_edit_that_reached_the_remote_first_beats_an_unpushed_claim(net) -> N
     assert "invalidate" in [t.event for t in net.runs["beta"].home.store.timeline(tid)]
 
 
+def test_a_rejection_that_reached_the_remote_first_beats_an_unpushed_claim_everywhere(net) -> None:
+    """The losing claim stays in the history every host pulls; read at every version, it must not
+    count for a host that sees both (the claim lost its merge, and was never performed)."""
+    [tid] = presented(net)
+    away = net.root / "away.git"
+    Path(net.remote).rename(away)
+    move(net.runs["beta"], tid, "Approved")
+    net.runs["beta"].tick()  # approved and claimed here; the push fails
+    away.rename(net.remote)
+    move(net.runs["alpha"], tid, "Rejected")
+    net.runs["alpha"].tick()  # the rejection reaches the remote first
+    net.runs["beta"].tick()   # beta's claim loses the merge
+    settle(net, rounds=4)
+    assert set(states(net, tid).values()) == {"rejected"}
+    assert sent(net.homes["alpha"]) == [] and sent(net.homes["beta"]) == []
+
+
 @pytest.mark.parametrize("first", ["edit", "rejection"])
 def test_an_edit_and_a_rejection_on_two_hosts_converge_to_the_first_on_the_remote(net, first: str) -> None:
     """Found by the model's long run: beta edits the draft while alpha rejects it, neither having

@@ -39,6 +39,15 @@ def is_task_note(path: str) -> bool:
     return len(parts) > 1 and parts[0] in TASK_FOLDERS and path.endswith(".md")
 
 
+def _has_epoch(note: Note) -> bool:
+    """Whether the note's fields can be read (its epoch is what the history check compares)."""
+    try:
+        note_fields(note)
+    except (NoteError, BadInput):
+        return False
+    return True
+
+
 def _decided(state: str) -> bool:
     return state in APPROVED_BRANCH or state in DECLINED_BRANCH
 
@@ -101,11 +110,15 @@ class Reconciler:
     # -- other hosts' changes ---------------------------------------------------------------------
 
     def pulled(self, changes: list[Change], read_blob: Callable[[str, int], bytes],
-               lost: frozenset[str] = frozenset(), versions: Callable[[], list[Change]] | None = None) -> list[str]:
+               lost: frozenset[str] = frozenset(), versions: Callable[[], list[Change]] | None = None,
+               history: list[Change] | None = None) -> list[str]:
         """Apply notes changed by a pull; returns the ids of tasks adopted or moved.
 
         Each note is read from the pulled commit with ``read_blob`` (what the remote asserts), not
         from the working tree, where the person may already have moved or edited it.
+        ``history``: the claims and outcomes at every pulled version (applied first, so one that a
+        later push covered is still known); a claim that provably lost a merge — the task's final
+        version in this pull is of a newer presentation, or turned down — is skipped.
         ``lost``: tasks whose note this host changed too, where the merge kept the remote's — this
         host's unpushed decision or edit lost the race, and it converges to the winner.
         ``versions``: every pulled version of the task notes, commit by commit (asked only when
@@ -115,10 +128,22 @@ class Reconciler:
         moved: list[str] = []
         #: task id → the path of its refused note; put back from the row once every version is seen
         self._restore: dict[str, str] = {}
-        for change in changes:
-            if change.status == "D" or change.blob is None or not is_task_note(change.path):
+        parsed = [(change, self._parse_pulled(change, read_blob)) for change in changes
+                  if change.status != "D" and change.blob is not None and is_task_note(change.path)]
+        final = {note.id: note_fields(note)["epoch"] if note.meta.get("state") not in DECLINED_BRANCH else None
+                 for _c, note in parsed if note is not None and _has_epoch(note)}
+        earlier = []
+        for change in history or []:
+            if change.blob is None or not is_task_note(change.path):
                 continue
             note = self._parse_pulled(change, read_blob)
+            if note is None or not _has_epoch(note):
+                continue
+            if note.meta.get("state") == "claimed" and note.id in final and (
+                    final[note.id] is None or final[note.id] > note_fields(note)["epoch"]):
+                continue  # a claim that lost its merge to an edit or a rejection (it was never performed)
+            earlier.append((change, note))
+        for change, note in earlier + parsed:
             if note is None:
                 continue
             self._restore.pop(note.id, None)
