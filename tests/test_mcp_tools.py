@@ -288,3 +288,9 @@ def test_the_daemon_looks_at_the_work_tree_under_the_host_lock(home_dir: Path) -
         order.append("status")
         thread.join()
         assert order == ["released", "status"]
+
+
+def test_a_name_at_the_limit_is_taken(odoo_home) -> None:
+    home, _fake = odoo_home
+    out = Tools(home).create_invoice("A" * 256, [LINE], create_partner=True)
+    assert out["state"] == "detected" and tasks(home)[0].params["partner"] == "A" * 256

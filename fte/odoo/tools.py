@@ -103,7 +103,7 @@ class Tools:
                 return self._answer(existing, duplicate=True)
             hours = h.settings.expiry_hours.get(kind, h.settings.expiry_hours["default"])
             task, created = h.lifecycle.detect(
-                kind=kind, source="mcp", source_ref=ref, title=validate.text(title, "title", validate.MAX_NAME),
+                kind=kind, source="mcp", source_ref=ref, title=title[:validate.MAX_NAME],
                 params=params, body=summary(kind, params), via="cli", actor="mcp",
                 expires_at=now + timedelta(hours=hours))
             touched = h.vault.drain_touched()
