@@ -26,6 +26,7 @@ import hashlib
 import json
 import os
 import socket
+import sys
 import tempfile
 import threading
 from dataclasses import dataclass
@@ -110,8 +111,6 @@ class WebhookServer(ThreadingHTTPServer):
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that went away mid-answer (reset, timeout) is normal on the internet: quiet."""
-        import sys
-
         if not isinstance(sys.exc_info()[1], OSError):
             super().handle_error(request, client_address)
 

@@ -39,13 +39,12 @@ def is_task_note(path: str) -> bool:
     return len(parts) > 1 and parts[0] in TASK_FOLDERS and path.endswith(".md")
 
 
-def _has_epoch(note: Note) -> bool:
-    """Whether the note's fields can be read (its epoch is what the history check compares)."""
+def _epoch(note: Note) -> int | None:
+    """The note's presentation epoch, or None when its fields cannot be read (it is refused later)."""
     try:
-        note_fields(note)
+        return int(note_fields(note)["epoch"])
     except (NoteError, BadInput):
-        return False
-    return True
+        return None
 
 
 def _decided(state: str) -> bool:
@@ -130,17 +129,19 @@ class Reconciler:
         self._restore: dict[str, str] = {}
         parsed = [(change, self._parse_pulled(change, read_blob)) for change in changes
                   if change.status != "D" and change.blob is not None and is_task_note(change.path)]
-        final = {note.id: note_fields(note)["epoch"] if note.meta.get("state") not in DECLINED_BRANCH else None
-                 for _c, note in parsed if note is not None and _has_epoch(note)}
+        #: task id → the epoch of its readable final version in this pull (None: turned down)
+        final = {note.id: None if note.meta.get("state") in DECLINED_BRANCH else epoch
+                 for _c, note in parsed if note is not None and (epoch := _epoch(note)) is not None}
         earlier = []
         for change in history or []:
             if change.blob is None or not is_task_note(change.path):
                 continue
             note = self._parse_pulled(change, read_blob)
-            if note is None or not _has_epoch(note):
+            epoch = _epoch(note) if note is not None else None
+            if note is None or epoch is None:
                 continue
             if note.meta.get("state") == "claimed" and note.id in final and (
-                    final[note.id] is None or final[note.id] > note_fields(note)["epoch"]):
+                    final[note.id] is None or final[note.id] > epoch):  # type: ignore[operator]  # None checked first
                 continue  # a claim that lost its merge to an edit or a rejection (it was never performed)
             earlier.append((change, note))
         for change, note in earlier + parsed:
