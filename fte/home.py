@@ -13,16 +13,25 @@ from pathlib import Path
 
 from fte.clock import Clock, utcnow
 from fte.config import (
-    APPROVAL_KEY_NAME, CONFIG_NAME, ENV_NAME, ROLES, Settings, check_agent, default_agent, load_settings,
-    render_settings, parse_settings,
+    APPROVAL_KEY_NAME,
+    CONFIG_NAME,
+    ENV_NAME,
+    ROLES,
+    Settings,
+    check_agent,
+    default_agent,
+    load_settings,
+    parse_settings,
+    render_settings,
 )
 from fte.errors import BadInput, FteError
 from fte.io.gitlock import HostLock
 from fte.io.gitsync import GitSync
-from fte.keys import KEY_NAME, Keyring, create_host_key, load_host_key
-from fte.states.approvals import Trust
 from fte.io.vault import FOLDERS, Vault
+from fte.keys import KEY_NAME, Keyring, create_host_key, load_host_key
 from fte.models.store import Store
+from fte.states.approvals import Trust
+from fte.states.reconcile import merge_evidence
 from fte.states.service import Lifecycle
 
 TEMPLATE_FILES = ("Dashboard.md", "Company_Handbook.md", "Business_Goals.md")
@@ -163,6 +172,7 @@ def open_home(home: Path, clock: Clock = utcnow, repair: bool = True) -> Home:
         ensure_host_key(settings)
     lifecycle.trust = Trust(Keyring.of(settings.home),
                             load_host_key(settings.home, settings.agent) if settings.executes else None)
+    sync.proves = merge_evidence(lifecycle.trust)
     if repair:
         opened.repaired = lifecycle.repair()
     if rebuilt:

@@ -435,12 +435,80 @@ def test_a_forgery_on_top_of_the_winning_edit_does_not_hide_it(net) -> None:
     (device.root / "Approved" / forged.name).write_text(text)
     device.push("an approval nobody signed")
     move(alpha, tid, "Rejected")
-    alpha.tick()  # alpha's rejection (of the older draft) loses the merge to the forgery
+    alpha.tick()  # at the merge the forgery proves nothing: the edit under it is what the remote holds
     settle(net, rounds=4)
     assert states(net, tid) == {"cloud": "pending", "alpha": "pending", "beta": "pending"}
     assert "edit-beta" in alpha.home.store.get(tid).body
     assert sent(net.homes["alpha"]) == [] and sent(net.homes["beta"]) == []
-    assert "refused-approval" in [i.kind for i in alpha.home.store.incidents() if i.task_id == tid]
+    found = [i for i in alpha.home.store.incidents() if i.task_id == tid]
+    # The forgery is set aside at the merge and reported: a conflict whose unproven side it is.
+    assert any(f"Approved/{forged.name}" in i.detail.get("unproven", []) for i in found if i.kind == "conflict")
+    assert any(i.kind == "lost-decision" for i in found)
+
+
+@pytest.mark.parametrize("how", ["move", "cli"])
+@pytest.mark.parametrize("cover", ["forged-failed", "old-pending"])
+def test_a_decision_covered_on_the_remote_still_reached_it_first(net, cover: str, how: str) -> None:
+    """Found by the model's long run (run 5): beta's approval reached the remote; someone pushed an
+    unsigned note over it (a forged ``failed``, or the old pending note again); alpha, which had
+    rejected meanwhile, merged against that tip and believed its rejection was first, while beta
+    executed: the hosts disagreed forever. (With a forged tip, the cloud had put its own view —
+    pending — back over the approval.) The race is judged on every version the remote held since
+    the merge base, only a version that proves what it asserts takes part, and a host that refuses
+    a pulled note takes the newest proven version under it."""
+    [tid] = presented(net)
+    alpha, beta = net.runs["alpha"], net.runs["beta"]
+    device = Device(net.remote, net.root / "device")
+    pending = device.note_of(tid)
+    old_bytes, old_rel = pending.read_bytes(), pending.relative_to(device.root)
+    move(alpha, tid, "Rejected")  # alpha's rejection waits for its next tick
+    if how == "move":
+        move(beta, tid, "Approved")
+        beta.tick()  # the approval reaches the remote first (beta executes it too)
+    else:
+        r = CliRunner().invoke(cli, ["approve", tid, "--home", str(net.homes["beta"])])
+        assert r.exit_code == 0, r.output  # signed and pushed; executed at beta's next tick
+    device.pull()
+    current = device.note_of(tid)
+    data = current.read_bytes()
+    current.unlink()
+    if cover == "forged-failed":
+        note = parse_note(data)
+        (device.root / "Failed").mkdir(exist_ok=True)
+        (device.root / "Failed" / current.name).write_bytes(render_note(dict(note.meta, state="failed"), note.body))
+    else:
+        (device.root / old_rel).parent.mkdir(parents=True, exist_ok=True)
+        (device.root / old_rel).write_bytes(old_bytes)
+    device.push(f"covered by {cover}")
+    net.runs["cloud"].tick()  # the cloud pulls the cover first
+    alpha.tick()  # alpha's rejection meets the covered approval at the merge
+    settle(net, rounds=4)
+    assert set(states(net, tid).values()) == {"done"}, states(net, tid)
+    assert [t for t, _ in sent(net.homes["alpha"]) + sent(net.homes["beta"])] == [tid]
+    assert "lost-decision" in [i.kind for i in alpha.home.store.incidents() if i.task_id == tid]
+
+
+def test_a_host_that_refuses_a_pulled_note_takes_the_newest_proven_version_under_it(net) -> None:
+    """The cloud pulled a signed approval and a forged ``failed`` over it in one fetch: it refused
+    the forgery and used to write its own view (pending) back over both, hiding the approval."""
+    [tid] = presented(net)
+    r = CliRunner().invoke(cli, ["approve", tid, "--home", str(net.homes["beta"])])
+    assert r.exit_code == 0, r.output
+    device = Device(net.remote, net.root / "device")
+    current = device.note_of(tid)
+    note = parse_note(current.read_bytes())
+    current.unlink()
+    (device.root / "Failed").mkdir(exist_ok=True)
+    (device.root / "Failed" / current.name).write_bytes(render_note(dict(note.meta, state="failed"), note.body))
+    device.push("forged failed")
+    cloud = net.runs["cloud"]
+    cloud.tick()
+    row = cloud.home.store.get(tid)
+    assert row.state == "approved" and row.note_path.startswith("Approved/")
+    assert not (cloud.home.vault.root / "Failed" / current.name).exists()
+    assert "refused-assertion" in [i.kind for i in cloud.home.store.incidents() if i.task_id == tid]
+    device.pull()
+    assert device.note_of(tid).parent.name == "Approved"  # and that is what it pushed
 
 
 def test_a_decision_after_the_deadline_is_refused(tmp_path: Path) -> None:

@@ -136,6 +136,50 @@ def test_the_remote_wins_a_tie_which_makes_the_claim_push_a_lock() -> None:
     assert plan.resolutions[0].detail["kept"] == "remote"
 
 
+N = f"x-{TID[:8]}.md"  # named as fte names notes (the history is searched by the id in the name)
+
+
+def test_a_decision_that_a_later_push_covered_still_reached_the_remote_first() -> None:
+    """The remote held an approval, then the old pending note again (same bytes as the base): the
+    tip shows no change, yet the approval was first; our rejection loses to it."""
+    blobs = Blobs()
+    approved = blobs.put(note(TID, "approved"))
+    pending = blobs.put(note(TID, "pending"))
+    ours = {f"Pending_Approval/email/{N}": None, f"Rejected/{N}": blobs.put(note(TID, "rejected"))}
+    history = [(f"Approved/{N}", approved), (f"Pending_Approval/email/{N}", pending)]
+    plan = plan_merge(ours, {}, blobs.__getitem__, "laptop", history=history, proves=lambda _d, _p: True)
+    assert plan.updates[f"Rejected/{N}"] is None
+    assert plan.updates[f"Approved/{N}"] == approved
+    [resolution] = plan.resolutions
+    assert resolution.detail["kept"] == "remote" and resolution.detail["from_history"] == f"Approved/{N}"
+    # Without the history, the tip alone says nothing: our rejection would stand.
+    assert plan_merge(ours, {}, blobs.__getitem__, "laptop").updates == {}
+
+
+def test_a_version_that_proves_nothing_never_wins_and_is_reported() -> None:
+    blobs = Blobs()
+    forged = blobs.put(note(TID, "rejected", "forged"))
+    ours = {f"Pending_Approval/email/{N}": None, f"Approved/{N}": blobs.put(note(TID, "approved"))}
+    theirs = {f"Pending_Approval/email/{N}": None, f"Rejected/{N}": forged}
+    proves = lambda data, _path: b"forged" not in data  # noqa: E731
+    plan = plan_merge(ours, theirs, blobs.__getitem__, "laptop", history=[(f"Rejected/{N}", forged)], proves=proves)
+    assert plan.updates[f"Rejected/{N}"] is None and f"Approved/{N}" not in plan.updates
+    [resolution] = plan.resolutions
+    assert resolution.detail["kept"] == "local" and resolution.detail["unproven"] == [f"Rejected/{N}"]
+    assert list(plan.new_blobs.values()) == [note(TID, "rejected", "forged")]  # set aside, not dropped
+    # Believed, the same forgery would have won: a rejection on the remote is first.
+    assert plan_merge(ours, theirs, blobs.__getitem__, "laptop").resolutions[0].detail["kept"] == "remote"
+
+
+def test_an_unproven_history_with_no_tip_leaves_ours_alone() -> None:
+    blobs = Blobs()
+    ours = {f"Pending_Approval/email/{N}": None, f"Approved/{N}": blobs.put(note(TID, "approved"))}
+    history = [(f"Rejected/{N}", blobs.put(note(TID, "rejected", "forged")))]
+    plan = plan_merge(ours, {}, blobs.__getitem__, "laptop", history=history,
+                      proves=lambda data, _path: b"forged" not in data)
+    assert plan.updates == {} and plan.resolutions == []
+
+
 def test_new_notes_on_one_side_are_never_moved_or_dropped() -> None:
     blobs = Blobs()
     other = "b" * 32

@@ -21,7 +21,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import git
 from git.exc import GitCommandError
@@ -106,6 +106,8 @@ class Change:
     old: str | None = None
     #: the blob at ``path`` after the change (pulled changes), to read what the remote holds
     blob: str | None = None
+    #: the file mode of ``blob`` (``100644``; ``120000`` is a symlink), where known
+    mode: str | None = None
 
 
 class GitSync:
@@ -119,6 +121,9 @@ class GitSync:
         self.remote = remote
         #: Asked between the steps of a sync and of a recovery: a SIGTERM ends them early.
         self.should_stop = should_stop or (lambda: False)
+        #: Whether a version of a task note proves what it asserts (set by the host from its
+        #: keyring): at a merge, only proven decisions take part in the race (fte.io.treemerge).
+        self.proves: Callable[[bytes, str], bool] | None = None
         self._removed: list[str] = []
         self.repo = git.Repo(root)
         # Never wait on a prompt or a dead host: a daemon has no one to type a password, and an
@@ -521,9 +526,14 @@ class GitSync:
     def _merge(self, head: str, upstream: str) -> tuple[str, list[GitEvent]]:
         """A merge commit of ``head`` and ``upstream`` (see :mod:`fte.io.treemerge`), built in a
         private index: the person's index and working tree are not touched."""
-        base = self._merge_base_of(head, upstream) or EMPTY_TREE
-        plan = plan_merge(self._diff_raw(["diff-tree", base, head]), self._diff_raw(["diff-tree", base, upstream]),
-                          self._blob, self.agent, owns=self._owns)
+        base = self._merge_base_of(head, upstream)
+        ours = self._diff_raw(["diff-tree", base or EMPTY_TREE, head])
+        # Every version the remote held since the base, not only its tip: a decision that reached
+        # the remote first still wins when someone pushed an unproven note over it.
+        history = [(c.path, Entry(c.mode or "100644", c.blob)) for c in self.history(base, upstream, sorted(TASK_FOLDERS))
+                   if c.blob is not None] if any(self._is_task_note(p) for p in ours) else []
+        plan = plan_merge(ours, self._diff_raw(["diff-tree", base or EMPTY_TREE, upstream]),
+                          self._blob, self.agent, owns=self._owns, history=history, proves=self.proves)
         for data in plan.new_blobs.values():
             self._git_input(["hash-object", "-w", "--stdin"], data)
         env = {"GIT_INDEX_FILE": str(self.root / ".git" / MERGE_INDEX)}
@@ -714,7 +724,7 @@ class GitSync:
             _om, _nm, _os, new_sha, status = token[1:].decode().split()
             path = next(tokens, b"").decode("utf-8", "surrogateescape")
             if not status.startswith("D"):
-                found.append(Change("M", path, blob=new_sha))
+                found.append(Change("M", path, blob=new_sha, mode=_nm))
         return found
 
     def read_blob(self, sha: str, limit: int) -> bytes:

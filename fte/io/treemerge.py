@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from fte.errors import NoteError
 from fte.io.vault import TASK_FOLDERS, parse_note
@@ -86,32 +86,54 @@ def plan_merge(
     read: Callable[[str], bytes],
     agent: str,
     owns: Callable[[str], bool] = lambda _path: False,
+    history: Iterable[tuple[str, Entry]] = (),
+    proves: Callable[[bytes, str], bool] | None = None,
 ) -> MergePlan:
-    """Merge ``theirs`` into our tree. ``owns(path)``: only this host writes it (ours always stays)."""
+    """Merge ``theirs`` into our tree. ``owns(path)``: only this host writes it (ours always stays).
+
+    ``history``: every version the remote side held since the merge base, commit by commit
+    (``path``, entry), so a decision that reached the remote first still counts when a later push
+    covered it. ``proves(data, path)``: whether a version proves what it asserts (a signature
+    where one is needed); a version that does not is no decision and never wins a race.
+    """
     plan = MergePlan()
     settled: set[str] = set()
     ours_ids = _notes_by_id(ours, read)
     theirs_ids = _notes_by_id(theirs, read)
-    for task_id in sorted(ours_ids.keys() & theirs_ids.keys()):
-        mine, remote = ours_ids[task_id], theirs_ids[task_id]
-        paths = {s.path for s in mine} | {s.path for s in remote}
-        settled |= paths
-        best_mine, best_remote = _latest(mine), _latest(remote)
-        if best_remote.data == best_mine.data and best_remote.path == best_mine.path:
+    earlier = _notes_by_id_all(history, read, {task_id[:8] for task_id in ours_ids}) if ours_ids else {}
+    for task_id in sorted(ours_ids.keys() & (theirs_ids.keys() | earlier.keys())):
+        mine, tip = ours_ids[task_id], theirs_ids.get(task_id, [])
+        paths = {s.path for s in mine} | {s.path for s in tip}
+        candidates = [s for s in (*earlier.get(task_id, []), *tip) if proves is None or proves(s.data, s.path)]
+        best_mine = _latest(mine)
+        best_remote = max(candidates, key=lambda s: (s.epoch, _rank(s), s.path)) if candidates else None
+        if best_remote is None:
+            winner, loser = best_mine, None  # the remote side only holds versions that prove nothing
+        elif best_remote.data == best_mine.data and best_remote.path == best_mine.path:
             winner, loser = best_remote, None
         elif remote_wins(best_remote, best_mine):
             winner, loser = best_remote, best_mine
         else:
             winner, loser = best_mine, best_remote
+        if not tip and winner is not best_remote:
+            continue  # the remote's tip does not hold the task and its history does not beat ours
+        settled |= paths
+        settled.add(winner.path)
         for path in paths - {winner.path}:
             plan.updates[path] = None  # exactly one note per task is left
         if ours.get(winner.path) != winner.entry:
             plan.updates[winner.path] = winner.entry
-        losers = [s for s in (*mine, *remote) if s.data != winner.data]
+        losers = [s for s in (*mine, *tip) if s.data != winner.data]
         if loser is None and not losers:
             continue
+        shown = best_remote or _latest(tip)
         detail: dict[str, Any] = {"kept": "remote" if winner is best_remote else "local",
-                                  "states": [best_remote.state, best_mine.state]}
+                                  "states": [shown.state, best_mine.state]}
+        if best_remote is not None and winner is best_remote and best_remote.path not in {s.path for s in tip}:
+            detail["from_history"] = best_remote.path  # the remote's tip held an unproven version over it
+        unproven = sorted({s.path for s in tip if proves is not None and not proves(s.data, s.path)})
+        if unproven:
+            detail["unproven"] = unproven  # pushed by someone who could not sign it: set aside, reported
         copies = []
         for side in {s.data: s for s in losers}.values():
             copy = conflict_copy_path(side.path, agent, blob_sha(side.data))
@@ -145,9 +167,17 @@ def plan_merge(
 
 
 def _notes_by_id(changes: dict[str, Entry | None], read: Callable[[str], bytes]) -> dict[str, list[_Side]]:
+    return _notes_by_id_all(list(changes.items()), read)
+
+
+def _notes_by_id_all(changes: Iterable[tuple[str, Entry | None]], read: Callable[[str], bytes],
+                     id8s: set[str] | None = None) -> dict[str, list[_Side]]:
+    """The task notes among ``changes``, by id; with ``id8s``, only paths named after those ids."""
     found: dict[str, list[_Side]] = {}
-    for path, entry in changes.items():
+    for path, entry in changes:
         if entry is None or entry.mode not in REGULAR or not is_task_note(path):
+            continue
+        if id8s is not None and path[-11:-3] not in id8s:
             continue
         data = read(entry.sha)
         try:

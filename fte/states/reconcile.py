@@ -153,7 +153,7 @@ class Reconciler:
                     moved.append(note.id)
             except (NoteError, BadInput, InvalidTransition) as exc:
                 self.incident("refused-note", note.id if len(note.id) == 32 else None, change.path, error=str(exc))
-        if versions is not None and lost & set(self._restore):
+        if versions is not None and self._restore:
             self._fall_back(versions(), read_blob, lost, moved)
         for task_id, path in self._restore.items():
             row = self.store.find(task_id)
@@ -166,9 +166,11 @@ class Reconciler:
 
     def _fall_back(self, versions: list[Change], read_blob: Callable[[str, int], bytes], lost: frozenset[str],
                    moved: list[str]) -> None:
-        """For each lost race whose winning note was refused: the newest earlier version that is
-        not refused wins instead (so the hosts converge on what the remote really holds)."""
-        wanted = {task_id[:8]: task_id for task_id in lost & set(self._restore)}
+        """For each task whose final pulled note was refused: the newest earlier pulled version that
+        proves what it asserts is what the remote really holds (a forgery pushed on top of a
+        decision must not hide it), so this host takes that one, as every other host does. The
+        refused note is still replaced from the row afterwards."""
+        wanted = {task_id[:8]: task_id for task_id in self._restore}
         for change in reversed(versions):
             task_id = wanted.get(change.path[-11:-3]) if change.path.endswith(".md") else None
             if task_id is None or change.blob is None or not is_task_note(change.path):
@@ -182,18 +184,25 @@ class Reconciler:
                 continue
             state = "synced" if state == "drafted" else state
             row = self.store.find(task_id)
-            fields = note_fields(note)
-            if row is None or (state, fields["epoch"]) == (row.state, row.epoch):
-                continue  # this host's own version (its commits are in the pulled range too): the one that lost
-            if self._refusal(note.id, state, fields, row, lost) is not None:
-                continue
             try:
-                if self._apply_pulled(note, change.path, lost):
-                    moved.append(task_id)
-            except (NoteError, BadInput, InvalidTransition) as exc:
-                self.incident("refused-note", task_id, change.path, error=str(exc))
-            del wanted[task_id[:8]]
-            self._restore.pop(task_id, None)
+                fields = note_fields(note)
+            except (NoteError, BadInput):
+                continue
+            if row is None:
+                continue
+            if (state, fields["epoch"]) == (row.state, row.epoch):
+                if task_id in lost:
+                    continue  # this host's own version (its commits are in the pulled range too): the one that lost
+                del wanted[task_id[:8]]  # this host already holds the newest proven version
+            elif self._refusal(note.id, state, fields, row, lost) is not None:
+                continue
+            else:
+                try:
+                    if self._apply_pulled(note, change.path, lost):
+                        moved.append(task_id)
+                except (NoteError, BadInput, InvalidTransition) as exc:
+                    self.incident("refused-note", task_id, change.path, error=str(exc))
+                del wanted[task_id[:8]]
             if not wanted:
                 return
 
@@ -315,29 +324,7 @@ class Reconciler:
         return detail
 
     def _unproven(self, task_id: str, state: str, fields: dict[str, Any], row: Task | None) -> str | None:
-        """Why the note's state is not proven by a trusted host's signature (None: it is, or needs none)."""
-        approval = fields["approval"]
-        if state == "failed" and approval is None:
-            # A drafting failure (the cloud's; unsigned): believed only before anything was presented.
-            if row is None or row.state in ("detected", "drafted", "synced"):
-                return None
-            return "a presented task cannot be failed without a signed record"
-        if state in ("approved", "claimed", "done", "failed"):
-            reason = self.trust.verify_approval(task_id, fields["kind"], fields["params"], fields["body"], approval)
-            if reason is not None:
-                return reason
-            if approval["epoch"] != fields["epoch"]:
-                return f"its approval is of presentation {approval['epoch']}, the note is at {fields['epoch']}"
-        if state in SIGNED_STATES and state != "approved":
-            record = fields["assertion"]
-            reason = self.trust.verify_assertion(task_id, state, record)
-            if reason is not None:
-                return reason
-            if record["epoch"] != fields["epoch"]:
-                return f"its {state} record is of presentation {record['epoch']}, the note is at {fields['epoch']}"
-            if state == "claimed" and record["host"] != fields["claimed_by"]:
-                return f"claimed by {fields['claimed_by']!r} but signed by {record['host']!r}"
-        return None
+        return unproven(self.trust, task_id, state, fields, row)
 
     def _refuse_pulled(self, note: Note, path: str, row: Task | None, state: str, reason: str) -> bool:
         """Refused: an incident, and the database does not change. Once every pulled version is
@@ -468,6 +455,52 @@ class Reconciler:
         self._approvals.append(approve_move(self.lifecycle, self.trust, row, self.person,
                                             body=fields["body"], params=fields["params"], path=path, **detail))
         return {path}
+
+
+def unproven(trust: Trust, task_id: str, state: str, fields: dict[str, Any], row: Task | None) -> str | None:
+    """Why a note's state is not proven by a trusted host's signature (None: it is, or needs none).
+    ``row``: this host's row of the task, if any (an unsigned drafting failure is believed only
+    before anything was presented)."""
+    approval = fields["approval"]
+    if state == "failed" and approval is None:
+        if row is None or row.state in ("detected", "drafted", "synced"):
+            return None
+        return "a presented task cannot be failed without a signed record"
+    if state in ("approved", "claimed", "done", "failed"):
+        reason = trust.verify_approval(task_id, fields["kind"], fields["params"], fields["body"], approval)
+        if reason is not None:
+            return reason
+        if approval["epoch"] != fields["epoch"]:
+            return f"its approval is of presentation {approval['epoch']}, the note is at {fields['epoch']}"
+    if state in SIGNED_STATES and state != "approved":
+        record = fields["assertion"]
+        reason = trust.verify_assertion(task_id, state, record)
+        if reason is not None:
+            return reason
+        if record["epoch"] != fields["epoch"]:
+            return f"its {state} record is of presentation {record['epoch']}, the note is at {fields['epoch']}"
+        if state == "claimed" and record["host"] != fields["claimed_by"]:
+            return f"claimed by {fields['claimed_by']!r} but signed by {record['host']!r}"
+    return None
+
+
+def merge_evidence(trust: Trust) -> Callable[[bytes, str], bool]:
+    """For the tree merge (:mod:`fte.io.treemerge`): does a version of a note prove what it asserts?
+    Only a proven decision takes part in "the first decision to reach the remote wins"; an
+    unsigned one (a forgery, or a host restoring its own view) is no decision at all."""
+    def proves(data: bytes, path: str) -> bool:
+        try:
+            note = parse_note(data, path)
+            state = note.meta.get("state")
+            if not isinstance(state, str) or state not in LATER:
+                return False
+            fields = note_fields(note)
+            # An unsigned ``failed`` proves nothing at a merge: a drafting failure is not a decision.
+            return (state != "failed" or fields["approval"] is not None) and \
+                unproven(trust, note.id, state, fields, None) is None
+        except (NoteError, BadInput):
+            return False
+    return proves
 
 
 def check_deadline(row: Task, now: datetime) -> None:
