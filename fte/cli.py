@@ -571,7 +571,7 @@ def whatsapp_serve(port: int, public_url: str, home: Path) -> None:
     if not settings.executes:
         raise BadInput("the WhatsApp webhook runs on a local host (role local or all): a cloud host holds no "
                        "Twilio token and never answers")
-    source = ((settings.raw.get("sources", {}) or {}).get("whatsapp", {})) or {}
+    source = settings.section("sources.whatsapp")
     if not source.get("enabled"):
         raise BadInput("[sources.whatsapp] enabled = true is not set in fte.toml: messages would be accepted "
                        "and never become tasks (docs/channels.md, WhatsApp)")

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fte import settings_spec
 from fte.errors import BadInput, NotInitialised
 
 ROLES = ("cloud", "local", "all")
@@ -69,7 +70,8 @@ class Settings:
     signature: str = ""
     rate_limits: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_RATE_LIMITS))
     audit_retention_days: int = 90
-    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    #: every setting by dotted name (``executors.email.port``), checked, defaults filled in
+    values: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def db_path(self) -> Path:
@@ -84,6 +86,12 @@ class Settings:
     def drafts(self) -> bool:
         return self.role in ("cloud", "all")
 
+    def section(self, table: str) -> dict[str, Any]:
+        """The settings of one table (``executors.email``) by key, checked, defaults filled in."""
+        values = self.values or settings_spec.check({})  # made in code without a document: the defaults
+        prefix = table + "."
+        return {k[len(prefix):]: v for k, v in values.items() if k.startswith(prefix) and "." not in k[len(prefix):]}
+
 
 def _resolve(home: Path, value: str) -> Path:
     p = Path(os.path.expanduser(value))
@@ -91,71 +99,35 @@ def _resolve(home: Path, value: str) -> Path:
 
 
 def parse_settings(home: Path, data: dict[str, Any]) -> Settings:
-    """Validate a parsed ``fte.toml`` document; a bad value raises :class:`BadInput` naming it."""
+    """Validate a parsed ``fte.toml`` document against :data:`fte.settings_spec.SETTINGS`; a bad or
+    unknown key raises :class:`BadInput` naming it (docs/settings.md)."""
     home = home.resolve()
-    role = data.get("role", "all")
-    if role not in ROLES:
-        raise BadInput(f"fte.toml: role must be one of {', '.join(ROLES)}, not {role!r}")
-    agent = check_agent(str(data.get("agent", default_agent())))
-    for key in ("vault", "remote"):
-        if key in data and not isinstance(data[key], str):
-            raise BadInput(f"fte.toml: {key} must be a string")
-    sources = data.get("sources", {}) or {}
-    maildir = (sources.get("maildir", {}) or {}) if isinstance(sources, dict) else {}
-    drafter = data.get("drafter", {}) or {}
-    email = ((data.get("executors", {}) or {}).get("email", {})) or {}
-    provider = drafter.get("provider", "template")
-    if provider not in ("template", "openai"):
-        raise BadInput(f"fte.toml: drafter.provider must be 'template' or 'openai', not {provider!r}")
-    transport = email.get("transport", "maildir")
-    if transport not in ("maildir", "smtp", "gmail"):
-        raise BadInput(f"fte.toml: executors.email.transport must be maildir, smtp or gmail, not {transport!r}")
-    expiry = dict(DEFAULT_EXPIRY_HOURS)
-    for kind, hours in (data.get("expiry", {}) or {}).items():
-        if not isinstance(hours, (int, float)) or hours <= 0:
-            raise BadInput(f"fte.toml: expiry.{kind} must be a positive number of hours")
-        expiry[kind] = float(hours)
-    limits = dict(DEFAULT_RATE_LIMITS)
-    for kind, per_hour in (data.get("limits", {}) or {}).items():
-        if not isinstance(per_hour, int) or isinstance(per_hour, bool) or per_hour < 0:
-            raise BadInput(f"fte.toml: limits.{kind} must be a whole number of executions per hour")
-        limits[kind] = per_hour
-    retention = (data.get("audit", {}) or {}).get("retention_days", 90)
-    if not isinstance(retention, int) or isinstance(retention, bool) or retention < 1:
-        raise BadInput("fte.toml: audit.retention_days must be a whole number of days, at least 1")
-    daemon = data.get("daemon", {}) or {}
-    intervals = {}
-    for key, default in (("sync_interval", 30.0), ("watch_interval", 1.0), ("heartbeat_interval", 300.0)):
-        value = daemon.get(key, default)
-        if not isinstance(value, (int, float)) or value <= 0:
-            raise BadInput(f"fte.toml: daemon.{key} must be a positive number of seconds")
-        intervals[key] = float(value)
-    file_events = daemon.get("file_events", True)
-    if not isinstance(file_events, bool):
-        raise BadInput("fte.toml: daemon.file_events must be true or false")
-    dry_run = data.get("dry_run", False)
-    if not isinstance(dry_run, bool):
-        raise BadInput("fte.toml: dry_run must be true or false")
+    values = settings_spec.check(data, CONFIG_NAME)
+    agent = check_agent(values["agent"] if values["agent"] is not None else default_agent())
+    expiry = dict(DEFAULT_EXPIRY_HOURS) | {k: float(v) for k, v in values["expiry"].items()}
+    limits = dict(DEFAULT_RATE_LIMITS) | dict(values["limits"])
     return Settings(
         home=home,
-        role=role,
+        role=values["role"],
         agent=agent,
-        vault=_resolve(home, data.get("vault", "vault")),
-        remote=data.get("remote", ""),
-        maildir_path=_resolve(home, maildir.get("path", "inbox")),
-        drafter_provider=provider,
-        email_transport=transport,
-        email_path=_resolve(home, email.get("path", "outbox")),
-        email_from=str(email.get("from", "fte@localhost")),
-        person=str(data.get("person", "person")),
-        dry_run=dry_run,
+        vault=_resolve(home, values["vault"]),
+        remote=values["remote"],
+        maildir_path=_resolve(home, values["sources.maildir.path"]),
+        drafter_provider=values["drafter.provider"],
+        email_transport=values["executors.email.transport"],
+        email_path=_resolve(home, values["executors.email.path"]),
+        email_from=values["executors.email.from"],
+        person=values["person"],
+        dry_run=values["dry_run"],
         expiry_hours=expiry,
-        signature=str(drafter.get("signature", "")),
+        signature=values["drafter.signature"],
         rate_limits=limits,
-        audit_retention_days=retention,
-        file_events=file_events,
-        raw=data,
-        **intervals,
+        audit_retention_days=values["audit.retention_days"],
+        file_events=values["daemon.file_events"],
+        sync_interval=values["daemon.sync_interval"],
+        watch_interval=values["daemon.watch_interval"],
+        heartbeat_interval=values["daemon.heartbeat_interval"],
+        values=values,
     )
 
 
@@ -163,9 +135,13 @@ def load_settings(home: Path) -> Settings:
     """Read ``<home>/fte.toml``; a missing or malformed file is a clear :class:`BadInput`."""
     path = home / CONFIG_NAME
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+        text = path.read_bytes().decode("utf-8")
+    except (FileNotFoundError, NotADirectoryError):
         raise NotInitialised(f"{home} is not an fte home (no {CONFIG_NAME}); run: fte init --home {home}") from None
+    except UnicodeDecodeError as exc:
+        raise BadInput(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+    except OSError as exc:
+        raise BadInput(f"{path}: cannot be read ({exc.strerror})") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -223,12 +199,21 @@ def load_env(home: Path) -> dict[str, str]:
     """Secrets for this host: ``<home>/.env`` (KEY=VALUE lines) overlaid by the real environment."""
     values: dict[str, str] = {}
     path = home / ENV_NAME
-    if path.exists():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            line = line.strip()
-            if not line or line.startswith("#") or "=" not in line:
-                continue
-            key, _, value = line.partition("=")
-            values[key.strip()] = value.strip().strip('"').strip("'")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except (FileNotFoundError, NotADirectoryError):
+        text = ""
+    except UnicodeDecodeError as exc:
+        raise BadInput(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+    except OSError as exc:
+        raise BadInput(f"{path}: cannot be read ({exc.strerror})") from None
+    for number, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.removeprefix("export ").partition("=")
+        if not sep or not key.strip():
+            raise BadInput(f"{path}, line {number}: not a KEY=value line")
+        values[key.strip()] = value.strip().strip('"').strip("'")
     values.update({k: v for k, v in os.environ.items() if k.startswith(("FTE_", "OPENAI_"))})
     return values

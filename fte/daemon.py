@@ -58,7 +58,7 @@ class RoleViolation(FteError):
 
 def build_executors(settings: Settings) -> dict[str, Executor]:
     """The executors this host's settings and secrets configure, by task kind."""
-    email = ((settings.raw.get("executors", {}) or {}).get("email", {})) or {}
+    email = settings.section("executors.email")
     if settings.email_transport == "maildir":
         outbox: Executor = MaildirOutbox(settings.email_path, settings.email_from)
     elif settings.email_transport == "smtp":
@@ -81,7 +81,7 @@ def build_executors(settings: Settings) -> dict[str, Executor]:
         raise BadInput(f"executors.email.transport = {settings.email_transport!r} is not available")
     executors = {kind: outbox for kind in outbox.kinds}
     env = load_env(settings.home)
-    x = ((settings.raw.get("executors", {}) or {}).get("x", {})) or {}
+    x = settings.section("executors.x")
     if x.get("enabled"):
         import tweepy
 
@@ -92,7 +92,7 @@ def build_executors(settings: Settings) -> dict[str, Executor]:
         if not all(keys) or not x.get("user_id"):
             raise BadInput("[executors.x] needs user_id and FTE_X_CONSUMER_KEY/SECRET, FTE_X_ACCESS_TOKEN/SECRET")
         executors["x.reply"] = XReplier(tweepy.Client(*([None] + keys)), str(x["user_id"]))
-    linkedin = ((settings.raw.get("executors", {}) or {}).get("linkedin", {})) or {}
+    linkedin = settings.section("executors.linkedin")
     if linkedin.get("enabled"):
         from fte.io.linkedin import LinkedInPoster
 
@@ -108,7 +108,7 @@ def build_executors(settings: Settings) -> dict[str, Executor]:
 
         odoo = OdooExecutor(make_client(settings))
         executors.update({kind: odoo for kind in odoo.kinds})
-    whatsapp = ((settings.raw.get("executors", {}) or {}).get("whatsapp", {})) or {}
+    whatsapp = settings.section("executors.whatsapp")
     if whatsapp.get("enabled"):
         from twilio.rest import Client
 
@@ -130,7 +130,7 @@ def build_sources(settings: Settings) -> list[Any]:
     """The sources this host reads: on drafting hosts the Maildir (always), Gmail and X when enabled;
     on executing hosts WhatsApp when enabled."""
     sources: list[Any] = []
-    whatsapp = ((settings.raw.get("sources", {}) or {}).get("whatsapp", {})) or {}
+    whatsapp = settings.section("sources.whatsapp")
     if settings.executes and whatsapp.get("enabled"):
         from fte.io.whatsapp import WhatsAppSource
 
@@ -140,14 +140,14 @@ def build_sources(settings: Settings) -> list[Any]:
     maildir = MaildirSource(settings.maildir_path)
     maildir.cursor_name = f"maildir:{settings.maildir_path}"  # type: ignore[attr-defined]
     sources.append(maildir)
-    gmail = ((settings.raw.get("sources", {}) or {}).get("gmail", {})) or {}
+    gmail = settings.section("sources.gmail")
     if gmail.get("enabled"):
         from fte.io.gmail import GmailSource, load_service
 
         sources.append(GmailSource(load_service(settings.home, "read"), query=str(gmail.get("query", "in:inbox")),
                                    label=str(gmail.get("label", "INBOX")),
                                    max_full_sync=int(gmail.get("max_full_sync", 100))))
-    x = ((settings.raw.get("sources", {}) or {}).get("x", {})) or {}
+    x = settings.section("sources.x")
     if x.get("enabled"):
         import tweepy
 
@@ -166,7 +166,7 @@ def build_drafter(settings: Settings) -> Drafter:
         return TemplateDrafter(settings.signature)
     from fte.io.openai_drafter import OpenAIDrafter
 
-    cfg = settings.raw.get("drafter", {}) or {}
+    cfg = settings.section("drafter")
     if not cfg.get("model"):
         raise BadInput("drafter.provider = 'openai' needs drafter.model")
     return OpenAIDrafter(

@@ -22,7 +22,7 @@ from typing import Any, Callable
 from fte.clock import Clock, utcnow
 from fte.errors import FteError
 from fte.config import load_settings
-from fte.home import open_home
+from fte.home import Home, open_home
 from fte.daemon import Runner, TickReport
 
 DEBOUNCE = 0.2
@@ -148,11 +148,11 @@ def run_daemon(
                     while True:
                         if flags.reload:
                             flags.reload = False
-                            opened.close()
-                            opened = open_home(home, clock=clock)
-                            opened.git.should_stop = lambda: flags.stop
-                            runner = Runner(opened, log=log)
-                            log("settings reloaded")
+                            reloaded = _reload(home, clock, log)
+                            if reloaded is not None:
+                                opened.close()
+                                opened, runner = reloaded
+                                opened.git.should_stop = lambda: flags.stop
                         wake.clear()
                         report = _tick(runner, log)
                         ticks += 1
@@ -174,6 +174,24 @@ def run_daemon(
             signal.signal(sig, handler)
     log("fte daemon: stopped")
     return 0
+
+
+def _reload(home: Path, clock: Clock, log: Callable[[str], None]) -> tuple[Home, Runner] | None:
+    """The home opened again with its new settings, or None (said in the log) when they are bad:
+    a typo made while the daemon runs never stops it, and the previous settings stay in force."""
+    try:
+        fresh = open_home(home, clock=clock)
+    except FteError as exc:
+        log(f"settings not reloaded, the previous ones stay in force: {exc}")
+        return None
+    try:
+        runner = Runner(fresh, log=log)
+    except FteError as exc:
+        fresh.close()
+        log(f"settings not reloaded, the previous ones stay in force: {exc}")
+        return None
+    log("settings reloaded")
+    return fresh, runner
 
 
 def _tick(runner: Runner, log: Callable[[str], None]) -> TickReport | None:

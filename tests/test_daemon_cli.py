@@ -234,6 +234,38 @@ def test_sighup_reloads_the_settings(home_dir: Path) -> None:
             proc.kill()
 
 
+def test_a_bad_reload_keeps_the_previous_settings_and_says_so(home_dir: Path) -> None:
+    """A typo saved while the daemon runs, then SIGHUP: the daemon keeps running on the settings it
+    had, says why in one line, and takes the corrected file at the next SIGHUP."""
+    proc = subprocess.Popen([sys.executable, "-m", "fte", "daemon", "--home", str(home_dir)],
+                            stderr=subprocess.PIPE, text=True)
+
+    def until(text: str) -> list[str]:
+        lines = [proc.stderr.readline()]
+        while text not in lines[-1] and len(lines) < 40 and lines[-1]:
+            lines.append(proc.stderr.readline())
+        return lines
+
+    try:
+        assert "fte daemon:" in proc.stderr.readline()
+        toml = home_dir / "fte.toml"
+        good = toml.read_text()
+        toml.write_text(good.replace("dry_run = false", "dryrun = true"))
+        proc.send_signal(signal.SIGHUP)
+        lines = until("settings not reloaded")
+        assert "unknown setting 'dryrun' (did you mean 'dry_run'?)" in lines[-1], lines
+        assert proc.poll() is None  # still running, on the old settings
+        toml.write_text(good)
+        proc.send_signal(signal.SIGHUP)
+        assert "settings reloaded" in until("settings reloaded")[-1]
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=30)
+        assert proc.returncode == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
 def test_maildir_outbox_lookup_sees_a_message_a_mail_client_moved_to_cur(tmp_path: Path) -> None:
     from datetime import datetime, timezone
 

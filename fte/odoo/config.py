@@ -15,7 +15,7 @@ from fte.odoo.client import OdooClient
 
 
 def odoo_settings(settings: Settings) -> dict[str, Any]:
-    return dict((settings.raw.get("odoo", {}) or {}))
+    return settings.section("odoo")
 
 
 def configured(settings: Settings) -> bool:

@@ -1,0 +1,121 @@
+"""Strict settings (docs/settings.md): a typo is an error with one line and exit 2, never a silent
+default; every bad input a new user was seen to type gives that line, not a traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from fte import settings_spec
+from fte.cli import cli
+from fte.config import load_settings
+from fte.errors import BadInput
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    h = tmp_path / "home"
+    r = CliRunner().invoke(cli, ["init", "--home", str(h), "--role", "all", "--agent", "laptop"])
+    assert r.exit_code == 0, r.output
+    return h
+
+
+def run_status(home: Path) -> tuple[int, str]:
+    r = CliRunner().invoke(cli, ["status", "--home", str(home)])
+    return r.exit_code, r.output
+
+
+BAD = [
+    ("dryrun = true\n", "unknown setting 'dryrun' (did you mean 'dry_run'?)"),
+    ("executors = 5\n", "[executors] must be a table"),
+    ("vault = 5\n", "vault must be text"),
+    ("[sources.maildir]\npath = 5\n", "sources.maildir.path must be text"),
+    ("[executors.email]\nport = \"abc\"\n", "executors.email.port must be a whole number from 1 to 65535"),
+    ("[executors.email]\nsecurity = \"tls\"\n", "executors.email.security must be one of"),
+    ("[executors.email]\nprot = 25\n", "did you mean 'executors.email.port'?"),
+    ("[daemon]\nsync_interval = inf\n", "daemon.sync_interval must be a positive, finite number, not inf"),
+    ("[daemon]\nsync_interval = nan\n", "must be a positive, finite number, not nan"),
+    ("[daemon]\nfile_events = \"yes\"\n", "daemon.file_events must be true or false"),
+    ("[expiry]\n\"email.reply\" = nan\n", "expiry.\"email.reply\" must be a positive, finite number"),
+    ("expiry = nan\n", "[expiry] must be a table"),
+    ("[limits]\n\"emial.reply\" = 3\n", "did you mean 'email.reply'?"),
+    ("[limits]\n\"email.reply\" = -1\n", "must be a whole number at least 0"),
+    ("[audit]\nretention_days = 0\n", "audit.retention_days must be a whole number at least 1"),
+    ("role = \"boss\"\n", "role must be one of 'cloud', 'local', 'all'"),
+    ("[drafter]\nprovider = 5\n", "drafter.provider must be one of"),
+    ("[drafter]\nmax_retries = 1e9\n", "drafter.max_retries must be a whole number"),
+    ("[sources.gmail]\nmax_full_sync = 1.5\n", "sources.gmail.max_full_sync must be a whole number"),
+    ("[executors.x]\nuser_id = \"@me\"\n", "executors.x.user_id must be a numeric id"),
+    ("[odoo]\ncompany = true\n", "odoo.company must be a name (in quotes) or a numeric id"),
+    ("[odoo]\npassword = \"hunter2\"\n", "unknown setting 'odoo.password'"),
+    ("[sources.telegram]\nenabled = true\n", "unknown table 'sources.telegram'"),
+    ("agent = \"../x\"\n", "agent name '../x' must be"),
+    ("[daemon\n", "fte.toml"),  # not TOML at all
+]
+
+
+@pytest.mark.parametrize(("text", "message"), BAD, ids=[b[0].strip().replace("\n", " ")[:40] for b in BAD])
+def test_a_bad_setting_is_one_line_and_exit_2(home: Path, text: str, message: str) -> None:
+    (home / "fte.toml").write_text(text if text.startswith("agent") else 'agent = "laptop"\n' + text)
+    code, output = run_status(home)
+    assert code == 2, output
+    assert message in output, output
+    assert len(output.strip().splitlines()) == 1 and "Traceback" not in output, output
+
+
+def test_the_same_table_twice_is_refused_by_toml_itself(home: Path) -> None:
+    config = home / "fte.toml"
+    config.write_text(config.read_text() + "\n[daemon]\nsync_interval = 5\n")
+    code, output = run_status(home)
+    assert code == 2 and len(output.strip().splitlines()) == 1, output
+
+
+@pytest.mark.parametrize("name", ["fte.toml", ".env"])
+def test_a_file_that_is_not_utf8_is_one_line_and_exit_2(home: Path, name: str) -> None:
+    (home / name).write_bytes((home / name).read_bytes() + b"\n# caf\xe9\n")
+    r = CliRunner().invoke(cli, ["daemon", "--once", "--home", str(home)])
+    assert r.exit_code == 2, r.output
+    assert f"{name}: not UTF-8 text" in r.output and len(r.output.strip().splitlines()) == 1, r.output
+
+
+def test_an_env_line_that_is_not_key_value_is_named(home: Path) -> None:
+    (home / ".env").write_text("FTE_SMTP_PASSWORD=x\nthis is not a setting\n")
+    r = CliRunner().invoke(cli, ["daemon", "--once", "--home", str(home)])
+    assert r.exit_code == 2 and ".env, line 2: not a KEY=value line" in r.output, r.output
+
+
+def test_a_home_under_a_file_is_one_line(tmp_path: Path) -> None:
+    r = CliRunner().invoke(cli, ["status", "--home", "/dev/null/x"])
+    assert r.exit_code == 2 and "Traceback" not in r.output and len(r.output.strip().splitlines()) == 1, r.output
+
+
+def test_every_setting_the_template_writes_is_known_and_the_defaults_pass(home: Path) -> None:
+    settings = load_settings(home)
+    assert settings.section("executors.email")["port"] == 587
+    assert settings_spec.check({})["daemon.sync_interval"] == 30.0
+
+
+def test_known_values_are_typed_and_reach_the_settings(tmp_path: Path) -> None:
+    values = settings_spec.check({"daemon": {"sync_interval": 5}, "limits": {"odoo.bill": 2},
+                                  "executors": {"email": {"port": 2525}}})
+    assert values["daemon.sync_interval"] == 5.0 and isinstance(values["daemon.sync_interval"], float)
+    assert values["limits"] == {"odoo.bill": 2} and values["executors.email.port"] == 2525
+    with pytest.raises(BadInput, match="did you mean 'daemon.sync_interval'"):
+        settings_spec.check({"daemon": {"sync_intervall": 5}})
+
+
+def test_every_executor_kind_is_a_known_kind() -> None:
+    from fte.io.executors import MaildirOutbox
+    from fte.odoo.executor import KINDS
+
+    assert set(KINDS) <= set(settings_spec.TASK_KINDS)
+    assert set(MaildirOutbox.kinds) <= set(settings_spec.TASK_KINDS)
+
+
+def test_docs_settings_is_generated_from_the_table() -> None:
+    assert (REPO / "docs" / "settings.md").read_text(encoding="utf-8") == settings_spec.markdown(), \
+        "docs/settings.md is stale: python -m fte.settings_spec > docs/settings.md"
