@@ -18,7 +18,7 @@ from typing import Any, Callable, TypeVar
 import click
 
 from fte import __version__
-from fte.config import load_settings
+from fte.config import Settings, load_settings
 from fte.errors import BadInput, FteError
 from fte.home import init_home, open_home
 from fte.models import migrate
@@ -61,6 +61,14 @@ def handle_errors(f: F) -> F:
             sys.exit(exc.exit_code)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _reader_schema(settings: Settings) -> str:
+    """A reader's database at the newest schema; a missing one is made and read back from the vault
+    by opening the home (loudly: its audit history is lost), never silently created empty."""
+    if not settings.db_path.exists():
+        open_home(settings.home).close()
+    return migrate.ensure_schema(settings.db_path)
 
 
 def _emit_json(data: Any) -> None:
@@ -108,7 +116,7 @@ def init(role: str, agent: str | None, vault_dir: str, remote: str, as_json: boo
 def status(as_json: bool, home: Path) -> None:
     """What is where: tasks by state, notes behind their rows, the last transition."""
     settings = load_settings(home)
-    revision = migrate.ensure_schema(settings.db_path)
+    revision = _reader_schema(settings)
     _cols, rows = run_query(settings.db_path, "SELECT state, count(*) FROM tasks GROUP BY state")
     counts = {state: 0 for state in STATES} | {s: n for s, n in rows}
     _c, behind = run_query(settings.db_path, "SELECT count(*) FROM tasks WHERE mirrored_version < version")
@@ -216,7 +224,7 @@ def sql(query: str | None, list_named: bool, fmt: str | None, timeout: float, ho
     if not query:
         raise click.UsageError("give a query, a named query, or --list")
     settings = load_settings(home)
-    migrate.ensure_schema(settings.db_path)
+    _reader_schema(settings)
     if query in NAMED:
         query = NAMED[query][1]
     columns, rows = run_query(settings.db_path, query, timeout=timeout)

@@ -41,6 +41,10 @@ class NotInitialised(BadInput):
     """The home folder has no ``fte.toml``."""
 
 
+class CorruptDatabase(BadInput):
+    """The host's database file is not a readable SQLite database (one line: the file, the way back)."""
+
+
 class SchemaTooNew(FteError):
     """The database was written by a newer fte than this one."""
 

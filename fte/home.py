@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +29,7 @@ from fte.config import (
 from fte.errors import BadInput, FteError
 from fte.io.gitlock import HostLock
 from fte.io.gitsync import GitSync
-from fte.io.vault import FOLDERS, Vault
+from fte.io.vault import FOLDERS, TASK_FOLDERS, Vault
 from fte.keys import KEY_NAME, Keyring, create_host_key, load_host_key
 from fte.models.store import Store
 from fte.states.approvals import Trust
@@ -156,9 +158,19 @@ def trust_host(home: Path, other: Path) -> bool:
     return Keyring.of(home).trust(agent, key, utcnow())
 
 
-def open_home(home: Path, clock: Clock = utcnow, repair: bool = True) -> Home:
-    """Open a home for work; upgrades an older database and repairs notes behind their rows."""
+def _stderr(message: str) -> None:
+    print(f"fte: warning: {message}", file=sys.stderr)
+
+
+def open_home(home: Path, clock: Clock = utcnow, repair: bool = True,
+              warn: Callable[[str], None] = _stderr) -> Home:
+    """Open a home for work; upgrades an older database and repairs notes behind their rows.
+
+    A missing database (deleted, or moved aside after corruption) is made again and its rows are
+    read back from the vault — loudly (``warn``, and a ``database-lost`` incident): the audit
+    history only the old file held cannot come back."""
     settings = load_settings(home)
+    lost = not settings.db_path.exists()
     store = Store.open(settings.db_path)
     vault = Vault(settings.vault)
     lifecycle = Lifecycle(store, vault, settings.agent, clock)
@@ -175,6 +187,10 @@ def open_home(home: Path, clock: Clock = utcnow, repair: bool = True) -> Home:
     sync.proves = merge_evidence(lifecycle.trust)
     if repair:
         opened.repaired = lifecycle.repair()
+    if lost:
+        count = _rebuild_database(opened)
+        warn(f"{settings.db_path} was missing: a new database was made and {count} task(s) were read back from "
+             f"the vault; the audit history only the old file held (transitions, executions, incidents) is lost")
     if rebuilt:
         # The database is the truth: every task whose note the rebuilt vault lacks gets it again.
         for task in store.tasks():
@@ -182,6 +198,31 @@ def open_home(home: Path, clock: Clock = utcnow, repair: bool = True) -> Home:
                 lifecycle.mirror(task)
                 opened.repaired += 1
     return opened
+
+
+def _rebuild_database(opened: Home) -> int:
+    """Adopt every task note in the vault's last commit into a new, empty database, the way a new
+    host adopts the notes it pulls: signatures are checked, refused notes are reported. This host's
+    own claims get an attempt with no outcome, so the executor looks their keys up at the provider
+    before anything is performed again (the old file knew whether they had been). Returns how many
+    tasks came back."""
+    from fte.states.reconcile import Reconciler
+
+    settings, git = opened.settings, opened.git
+    head = git.head()
+    assert opened.lifecycle.trust is not None
+    reconciler = Reconciler(opened.lifecycle, settings.role, opened.lifecycle.trust, settings.person)
+    if head is not None:
+        reconciler.pulled(git.changes(None, head), git.read_blob,
+                          versions=lambda: git.history(None, head, sorted(TASK_FOLDERS)))
+        opened.store.set_cursor("git.integrated", head, opened.lifecycle.clock())
+    tasks = opened.store.tasks()
+    for task in tasks:
+        if task.state == "claimed" and task.claimed_by == settings.agent:
+            opened.store.set_flags(task.id, rebuilt=True)
+    opened.store.record_incident(opened.lifecycle.clock(), settings.agent, "database-lost", None, str(settings.db_path),
+                                 tasks=len(tasks), reason="the database file was missing; rows read back from the vault")
+    return len(tasks)
 
 
 def _rebuild_vault(settings: Settings) -> None:

@@ -18,6 +18,8 @@ from urllib.parse import quote
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from fte.errors import CorruptDatabase
+
 BUSY_TIMEOUT_MS = 10_000
 
 
@@ -58,6 +60,22 @@ def connect_readonly(path: Path) -> sqlite3.Connection:
     if not path.exists():
         raise FileNotFoundError(path)
     conn = sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
-    conn.execute("PRAGMA query_only = ON")
+    try:
+        conn.execute("PRAGMA query_only = ON")
+        conn.execute("SELECT count(*) FROM sqlite_schema").fetchone()  # a file that is not a database fails here
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        if "locked" in str(exc) or "busy" in str(exc):
+            raise
+        raise corrupt(path, exc) from None
     conn.row_factory = sqlite3.Row
     return conn
+
+
+def corrupt(path: Path, exc: BaseException) -> CorruptDatabase:
+    """The one line for a database that cannot be read, with the way back."""
+    reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+    return CorruptDatabase(
+        f"{path}: not a readable fte database ({reason}). To recover: stop fte, move the file aside "
+        f"(mv {path} {path}.corrupt); at the next start fte makes a new one and reads the tasks back from "
+        f"the vault (the audit history only the old file held is lost)")

@@ -6,17 +6,19 @@ may follow which is :mod:`fte.states.lifecycle`'s business.
 
 from __future__ import annotations
 
+import sqlite3
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterator
 
+import sqlalchemy.exc
 from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from fte.errors import BadInput, NotFound
 from fte.models import migrate
-from fte.models.db import session_factory, writer_engine
+from fte.models.db import corrupt, session_factory, writer_engine
 from fte.models.tables import Cursor, Execution, Host, Incident, Task, Transition
 
 
@@ -37,6 +39,11 @@ class Store:
                 migrate.upgrade(store.engine)
             else:
                 migrate.check_known(store.engine)
+        except (sqlite3.DatabaseError, sqlalchemy.exc.DatabaseError) as exc:
+            store.close()
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise
+            raise corrupt(path, exc) from None
         except BaseException:
             store.close()
             raise

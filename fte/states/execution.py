@@ -206,6 +206,12 @@ class Executions:
             if task.claimed_by != self.agent or task.kind not in self.executors:
                 continue
             attempts = self.lifecycle.store.executions(task.id)
+            if not attempts and (task.flags or {}).get("rebuilt"):
+                # Read back from the vault after the database was lost: whether it was performed
+                # is unknown here, so it counts as an attempt cut short — its key is looked up first.
+                attempts = self.lifecycle.store.start_executions(
+                    [(task.id, self.executors[task.kind].key_for(task))], self.lifecycle.clock())
+                self.lifecycle.store.set_flags(task.id, rebuilt=None)
             if not attempts:
                 continue
             last = attempts[-1]
