@@ -19,6 +19,7 @@ import click
 
 from fte import __version__
 from fte.config import Settings, load_settings
+from fte.plaintext import visible
 from fte.errors import BadInput, FteError
 from fte.home import init_home, open_home
 from fte.models import migrate
@@ -107,6 +108,28 @@ def init(role: str, agent: str | None, vault_dir: str, remote: str, as_json: boo
         click.echo(f"initialised {settings.role} host {settings.agent!r} in {settings.home}")
         click.echo(f"  vault: {settings.vault}\n  database: {settings.db_path}")
         click.echo(f"next: fte status --home {settings.home}")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
+@click.option("--offline", is_flag=True, help="Do not reach the remote or Odoo.")
+@home_option
+@handle_errors
+def doctor(as_json: bool, offline: bool, home: Path) -> None:
+    """Check this home end to end without changing anything: settings, secrets, role, database,
+    vault, remote, keys, channels, Odoo. Exit 1 when something fails."""
+    from fte.doctor import FAIL, diagnose
+
+    found = diagnose(home, offline=offline)
+    if as_json:
+        _emit_json([c.as_dict() for c in found])
+    else:
+        for c in found:
+            click.echo(f"{c.status:<5} {c.name:<9} {visible(c.detail)}")
+            if c.fix:
+                click.echo(f"{'':16}fix: {visible(c.fix)}")
+    if any(c.status == FAIL for c in found):
+        sys.exit(1)
 
 
 @cli.command()
