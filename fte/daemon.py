@@ -24,14 +24,15 @@ from fte.dashboard import render_dashboard
 from fte.report import briefing_path, figures, odoo_figures, render
 from fte.errors import BadInput, FteError
 from fte.home import Home
-from fte.io.drafters import DraftError, Drafter, TemplateDrafter
+from fte.io.drafters import Draft, DraftError, Drafter, TemplateDrafter
 from fte.io.executors import Executor, MaildirOutbox
 from fte.io.gitsync import GitEvent, SyncResult
 from fte.io.maildir_source import MaildirSource
 from fte.io.vault import TASK_FOLDERS
 from fte.keys import KEY_NAME
+from fte.plaintext import visible
 from fte.states.execution import Executions
-from fte.states.reconcile import Reconciler
+from fte.states.reconcile import ADDRESSED, Reconciler
 from fte.states.service import Detection, Move
 
 #: Environment variables that give a host the power to act; a cloud host must hold none.
@@ -174,6 +175,19 @@ def build_drafter(settings: Settings) -> Drafter:
         base_url=str(cfg.get("base_url", "https://api.openai.com/v1")),
         timeout=float(cfg.get("timeout", 30)), max_retries=int(cfg.get("max_retries", 2)),
     )
+
+
+def unanswerable(task: Any) -> Draft | None:
+    """A message with no usable sender address is not sent to a drafter (there is no one to answer):
+    its note asks the person, and it cannot be approved until someone adds a recipient."""
+    if task.kind not in ADDRESSED or str((task.params or {}).get("to") or "").strip():
+        return None
+    first = (task.original or "").split("\n", 1)[0]
+    sender = first if first.startswith("From:") and first[5:].strip() else "no From header"
+    body = (f"This message has no usable sender address ({visible(sender)[:200]}), so there is no one to reply to "
+            "and nothing will be sent.\n\nRead it below and handle it yourself, then reject this task. To answer "
+            "it after all, add a `to` property with the address first.\n")
+    return Draft(body=body, params=dict(task.params or {}), action="ignore", reason="no usable sender address")
 
 
 def check_role(settings: Settings) -> None:
@@ -414,7 +428,7 @@ class Runner:
             # summary, never model-written.
             drafter = self._template if task.kind.startswith(("odoo.", "linkedin.")) else self.drafter
             try:
-                draft = drafter.draft(task, handbook)
+                draft = unanswerable(task) or drafter.draft(task, handbook)
             except DraftError as exc:
                 tries = int((task.flags or {}).get("draft_attempts", 0)) + 1
                 if exc.transient and tries < MAX_DRAFT_ATTEMPTS:

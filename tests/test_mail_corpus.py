@@ -81,17 +81,48 @@ def test_poisoned_mails_fail_alone_and_the_rest_are_sent(home_dir: Path) -> None
     run.close()
     run = HostRun(home_dir)
     run.tick()
+    no_from = {t.title: t for t in run.home.store.tasks()}["No sender here"]
+    assert no_from.state == "pending" and "no usable sender address" in no_from.body  # it asks the person
     for task in run.home.store.tasks(state="pending"):
-        assert CliRunner().invoke(cli, ["approve", task.id, "--home", str(home_dir)]).exit_code == 0
+        r = CliRunner().invoke(cli, ["approve", task.id, "--home", str(home_dir)])
+        if task.id == no_from.id:  # it cannot be approved: there is no one to send it to
+            assert r.exit_code == 2 and "has no recipient" in r.output, r.output
+        else:
+            assert r.exit_code == 0, r.output
     run.tick()
     states = {t.title: t for t in run.home.store.tasks()}
     assert sum(t.state == "done" for t in states.values()) == 21  # the 20, and the CR/LF one, made safe
-    no_from = states["No sender here"]
-    assert no_from.state == "failed" and "no recipient" in no_from.last_error
-    assert [e.outcome for e in run.home.store.executions(no_from.id)] == ["error"]  # definitely not sent
+    assert states["No sender here"].state == "pending" and not run.home.store.executions(no_from.id)
     outbox = list((home_dir / "outbox" / "new").iterdir())
     assert len(outbox) == 21
     for f in outbox:
         msg = email.message_from_bytes(f.read_bytes(), policy=email.policy.default)
         assert msg["Bcc"] is None
+    run.close()
+
+
+def test_a_mail_with_no_sender_asks_the_person_and_a_move_cannot_approve_it(home_dir: Path) -> None:
+    inbox = home_dir / "inbox" / "new"
+    (inbox / "1764147600.no-from.test").write_bytes((CORPUS / "no-from.eml").read_bytes())
+    run = HostRun(home_dir)
+    run.tick()
+    [task] = run.home.store.tasks(state="pending")
+    note = run.home.vault.path(task.note_path)
+    moved = run.home.vault.root / "Approved" / note.name
+    note.rename(moved)
+    run.tick()
+    assert run.home.store.get(task.id).state == "pending"
+    assert any("has no recipient" in str(i.detail) for i in run.home.store.incidents("refused-change"))
+    # The person adds the address they found in the mail, and approves: now it can be sent.
+    note = run.home.vault.path(run.home.store.get(task.id).note_path)
+    text = note.read_text()
+    assert "\n  to: ''\n" in text
+    note.write_text(text.replace("\n  to: ''\n", "\n  to: dana@example.com\n"))
+    run.tick()
+    assert run.home.store.get(task.id).params["to"] == "dana@example.com"
+    assert CliRunner().invoke(cli, ["approve", task.id, "--home", str(home_dir)]).exit_code == 0
+    run.tick()
+    assert run.home.store.get(task.id).state == "done"
+    [sent] = (home_dir / "outbox" / "new").iterdir()
+    assert email.message_from_bytes(sent.read_bytes(), policy=email.policy.default)["To"] == "dana@example.com"
     run.close()

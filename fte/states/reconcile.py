@@ -510,6 +510,17 @@ def check_deadline(row: Task, now: datetime) -> None:
                        "not waiting for a decision")
 
 
+#: Kinds that answer someone: without a recipient there is nothing to send.
+ADDRESSED = frozenset({"email.reply", "x.reply", "whatsapp.reply"})
+
+
+def check_sendable(row: Task) -> None:
+    """An answer with no recipient cannot be approved: the person is asked to add one or reject it."""
+    if row.kind in ADDRESSED and not str((row.params or {}).get("to") or "").strip():
+        raise BadInput(f"task {row.short_id} has no recipient (the message had no usable sender address): nothing "
+                       "can be sent. Add a 'to' property to the note first, or reject it")
+
+
 def approve(
     lifecycle: Lifecycle, trust: Trust, row: Task, person: str, source: str, *,
     body: str | None = None, params: dict[str, Any] | None = None, path: str | None = None, **detail: Any,
@@ -532,6 +543,7 @@ def approve_move(
     check_deadline(row, now)
     probe = Task(id=row.id, kind=row.kind, params=params if params is not None else row.params,
                  body=body if body is not None else row.body, epoch=row.epoch, expires_at=row.expires_at)
+    check_sendable(probe)
     record = trust.approval(probe, person, now)
     changes: dict[str, Any] = {"body": probe.body, "params": probe.params, "approval": record, "last_error": None}
     if path is not None:
