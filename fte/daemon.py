@@ -247,7 +247,8 @@ class Runner:
         self._last_heartbeat: datetime | None = None
         self._last_sync: SyncResult | None = None
         self._ticks = 0
-        self._last_quarantined: list[dict[str, Any]] = []
+        self._last_redacted: list[dict[str, Any]] = []
+        self._held_reported: set[tuple[str, str | None]] = set()
         self._error_since: str | None = None
         self._folder_problems: set[str] = set()
         #: Paths syncs removed from the tree, looked at after the next reconcile.
@@ -360,11 +361,11 @@ class Runner:
                 at = parse_iso(str(data["at"]))
                 role = str(data.get("role", "?"))[:8]
                 check_agent(parts[1])
-                quarantined = [{"task": str(q["task"])[:8], "kinds": str(q["kinds"])[:200]}
-                               for q in data.get("quarantined", [])[:100]]
+                redacted = [{"task": str(q["task"])[:8], "kinds": str(q["kinds"])[:200]}
+                            for q in data.get("redacted", [])[:100]]
             except (OSError, ValueError, KeyError, TypeError, AttributeError, FteError):
                 continue
-            self.store.heartbeat(parts[1], role, at, quarantined=quarantined)
+            self.store.heartbeat(parts[1], role, at, redacted=redacted)
 
     def work_tree(self, report: TickReport) -> None:
         """The person's moves and edits. Each tick looks where people act (every folder but
@@ -480,9 +481,9 @@ class Runner:
         if paths:
             result = self.git.commit(paths, self._message())
             committed = result.sha is not None
-            for event in result.quarantined:
+            for event in result.redacted:
                 if event.task_id and self.store.find(event.task_id):
-                    self.store.set_flags(event.task_id, quarantined=", ".join(event.detail.get("kinds", [])))
+                    self.store.set_flags(event.task_id, redacted=", ".join(event.detail.get("kinds", [])))
                 self._record(event)
             for event in result.events:
                 self._record(event)
@@ -506,7 +507,7 @@ class Runner:
         in_tree = set(self.git.tree_paths(ref, "Updates"))
         moves = [Move(t.id, "sync", detail={"commit": ref}) for t in self.store.tasks(state="drafted")
                  if (self.settings.drafts or t.source in LOCAL_SOURCES)
-                 and t.note_path in in_tree and not (t.flags or {}).get("quarantined")]
+                 and t.note_path in in_tree]
         done, _refused = self.lifecycle.fire_many(moves, actor=self.settings.agent, source="daemon")
         return bool(done)
 
@@ -564,19 +565,18 @@ class Runner:
     def heartbeat(self) -> None:
         """The heartbeat: in the database every tick; in ``Logs/<agent>/heartbeat.json`` now and then.
 
-        The file also lists this host's quarantined notes (ids and kinds of secret only — never
+        The file also lists this host's redacted notes (ids and kinds of secret only — never
         titles, which could hold the secret), so the local Dashboard can tell the person.
         """
         now = self.now()
         self.store.heartbeat(self.settings.agent, self.settings.role, now)
-        quarantined = [{"task": t.short_id, "kinds": t.flags["quarantined"]}
-                       for t in self.store.quarantined()]
-        due = (self._last_heartbeat is None or quarantined != self._last_quarantined
+        redacted = [{"task": t.short_id, "kinds": t.flags["redacted"]} for t in self.store.redacted()]
+        due = (self._last_heartbeat is None or redacted != self._last_redacted
                or (now - self._last_heartbeat).total_seconds() >= self.settings.heartbeat_interval)
         if due:
-            self._last_heartbeat, self._last_quarantined = now, quarantined
+            self._last_heartbeat, self._last_redacted = now, redacted
             data = {"agent": self.settings.agent, "role": self.settings.role, "at": iso(now),
-                    "quarantined": quarantined}
+                    "redacted": redacted}
             rel = f"Logs/{self.settings.agent}/heartbeat.json"
             self.home.vault.write(rel, (json.dumps(data, indent=2) + "\n").encode())
 
@@ -585,6 +585,10 @@ class Runner:
     def _after_sync(self, result: SyncResult, report: TickReport) -> None:
         self._last_sync = result
         self._removed += result.removed
+        for event in result.held:  # reported once per commit and file, for as long as it is held
+            if (event.detail["commit"], event.path) not in self._held_reported:
+                self._held_reported.add((event.detail["commit"], event.path))
+                self._record(event)
         for event in result.events:
             self._record(event)
         if result.error:
@@ -593,6 +597,8 @@ class Runner:
         else:
             self._error_since = None
         info = {"remote": bool(self.settings.remote), "pushed": result.pushed, "error": result.error,
+                "held": [{"commit": e.detail["commit"][:8], "author": e.detail["author"], "path": e.path,
+                          "kinds": e.detail["kinds"]} for e in result.held[:20]],
                 "error_since": self._error_since, "ahead": result.ahead, "behind": result.behind,
                 "at": iso(self.now())}
         self.store.heartbeat(self.settings.agent, self.settings.role, self.now(), sync=info)

@@ -36,7 +36,7 @@ def render_dashboard(store: Store, now: datetime, agent: str, sync: dict[str, An
     pending = store.tasks(state="pending")
     soon = [t for t in pending if t.expires_at and t.expires_at - now <= EXPIRES_SOON]
     failed = store.tasks(state="failed")
-    quarantined = store.quarantined()
+    redacted = store.redacted()
     refused = store.incidents("refused-approval", last=5)
     props = {"role": "dashboard", "written_by": agent, "waiting": len(pending), "failed": len(failed)}
     out = ["---", yaml.safe_dump(props, sort_keys=False).strip(), "---", "# Dashboard", ""]
@@ -61,12 +61,21 @@ def render_dashboard(store: Store, now: datetime, agent: str, sync: dict[str, An
         out += ["", f"## Failed ({len(failed)})", "", "| task | error |", "|---|---|"]
         out += [f"| {_link(t)} | {_cell(t.last_error)} |" for t in failed[:20]]
         out.append("\nRetry with `fte replay ID`.")
-    elsewhere = [(h.agent, q) for h in store.hosts() if h.agent != agent for q in (h.info or {}).get("quarantined", [])]
-    if quarantined or elsewhere:
-        out += ["", "## Quarantined (held back from git: it looked like it held a secret)", ""]
-        out += [f"- {t.short_id} {_cell(t.title)} — {_cell(t.flags.get('quarantined'))}" for t in quarantined]
-        out += [f"- {_cell(q.get('task'))} on {host} — {_cell(q.get('kinds'))}; see its `Quarantine/` folder"
+    elsewhere = [(h.agent, q) for h in store.hosts() if h.agent != agent for q in (h.info or {}).get("redacted", [])]
+    if redacted or elsewhere:
+        out += ["", "## Redacted (a secret was replaced by a `[redacted: …]` marker before the note left the host)", ""]
+        out += [f"- {_link(t)} — {_cell(t.flags.get('redacted'))}; the original is in `Quarantine/` here"
+                for t in redacted]
+        out += [f"- {_cell(q.get('task'))} on {host} — {_cell(q.get('kinds'))}; the original is in `Quarantine/` there"
                 for host, q in elsewhere]
+    held = (sync or {}).get("held") or []
+    if held:
+        out += ["", "## Push held: a commit holds a secret", ""]
+        out += [f"- commit `{_cell(h.get('commit'))}` by {_cell(h.get('author'))}: {_cell(', '.join(h.get('kinds', [])))} "
+                f"in `{_cell(h.get('path'))}`" for h in held]
+        out.append("\nNothing is pushed until the secret is out of those commits (fte never rewrites your "
+                   "commits): `git -C <vault> reset --soft origin/main`, remove the secret from the file, and "
+                   "fte commits the rest (redacted) at its next tick.")
     if refused:
         out += ["", "## Refused approvals", ""]
         out += [f"- `{_cell(i.path)}`: {_cell(i.detail.get('reason'))}" for i in refused]

@@ -19,7 +19,7 @@ NAMED: dict[str, tuple[str, str]] = {
     "decisions": ("who approved or rejected what, and when",
                   "SELECT at, person, decision, source, task_id, kind, title, recipient, reason FROM decisions "
                   "ORDER BY at DESC"),
-    "incidents": ("conflicts, recoveries, quarantines and refused notes",
+    "incidents": ("conflicts, recoveries, redactions, held pushes and refused notes",
                   "SELECT at, host, kind, task_id, path, detail FROM incidents ORDER BY id DESC"),
     "waiting": ("what waits for a decision, oldest first",
                 "SELECT id, kind, title, created_at, expires_at, note_path FROM tasks WHERE state = 'pending' "

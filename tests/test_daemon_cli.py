@@ -65,8 +65,9 @@ def test_replay_refuses_a_task_that_is_not_failed(home_dir: Path) -> None:
 
 def test_replay_sends_a_failed_reply_again_with_the_same_key(home_dir: Path) -> None:
     [tid] = pending_all_host(home_dir, 1)
-    with open_home(home_dir) as h:  # a reply with no recipient fails at the executor
-        h.lifecycle.fire(tid, "edit", actor="ann", source="obsidian", changes={"params": {"to": "", "subject": "x"}})
+    with open_home(home_dir) as h:  # a reply that cannot be built safely fails at the executor
+        h.lifecycle.fire(tid, "edit", actor="ann", source="obsidian",
+                         changes={"params": {"to": "ann@example.com\r\nBcc: eve@example.com", "subject": "x"}})
     fte("approve", tid, "--home", str(home_dir))
     run = HostRun(home_dir)
     run.tick()

@@ -2,7 +2,7 @@
 
 Everything here runs under the host's one git lock. The class knows git and notes, not the
 database: what happened (conflicts resolved, locks cleared, interrupted git operations recovered,
-notes quarantined, the person's files kept) comes back as :class:`GitEvent` values for the caller
+notes redacted, the person's files kept) comes back as :class:`GitEvent` values for the caller
 to put in the audit log.
 
 **The person's working tree is never rebased, merged, stashed or reset.** The remote is
@@ -30,7 +30,7 @@ from fte.crashpoints import crashpoint
 from fte.errors import FteError, NoteError, Unreachable
 from fte.io import worktree
 from fte.io.gitlock import HostLock, clear_stale_index_lock
-from fte.io.secretguard import scan
+from fte.io.secretguard import Finding, redact, scan
 from fte.io.treemerge import Entry, blob_sha, conflict_copy_path, plan_merge, side_copy_path
 from fte.io.vault import TASK_FOLDERS, has_conflict_markers, parse_note
 
@@ -60,6 +60,8 @@ EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 ZERO = "0" * 40
 JOURNAL = "fte-checkout"
 MERGE_INDEX = "fte-merge-index"
+#: commits already scanned by the secret guard (fte's own, and outgoing ones found clean)
+SCANNED = "fte-scanned"
 #: git files that say another git operation was left half-done in the repository.
 _FOREIGN_STATE = ("MERGE_HEAD", "CHERRY_PICK_HEAD", "REVERT_HEAD")
 
@@ -68,7 +70,7 @@ _FOREIGN_STATE = ("MERGE_HEAD", "CHERRY_PICK_HEAD", "REVERT_HEAD")
 class GitEvent:
     """Something the audit log must hear about."""
 
-    kind: str  # conflict, duplicate, stale-index-lock, recovered-rebase, recovered-merge, quarantine
+    kind: str  # conflict, duplicate, stale-index-lock, recovered-rebase, recovered-merge, redacted, push-held
     path: str | None = None
     task_id: str | None = None
     detail: dict[str, Any] = field(default_factory=dict)
@@ -87,13 +89,16 @@ class SyncResult:
     events: list[GitEvent] = field(default_factory=list)
     #: paths the sync removed from the working tree (the remote removed or moved them)
     removed: list[str] = field(default_factory=list)
+    #: outgoing commits that hold a secret: the push is held until the person removes it
+    held: list[GitEvent] = field(default_factory=list)
 
 
 @dataclass
 class CommitResult:
     sha: str | None
     paths: list[str] = field(default_factory=list)
-    quarantined: list[GitEvent] = field(default_factory=list)
+    #: files whose secrets were redacted before the commit (the originals kept in Quarantine/)
+    redacted: list[GitEvent] = field(default_factory=list)
     events: list[GitEvent] = field(default_factory=list)
 
 
@@ -343,8 +348,10 @@ class GitSync:
     def commit(self, paths: Iterable[str], message: str) -> CommitResult:
         """Commit exactly ``paths`` (added, changed or removed), after the secret guard.
 
-        A file whose staged bytes hold a credential is unstaged and moved to the ignored
-        ``Quarantine/`` folder; the rest is committed. Other staged or changed files are left alone.
+        A file whose staged bytes hold a credential is committed **redacted** (each secret replaced
+        by ``[redacted: <kind>]``; the working-tree file too, if it still holds what was scanned),
+        and the original is kept in the ignored ``Quarantine/`` folder. Other staged or changed
+        files are left alone.
         """
         wanted = sorted({p for p in paths if p})
         result = CommitResult(sha=None)
@@ -357,17 +364,16 @@ class GitSync:
             changes = self._staged_raw()
             wanted_set = set(wanted)
             staged = [p for p in changes if p in wanted_set]
-            for path in list(staged):
+            for path in staged:
                 blob = changes[path]
                 if blob is None:
                     continue  # a deletion
-                findings = scan(self._blob(blob))
+                data = self._blob(blob)
+                clean, findings = redact(data)
                 if findings:
-                    result.quarantined.append(self._quarantine(path, findings))
-                    staged.remove(path)
-            if result.quarantined:
+                    result.redacted.append(self._redact(path, data, clean, findings))
+            if result.redacted:
                 changes = self._staged_raw()
-                staged = [p for p in changes if p in wanted_set]
             if not staged:
                 return result
             crashpoint("before-git-commit")
@@ -384,6 +390,8 @@ class GitSync:
             crashpoint("after-git-commit")
             result.sha = self._head()
             result.paths = staged
+            if set(filter(None, everything_staged)) == set(staged):
+                self.remember_scanned([result.sha or ""])  # every file in it went through the guard
         return result
 
     def _stage(self, paths: list[str]) -> None:
@@ -428,21 +436,93 @@ class GitSync:
     def _blob(self, sha: str) -> bytes:
         return bytes(self.repo.odb.stream(bytes.fromhex(sha)).read())
 
-    def _quarantine(self, path: str, findings: list[Any]) -> GitEvent:
-        at_head = self._entry_at("HEAD", path) if self._head() else None
-        self._index_info([f"0 {ZERO}\t{path}"] + ([f"{at_head.mode} {at_head.sha}\t{path}"] if at_head else []))
-        src = self.root / path
-        dest_dir = self.root / QUARANTINE
-        dest_dir.mkdir(exist_ok=True)
-        dest = dest_dir / path.replace("/", "__")
+    def _redact(self, path: str, original: bytes, clean: bytes, findings: list[Finding]) -> GitEvent:
+        """Stage ``clean`` for ``path``, keep ``original`` in ``Quarantine/`` (ignored, mode 0600), and
+        bring the working-tree file along if it still holds ``original`` (else it is the person's
+        newer text, scanned at the next commit)."""
+        sha = self._git_input(["hash-object", "-w", "--stdin"], clean).decode().strip()
+        mode = (self._staged_mode(path) or "100644")
+        self._index_info([f"{mode} {sha}\t{path}"])
+        kept = f"{QUARANTINE}/{path.replace('/', '__')}.{blob_sha(original)[:10]}"
+        # Through the checked writer: a Quarantine that someone made a symlink is never followed.
+        stored = worktree.apply(self.root, worktree.Update(kept, original, frozenset({None, blob_sha(original)})))
+        if stored in (worktree.WRITTEN, worktree.UNCHANGED):
+            fd = os.open(self.root / kept, os.O_RDONLY | os.O_NOFOLLOW)
+            try:
+                os.fchmod(fd, 0o600)
+            finally:
+                os.close(fd)
+        worktree.apply(self.root, worktree.Update(path, clean, frozenset({blob_sha(original)})))
         task_id = None
         try:
-            task_id = parse_note(src.read_bytes(), path).id
-        except (NoteError, OSError):
+            task_id = parse_note(clean, path).id
+        except NoteError:
             pass
-        shutil.move(str(src), dest)
         kinds = sorted({f.kind for f in findings})
-        return GitEvent("quarantine", path, task_id, {"kinds": kinds, "moved_to": f"{QUARANTINE}/{dest.name}"})
+        return GitEvent("redacted", path, task_id, {
+            "kinds": kinds, "original": kept if stored in (worktree.WRITTEN, worktree.UNCHANGED) else
+            "not kept: Quarantine/ is not a plain folder (the database still holds it)"})
+
+    def _staged_mode(self, path: str) -> str | None:
+        out = self.repo.git.ls_files("-s", "-z", "--", path)
+        return out.split(" ", 1)[0] if out else None
+
+    # -- the guard on what leaves -------------------------------------------------------------------
+
+    def outgoing_secrets(self) -> list[GitEvent]:
+        """Every commit that would leave with the next push (``origin/main..HEAD``) whose new files
+        hold a credential — the person's own commits too (an Obsidian git plugin commits in the
+        vault directly). Commits found clean are remembered (``.git/fte-scanned``), so each is read
+        once. A merge is judged only on what it adds beyond both parents."""
+        head = self._head()
+        if head is None:
+            return []
+        upstream = self._rev(UPSTREAM)
+        span = [head] + (["--not", upstream] if upstream else [])
+        commits = self._git_input(["rev-list", "--parents", *span], b"").decode().split("\n")
+        known = self._scanned()
+        held: list[GitEvent] = []
+        clean: list[str] = []
+        for line in filter(None, commits):
+            sha, *parents = line.split()
+            if sha in known:
+                continue
+            found = self._secrets_added(sha, parents)
+            if found:
+                held.extend(found)
+            else:
+                clean.append(sha)
+        self.remember_scanned(clean)
+        return held
+
+    def _secrets_added(self, sha: str, parents: list[str]) -> list[GitEvent]:
+        added: dict[str, str] | None = None
+        for parent in parents or [EMPTY_TREE]:
+            diff = {p: e.sha for p, e in self._diff_raw(["diff-tree", parent, sha]).items() if e is not None}
+            added = diff if added is None else {p: b for p, b in added.items() if diff.get(p) == b}
+        found = []
+        for path, blob in sorted((added or {}).items()):
+            data = self.read_blob(blob, 2_000_000)
+            if b"\0" in data[:8000]:
+                continue  # not text
+            kinds = sorted({f.kind for f in scan(data)})
+            if kinds:
+                author = self._git_input(["log", "-1", "--format=%an <%ae>", sha], b"").decode().strip()
+                found.append(GitEvent("push-held", path, None, {"commit": sha, "author": author, "kinds": kinds}))
+        return found
+
+    def _scanned(self) -> set[str]:
+        try:
+            return set((self.root / ".git" / SCANNED).read_text().split())
+        except FileNotFoundError:
+            return set()
+
+    def remember_scanned(self, shas: Iterable[str]) -> None:
+        """Commits whose files are known clean (fte's own commits went through the guard)."""
+        shas = [s for s in shas if s]
+        if shas:
+            with open(self.root / ".git" / SCANNED, "a", encoding="ascii") as fh:
+                fh.write("".join(f"{s}\n" for s in shas))
 
     # -- sync ---------------------------------------------------------------------------------------
 
@@ -460,6 +540,7 @@ class GitSync:
             self._removed = []
             error = None
             pushed = False
+            held: list[GitEvent] = []
             for attempt in range(attempts):
                 if self.should_stop():
                     error = "stopped before the sync finished"
@@ -473,6 +554,13 @@ class GitSync:
                 events += self._integrate()
                 if self._head() is None or self._head() == self._rev(UPSTREAM):
                     pushed = True
+                    break
+                held = self.outgoing_secrets()
+                if held:
+                    first = held[0]
+                    error = (f"push held: commit {first.detail['commit'][:8]} by {first.detail['author']} adds "
+                             f"{', '.join(first.detail['kinds'])} in {first.path}; remove it from that commit "
+                             "(docs/sync.md, \"The secret guard\"); the commits stay here until then")
                     break
                 try:
                     self._push()
@@ -489,7 +577,7 @@ class GitSync:
             ahead, behind = self.ahead_behind()
             return SyncResult(pushed=pushed, head=self._head(), upstream=self._rev(UPSTREAM),
                               error=None if pushed else error, ahead=ahead, behind=behind, events=events,
-                              removed=self._removed)
+                              removed=self._removed, held=[] if pushed else held)
 
     def _fetch(self) -> None:
         try:

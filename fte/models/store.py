@@ -84,12 +84,12 @@ class Store:
         with self.read() as s:
             return s.get(Task, task_id)
 
-    def quarantined(self) -> list[Task]:
-        """Tasks flagged by the secret guard (an indexed-free JSON test, but only on flagged rows' text)."""
+    def redacted(self) -> list[Task]:
+        """Tasks whose note the secret guard redacted (an index-free JSON test, only on flagged rows)."""
         with self.read() as s:
             # A plain text test first (most rows have no flags), then the JSON test on the few left.
             q = select(Task).where(text("tasks.flags != '{}'"),
-                                   func.json_extract(Task.flags, "$.quarantined").is_not(None))
+                                   func.json_extract(Task.flags, "$.redacted").is_not(None))
             return list(s.scalars(q))
 
     def find_by_ref(self, source: str, source_ref: str) -> Task | None:
@@ -177,7 +177,7 @@ class Store:
     def record_incident(
         self, at: datetime, host: str, kind: str, task_id: str | None = None, path: str | None = None, **detail: Any
     ) -> None:
-        """Append to the incidents log (conflicts, recoveries, quarantines, refused notes)."""
+        """Append to the incidents log (conflicts, recoveries, redactions, refused notes)."""
         with self.write() as s:
             s.add(Incident(at=at, host=host, kind=kind, task_id=task_id, path=path, detail=detail))
 

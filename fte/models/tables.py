@@ -139,7 +139,7 @@ class Host(Base):
 
 class Incident(Base):
     """The audit log of what is not a state change: git conflicts resolved, stale locks cleared,
-    interrupted rebases recovered, quarantined notes, refused or malformed notes. Append-only."""
+    interrupted rebases recovered, redacted notes, held pushes, refused or malformed notes. Append-only."""
 
     __tablename__ = "incidents"
 
