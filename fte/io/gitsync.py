@@ -566,6 +566,7 @@ class GitSync:
                     self._push()
                     self._fetch()  # so origin/main is what we just pushed
                     pushed = True
+                    (self.root / ".git" / SCANNED).unlink(missing_ok=True)  # all of it is on the remote now
                     crashpoint("sync-pushed")
                     break
                 except _PushRejected as exc:
