@@ -511,6 +511,35 @@ def test_a_host_that_refuses_a_pulled_note_takes_the_newest_proven_version_under
     assert device.note_of(tid).parent.name == "Approved"  # and that is what it pushed
 
 
+def test_a_done_of_an_older_presentation_is_still_believed(net) -> None:
+    """The race of the model's long run 6, in plain steps: with the remote away, beta's person edited
+    and approved (presentation 2) and alpha's approved the first draft (presentation 1); alpha
+    reached the remote first and sent it; beta's claim lost its merge. Whether the cloud reads beta's
+    claim or alpha's ``done`` first depends on git's order of the pulled history; the replay of run 6
+    in tests/test_protocol_model.py pins the order where the cloud refused the signed ``done`` as
+    "older" and the note was deleted and written again at every tick."""
+    [tid] = presented(net)
+    alpha, beta, cloud = net.runs["alpha"], net.runs["beta"], net.runs["cloud"]
+    remote = Path(net.remote)
+    remote.rename(net.root / "away.git")
+    move(beta, tid, "Approved", edit="edit-beta Hello")
+    beta.tick()  # edit, approve (presentation 2), claim: nothing pushed, nothing sent
+    r = CliRunner().invoke(cli, ["approve", tid, "--home", str(net.homes["alpha"])])
+    assert r.exit_code == 0 and "not pushed yet" in r.output, r.output  # signed here, not on the remote yet
+    alpha.tick()
+    (net.root / "away.git").rename(remote)
+    alpha.tick()  # first on the remote: claims and sends presentation 1
+    beta.tick()  # its claim loses at the merge
+    cloud.tick()
+    settle(net, rounds=3)
+    assert set(states(net, tid).values()) == {"done"}, states(net, tid)
+    assert [t for t, _ in sent(net.homes["alpha"]) + sent(net.homes["beta"])] == [tid]
+    head = git(Path(net.remote), "rev-parse", "main").strip()
+    settle(net, rounds=2)
+    churn = git(Path(net.remote), "log", "--name-status", "--format=%s", f"{head}..main", "--", f"*{tid[:8]}*")
+    assert churn.strip() == "", churn  # quiet: nobody deletes and rewrites the note any more
+
+
 def test_a_decision_after_the_deadline_is_refused(tmp_path: Path) -> None:
     clock = FakeClock(datetime(2026, 1, 1, 9, 0, tzinfo=timezone.utc))  # expires 72 h later, long ago
     home = make_host(tmp_path, "laptop", "all", "")

@@ -106,7 +106,10 @@ def plan_merge(
         paths = {s.path for s in mine} | {s.path for s in tip}
         candidates = [s for s in (*earlier.get(task_id, []), *tip) if proves is None or proves(s.data, s.path)]
         best_mine = _latest(mine)
-        best_remote = max(candidates, key=lambda s: (s.epoch, _rank(s), s.path)) if candidates else None
+        # A proven ``done`` anywhere on the remote side is final (the action was performed); else
+        # the newest presentation, then the latest state.
+        best_remote = max(candidates, key=lambda s: (s.state == "done", s.epoch, _rank(s), s.path)) \
+            if candidates else None
         if best_remote is None:
             winner, loser = best_mine, None  # the remote side only holds versions that prove nothing
         elif best_remote.data == best_mine.data and best_remote.path == best_mine.path:

@@ -23,7 +23,7 @@ import itertools
 import os
 import re
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Any, Iterator
@@ -176,25 +176,83 @@ def compose_body(task: Task) -> str:
     return task.body + "\n\n" + REFERENCE_MARKER + "\n" + "\n\n".join(extra) + "\n"
 
 
+_QUOTE_HEAD = "> [!quote] Original message\n"
+
+
+def _reference_parts(reference: str) -> tuple[str, str]:
+    """(the original message, the person's own text) of a note's reference part. fte's blocks are
+    the how-to-decide tip and the quoted original (its lines all start with ``>``); anything else
+    there is the person's."""
+    original, kept = "", []
+    blocks = reference.removesuffix("\n").split("\n\n") if reference.strip() else []
+    i = 0
+    while i < len(blocks):
+        block = blocks[i]
+        if block == HOW_TO_DECIDE:
+            i += 1
+            continue
+        if block.split("\n", 1)[0] + "\n" == _QUOTE_HEAD:
+            lines = block.split("\n")[1:]
+            n = next((k for k, line in enumerate(lines) if not line.startswith(">")), len(lines))
+            original = "\n".join(line[2:] if line.startswith("> ") else line[1:] for line in lines[:n])
+            if lines[n:]:
+                kept.append("\n".join(lines[n:]))
+            i += 1
+            continue
+        kept.append(block)
+        i += 1
+    return original, "\n\n".join(kept)
+
+
 def split_body(body: str) -> tuple[str, str]:
     """Inverse of :func:`compose_body`: (draft, original message)."""
     marker = "\n\n" + REFERENCE_MARKER + "\n"
     at = body.find(marker)
     if at < 0:
         return body, ""
-    draft, reference = body[:at], body[at + len(marker) :]
-    original = ""
-    head = "> [!quote] Original message\n"
-    q = reference.find(head)
-    if q >= 0:
-        lines = reference[q + len(head) :].removesuffix("\n").split("\n")
-        original = "\n".join(line[2:] if line.startswith("> ") else line[1:] if line.startswith(">") else line
-                             for line in lines)
-    return draft, original
+    return body[:at], _reference_parts(body[at + len(marker):])[0]
 
 
-def render_task(task: Task) -> bytes:
-    return render_note(front_matter(task), compose_body(task))
+#: Front-matter keys fte writes and owns; every other property of a note is the person's.
+FTE_KEYS = frozenset({"id", "kind", "state", "title", "source", "source_ref", "origin", "created", "updated",
+                      "expires", "claimed_by", "params", "epoch", "approval", "assertion", "error"})
+
+
+@dataclass(frozen=True)
+class PersonParts:
+    """What the person added to a note, kept through every re-render: their own properties (in
+    their order) and their own text in the reference part."""
+
+    meta: dict[str, Any] = field(default_factory=dict)
+    text: str = ""
+
+
+def person_parts(data: bytes | None) -> PersonParts:
+    """The person's parts of the note ``data`` (nothing when there is no note or it does not parse)."""
+    if not data:
+        return PersonParts()
+    try:
+        note = parse_note(data)
+    except NoteError:
+        return PersonParts()
+    meta = {k: v for k, v in note.meta.items() if k not in FTE_KEYS}
+    marker = "\n\n" + REFERENCE_MARKER + "\n"
+    at = note.body.find(marker)
+    text = _reference_parts(note.body[at + len(marker):])[1] if at >= 0 else ""
+    return PersonParts(meta, text)
+
+
+def render_task(task: Task, kept: PersonParts | None = None) -> bytes:
+    """The note of ``task``: fte's properties and body, with ``kept`` (the person's additions) kept."""
+    meta = front_matter(task)
+    body = compose_body(task)
+    if kept is not None:
+        meta |= {k: v for k, v in kept.meta.items() if k not in meta}
+        if kept.text:
+            if REFERENCE_MARKER not in body:
+                body = body + "\n\n" + REFERENCE_MARKER + "\n"
+            body = body.removesuffix("\n") + "\n\n" + kept.text.strip("\n") + "\n"
+    return render_note(meta, body)
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from fte.clock import Clock, iso
 from fte.errors import BadInput, FteError, InvalidTransition, NoteError
 from fte.io.gitsync import Change
 from fte.io.vault import (MAX_NOTE_BYTES, TASK_FOLDERS, Note, Vault, folder_state, note_fields, note_relpath, parse_note,
-                          render_task)
+                          FTE_KEYS, person_parts, render_task)
 from fte.models.store import Store
 from fte.models.tables import Task
 from fte.states.approvals import SIGNED_STATES, Trust
@@ -296,8 +296,10 @@ class Reconciler:
                  lost: frozenset[str]) -> str | None:
         """Why a pulled note is refused (None: it proves what it asserts, at a current epoch)."""
         reason = self._unproven(task_id, state, fields, row)
-        if reason is None and row is not None and state in SIGNED_STATES and fields["epoch"] < row.epoch \
-                and row.id not in lost:
+        # A signed ``done`` is a fact whatever its presentation: the action was performed (done is
+        # final; nothing is replayed from it), so it is believed even after a newer presentation.
+        if reason is None and row is not None and state in SIGNED_STATES and state != "done" \
+                and fields["epoch"] < row.epoch and row.id not in lost:
             reason = (f"it asserts {state} for presentation {fields['epoch']}, and this host has seen presentation "
                       f"{row.epoch} reach the remote (an older note pushed again?)")
         return reason
@@ -389,13 +391,13 @@ class Reconciler:
 
     def _apply_local(self, row: Task, note: Note, path: str) -> set[str]:
         data = self.vault.path(path).read_bytes()
-        if row.note_path == path and data == render_task(row):
-            return {path}  # our own write, not yet committed
+        if row.note_path == path and data == render_task(row, person_parts(data)):
+            return {path}  # our own write, not yet committed (or the person added only their own parts)
         where = folder_state(path)
         fields = note_fields(note)
         executes = self.role in ("local", "all")
         if row.note_path == path:
-            return self._edited_in_place(row, fields, path, executes)
+            return self._edited_in_place(row, fields, path, executes, note.meta)
         if row.note_path and self.vault.path(row.note_path).exists():
             # A copy, not a move: the task's own note is still where it was. Ambiguous: refuse.
             key = (path, -3, row.version)
@@ -421,11 +423,18 @@ class Reconciler:
             self.incident("unexpected-move", row.id, path, state=row.state, folder=where)
         return set()
 
-    def _edited_in_place(self, row: Task, fields: dict[str, Any], path: str, executes: bool) -> set[str]:
+    def _edited_in_place(self, row: Task, fields: dict[str, Any], path: str, executes: bool,
+                         meta: dict[str, Any]) -> set[str]:
         body_changed = fields["body"] != row.body
         params_changed = fields["params"] != (row.params or {})
         if not (body_changed or params_changed):
-            self.lifecycle.mirror(row)  # only the reference part or formatting changed: re-render
+            ours = parse_note(render_task(row)).meta
+            if all(meta.get(k) == ours.get(k) for k in FTE_KEYS):
+                # Only what the person owns changed (their properties, their text, the formatting):
+                # the note is theirs as it is; fte writes it again when the task itself changes.
+                self.store.mark_mirrored(row.id, row.version, path)
+            else:
+                self.lifecycle.mirror(row)  # a property fte owns was changed: put it back, keep theirs
             return {path}
         detail: dict[str, Any] = {}
         if body_changed:

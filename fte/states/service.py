@@ -20,7 +20,7 @@ from sqlalchemy import select
 from fte.clock import Clock, utcnow
 from fte.crashpoints import crashpoint
 from fte.errors import BadInput, InvalidTransition, NotFound
-from fte.io.vault import Note, Vault, note_fields, note_relpath, render_task
+from fte.io.vault import Note, PersonParts, Vault, note_fields, note_relpath, person_parts, render_task
 from fte.models.store import Store
 from fte.models.tables import Cursor, Task, Transition
 from fte.states.approvals import ASSERTED, Trust
@@ -304,7 +304,7 @@ class Lifecycle:
         marks = []
         for task in done:
             rel = note_relpath(task)
-            self.vault.write(rel, render_task(task))
+            self.vault.write(rel, render_task(task, self._person_parts(task)))
             crashpoint("after-note-write")
             if task.note_path and task.note_path != rel:
                 self.vault.remove(task.note_path)
@@ -354,13 +354,22 @@ class Lifecycle:
         record the mirrored version — each step is safe to redo.
         """
         rel = note_relpath(task)
-        wrote = self.vault.write(rel, render_task(task))
+        wrote = self.vault.write(rel, render_task(task, self._person_parts(task)))
         crashpoint("after-note-write")
         if task.note_path and task.note_path != rel:
             self.vault.remove(task.note_path)
         self.store.mark_mirrored(task.id, task.version, rel, durable=not self._batching)
         task.mirrored_version, task.note_path = task.version, rel
         return wrote
+
+    def _person_parts(self, task: Task) -> PersonParts:
+        """What the person added to the task's current note: kept when fte writes it again."""
+        if not task.note_path:
+            return PersonParts()
+        try:
+            return person_parts(self.vault.read(task.note_path))
+        except (BadInput, OSError):
+            return PersonParts()  # a path that is not a plain file in the vault: nothing to keep
 
     def repair(self) -> int:
         """Bring every note that is behind its row up to date; returns how many were repaired."""
