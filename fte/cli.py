@@ -11,6 +11,7 @@ import functools
 import io
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any, Callable, TypeVar
@@ -62,6 +63,10 @@ def handle_errors(f: F) -> F:
             sys.exit(exc.exit_code)
 
     return wrapper  # type: ignore[return-value]
+
+
+#: One-word SQL statements that a bare word may still be (``fte sql vacuum`` is refused as a write).
+_SQL_WORDS = frozenset({"vacuum", "analyze", "reindex", "begin", "commit", "rollback", "end"})
 
 
 def _reader_schema(settings: Settings) -> str:
@@ -172,7 +177,9 @@ def status(as_json: bool, home: Path) -> None:
         click.echo(f"{info['notes_behind']} notes behind their rows (repaired at the next start)")
     if last:
         click.echo(f"last transition: {last[0][1]} of {last[0][2][:8]} at {last[0][0]}")
-    if sync:
+    if not settings.remote:
+        click.echo("sync: no remote (this host does not sync; set one with `fte remote set URL`)")
+    elif sync:
         state = f"error since {sync.get('error_since')}: {sync['error']}" if sync.get("error") else "ok"
         click.echo(f"sync: {state}; {sync.get('ahead', 0)} ahead, {sync.get('behind', 0)} behind (at {sync.get('at')})")
     for h in info["hosts"]:
@@ -250,6 +257,8 @@ def sql(query: str | None, list_named: bool, fmt: str | None, timeout: float, ho
     _reader_schema(settings)
     if query in NAMED:
         query = NAMED[query][1]
+    elif re.fullmatch(r"[a-z][a-z0-9_-]*", query.strip()) and query.strip().lower() not in _SQL_WORDS:
+        raise BadInput(f"no named query {query.strip()!r}; the named queries: {', '.join(NAMED)} (or write SQL)")
     columns, rows = run_query(settings.db_path, query, timeout=timeout)
     if fmt == "json":
         _emit_json([dict(zip(columns, r)) for r in rows])
@@ -412,7 +421,8 @@ def _decide(home: Path, task_id: str, decision: str, reason: str | None, by: str
     if as_json:
         _emit_json(task_summary(task) | {"sync_error": report.sync_error})
     else:
-        click.echo(f"{decision}d {task.short_id} ({task.title}); note: {task.note_path}")
+        done = {"approve": "approved", "reject": "rejected"}[decision]
+        click.echo(f"{done} {task.short_id} ({visible(task.title)}); note: {task.note_path}")
         if report.sync_error:
             click.echo(f"not pushed yet: {report.sync_error}", err=True)
 
@@ -617,6 +627,32 @@ def whatsapp_serve(port: int, public_url: str, home: Path) -> None:
         pass
     finally:
         server.server_close()
+
+
+@cli.group()
+def remote() -> None:
+    """The vault's git remote: where this host syncs with the others."""
+
+
+@remote.command("set")
+@click.argument("url")
+@home_option
+@handle_errors
+def remote_set(url: str, home: Path) -> None:
+    """Sync the vault with URL from now on: the `remote` line of fte.toml (comments kept) and the
+    vault's origin. A running daemon takes it at its next SIGHUP or start."""
+    from fte.home import set_remote
+
+    settings = set_remote(home, url)
+    click.echo(f"remote {settings.remote}; the vault's origin is set. Reload a running daemon: kill -HUP <pid>")
+
+
+@remote.command("show")
+@home_option
+@handle_errors
+def remote_show(home: Path) -> None:
+    """The remote this host syncs with."""
+    click.echo(load_settings(home).remote or "(none: this host does not sync)")
 
 
 @cli.group()

@@ -149,17 +149,17 @@ def load_settings(home: Path) -> Settings:
     return parse_settings(home, data)
 
 
-def _toml_str(value: str) -> str:
+def toml_str(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def render_settings(role: str, agent: str, vault: str, remote: str) -> str:
     """The ``fte.toml`` that ``fte init`` writes: the embedded defaults, commented."""
     return f"""# fte settings for this host. Secrets never go here: use the environment or .env (mode 0600).
-role = {_toml_str(role)}                 # cloud | local | all
-agent = {_toml_str(agent)}               # this host's name in the vault and the audit log
-vault = {_toml_str(vault)}               # relative to this folder, or absolute
-remote = {_toml_str(remote)}             # git remote URL; empty = no sync
+role = {toml_str(role)}                 # cloud | local | all
+agent = {toml_str(agent)}               # this host's name in the vault and the audit log
+vault = {toml_str(vault)}               # relative to this folder, or absolute
+remote = {toml_str(remote)}             # git remote URL; empty = no sync
 person = "person"            # the name approvals made on this host are recorded under
 dry_run = false              # true: claim but do not perform anything
 

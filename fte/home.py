@@ -7,8 +7,10 @@ the newest schema, the vault, and a repair of any note left behind by a crash.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
+import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +27,9 @@ from fte.config import (
     load_settings,
     parse_settings,
     render_settings,
+    toml_str,
 )
+
 from fte.errors import BadInput, FteError
 from fte.io.gitlock import HostLock
 from fte.io.gitsync import GitSync
@@ -80,7 +84,10 @@ def init_home(
     if (home / CONFIG_NAME).exists():
         raise BadInput(f"{home} is already an fte home ({CONFIG_NAME} exists)")
     vault_root = parse_settings(home, {"vault": vault}).vault
+    made = not home.exists()
     home.mkdir(parents=True, exist_ok=True)
+    if made:
+        os.chmod(home, 0o700)  # the home holds the database, the keys and .env: this user's only
     repo = GitSync.init(vault_root, agent, remote)
     (home / CONFIG_NAME).write_text(render_settings(role, agent, vault, remote), encoding="utf-8")
     settings = load_settings(home)
@@ -179,6 +186,7 @@ def open_home(home: Path, clock: Clock = utcnow, repair: bool = True,
         _rebuild_vault(settings)
     sync = GitSync(settings.vault, settings.agent, HostLock(settings.home / LOCK_NAME), settings.remote)
     GitSync.configure(sync.repo, settings.agent)  # settings added by newer versions reach older vaults
+    sync.ensure_origin(settings.remote)  # a remote set (or changed) in fte.toml after `fte init`
     opened = Home(settings, store, vault, lifecycle, sync)
     if settings.executes:
         ensure_host_key(settings)
@@ -242,3 +250,33 @@ def _rebuild_vault(settings: Settings) -> None:
         if settings.remote and "origin" not in [r.name for r in repo.remotes]:
             repo.create_remote("origin", settings.remote)
     create_vault(root)
+
+
+_REMOTE_LINE = re.compile(r'^remote\s*=\s*(?:"(?:[^"\\]|\\.)*"|\'[^\']*\')(?P<rest>[ \t]*(?:#.*)?)$', re.MULTILINE)
+
+
+def set_remote(home: Path, url: str) -> Settings:
+    """Set the ``remote`` of ``home``: the ``remote = …`` line of ``fte.toml`` (its comment and every
+    other line kept as they are) and the vault's ``origin``. The file is checked by reading it back
+    before it replaces the old one."""
+    url = url.strip()
+    if not url or any(c in url for c in "\n\r\0") or url.startswith("-"):
+        raise BadInput(f"not a git remote URL: {url!r}")
+    settings = load_settings(home)
+    path = home / CONFIG_NAME
+    text = path.read_text(encoding="utf-8")
+    line = f"remote = {toml_str(url)}"
+    match = _REMOTE_LINE.search(text)
+    if match:
+        text = text[:match.start()] + line + match.group("rest") + text[match.end():]
+    else:
+        first_table = re.search(r"^\[", text, re.MULTILINE)
+        at = first_table.start() if first_table else len(text)
+        text = text[:at] + line + "\n" + ("\n" if first_table else "") + text[at:]
+    if parse_settings(home, tomllib.loads(text)).remote != url:
+        raise BadInput(f"{path}: could not set remote (the file has an unusual layout); edit it by hand")
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+    GitSync(settings.vault, settings.agent, HostLock(home / LOCK_NAME), url).ensure_origin(url)
+    return load_settings(home)

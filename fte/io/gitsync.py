@@ -139,6 +139,22 @@ class GitSync:
 
     # -- set-up -----------------------------------------------------------------------------------
 
+    def ensure_origin(self, url: str) -> bool:
+        """The vault's ``origin`` is ``url`` (the ``remote`` setting, which a person may change after
+        ``fte init``); True when it had to change. An empty ``url`` leaves the repository alone."""
+        if not url:
+            return False
+        current = {r.name: r for r in self.repo.remotes}.get(REMOTE)
+        if current is not None and current.url == url:
+            return False
+        with self.lock.hold():
+            if current is None:
+                self.repo.create_remote(REMOTE, url)
+            else:
+                self.repo.git.remote("set-url", REMOTE, url)
+        self.remote = url
+        return True
+
     @staticmethod
     def configure(repo: git.Repo, agent: str) -> None:
         """Settings every fte vault repository has: identity, fsync, no hooks, rename detection.

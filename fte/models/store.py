@@ -6,6 +6,7 @@ may follow which is :mod:`fte.states.lifecycle`'s business.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from contextlib import contextmanager
 from datetime import datetime
@@ -33,6 +34,10 @@ class Store:
     @classmethod
     def open(cls, path: Path, upgrade: bool = True) -> "Store":
         """Open (creating if missing) and migrate; refuses a database newer than this fte."""
+        if not path.exists():
+            # It holds mail: made readable by this user only (SQLite gives its -wal and -shm files
+            # the same mode), before anything is written into it.
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         store = cls(path)
         try:
             if upgrade:

@@ -1,0 +1,80 @@
+"""Small things a new user trips over, each fixed once and kept fixed."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from fte.cli import cli
+
+from hosts import HostRun, bare_remote, drop_mail, git
+
+
+def fte(*args: str):
+    return CliRunner().invoke(cli, list(args))
+
+
+def test_reject_says_rejected(home_dir: Path) -> None:
+    drop_mail(home_dir, 1)
+    run = HostRun(home_dir)
+    run.tick()
+    [task] = run.home.store.tasks(state="pending")
+    run.close()
+    r = fte("reject", task.id, "--home", str(home_dir))
+    assert r.exit_code == 0 and r.output.startswith(f"rejected {task.short_id}"), r.output
+
+
+def test_status_without_a_remote_says_so(home_dir: Path) -> None:
+    HostRun(home_dir).close()
+    r = fte("status", "--home", str(home_dir))
+    assert "sync: no remote" in r.output and "ahead" not in r.output, r.output
+
+
+def test_an_unknown_named_query_is_named(home_dir: Path) -> None:
+    r = fte("sql", "bogus-name", "--home", str(home_dir))
+    assert r.exit_code == 2 and "no named query 'bogus-name'" in r.output and "approval-latency" in r.output
+
+
+def test_remote_set_keeps_the_file_and_the_daemon_syncs_there(home_dir: Path, tmp_path: Path) -> None:
+    toml = home_dir / "fte.toml"
+    before = toml.read_text()
+    remote = bare_remote(tmp_path / "remote.git")
+    r = fte("remote", "set", remote, "--home", str(home_dir))
+    assert r.exit_code == 0, r.output
+    after = toml.read_text()
+    changed = [(a, b) for a, b in zip(before.splitlines(), after.splitlines()) if a != b]
+    assert len(changed) == 1 and changed[0][1].startswith(f'remote = "{remote}"') and "# git remote URL" in changed[0][1]
+    assert git(home_dir / "vault", "remote", "get-url", "origin").strip() == remote
+    run = HostRun(home_dir)
+    run.tick()
+    run.close()
+    assert "fte laptop" in git(Path(remote), "log", "--format=%an", "main")
+
+
+def test_a_remote_changed_in_fte_toml_by_hand_is_taken_at_the_next_start(home_dir: Path, tmp_path: Path) -> None:
+    remote = bare_remote(tmp_path / "remote.git")
+    toml = home_dir / "fte.toml"
+    toml.write_text(toml.read_text().replace('remote = ""', f'remote = "{remote}"', 1))
+    run = HostRun(home_dir)
+    run.tick()
+    run.close()
+    assert git(home_dir / "vault", "remote", "get-url", "origin").strip() == remote
+    assert git(Path(remote), "log", "--oneline", "main").strip()
+
+
+def test_remote_set_refuses_what_is_not_a_url(home_dir: Path) -> None:
+    r = fte("remote", "set", "--home", str(home_dir), "--", "--upload-pack=touch /tmp/x")
+    assert r.exit_code == 2 and "not a git remote URL" in r.output, r.output
+
+
+def test_the_home_and_the_database_are_private(tmp_path: Path) -> None:
+    home = tmp_path / "new-home"
+    assert fte("init", "--home", str(home), "--role", "all", "--agent", "p").exit_code == 0
+    assert stat.S_IMODE(home.stat().st_mode) == 0o700
+    assert stat.S_IMODE((home / "fte.db").stat().st_mode) == 0o600
+    HostRun(home).close()
+    for name in ("fte.db-wal", "fte.db-shm"):
+        if (home / name).exists():
+            assert stat.S_IMODE((home / name).stat().st_mode) == 0o600, name
