@@ -78,3 +78,48 @@ def test_the_home_and_the_database_are_private(tmp_path: Path) -> None:
     for name in ("fte.db-wal", "fte.db-shm"):
         if (home / name).exists():
             assert stat.S_IMODE((home / name).stat().st_mode) == 0o600, name
+
+
+def test_an_edit_does_not_reset_the_measured_wait(home_dir: Path) -> None:
+    from datetime import datetime, timezone
+
+    from conftest import FakeClock
+    from fte.models.readonly import run_query
+
+    clock = FakeClock(datetime.now(timezone.utc))
+    drop_mail(home_dir, 1)
+    run = HostRun(home_dir, clock=clock)
+    run.tick()
+    [task] = run.home.store.tasks(state="pending")
+    clock.advance(hours=2)
+    note = run.home.vault.path(task.note_path)
+    note.write_text(note.read_text().replace("Hello", "Hi", 1))
+    run.tick()
+    assert run.home.store.timeline(task.id)[-1].event == "edit"
+    clock.advance(hours=1)
+    note = run.home.vault.path(run.home.store.get(task.id).note_path)
+    note.rename(run.home.vault.root / "Approved" / note.name)
+    run.tick()
+    _cols, rows = run_query(home_dir / "fte.db", "SELECT seconds_waited FROM approval_latency")
+    assert rows == [(3 * 3600.0,)]  # from the presentation, through the edit, to the approval
+    run.close()
+
+
+def test_an_adopted_task_was_detected_when_the_cloud_says(tmp_path: Path) -> None:
+    from datetime import datetime, timezone
+
+    from conftest import FakeClock
+    from hosts import make_host
+
+    remote = bare_remote(tmp_path / "remote.git")
+    cloud_clock = FakeClock(datetime(2026, 11, 27, 8, 0, tzinfo=timezone.utc))
+    local_clock = FakeClock(datetime(2026, 11, 27, 9, 30, tzinfo=timezone.utc))
+    cloud_home, local_home = make_host(tmp_path, "cloud", "cloud", remote), make_host(tmp_path, "laptop", "local", remote)
+    drop_mail(cloud_home, 1)
+    cloud, local = HostRun(cloud_home, clock=cloud_clock), HostRun(local_home, clock=local_clock)
+    cloud.tick()
+    local.tick()
+    [task] = local.home.store.tasks()
+    detect = local.home.store.timeline(task.id)[0]
+    assert detect.event == "detect" and detect.at.replace(tzinfo=timezone.utc) == cloud_clock.now
+    cloud.close(), local.close()

@@ -336,8 +336,12 @@ class Lifecycle:
                 flags={}, epoch=fields["epoch"], assertion=fields["assertion"],
             )
             s.add(task)
+            # Detected when the host that detected it says so (its note's ``created``), not when this
+            # host first saw the note: the audit log measures from the mail, not from the sync.
+            detected_at = min(fields["created"], now) if fields["created"] else now
             s.add(Transition(task_id=task.id, version=1, event="detect", from_state=None, to_state="detected",
-                             actor=actor, host=self.agent, source="daemon", at=now, detail={"adopted": path, **detail}))
+                             actor=actor, host=self.agent, source="daemon", at=detected_at,
+                             detail={"adopted": path, **detail}))
             if state != "detected":
                 after = next_state("detected", "observe", to=state)
                 task.state, task.version = after, 2
