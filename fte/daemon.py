@@ -51,6 +51,10 @@ LOST = "git.lost"
 CLAIM_BATCH = 500
 
 
+#: Events the person's moves and edits make: each is logged as it happens.
+PERSON_EVENTS = frozenset({"approve", "reject", "edit", "invalidate"})
+
+
 class RoleViolation(FteError):
     """The host's settings contradict its role (e.g. a cloud host holding executor credentials)."""
 
@@ -374,8 +378,14 @@ class Runner:
         full = self._ticks % FULL_LOOK_EVERY == 0
         self._ticks += 1
         folders = None if full else list(ACTIVE_FOLDERS)
+        seen = len(self.lifecycle.journal)
         touched = self.reconciler.working_tree(self.git.working_changes(folders))
         self.home.vault.touched |= touched
+        for task_id, event, state in self.lifecycle.journal[seen:]:
+            if event in PERSON_EVENTS:  # the person's decisions and edits, as they happen
+                task = self.store.find(task_id)
+                title = visible(task.title)[:80] if task else ""
+                self.log(f"{event}: {task_id[:8]} {title!r} by {self.settings.person} -> {state}")
 
     def detect(self, report: TickReport) -> None:
         """Each source's new items since its cursor; the cursor moves in the same transaction."""

@@ -24,6 +24,7 @@ from fte.errors import FteError
 from fte.config import load_settings
 from fte.home import Home, open_home
 from fte.daemon import Runner, TickReport
+from fte.io.vault import TASK_FOLDERS
 
 DEBOUNCE = 0.2
 
@@ -62,6 +63,19 @@ class DaemonLock:
             os.close(self.fd)
 
 
+def worth_waking(path: Path, vault: Path) -> bool:
+    """Whether a change at ``path`` is one a tick acts on: a task note (or a folder of them) in the
+    vault, or anything in another watched folder (the Maildir). Obsidian's own files, the person's
+    other notes, fte's logs, dashboard and quarantine, git and temp files never wake the daemon."""
+    try:
+        parts = path.relative_to(vault).parts
+    except ValueError:
+        return ".fte-tmp-" not in path.name and not path.name.startswith(".")
+    if not parts or parts[0] not in TASK_FOLDERS or any(p.startswith(".") for p in parts):
+        return False
+    return path.suffix == ".md" or "." not in path.name  # a note, or a folder moved with notes in it
+
+
 class VaultWatcher:
     """Sets ``wake`` when something under the watched folders changes (ignoring .git and temp files):
     the vault (a person's moves) and, on drafting hosts, the Maildir's ``new/`` (incoming mail)."""
@@ -77,16 +91,15 @@ class VaultWatcher:
             from watchdog.observers import Observer
         except ImportError:  # pragma: no cover - watchdog is a dependency; polling is the fallback
             return False
-        wake = self.wake
+        wake, vault = self.wake, self.roots[0]
 
         class Handler(FileSystemEventHandler):  # type: ignore[misc]
             def on_any_event(self, event: Any) -> None:
-                path = str(getattr(event, "dest_path", "") or event.src_path)
-                if "/.git/" in path or path.endswith("/.git") or "/.fte-tmp-" in path or "/Logs/" in path:
-                    return
                 if event.event_type in ("opened", "closed_no_write"):
                     return
-                wake.set()
+                paths = [str(event.src_path), str(getattr(event, "dest_path", "") or "")]
+                if any(p and worth_waking(Path(p), vault) for p in paths):
+                    wake.set()
 
         try:
             self.observer = Observer()

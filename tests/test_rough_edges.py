@@ -123,3 +123,40 @@ def test_an_adopted_task_was_detected_when_the_cloud_says(tmp_path: Path) -> Non
     detect = local.home.store.timeline(task.id)[0]
     assert detect.event == "detect" and detect.at.replace(tzinfo=timezone.utc) == cloud_clock.now
     cloud.close(), local.close()
+
+
+def test_only_task_notes_and_mail_wake_the_daemon(tmp_path: Path) -> None:
+    from fte.loop import worth_waking
+
+    vault = tmp_path / "vault"
+    wakes = ["Pending_Approval/email/x-12345678.md", "Approved/x-12345678.md", "In_Progress/laptop",
+             "Rejected/y.md"]
+    sleeps = [".obsidian/workspace.json", ".obsidian/plugins/x/data.json", "Logs/laptop/heartbeat.json",
+              "Dashboard.md", "Quarantine/a.md", "Briefings/2026-11-23_Monday_Briefing.md", "My notes/idea.md",
+              ".git/index", "Approved/.fte-tmp-abc", "Approved/.x.md.swp", "Approved/picture.png"]
+    for rel in wakes:
+        assert worth_waking(vault / rel, vault), rel
+    for rel in sleeps:
+        assert not worth_waking(vault / rel, vault), rel
+    assert worth_waking(tmp_path / "inbox" / "new" / "1764.mail", vault)  # incoming mail
+
+
+def test_the_daemon_logs_the_persons_decisions_and_edits(home_dir: Path) -> None:
+    from fte.daemon import Runner
+    from fte.home import open_home
+
+    drop_mail(home_dir, 1)
+    drop_mail(home_dir, 2)
+    lines: list[str] = []
+    home = open_home(home_dir)
+    runner = Runner(home, log=lines.append)
+    runner.tick()
+    first, second = home.store.tasks(state="pending")
+    note = home.vault.path(first.note_path)
+    note.write_text(note.read_text().replace("Hello", "Hi", 1))
+    other = home.vault.path(second.note_path)
+    other.rename(home.vault.root / "Rejected" / other.name)
+    runner.tick()
+    home.close()
+    assert any(line.startswith(f"edit: {first.id[:8]}") and "by person -> pending" in line for line in lines), lines
+    assert any(line.startswith(f"reject: {second.id[:8]}") and "-> rejected" in line for line in lines), lines
