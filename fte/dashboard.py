@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from fte.plaintext import visible
 from fte.models.store import Store
 from fte.models.tables import Task
 from fte.states.lifecycle import STATES
@@ -19,12 +20,15 @@ from fte.states.lifecycle import STATES
 EXPIRES_SOON = timedelta(hours=12)
 
 
-def _link(task: Task) -> str:
+def _link(task: Task, in_table: bool = False) -> str:
+    """A wiki link to the task's note. Inside a table cell the alias pipe is escaped (``\\|``), or
+    Obsidian reads it as a column break."""
     if not task.note_path:
-        return task.title or task.short_id
+        return _cell(task.title or task.short_id)
     target = str(PurePosixPath(task.note_path).with_suffix(""))
-    label = (task.title or task.short_id).replace("|", "-").replace("]", ")").replace("[", "(")
-    return f"[[{target}|{label}]]"
+    label = visible(task.title or task.short_id).replace("|", "-").replace("]", ")").replace("[", "(")
+    pipe = "\\|" if in_table else "|"
+    return f"[[{target}{pipe}{label}]]"
 
 
 def _cell(text: Any) -> str:
@@ -46,8 +50,8 @@ def render_dashboard(store: Store, now: datetime, agent: str, sync: dict[str, An
     out += ["", f"## Waiting for you ({len(pending)})", ""]
     if pending:
         out += ["| task | kind | expires |", "|---|---|---|"]
-        out += [f"| {_link(t)} | {t.kind} | {t.expires_at:%Y-%m-%d %H:%M} |" if t.expires_at else
-                f"| {_link(t)} | {t.kind} | — |" for t in pending[:50]]
+        out += [f"| {_link(t, True)} | {t.kind} | {t.expires_at:%Y-%m-%d %H:%M} |" if t.expires_at else
+                f"| {_link(t, True)} | {t.kind} | — |" for t in pending[:50]]
         if len(pending) > 50:
             out.append(f"\n…and {len(pending) - 50} more in `Pending_Approval/`.")
     else:
@@ -59,7 +63,7 @@ def render_dashboard(store: Store, now: datetime, agent: str, sync: dict[str, An
         out += [f"- {_link(t)} — {t.expires_at:%Y-%m-%d %H:%M} UTC" for t in soon if t.expires_at]
     if failed:
         out += ["", f"## Failed ({len(failed)})", "", "| task | error |", "|---|---|"]
-        out += [f"| {_link(t)} | {_cell(t.last_error)} |" for t in failed[:20]]
+        out += [f"| {_link(t, True)} | {_cell(t.last_error)} |" for t in failed[:20]]
         out.append("\nRetry with `fte replay ID`.")
     elsewhere = [(h.agent, q) for h in store.hosts() if h.agent != agent for q in (h.info or {}).get("redacted", [])]
     if redacted or elsewhere:

@@ -160,3 +160,26 @@ def test_the_daemon_logs_the_persons_decisions_and_edits(home_dir: Path) -> None
     home.close()
     assert any(line.startswith(f"edit: {first.id[:8]}") and "by person -> pending" in line for line in lines), lines
     assert any(line.startswith(f"reject: {second.id[:8]}") and "-> rejected" in line for line in lines), lines
+
+
+def test_dashboard_tables_keep_their_columns_with_aliased_links(home_dir: Path) -> None:
+    """Read by a real Markdown parser (GFM tables): an alias pipe in a wiki link inside a cell must
+    be escaped, or the row gets a column too many in Obsidian."""
+    from markdown_it import MarkdownIt
+
+    drop_mail(home_dir, 1, subject="Quote | urgent [draft]")
+    run = HostRun(home_dir)
+    run.tick()
+    run.close()
+    text = (home_dir / "vault" / "Dashboard.md").read_text()
+    tokens = MarkdownIt("commonmark").enable("table").parse(text.split("---\n", 2)[2])
+    rows: list[list[str]] = []
+    for n, token in enumerate(tokens):
+        if token.type == "tr_open":
+            rows.append([])
+        elif token.type in ("td_open", "th_open"):
+            rows[-1].append(tokens[n + 1].content)
+    waiting = [r for r in rows if r and r[0].startswith("[[Pending_Approval/")]
+    assert len(waiting) == 1, rows
+    link, kind, _expires = waiting[0]
+    assert link.endswith("|Quote - urgent (draft) 1]]") and kind == "email.reply", waiting
