@@ -5,6 +5,7 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from fte.cli import cli
@@ -183,3 +184,51 @@ def test_dashboard_tables_keep_their_columns_with_aliased_links(home_dir: Path) 
     assert len(waiting) == 1, rows
     link, kind, _expires = waiting[0]
     assert link.endswith("|Quote - urgent (draft) 1]]") and kind == "email.reply", waiting
+
+
+@pytest.mark.parametrize(("from_line", "to", "greeted"), [
+    ("From: Dana Lee <dana1@example.com>", "dana1@example.com", "Dana"),
+    ("From: Chloé Martin <chloe@example.fr>", "chloe@example.fr", "Chloé"),
+    ('From: "Lee, Dana" <dl@example.com>', "dl@example.com", "Dana"),
+    ("From: dana.lee@example.com", "dana.lee@example.com", "Dana"),
+    ("From: x9z@example.com", "x9z@example.com", "there"),
+])
+def test_drafts_greet_by_the_name_the_sender_gave(from_line: str, to: str, greeted: str) -> None:
+    from fte.io.drafters import TemplateDrafter
+    from fte.models.tables import Task
+
+    task = Task(id="a" * 32, kind="email.reply", title="Question", params={"to": to},
+                original=f"{from_line}\nDate: x\nSubject: Question\n\nhi")
+    assert TemplateDrafter().draft(task, "").body.startswith(f"Hello {greeted},\n")
+
+
+def test_drafts_are_signed_as_the_handbook_says(home_dir: Path) -> None:
+    handbook = home_dir / "vault" / "Company_Handbook.md"
+    handbook.write_text(handbook.read_text().replace('owner: ""', "owner: Ann Lee", 1))
+    drop_mail(home_dir, 1)
+    run = HostRun(home_dir)
+    run.tick()
+    [task] = run.home.store.tasks(state="pending")
+    assert task.body.rstrip().endswith("Best regards,\nAnn"), task.body
+    run.close()
+
+
+def test_a_from_setting_with_a_display_name_is_sent_as_such(home_dir: Path) -> None:
+    import email
+    import email.policy
+
+    toml = home_dir / "fte.toml"
+    toml.write_text(toml.read_text().replace('from = "fte@localhost"', 'from = "Ann Lee <ann@example.com>"', 1))
+    drop_mail(home_dir, 1)
+    run = HostRun(home_dir)
+    run.tick()
+    [task] = run.home.store.tasks(state="pending")
+    run.close()
+    assert fte("approve", task.id, "--home", str(home_dir)).exit_code == 0
+    run = HostRun(home_dir)
+    run.tick()
+    run.close()
+    [sent] = (home_dir / "outbox" / "new").iterdir()
+    msg = email.message_from_bytes(sent.read_bytes(), policy=email.policy.default)
+    assert msg["From"] == "Ann Lee <ann@example.com>"
+    assert msg["Message-ID"] == f"<fte.{task.id}@example.com>"

@@ -7,6 +7,7 @@ it cannot move a task past ``drafted`` (approval is a person's move on a local h
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from email.utils import parseaddr
 from typing import Any, Protocol
 
 from fte.errors import FteError
@@ -55,10 +56,9 @@ class TemplateDrafter:
             from fte.odoo.summary import summary
 
             return Draft(body=summary(task.kind, params), params=params)
-        to = str(params.get("to", ""))
-        first = to.split("@", 1)[0].split(".")[0].capitalize() if to else "there"
+        first = greeting_name(task.original or "", str(params.get("to", "")))
         subject = task.title or "your message"
-        sign = self.signature or "the team"
+        sign = self.signature or handbook_signature(handbook) or "the team"
         body = (
             f"Hello {first},\n\n"
             f"Thank you for your message about \"{subject}\". I have received it and will come back to you "
@@ -66,3 +66,34 @@ class TemplateDrafter:
             f"Best regards,\n{sign}\n"
         )
         return Draft(body=body, params=params)
+
+
+def greeting_name(original: str, to: str) -> str:
+    """Whom to greet: the first word of the sender's display name as they wrote it (``Chloé``),
+    else the address's local part when it reads as a name (``dana.lee`` → ``Dana``), else "there"."""
+    first_line = original.split("\n", 1)[0]
+    if first_line.startswith("From:"):
+        name = parseaddr(first_line[5:].strip())[0].strip().strip('"')
+        word = name.split()[0] if name.split() else ""
+        if "," in name:  # "Lee, Dana"
+            word = name.split(",", 1)[1].split()[0] if name.split(",", 1)[1].split() else word
+        if word and any(c.isalpha() for c in word) and "@" not in word:
+            return word.strip(",")
+    local = to.split("@", 1)[0].split(".")[0].split("_")[0] if "@" in to else ""
+    if local.isalpha() and len(local) > 1:
+        return local.capitalize()
+    return "there"
+
+
+def handbook_signature(handbook: str) -> str:
+    """How replies are signed, from the handbook's ``owner`` property (its first word, as the
+    handbook's tone rule asks), or "" when the handbook names no one."""
+    if not handbook.startswith("---\n"):
+        return ""
+    head = handbook[4:].split("\n---", 1)[0]
+    for line in head.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "owner":
+            words = value.strip().strip("'\"").split()
+            return words[0] if words else ""
+    return ""

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Protocol
 
 from fte.errors import FteError
-from fte.io.mail import build_reply, message_id_for
+from fte.io.mail import build_reply, message_id_for, sender_domain
 from fte.models.tables import Task
 
 
@@ -75,7 +75,7 @@ class MaildirOutbox:
     def __init__(self, path: Path, sender: str = "fte@localhost") -> None:
         self.path = path
         self.sender = sender
-        self.domain = sender.rsplit("@", 1)[-1] or "localhost"
+        self.domain = sender_domain(sender)
 
     def key_for(self, task: Task) -> str:
         return mail_key(task, self.domain)

@@ -27,7 +27,7 @@ from typing import Any
 
 from fte.errors import FteError, Unreachable
 from fte.io.executors import ExecutionError, Performed
-from fte.io.mail import IncomingMail, build_reply, message_id_for, parse_mail
+from fte.io.mail import IncomingMail, build_reply, message_id_for, parse_mail, sender_domain
 from fte.models.tables import Task
 
 READ_SCOPES = ["https://www.googleapis.com/auth/gmail.readonly"]
@@ -159,7 +159,7 @@ class GmailSender:
     def __init__(self, service: Any, sender: str) -> None:
         self.service = service
         self.sender = sender
-        self.domain = sender.rsplit("@", 1)[-1] or "localhost"
+        self.domain = sender_domain(sender)
 
     def key_for(self, task: Task) -> str:
         return message_id_for(task.id, self.domain)

@@ -193,6 +193,13 @@ def build_reply(
     return msg
 
 
+def sender_domain(sender: str) -> str:
+    """The domain of the From setting, with or without a display name (``Ann Lee <ann@example.com>``)."""
+    address = parseaddr(sender)[1] or sender
+    domain = address.rsplit("@", 1)[-1].strip().strip("<>") if "@" in address else ""
+    return domain if re.fullmatch(r"[A-Za-z0-9.-]{1,253}", domain or "") else "localhost"
+
+
 def message_id_for(task_id: str, domain: str) -> str:
     """The deterministic Message-ID of a task's mail: the key the provider lookup searches for."""
     return f"<fte.{task_id}@{domain}>"

@@ -21,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 
 from fte.io.executors import ExecutionError, OutcomeUnknown, Performed, maildir_name
-from fte.io.mail import build_reply, message_id_for
+from fte.io.mail import build_reply, message_id_for, sender_domain
 from fte.models.tables import Task
 
 TRANSIENT_CODES = range(400, 500)  # 4xx: try again later (RFC 5321 §4.2.1)
@@ -47,7 +47,7 @@ class SmtpExecutor:
         if settings.security not in ("none", "starttls", "ssl"):
             raise ValueError(f"security must be none, starttls or ssl, not {settings.security!r}")
         self.s = settings
-        self.domain = settings.sender.rsplit("@", 1)[-1] or "localhost"
+        self.domain = sender_domain(settings.sender)
         for sub in ("tmp", "new", "cur"):
             (settings.sent_path / sub).mkdir(parents=True, exist_ok=True)
 
