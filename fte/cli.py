@@ -22,10 +22,8 @@ from fte import __version__
 from fte.config import Settings, load_settings
 from fte.plaintext import visible
 from fte.errors import BadInput, FteError
-from fte.home import init_home, open_home
 from fte.models import migrate
 from fte.models.readonly import run_query
-from fte.models.store import Store
 from fte.states.lifecycle import STATES
 from fte.views import format_table, task_detail, task_summary, transition_view
 
@@ -75,6 +73,20 @@ def _reader_schema(settings: Settings) -> str:
     if not settings.db_path.exists():
         open_home(settings.home).close()
     return migrate.ensure_schema(settings.db_path)
+
+
+# The home, the store and git are imported when a command needs them, not at start: `fte --help`,
+# `fte --version` and the readers (`fte status`, `fte sql`) never load SQLAlchemy or GitPython.
+def open_home(*args: Any, **kwargs: Any) -> Any:
+    from fte.home import open_home as open_
+
+    return open_(*args, **kwargs)
+
+
+def init_home(*args: Any, **kwargs: Any) -> Any:
+    from fte.home import init_home as init
+
+    return init(*args, **kwargs)
 
 
 def _emit_json(data: Any) -> None:
@@ -194,8 +206,15 @@ def status(as_json: bool, home: Path) -> None:
 @handle_errors
 def tasks(state: str | None, limit: int | None, as_json: bool, home: Path) -> None:
     """List tasks, oldest first."""
-    with open_home(home, repair=False) as h:
-        found = [task_summary(t) for t in h.store.tasks(state=state, limit=limit)]
+    settings = load_settings(home)
+    _reader_schema(settings)  # a reader: sqlite3 read-only, no SQLAlchemy, no git
+    query = ("SELECT id, kind, state, version, title, source, origin, created_at AS created, "
+             "updated_at AS updated, note_path AS note FROM tasks"
+             + (" WHERE state = ?" if state else "") + " ORDER BY created_at, id"
+             + (" LIMIT ?" if limit else ""))
+    params = tuple(x for x in (state, limit) if x)
+    columns, rows = run_query(settings.db_path, query, params)
+    found = [dict(zip(columns, row)) for row in rows]
     if as_json:
         _emit_json(found)
         return
@@ -283,6 +302,8 @@ def db() -> None:
 def upgrade(home: Path) -> None:
     """Bring the database to the newest schema (fte also does this on start)."""
     settings = load_settings(home)
+    from fte.models.store import Store
+
     store = Store(settings.db_path)
     try:
         before, after = migrate.upgrade(store.engine)

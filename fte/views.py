@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fte.clock import iso
-from fte.models.tables import Task, Transition
 from fte.plaintext import visible
+
+if TYPE_CHECKING:
+    from fte.models.tables import Task, Transition
 
 
 def task_summary(task: Task) -> dict[str, Any]:

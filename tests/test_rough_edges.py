@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -232,3 +233,40 @@ def test_a_from_setting_with_a_display_name_is_sent_as_such(home_dir: Path) -> N
     msg = email.message_from_bytes(sent.read_bytes(), policy=email.policy.default)
     assert msg["From"] == "Ann Lee <ann@example.com>"
     assert msg["Message-ID"] == f"<fte.{task.id}@example.com>"
+
+
+def test_the_command_line_starts_without_the_heavy_libraries() -> None:
+    """`fte --help`, `--version` and the readers load neither SQLAlchemy, Alembic, GitPython nor
+    the transitions library (the time itself is measured in bench/cli_start.py)."""
+    import sys as _sys
+
+    code = ("import sys, fte.cli, fte.models.readonly, fte.models.migrate; "
+            "heavy = [m for m in ('sqlalchemy', 'alembic', 'git', 'transitions') if m in sys.modules]; "
+            "assert not heavy, heavy; fte.models.migrate.head_revision(); fte.states.lifecycle.STATES")
+    result = subprocess.run([_sys.executable, "-c", "import fte.states.lifecycle; " + code],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+def test_head_revision_read_from_the_files_is_alembics() -> None:
+    from alembic.script import ScriptDirectory
+
+    from fte.models import migrate
+
+    assert migrate.head_revision() == ScriptDirectory.from_config(migrate.alembic_config()).get_current_head()
+
+
+def test_tasks_as_a_reader_lists_what_the_store_holds(home_dir: Path) -> None:
+    import json
+
+    from fte.views import task_summary
+
+    for i in range(3):
+        drop_mail(home_dir, i)
+    run = HostRun(home_dir)
+    run.tick()
+    expected = [task_summary(t) for t in run.home.store.tasks()]
+    pending = [task_summary(t) for t in run.home.store.tasks(state="pending", limit=2)]
+    run.close()
+    assert json.loads(fte("tasks", "--json", "--home", str(home_dir)).output) == expected
+    assert json.loads(fte("tasks", "--json", "--state", "pending", "--limit", "2", "--home", str(home_dir)).output) == pending

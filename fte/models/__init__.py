@@ -1,5 +1,4 @@
 """Persistence: the ORM models, the SQLite engine (one writer, read-only readers), migrations."""
 
-from fte.models.tables import Base, Cursor, Execution, Host, Incident, Task, Transition
-
-__all__ = ["Base", "Cursor", "Execution", "Host", "Incident", "Task", "Transition"]
+# Nothing is imported here: a reader (`fte status`, `fte sql`) needs only sqlite3. The models are
+# in fte.models.tables, the engine in fte.models.db, the store in fte.models.store.

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.orm import Session, sessionmaker
-
 from fte.errors import CorruptDatabase
+
+if TYPE_CHECKING:  # SQLAlchemy is imported by the writer only: readers need sqlite3 alone
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session, sessionmaker
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -39,6 +40,8 @@ def _on_begin(conn: Any) -> None:
 
 def writer_engine(path: Path) -> Engine:
     """The host's single writer engine: one pooled connection, so writes are serialised in-process."""
+    from sqlalchemy import create_engine, event
+
     engine = create_engine(
         f"sqlite+pysqlite:///{path}",
         pool_size=1,
@@ -52,6 +55,8 @@ def writer_engine(path: Path) -> Engine:
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     # Objects stay readable after commit: callers mirror the committed row into the vault.
+    from sqlalchemy.orm import sessionmaker
+
     return sessionmaker(engine, expire_on_commit=False)
 
 

@@ -6,16 +6,16 @@ does not know was written by a newer fte: :class:`SchemaTooNew`, and nothing is 
 
 from __future__ import annotations
 
+import re
+from functools import lru_cache
 from pathlib import Path
-
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from alembic.util.exc import CommandError
-from sqlalchemy import Engine
+from typing import TYPE_CHECKING
 
 from fte.errors import SchemaTooNew
+
+if TYPE_CHECKING:  # Alembic is imported only to migrate: a reader checks the head without it
+    from alembic.config import Config
+    from sqlalchemy import Engine
 
 
 def script_location() -> Path:
@@ -27,24 +27,43 @@ def script_location() -> Path:
 
 
 def alembic_config() -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(script_location()))
     return cfg
 
 
+_REVISION = re.compile(r'^(down_revision|revision)\s*=\s*(?:"([^"]*)"|None)\s*$', re.MULTILINE)
+
+
+@lru_cache(maxsize=1)
 def head_revision() -> str:
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    assert head is not None
-    return head
+    """The newest revision: the one no other revision names as its ``down_revision``. Read from the
+    migration files' two assignments (as Alembic writes them), without importing Alembic."""
+    revisions: dict[str, str | None] = {}
+    for path in sorted((script_location() / "versions").glob("*.py")):
+        found = dict((m.group(1), m.group(2)) for m in _REVISION.finditer(path.read_text(encoding="utf-8")))
+        if found.get("revision"):
+            revisions[found["revision"]] = found.get("down_revision")  # type: ignore[assignment]
+    heads = set(revisions) - {down for down in revisions.values() if down}
+    if len(heads) != 1:
+        raise SchemaTooNew(f"the migrations have {len(heads)} heads ({', '.join(sorted(heads))}); expected one")
+    return heads.pop()
 
 
 def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
 
 def check_known(engine: Engine) -> str | None:
     """The database's revision; raises :class:`SchemaTooNew` when this fte does not know it."""
+    from alembic.script import ScriptDirectory
+    from alembic.util.exc import CommandError
+
     rev = current_revision(engine)
     if rev is None:
         return None
@@ -61,6 +80,8 @@ def check_known(engine: Engine) -> str | None:
 
 def upgrade(engine: Engine, target: str = "head") -> tuple[str | None, str]:
     """Upgrade to ``target``; returns (revision before, revision after)."""
+    from alembic import command
+
     before = check_known(engine)
     cfg = alembic_config()
     with engine.begin() as conn:

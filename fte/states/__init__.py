@@ -1,6 +1,4 @@
 """The lifecycle (pure table + machine) and the transition service that persists and mirrors it."""
 
-from fte.states.lifecycle import EVENTS, STATES, TABLE, next_state
-from fte.states.service import Lifecycle
-
-__all__ = ["EVENTS", "STATES", "TABLE", "Lifecycle", "next_state"]
+# Nothing is imported here: `fte --help` must not pay for SQLAlchemy. Import the modules:
+# fte.states.lifecycle (the table), fte.states.service (Lifecycle), fte.states.reconcile…

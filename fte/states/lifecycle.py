@@ -28,7 +28,6 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from transitions import Machine, MachineError
 
 from fte.errors import InvalidTransition
 
@@ -123,8 +122,10 @@ def _machine_transitions() -> list[dict[str, Any]]:
 
 
 @lru_cache(maxsize=1)
-def machine() -> Machine:
+def machine() -> Any:
     """The ``transitions`` machine for the table (``auto_transitions=False``: only listed events)."""
+    from transitions import Machine  # imported when first needed: the command line starts faster
+
     return Machine(
         model=None,
         states=list(STATES),
@@ -165,6 +166,8 @@ def next_state(state: str | None, event: str, to: str | None = None) -> str:
         raise InvalidTransition(f"{event!r} is not allowed from {state!r}")
     if len(options) > 1 and to is None:
         raise InvalidTransition(f"{event!r} from {state!r} needs a target: one of {', '.join(options)}")
+    from transitions import MachineError
+
     probe = _Probe()
     m = machine()
     m.add_model(probe, initial=state)
