@@ -47,6 +47,9 @@ ACTIVE_FOLDERS = ("Needs_Action", "Updates", "Pending_Approval", "Approved", "Re
 FULL_LOOK_EVERY = 100
 #: Cursor holding the tasks whose note this host changed where a merge kept the remote's.
 LOST = "git.lost"
+#: Tasks whose note this host changed and whose merge kept this host's version: the remote's version
+#: lost, and must not be applied when the pull is read (kept in the database like LOST).
+WON = "git.won"
 #: Most tasks claimed in one push: big enough for a burst of approvals, small enough for one commit.
 CLAIM_BATCH = 500
 
@@ -342,11 +345,14 @@ class Runner:
             except Exception:  # the cursor's commit is gone (a re-cloned vault): start over
                 changes, outcomes, since = self.git.changes(None, upstream), [], None
             lost = frozenset(json.loads(self.store.cursor(LOST) or "[]"))
+            won = frozenset(json.loads(self.store.cursor(WON) or "[]"))
             report.pulled += len(self.reconciler.pulled(
                 changes, self.git.read_blob, lost, history=outcomes,
-                versions=lambda: self.git.history(since, upstream, sorted(TASK_FOLDERS))))
+                versions=lambda: self.git.history(since, upstream, sorted(TASK_FOLDERS)), won=won))
             if lost:
                 self.store.set_cursor(LOST, "[]", self.now())
+            if won:
+                self.store.set_cursor(WON, "[]", self.now())
             self._heartbeats_seen(changes)
             self.store.set_cursor("git.integrated", upstream, self.now())
         removed, self._removed = self._removed, []
@@ -503,8 +509,16 @@ class Runner:
         if not committed and self._last_sync is not None and self._last_sync.pushed and (
                 not self.settings.remote or head == upstream):
             return SyncResult(pushed=True, head=head, upstream=upstream)
+        cursor = self.store.cursor("git.integrated")
         result = self.git.sync()
         self._after_sync(result, report)
+        if (result.pushed and self.settings.remote and cursor is not None and cursor == upstream
+                and result.upstream and self.git.only_ours_since(upstream, result.upstream)):
+            # Everything up to the remote's old head was read, and all the push added on top is
+            # this host's own: the remote now holds nothing unread. Without this, a later pull read
+            # while the remote is away would offer this host's own older notes back as "remote"
+            # changes (an edit reverted by its own previous version: found by the model, run 7).
+            self.store.set_cursor("git.integrated", result.upstream, self.now())
         return result
 
     def mark_synced(self, result: SyncResult) -> bool:
@@ -614,11 +628,17 @@ class Runner:
         self.store.heartbeat(self.settings.agent, self.settings.role, self.now(), sync=info)
 
     def _record(self, event: GitEvent) -> None:
-        if event.kind == "conflict" and event.task_id and event.detail.get("kept") == "remote":
-            # This host's change lost the race at the merge: the next reconcile converges to the
-            # winner. Kept in the database, since `fte approve` merges in its own process.
-            lost = set(json.loads(self.store.cursor(LOST) or "[]")) | {event.task_id}
-            self.store.set_cursor(LOST, json.dumps(sorted(lost)), self.now())
+        if event.kind == "conflict" and event.task_id and event.detail.get("kept") in ("remote", "local"):
+            # Who won the race at the merge decides how the pull is read: a loss converges to the
+            # winner; a win means the remote's version of the task is not applied (this host's goes
+            # out with its push). Kept in the database, since `fte approve` merges in its own process.
+            name = LOST if event.detail["kept"] == "remote" else WON
+            other = WON if name == LOST else LOST
+            tasks = set(json.loads(self.store.cursor(name) or "[]")) | {event.task_id}
+            self.store.set_cursor(name, json.dumps(sorted(tasks)), self.now())
+            others = set(json.loads(self.store.cursor(other) or "[]"))
+            if event.task_id in others:  # the newest merge's word stands
+                self.store.set_cursor(other, json.dumps(sorted(others - {event.task_id})), self.now())
         if event.detail.get("kept") == "committed":
             # Copies written by a recovery (not by a merge commit) go out with the next publish.
             copies = event.detail.get("copy")

@@ -540,6 +540,62 @@ def test_a_done_of_an_older_presentation_is_still_believed(net) -> None:
     assert churn.strip() == "", churn  # quiet: nobody deletes and rewrites the note any more
 
 
+def test_an_edit_made_while_the_remote_is_away_is_not_undone_by_this_hosts_own_older_note(net) -> None:
+    """Found by the model's long run 7 (a safety failure, I4): alpha pushed its presentation at the
+    end of a tick, after it had read the pull; with the remote away, the next tick read its own
+    older note back from the stale remote branch as a "remote edit", which undid the person's edit;
+    `fte approve` then signed and sent the original draft while the note showed the edit. A push
+    that adds only this host's own commits moves the read mark along with it."""
+    [tid] = presented(net)
+    alpha = net.runs["alpha"]
+    remote = Path(net.remote)
+    remote.rename(net.root / "away.git")
+    note = alpha.home.vault.path(alpha.home.store.get(tid).note_path)
+    note.write_text(note.read_text().replace("Hello", "edit-alpha Hello", 1))
+    alpha.tick()
+    assert "edit-alpha" in alpha.home.store.get(tid).body
+    r = CliRunner().invoke(cli, ["approve", tid, "--home", str(net.homes["alpha"])])
+    assert r.exit_code == 0, r.output
+    (net.root / "away.git").rename(remote)
+    alpha.tick()
+    [(task, body)] = sent(net.homes["alpha"])
+    assert task == tid and "edit-alpha" in body
+
+
+def test_a_remote_note_that_lost_this_hosts_merge_is_not_applied_when_the_push_fails(net) -> None:
+    """Our merge kept this host's edit (a newer presentation) over a device's edit of the older
+    draft; the push then failed. Reading the pull from the remote's branch must not apply the
+    device's losing version over the row (the tree holds ours, the row must too)."""
+    from fte import crashpoints
+
+    [tid] = presented(net)
+    alpha = net.runs["alpha"]
+    device = Device(net.remote, net.root / "device")
+    theirs = device.note_of(tid)
+    theirs.write_text(theirs.read_text().replace("Hello", "device-edit Hello", 1))
+    device.push("an edit of the older draft")
+    note = alpha.home.vault.path(alpha.home.store.get(tid).note_path)
+    note.write_text(note.read_text().replace("Hello", "edit-alpha Hello", 1))
+    remote = Path(net.remote)
+
+    def go_away() -> None:
+        if remote.exists():
+            remote.rename(net.root / "away.git")
+
+    remove = crashpoints.on("sync-merged", go_away)
+    try:
+        alpha.tick()  # merged (ours kept), then the push fails
+    finally:
+        remove()
+    row = alpha.home.store.get(tid)
+    assert "edit-alpha" in row.body and "device-edit" not in row.body, row.body
+    assert "edit-alpha" in alpha.home.vault.path(row.note_path).read_text()
+    (net.root / "away.git").rename(remote)
+    settle(net)
+    for name, run in net.runs.items():
+        assert "edit-alpha" in run.home.store.get(tid).body, name
+
+
 def test_a_decision_after_the_deadline_is_refused(tmp_path: Path) -> None:
     clock = FakeClock(datetime(2026, 1, 1, 9, 0, tzinfo=timezone.utc))  # expires 72 h later, long ago
     home = make_host(tmp_path, "laptop", "all", "")

@@ -783,6 +783,15 @@ class GitSync:
             return []
         return [p for p in out.split("\0") if p]
 
+    def only_ours_since(self, base: str, head: str) -> bool:
+        """Whether ``head`` is ``base`` plus this repository's own commits only: ``base`` is an
+        ancestor and no merge (which would bring someone else's commits) lies between them."""
+        if base == head:
+            return True
+        if not self._is_ancestor(base, head):
+            return False
+        return not self._git_input(["rev-list", "--merges", "-n", "1", f"{base}..{head}"], b"").strip()
+
     def head(self) -> str | None:
         return self._head()
 

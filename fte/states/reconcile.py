@@ -110,7 +110,7 @@ class Reconciler:
 
     def pulled(self, changes: list[Change], read_blob: Callable[[str, int], bytes],
                lost: frozenset[str] = frozenset(), versions: Callable[[], list[Change]] | None = None,
-               history: list[Change] | None = None) -> list[str]:
+               history: list[Change] | None = None, won: frozenset[str] = frozenset()) -> list[str]:
         """Apply notes changed by a pull; returns the ids of tasks adopted or moved.
 
         Each note is read from the pulled commit with ``read_blob`` (what the remote asserts), not
@@ -120,6 +120,8 @@ class Reconciler:
         version in this pull is of a newer presentation, or turned down — is skipped.
         ``lost``: tasks whose note this host changed too, where the merge kept the remote's — this
         host's unpushed decision or edit lost the race, and it converges to the winner.
+        ``won``: tasks whose merge kept this host's version: the remote's final version of them
+        lost and is not applied (what the tree holds, and this host's row, is the winner).
         ``versions``: every pulled version of the task notes, commit by commit (asked only when
         needed): when the note that won the merge is refused (a forgery pushed on top), the winner
         is the newest version before it that proves what it asserts.
@@ -144,7 +146,7 @@ class Reconciler:
                     final[note.id] is None or final[note.id] > epoch):  # type: ignore[operator]  # None checked first
                 continue  # a claim that lost its merge to an edit or a rejection (it was never performed)
             earlier.append((change, note))
-        for change, note in earlier + parsed:
+        for change, note in earlier + [(c, n) for c, n in parsed if n is None or n.id not in won]:
             if note is None:
                 continue
             self._restore.pop(note.id, None)
