@@ -30,6 +30,7 @@ from fte.io.gitsync import GitEvent, SyncResult
 from fte.io.maildir_source import MaildirSource
 from fte.io.vault import TASK_FOLDERS
 from fte.keys import KEY_NAME
+from fte.notify import Notice, Notifier, task_notices
 from fte.plaintext import visible
 from fte.states.execution import Executions
 from fte.states.reconcile import ADDRESSED, Reconciler
@@ -244,6 +245,9 @@ class Runner:
         self.reconciler = Reconciler(home.lifecycle, self.settings.role, self.trust, self.settings.person)
         self.sources = sources if sources is not None else build_sources(self.settings)
         # A local host drafts only what its own sources and `fte post` bring (LOCAL_SOURCES).
+        notify = self.settings.section("notify")
+        self.notifier = Notifier(notify["urls"], load_env(self.settings.home), log) if notify["urls"] else None
+        self._told: set[str] = set()  # held pushes and sync failures already told (per process)
         self._template = TemplateDrafter(self.settings.signature)
         self.drafter = drafter or (build_drafter(self.settings) if self.settings.drafts else self._template)
         self.executions = (
@@ -316,7 +320,30 @@ class Runner:
         self.daily_audit()
         self.heartbeat()
         self.publish(report)
+        self.notify()
         return report
+
+    def notify(self) -> None:
+        """Tell the person what needs them (fte/notify.py): what waits, expires soon, failed; a push
+        held by the secret guard; a sync failing for an hour. Never stops the tick."""
+        if self.notifier is None:
+            return
+        notices = task_notices(self.store, self.now(), self.settings.section("notify")["include_text"]) \
+            if self.settings.executes else []
+        sync = self._last_sync
+        for event in (sync.held if sync else []):
+            key = f"held:{event.detail['commit']}:{event.path}"
+            if key not in self._told:
+                self._told.add(key)
+                notices.append(Notice("fte: a push is held: a commit holds a secret",
+                                      f"commit {event.detail['commit'][:8]} by {event.detail['author']}: "
+                                      f"{', '.join(event.detail['kinds'])} in {event.path}. See the Dashboard."))
+        since = self._error_since
+        if since and (self.now() - parse_iso(since)).total_seconds() >= 3600 and f"sync:{since}" not in self._told:
+            self._told.add(f"sync:{since}")
+            notices.append(Notice("fte: sync has failed for an hour", f"since {since}: {sync.error if sync else ''}"))
+        for notice in notices:
+            self.notifier.send(notice)
 
     def ensure_folders(self) -> None:
         """Every protocol folder exists (git keeps no empty folder: an emptied ``Approved/`` would

@@ -44,6 +44,11 @@ def _whole(minimum: int, maximum: int | None = None) -> Callable[[Any], str | No
     return check
 
 
+def _text_list(value: Any) -> str | None:
+    ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+    return None if ok else "a list of text (in quotes, in [ ])"
+
+
 def _positive(value: Any) -> str | None:
     ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
     return None if ok else "a positive, finite number"
@@ -137,6 +142,10 @@ SETTINGS: tuple[Setting, ...] = (
     S("odoo.login", "", "the Odoo user (key: `FTE_ODOO_API_KEY`, or `FTE_ODOO_PASSWORD`)", _text),
     S("odoo.transport", "auto", "`auto`, `jsonrpc` or `json2`", _choice("auto", "jsonrpc", "json2")),
     S("odoo.timeout", 30.0, "seconds an Odoo call may take", _positive),
+    S("notify.urls", [], "Apprise URLs (`ntfy://…`, `tgram://…`, `mailto://…`, `json://…`); a `${NAME}` in one is "
+      "filled from the environment or `.env`, so tokens stay out of this file (docs/notifications.md)", _text_list),
+    S("notify.include_text", False, "notices carry the drafts' text (by default they name tasks by title only)",
+      _bool),
     S("odoo.company", None, "the one company fte works in, by name or id; default: the login's current company",
       _name_or_id),
 )
