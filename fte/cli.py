@@ -128,6 +128,86 @@ def init(role: str, agent: str | None, vault_dir: str, remote: str, as_json: boo
 
 
 @cli.command()
+@home_option
+@handle_errors
+def review(home: Path) -> None:
+    """Walk through what waits, oldest first: the draft, the original and the deadline of each, then
+    approve, reject (asks why), edit in $EDITOR (then approve what you saved), skip, or quit.
+    Plain prompts on the terminal: works over SSH."""
+    settings = load_settings(home)
+    if not settings.executes:
+        raise BadInput(f"a {settings.role} host does not decide; review on a local host")
+    with open_home(home, repair=False) as h:
+        waiting = [t.id for t in h.store.tasks(state="pending")]
+    if not waiting:
+        click.echo("nothing waits for you")
+        return
+    for n, task_id in enumerate(waiting, 1):
+        with open_home(home, repair=False) as h:
+            task = h.store.get(task_id)
+            now = h.lifecycle.clock()
+        if task.state != "pending":
+            continue  # decided meanwhile (another device, the daemon's expiry)
+        _show_for_review(task, n, len(waiting), now)
+        while True:
+            choice = click.prompt("[a]pprove, [r]eject, [e]dit, [s]kip, [q]uit", default="s", show_default=False,
+                                  type=click.Choice(["a", "r", "e", "s", "q"]), show_choices=False)
+            try:
+                if choice == "a":
+                    _decide(home, task_id, "approve", None, None, False)
+                elif choice == "r":
+                    reason = click.prompt("reason (Enter for none)", default="", show_default=False)
+                    _decide(home, task_id, "reject", reason.strip() or None, None, False)
+                elif choice == "e":
+                    if not _edit_for_review(home, task_id):
+                        continue
+                    if click.confirm("approve what you saved?", default=False):
+                        _decide(home, task_id, "approve", None, None, False)
+            except FteError as exc:
+                click.echo(f"fte: {exc}", err=True)
+            break
+        if choice == "q":
+            break
+
+
+def _show_for_review(task: Any, n: int, total: int, now: Any) -> None:
+    from fte.io.vault import split_body
+
+    params = task.params or {}
+    left = task.expires_at - now if task.expires_at else None
+    deadline = f"expires in {int(left.total_seconds() // 3600)} h" if left is not None else "no deadline"
+    click.echo(f"\n── {n}/{total}  {task.short_id}  {task.kind}  {deadline}")
+    click.echo(f"   {visible(task.title)}")
+    for key in ("to", "subject", "partner", "amount"):
+        if params.get(key):
+            click.echo(f"   {key}: {visible(str(params[key]))}")
+    click.echo("\n" + visible(task.body, keep_newlines=True).rstrip())
+    original = task.original or split_body(task.body)[1]
+    if original:
+        lines = visible(original, keep_newlines=True).strip().splitlines()
+        click.echo("\n   > " + "\n   > ".join(lines[:20]) + ("\n   > …" if len(lines) > 20 else ""))
+    click.echo("")
+
+
+def _edit_for_review(home: Path, task_id: str) -> bool:
+    """The draft in $EDITOR; what was saved becomes the task's draft (an ``edit``, as a change in
+    Obsidian would be). False when nothing changed."""
+    with open_home(home) as h:
+        task = h.store.get(task_id)
+        edited = click.edit(task.body, extension=".md", require_save=True)
+        if edited is None or edited.rstrip("\n") == task.body.rstrip("\n"):
+            click.echo("unchanged")
+            return False
+        h.lifecycle.fire(task.id, "edit", actor=h.settings.person, source="cli",
+                         changes={"body": edited.rstrip("\n") + "\n"})
+        from fte.daemon import Runner, TickReport
+
+        Runner(h).publish(TickReport())
+    click.echo("saved as the draft")
+    return True
+
+
+@cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
 @click.option("--offline", is_flag=True, help="Do not reach the remote or Odoo.")
 @home_option

@@ -10,6 +10,11 @@ import re
 HIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
-def visible(text: str) -> str:
-    """``text`` safe for a terminal: each hidden character shown as an escape (``\\n``, ``\\u001b``)."""
-    return HIDDEN.sub(lambda m: "\\n" if m.group() == "\n" else f"\\u{ord(m.group()):04x}", text)
+def visible(text: str, keep_newlines: bool = False) -> str:
+    """``text`` safe for a terminal: each hidden character shown as an escape (``\\n``, ``\\u001b``);
+    with ``keep_newlines``, line breaks stay line breaks (a multi-line draft shown as it is)."""
+    def shown(m: re.Match[str]) -> str:
+        if m.group() == "\n":
+            return "\n" if keep_newlines else "\\n"
+        return f"\\u{ord(m.group()):04x}"
+    return HIDDEN.sub(shown, text)
