@@ -209,3 +209,25 @@ def test_a_change_against_a_removal_keeps_the_change(mine_deleted: bool) -> None
     theirs = {"Business_Goals.md": changed if mine_deleted else None}
     plan = plan_merge(ours, theirs, blobs.__getitem__, "pc")
     assert plan.updates.get("Business_Goals.md", changed) == changed
+
+
+def test_only_ours_since_refuses_a_fast_forward_to_another_hosts_commits(tmp_path: Path) -> None:
+    from fte.io.gitlock import HostLock
+    from fte.io.gitsync import GitSync
+
+    from hosts import git
+
+    root = tmp_path / "repo"
+    GitSync.init(root, "laptop")
+    sync = GitSync(root, "laptop", HostLock(tmp_path / "lock"))
+    (root / "a.md").write_text("a\n")
+    base = sync.commit(["a.md"], "fte laptop: a").sha
+    (root / "b.md").write_text("b\n")
+    ours = sync.commit(["b.md"], "fte laptop: b").sha
+    assert base and ours and sync.only_ours_since(base, ours) and sync.only_ours_since(ours, ours)
+    (root / "c.md").write_text("c\n")
+    git(root, "add", "c.md")
+    git(root, "-c", "user.name=fte cloud", "commit", "-qm", "fte cloud: c")
+    theirs = git(root, "rev-parse", "HEAD").strip()
+    assert not sync.only_ours_since(ours, theirs)  # linear, but another host's
+    assert not sync.only_ours_since(theirs, base)  # not a descendant

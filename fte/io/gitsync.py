@@ -784,13 +784,17 @@ class GitSync:
         return [p for p in out.split("\0") if p]
 
     def only_ours_since(self, base: str, head: str) -> bool:
-        """Whether ``head`` is ``base`` plus this repository's own commits only: ``base`` is an
-        ancestor and no merge (which would bring someone else's commits) lies between them."""
+        """Whether ``head`` is ``base`` plus this host's own commits only: ``base`` is an ancestor,
+        no merge lies between them, and every commit between is this host's (``fte <agent>``)."""
         if base == head:
             return True
         if not self._is_ancestor(base, head):
             return False
-        return not self._git_input(["rev-list", "--merges", "-n", "1", f"{base}..{head}"], b"").strip()
+        if self._git_input(["rev-list", "--merges", "-n", "1", f"{base}..{head}"], b"").strip():
+            return False
+        # A fast-forward to another host's commits is linear too: every commit must be this host's.
+        authors = self._git_input(["log", "--format=%an", f"{base}..{head}"], b"").decode().split("\n")
+        return all(a == f"fte {self.agent}" for a in authors if a)
 
     def head(self) -> str | None:
         return self._head()
