@@ -489,6 +489,21 @@ def daemon(once: bool, home: Path) -> None:
     sys.exit(run_daemon(home, once=once, log=lambda m: click.echo(m, err=True)))
 
 
+def _shown_fields(h: Any, task: Any) -> dict[str, Any] | None:
+    """The draft and parameters the task's note shows now (None: no readable note)."""
+    from fte.errors import NoteError
+    from fte.io.vault import note_fields, parse_note
+
+    data = h.vault.read(task.note_path) if task.note_path else None
+    if data is None:
+        return None
+    try:
+        note = parse_note(data, task.note_path)
+        return note_fields(note) if note.id == task.id else None
+    except (NoteError, BadInput):
+        return None
+
+
 def _decide(home: Path, task_id: str, decision: str, reason: str | None, by: str | None, as_json: bool) -> None:
     from fte.daemon import Runner, TickReport
     from fte.states.reconcile import approve as approve_task, check_deadline
@@ -511,6 +526,17 @@ def _decide(home: Path, task_id: str, decision: str, reason: str | None, by: str
             # What the note shows is not what this command was about to sign: record it, and ask.
             runner.publish(report)
             raise BadInput(f"the note of {task.short_id} was changed since it was presented; the change is "
+                           f"recorded as an edit — look at {task.note_path} again, then approve")
+        shown = _shown_fields(h, task) if decision == "approve" else None
+        if shown is not None and (shown["body"] != task.body or shown["params"] != (task.params or {})):
+            # The note shows another draft than the row holds, and not as an uncommitted change (a
+            # git plugin committed the person's edit, or a pull left it): what is signed must be
+            # what was seen, so the note's draft becomes the task's, and the person looks again.
+            h.lifecycle.fire(task.id, "edit", actor=person, source="cli", adopt_note=task.note_path,
+                             changes={"body": shown["body"], "params": shown["params"]},
+                             reason="the note showed another draft than this host held")
+            runner.publish(report)
+            raise BadInput(f"the note of {task.short_id} showed another draft than this host held; it is "
                            f"recorded as an edit — look at {task.note_path} again, then approve")
         check_deadline(task, h.lifecycle.clock())
         if decision == "approve":

@@ -714,3 +714,27 @@ def test_the_cloud_refuses_to_run_with_a_signing_key(tmp_path: Path) -> None:
     (cloud / "host.key").write_text("00" * 32 + "\n")
     r = CliRunner().invoke(cli, ["daemon", "--once", "--home", str(cloud)])
     assert r.exit_code == 2 and "signing key" in r.output
+
+
+def test_fte_approve_signs_what_the_note_shows_even_when_a_git_plugin_committed_the_edit(net) -> None:
+    """The person's edit was committed by their own git plugin before fte looked: it is no
+    uncommitted change, yet it is what they saw. `fte approve` records it as an edit and asks them to
+    look again; what is then signed and sent is that edit. The plugin's commit is read like any
+    change, never skipped as this host's own."""
+    [tid] = presented(net)
+    alpha = net.runs["alpha"]
+    vault = net.homes["alpha"] / "vault"
+    note = alpha.home.vault.path(alpha.home.store.get(tid).note_path)
+    note.write_text(note.read_text().replace("Hello", "edit-plugin Hello", 1))
+    git(vault, "add", "-A")
+    git(vault, "commit", "-qm", "vault backup: 2026-11-27 10:00")  # the repository's identity, the plugin's message
+    r = CliRunner().invoke(cli, ["approve", tid, "--home", str(net.homes["alpha"])])
+    assert r.exit_code == 2 and "look at" in r.output, r.output
+    assert "edit-plugin" in alpha.home.store.get(tid).body
+    r = CliRunner().invoke(cli, ["approve", tid, "--home", str(net.homes["alpha"])])
+    assert r.exit_code == 0, r.output
+    alpha.tick()
+    [(task, body)] = sent(net.homes["alpha"])
+    assert task == tid and "edit-plugin" in body
+    settle(net)
+    assert {run.home.store.get(tid).state for run in net.runs.values()} == {"done"}

@@ -792,9 +792,13 @@ class GitSync:
             return False
         if self._git_input(["rev-list", "--merges", "-n", "1", f"{base}..{head}"], b"").strip():
             return False
-        # A fast-forward to another host's commits is linear too: every commit must be this host's.
-        authors = self._git_input(["log", "--format=%an", f"{base}..{head}"], b"").decode().split("\n")
-        return all(a == f"fte {self.agent}" for a in authors if a)
+        # A fast-forward to another host's commits is linear too: every commit must be fte's own on
+        # this host. A commit the person made in the vault (an Obsidian git plugin) carries the
+        # repository's identity but not fte's message: it is read like any other change.
+        subjects = self._git_input(["log", "--format=%an%x00%s", f"{base}..{head}"], b"").decode().split("\n")
+        mine = f"fte {self.agent}"
+        return all(line.split("\0", 1) [0] == mine and line.split("\0", 1)[1].startswith(f"{mine}:")
+                   for line in subjects if line)
 
     def head(self) -> str | None:
         return self._head()
