@@ -270,3 +270,8 @@ def test_tasks_as_a_reader_lists_what_the_store_holds(home_dir: Path) -> None:
     run.close()
     assert json.loads(fte("tasks", "--json", "--home", str(home_dir)).output) == expected
     assert json.loads(fte("tasks", "--json", "--state", "pending", "--limit", "2", "--home", str(home_dir)).output) == pending
+
+
+def test_a_bare_write_word_is_refused_as_a_write(home_dir: Path) -> None:
+    r = fte("sql", "vacuum", "--home", str(home_dir))
+    assert r.exit_code == 2 and "fte sql is read-only: refused" in r.output, r.output

@@ -69,7 +69,7 @@ def run_query(path: Path, query: str, params: tuple[Any, ...] = (),
         msg = str(exc)
         if "interrupted" in msg and time.monotonic() > deadline:
             raise BadInput(f"the query ran over its {timeout:g}-second limit (--timeout)") from None
-        if "not authorized" in msg or "readonly" in msg:
+        if "not authorized" in msg or "readonly" in msg or "authorization denied" in msg:
             raise ReadOnlyViolation(f"fte sql is read-only: refused ({msg})") from None
         raise BadInput(f"SQL error: {msg}") from None
     except sqlite3.ProgrammingError as exc:
