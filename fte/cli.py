@@ -475,18 +475,20 @@ def keys_revoke(agent: str, home: Path) -> None:
 
 @cli.command()
 @click.option("--once", is_flag=True, help="Run exactly one full tick and exit.")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="json: one object per line (at, level, message; event, task, actor for decisions) for log shippers.")
 @home_option
 @handle_errors
-def daemon(once: bool, home: Path) -> None:
+def daemon(once: bool, log_format: str, home: Path) -> None:
     """Run this host's loop: sync, draft (cloud/all), approve, claim and execute (local/all).
 
     Acts on the person's moves in the vault within about a second (file-system events); syncs with
     the remote every daemon.sync_interval seconds. SIGTERM/SIGINT finish the current tick and exit 0;
     SIGHUP reloads fte.toml. A second daemon on the same home is refused.
     """
-    from fte.loop import run_daemon
+    from fte.loop import log_line, run_daemon
 
-    sys.exit(run_daemon(home, once=once, log=lambda m: click.echo(m, err=True)))
+    sys.exit(run_daemon(home, once=once, log=lambda m: click.echo(log_line(m, log_format), err=True)))
 
 
 def _shown_fields(h: Any, task: Any) -> dict[str, Any] | None:

@@ -12,14 +12,16 @@
 from __future__ import annotations
 
 import fcntl
+import json
 import os
+import re
 import signal
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from fte.clock import Clock, utcnow
+from fte.clock import Clock, iso, utcnow
 from fte.errors import FteError
 from fte.config import load_settings
 from fte.home import Home, open_home
@@ -61,6 +63,23 @@ class DaemonLock:
         if self.fd is not None:
             fcntl.flock(self.fd, fcntl.LOCK_UN)
             os.close(self.fd)
+
+
+_DECISION = re.compile(r"^(?P<event>approve|reject|edit|invalidate): (?P<task>[0-9a-f]{8}) .* by (?P<actor>\S+) -> ")
+_TROUBLE = ("error", "failed", "refused", "not delivered", "unreachable", "held")
+
+
+def log_line(message: str, fmt: str = "text") -> str:
+    """A daemon log line: the message as it is (``text``), or one JSON object with the time, a level,
+    the message and, for the person's decisions and edits, their event, task and actor (``json``)."""
+    if fmt != "json":
+        return message
+    record: dict[str, Any] = {"at": iso(utcnow()), "level": "warning" if any(w in message for w in _TROUBLE) else "info",
+                              "message": message}
+    m = _DECISION.match(message)
+    if m:
+        record.update(m.groupdict())
+    return json.dumps(record, ensure_ascii=False)
 
 
 def worth_waking(path: Path, vault: Path) -> bool:

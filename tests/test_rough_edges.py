@@ -275,3 +275,19 @@ def test_tasks_as_a_reader_lists_what_the_store_holds(home_dir: Path) -> None:
 def test_a_bare_write_word_is_refused_as_a_write(home_dir: Path) -> None:
     r = fte("sql", "vacuum", "--home", str(home_dir))
     assert r.exit_code == 2 and "fte sql is read-only: refused" in r.output, r.output
+
+
+def test_daemon_logs_as_json_lines_for_log_shippers(home_dir: Path) -> None:
+    import json
+    import sys as _sys
+
+    drop_mail(home_dir, 1)
+    result = subprocess.run([_sys.executable, "-m", "fte", "daemon", "--once", "--log-format", "json",
+                             "--home", str(home_dir)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in result.stderr.splitlines() if line.strip()]
+    assert records and all({"at", "level", "message"} <= set(r) for r in records)
+    from fte.loop import log_line
+
+    record = json.loads(log_line("approve: 1234abcd 'Quote' by ann -> approved", "json"))
+    assert (record["event"], record["task"], record["actor"]) == ("approve", "1234abcd", "ann")
