@@ -89,6 +89,42 @@ def init_home(*args: Any, **kwargs: Any) -> Any:
     return init(*args, **kwargs)
 
 
+_TASK_COLUMNS = ("id, kind, state, version, title, source, origin, created_at AS created, updated_at AS updated, "
+                 "note_path AS note, source_ref, params, body, expires_at AS expires, claimed_by, approval, "
+                 "last_error AS error, mirrored_version, flags")
+_JSON_COLUMNS = ("params", "approval", "flags", "detail")
+
+
+def _read_task(settings: Settings, ref: str) -> dict[str, Any]:
+    """One task and its timeline, read-only, as :func:`fte.views.task_detail` shows them; ``ref``
+    is the id or at least 4 of its first characters (as :meth:`fte.models.store.Store.get`)."""
+    from fte.errors import NotFound
+
+    ref = ref.strip().lower()
+    if len(ref) < 4 or not re.fullmatch(r"[0-9a-f]+", ref):
+        raise NotFound(f"no task {ref!r} (give the id, or at least 4 of its first characters)")
+    columns, rows = run_query(settings.db_path, f"SELECT {_TASK_COLUMNS} FROM tasks WHERE id = ? OR id LIKE ? "
+                              "ORDER BY id = ? DESC LIMIT 2", (ref, ref + "%", ref))
+    if not rows:
+        raise NotFound(f"no task {ref!r}")
+    exact = [r for r in rows if r[0] == ref]
+    if not exact and len(rows) > 1:
+        raise BadInput(f"{ref!r} matches more than one task; give more characters")
+    task = _decoded(dict(zip(columns, (exact or rows)[0])))
+    columns, rows = run_query(settings.db_path, "SELECT version, at, event, from_state AS \"from\", to_state AS \"to\", "
+                              "actor, host, source, detail FROM transitions WHERE task_id = ? ORDER BY version",
+                              (task["id"],))
+    task["timeline"] = [_decoded(dict(zip(columns, r))) for r in rows]
+    return task
+
+
+def _decoded(row: dict[str, Any]) -> dict[str, Any]:
+    for key in _JSON_COLUMNS:
+        if key in row and isinstance(row[key], str):
+            row[key] = json.loads(row[key])
+    return row
+
+
 def _emit_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
@@ -309,16 +345,16 @@ def tasks(state: str | None, limit: int | None, as_json: bool, home: Path) -> No
 @handle_errors
 def show(task_id: str, as_json: bool, home: Path) -> None:
     """One task (by id or its first characters) and its timeline."""
-    with open_home(home, repair=False) as h:
-        task = h.store.get(task_id)
-        timeline = [transition_view(t) for t in h.store.timeline(task.id)]
-    data = task_detail(task) | {"timeline": timeline}
+    settings = load_settings(home)
+    _reader_schema(settings)  # a reader: sqlite3 read-only, no SQLAlchemy, no git
+    data = _read_task(settings, task_id)
     if as_json:
         _emit_json(data)
         return
-    click.echo(f"{task.id}  {task.kind}  {task.state} (v{task.version})")
-    click.echo(f"title: {task.title}")
-    click.echo(f"note:  {task.note_path}")
+    timeline = data["timeline"]
+    click.echo(f"{data['id']}  {data['kind']}  {data['state']} (v{data['version']})")
+    click.echo(f"title: {visible(data['title'] or '')}")
+    click.echo(f"note:  {data['note']}")
     click.echo("")
     rows = [(t["at"][:19], t["event"], f"{t['from'] or '-'} → {t['to']}", t["actor"], t["host"], t["source"]) for t in timeline]
     click.echo(format_table(["at", "event", "change", "actor", "host", "source"], rows))

@@ -291,3 +291,24 @@ def test_daemon_logs_as_json_lines_for_log_shippers(home_dir: Path) -> None:
 
     record = json.loads(log_line("approve: 1234abcd 'Quote' by ann -> approved", "json"))
     assert (record["event"], record["task"], record["actor"]) == ("approve", "1234abcd", "ann")
+
+
+def test_show_as_a_reader_shows_what_the_store_holds(home_dir: Path) -> None:
+    import json
+
+    from fte.views import task_detail, transition_view
+
+    drop_mail(home_dir, 1)
+    run = HostRun(home_dir)
+    run.tick()
+    [task] = run.home.store.tasks()
+    note = run.home.vault.path(task.note_path)
+    note.write_text(note.read_text().replace("Hello", "Hi", 1))
+    run.tick()
+    task = run.home.store.get(task.id)
+    expected = task_detail(task) | {"timeline": [transition_view(t) for t in run.home.store.timeline(task.id)]}
+    run.close()
+    assert json.loads(fte("show", task.id[:6], "--json", "--home", str(home_dir)).output) == json.loads(
+        json.dumps(expected, default=str))
+    r = fte("show", "zzzz", "--home", str(home_dir))
+    assert r.exit_code == 2 and "no task" in r.output
