@@ -540,9 +540,11 @@ class Runner:
         result = self.git.sync()
         self._after_sync(result, report)
         if (result.pushed and self.settings.remote and cursor is not None and cursor == upstream
-                and result.upstream and self.git.only_ours_since(upstream, result.upstream)):
-            # Everything up to the remote's old head was read, and all the push added on top is
-            # this host's own: the remote now holds nothing unread. Without this, a later pull read
+                and result.head == head and result.upstream == head and upstream is not None
+                and self.git.only_ours_since(upstream, head)):
+            # Everything up to the remote's old head was read, the sync took nothing in (our head
+            # is what was pushed), and all the push added on top is fte's own work on this host:
+            # the remote now holds nothing unread. Without this, a later pull read
             # while the remote is away would offer this host's own older notes back as "remote"
             # changes (an edit reverted by its own previous version: found by the model, run 7).
             self.store.set_cursor("git.integrated", result.upstream, self.now())
