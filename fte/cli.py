@@ -527,6 +527,11 @@ def daemon(once: bool, log_format: str, home: Path) -> None:
     sys.exit(run_daemon(home, once=once, log=lambda m: click.echo(log_line(m, log_format), err=True)))
 
 
+def _canonical(value: Any) -> str:
+    """A comparable form of parameters (NaN equals NaN here: a note read back from YAML holds a new one)."""
+    return json.dumps(value, sort_keys=True, default=str, ensure_ascii=False)
+
+
 def _shown_fields(h: Any, task: Any) -> dict[str, Any] | None:
     """The draft and parameters the task's note shows now (None: no readable note)."""
     from fte.errors import NoteError
@@ -566,7 +571,7 @@ def _decide(home: Path, task_id: str, decision: str, reason: str | None, by: str
             raise BadInput(f"the note of {task.short_id} was changed since it was presented; the change is "
                            f"recorded as an edit — look at {task.note_path} again, then approve")
         shown = _shown_fields(h, task) if decision == "approve" else None
-        if shown is not None and (shown["body"] != task.body or shown["params"] != (task.params or {})):
+        if shown is not None and (shown["body"] != task.body or _canonical(shown["params"]) != _canonical(task.params or {})):
             # The note shows another draft than the row holds, and not as an uncommitted change (a
             # git plugin committed the person's edit, or a pull left it): what is signed must be
             # what was seen, so the note's draft becomes the task's, and the person looks again.
