@@ -52,6 +52,8 @@ def diagnose(home: Path, offline: bool = False) -> list[Check]:
             found.extend(step(settings, offline))
         except FteError as exc:  # a check that cannot finish is a finding, never a traceback
             found.append(Check(step.__name__.strip("_"), FAIL, str(exc)))
+        except Exception as exc:  # noqa: BLE001 — a library's own error (a bad token file…): still a finding
+            found.append(Check(step.__name__.strip("_"), FAIL, f"{type(exc).__name__}: {exc}"[:500]))
     return found
 
 

@@ -58,6 +58,7 @@ def test_the_evasions_seen_are_caught(text: str) -> None:
     "Secret: the surprise party is on Friday",
     "Unsubscribe: https://news.example.com/unsubscribe?token=8f3a9c2e7b1d4f6a9e8c7b5a3d2f1e0c&u=1",
     "Passcode: 482913",
+    "Boarding pass: 7XK2PQ9, gate B12",
     "The password policy requires 12 characters; password is required.",
     "password: ********",
 ])

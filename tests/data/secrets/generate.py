@@ -168,7 +168,8 @@ def ordinary_mails() -> list[str]:
             f"{greet()}\n\nThe password policy requires 12 characters. Forgot your password? Use the reset page."
             f"\n\n{sign()}",
             f"{greet()}\n\npassword: see the handbook, page {R.randint(2, 40)}.\n\n{sign()}",
-            f"Booking reference (PNR): {chars(UP, 6)}. Seat {R.randint(1, 40)}{R.choice('ABCDEF')}.",
+            f"Booking reference (PNR): {chars(UP, 6)}. Seat {R.randint(1, 40)}{R.choice('ABCDEF')}. "
+            f"Boarding pass: {chars(UPD, 7)}",
             f"{greet()}\n\nAs a token of appreciation we added a {R.randint(5, 30)}% discount: code "
             f"SPRING-{R.randint(2026, 2027)}.\n\n{sign()}",
             f"{greet()}\n\nLicense key for {company}: {chars(UPD, 5)}-{chars(UPD, 5)}-{chars(UPD, 5)}-{chars(UPD, 5)}"
