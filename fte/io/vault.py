@@ -185,11 +185,8 @@ def _reference_parts(reference: str) -> tuple[str, str]:
     there is the person's."""
     original, kept = "", []
     blocks = reference.removesuffix("\n").split("\n\n") if reference.strip() else []
-    i = 0
-    while i < len(blocks):
-        block = blocks[i]
+    for block in blocks:
         if block == HOW_TO_DECIDE:
-            i += 1
             continue
         if block.split("\n", 1)[0] + "\n" == _QUOTE_HEAD:
             lines = block.split("\n")[1:]
@@ -197,10 +194,8 @@ def _reference_parts(reference: str) -> tuple[str, str]:
             original = "\n".join(line[2:] if line.startswith("> ") else line[1:] for line in lines[:n])
             if lines[n:]:
                 kept.append("\n".join(lines[n:]))
-            i += 1
-            continue
-        kept.append(block)
-        i += 1
+        else:
+            kept.append(block)
     return original, "\n\n".join(kept)
 
 
