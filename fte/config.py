@@ -70,6 +70,8 @@ class Settings:
     signature: str = ""
     rate_limits: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_RATE_LIMITS))
     audit_retention_days: int = 90
+    timezone: str = "UTC"
+    note_debounce: float = 3.0
     #: every setting by dotted name (``executors.email.port``), checked, defaults filled in
     values: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -123,6 +125,8 @@ def parse_settings(home: Path, data: dict[str, Any]) -> Settings:
         signature=values["drafter.signature"],
         rate_limits=limits,
         audit_retention_days=values["audit.retention_days"],
+        timezone=values["notes.timezone"],
+        note_debounce=values["notes.debounce"],
         file_events=values["daemon.file_events"],
         sync_interval=values["daemon.sync_interval"],
         watch_interval=values["daemon.watch_interval"],

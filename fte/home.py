@@ -33,6 +33,7 @@ from fte.config import (
 from fte.errors import BadInput, FteError
 from fte.io.gitlock import HostLock
 from fte.io.gitsync import GitSync
+from fte.io.properties import zone
 from fte.io.vault import FOLDERS, TASK_FOLDERS, Vault
 from fte.keys import KEY_NAME, Keyring, create_host_key, load_host_key
 from fte.models.store import Store
@@ -179,7 +180,7 @@ def open_home(home: Path, clock: Clock = utcnow, repair: bool = True,
     settings = load_settings(home)
     lost = not settings.db_path.exists()
     store = Store.open(settings.db_path)
-    vault = Vault(settings.vault)
+    vault = Vault(settings.vault, zone(settings.timezone))
     lifecycle = Lifecycle(store, vault, settings.agent, clock)
     rebuilt = not (settings.vault / ".git").exists()
     if rebuilt:

@@ -18,3 +18,13 @@ def visible(text: str, keep_newlines: bool = False) -> str:
             return "\n" if keep_newlines else "\\n"
         return f"\\u{ord(m.group()):04x}"
     return HIDDEN.sub(shown, text)
+
+
+#: Characters Markdown, HTML or Obsidian would read as syntax inside a line.
+_SYNTAX = re.compile(r"([\\`*_{}\[\]<>()#+!|~=$%^&:-])")
+
+
+def plain(value: object) -> str:
+    """``value`` as Markdown that renders as itself, on one line: Markdown, HTML, Obsidian's wiki
+    links, comments (``%%``), highlights and maths escaped; hidden characters made spaces."""
+    return _SYNTAX.sub(r"\\\1", HIDDEN.sub(" ", str(value)))

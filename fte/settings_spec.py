@@ -66,6 +66,16 @@ def _id(value: Any) -> str | None:
     return None if ok else "a numeric id (digits, in quotes)"
 
 
+def _zone(value: Any) -> str | None:
+    from fte.io.properties import zone  # the one place time zones are named
+
+    try:
+        zone(value) if isinstance(value, str) else None
+    except Exception:
+        return "an IANA time zone name such as \"Europe/Paris\", or \"UTC\""
+    return None if isinstance(value, str) else "an IANA time zone name (in quotes)"
+
+
 def _name_or_id(value: Any) -> str | None:
     ok = isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool) and value > 0)
     return None if ok else "a name (in quotes) or a numeric id"
@@ -99,6 +109,10 @@ SETTINGS: tuple[Setting, ...] = (
       _positive),
     S("daemon.file_events", True, "wake on file-system events in the vault and the Maildir; `false` polls every "
       "`watch_interval` seconds", _bool),
+    S("notes.timezone", "UTC", "the person's time zone (IANA name, e.g. `Europe/Paris`): notes show their dates "
+      "in it, to the minute", _zone),
+    S("notes.debounce", 3.0, "seconds fte waits before rewriting a note the person changed just now, so Obsidian "
+      "never reloads a note under their cursor", _positive),
     S("audit.retention_days", 90, "daily audit files older than this are removed", _whole(1)),
     S("sources.maildir.path", "inbox", "a Maildir folder of incoming mail (relative to the home, or absolute)", _text),
     S("sources.gmail.enabled", False, "Gmail as a source (cloud); token: `fte auth gmail`", _bool),

@@ -11,7 +11,7 @@ from pathlib import Path
 import yaml
 
 from fte.daemon import TickReport
-from fte.io.vault import parse_note, render_note, split_body
+from fte.io.vault import note_fields, parse_note, render_note, split_body
 from fte.states.approvals import verify_task
 
 from conftest import FakeClock
@@ -53,7 +53,7 @@ def test_a_move_to_approved_is_signed_and_executed(home_dir: Path) -> None:
     assert verify_task(run.runner.trust, task) is None
     assert task.approval["host"] == "laptop" and task.approval["epoch"] == task.epoch == 1
     note = parse_note(moved.read_bytes())
-    assert note.meta["state"] == "approved" and note.meta["approval"]["signature"] == task.approval["signature"]
+    assert note.meta["state"] == "approved" and note_fields(note)["approval"]["signature"] == task.approval["signature"]
     last = run.home.store.timeline(tid)[-1]
     assert (last.event, last.source, last.actor) == ("approve", "obsidian", "person")
     run.tick()
@@ -65,9 +65,9 @@ def test_edits_while_pending_are_kept_with_a_diff(home_dir: Path) -> None:
     run, [tid] = pending(home_dir)
     path = run.home.vault.path(run.home.store.get(tid).note_path)
     note = parse_note(path.read_bytes())
-    draft, _original = split_body(note.body)
+    draft, _original = split_body(note.body, note.meta["title"])
     meta = dict(note.meta)
-    meta["params"] = dict(meta["params"], subject="Re: your question (updated)")
+    meta["subject"] = "Re: your question (updated)"
     path.write_bytes(render_note(meta, note.body.replace("Thank you", "Many thanks")))
     run.tick()
     task = run.home.store.get(tid)
@@ -108,7 +108,7 @@ def test_tampering_after_approval_is_not_executed(home_dir: Path) -> None:
         if change == "body":
             path.write_bytes(render_note(note.meta, note.body.replace("Hello", "Send the money to")))
         else:
-            meta = dict(note.meta, params=dict(note.meta["params"], to="mallory@evil.example"))
+            meta = dict(note.meta, to="mallory@evil.example")
             path.write_bytes(render_note(meta, note.body))
     run.tick()
     for tid in (body_tid, param_tid):

@@ -13,13 +13,20 @@ from fte.io.vault import parse_note, person_parts, render_task, split_body
 
 from hosts import HostRun, drop_mail
 
-PERSONAL = "reason: too expensive\ntags:\n- client\n"
+PERSONAL = "reason: too expensive\n"
 THEIR_TEXT = "My own note: call Dana first."
 
 
 def add_personal(note: Path) -> None:
+    """What Obsidian writes when the person adds a property, a tag (to fte's list) and a line of text."""
     text = note.read_text()
     head, body = text[4:].split("\n---\n", 1)
+    lines = head.split("\n")
+    at = lines.index("tags:") + 1
+    while at < len(lines) and lines[at].startswith("- "):
+        at += 1
+    lines.insert(at, "- client")
+    head = "\n".join(lines)
     note.write_text(f"---\n{head}\n{PERSONAL}---\n{body.rstrip()}\n\n{THEIR_TEXT}\n")
 
 
@@ -48,13 +55,14 @@ def test_what_the_person_adds_survives_a_running_daemon_and_reason_is_recorded(h
         time.sleep(3)  # the daemon woke on the change, looked, and committed it
         assert note.stat().st_mtime_ns == mtime, "fte wrote a note whose task did not change"
         meta = parse_note(note.read_bytes()).meta
-        assert meta["reason"] == "too expensive" and meta["tags"] == ["client"]
+        assert meta["reason"] == "too expensive" and meta["tags"] == ["fte/email", "fte/pending", "client"]
         assert THEIR_TEXT in note.read_text()
         rejected = home_dir / "vault" / "Rejected" / note.name
         note.rename(rejected)
         assert wait_for(lambda: "state: rejected" in rejected.read_text())  # fte re-rendered it as rejected
         meta = parse_note(rejected.read_bytes()).meta
-        assert meta["reason"] == "too expensive" and meta["tags"] == ["client"] and meta["state"] == "rejected"
+        assert meta["reason"] == "too expensive" and meta["state"] == "rejected"
+        assert meta["tags"] == ["fte/email", "fte/rejected", "client"]
         assert THEIR_TEXT in rejected.read_text()
     finally:
         proc.terminate()
@@ -90,7 +98,8 @@ def test_the_persons_text_is_not_read_as_the_original_message(home_dir: Path) ->
     [task] = run.home.store.tasks(state="pending")
     note = run.home.vault.path(task.note_path)
     add_personal(note)
-    draft, original = split_body(parse_note(note.read_bytes()).body)
+    parsed = parse_note(note.read_bytes())
+    draft, original = split_body(parsed.body, parsed.meta["title"])
     assert original == task.original and THEIR_TEXT not in original and draft == task.body
     kept = person_parts(note.read_bytes())
     assert kept.meta == {"reason": "too expensive", "tags": ["client"]} and kept.text == THEIR_TEXT

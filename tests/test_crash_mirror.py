@@ -49,7 +49,7 @@ def test_killed_between_commit_and_note_converges_on_restart(home_dir: Path, poi
         assert row.note_path.startswith("Updates/") and row.note_path != old_note
         note = parse_note(notes[0].read_bytes())
         assert note.meta["state"] == "drafted"
-        assert note.body.startswith("the draft\n\n<!-- fte:")
+        assert note.body.startswith("# Invoice question\n\nthe draft\n\n<!-- fte:")
         assert not list(h.vault.root.rglob(".fte-tmp-*"))
     # A second start has nothing left to do.
     with open_home(home_dir) as h:

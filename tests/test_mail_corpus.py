@@ -116,8 +116,8 @@ def test_a_mail_with_no_sender_asks_the_person_and_a_move_cannot_approve_it(home
     # The person adds the address they found in the mail, and approves: now it can be sent.
     note = run.home.vault.path(run.home.store.get(task.id).note_path)
     text = note.read_text()
-    assert "\n  to: ''\n" in text
-    note.write_text(text.replace("\n  to: ''\n", "\n  to: dana@example.com\n"))
+    assert "\nto: ''\n" in text
+    note.write_text(text.replace("\nto: ''\n", "\nto: dana@example.com\n"))
     run.tick()
     assert run.home.store.get(task.id).params["to"] == "dana@example.com"
     assert CliRunner().invoke(cli, ["approve", task.id, "--home", str(home_dir)]).exit_code == 0

@@ -15,6 +15,7 @@ from click.testing import CliRunner
 
 from fte.cli import cli
 from fte.daemon import TickReport
+from fte.io.properties import APPROVAL_KEYS, ASSERTION_KEYS, compact
 from fte.io.vault import parse_note, render_note
 
 from conftest import FakeClock
@@ -274,10 +275,10 @@ def test_an_unsigned_state_pulled_from_the_remote_changes_nothing(net, state: st
     src = device.note_of(tid)
     note = parse_note(src.read_bytes())
     meta = dict(note.meta, state=state, claimed_by="alpha")
-    meta["approval"] = {"by": "mallory", "host": "alpha", "at": "2026-11-26T09:00:00Z", "epoch": 1, "deadline": None,
-                        "sha256": "0" * 64, "signature": "AAAA"}
-    meta["assertion"] = {"event": "complete", "state": state, "by": "mallory", "host": "alpha",
-                         "at": "2026-11-26T09:00:00Z", "epoch": 1, "signature": "AAAA"}
+    meta["approval"] = compact({"by": "mallory", "host": "alpha", "at": "2026-11-26T09:00:00Z", "epoch": 1,
+                                "deadline": None, "sha256": "0" * 64, "signature": "AAAA"}, APPROVAL_KEYS)
+    meta["assertion"] = compact({"event": "complete", "state": state, "by": "mallory", "host": "alpha",
+                                 "at": "2026-11-26T09:00:00Z", "epoch": 1, "signature": "AAAA"}, ASSERTION_KEYS)
     (device.root / folder).mkdir(parents=True, exist_ok=True)
     (device.root / folder / src.name).write_bytes(render_note(meta, note.body))
     src.unlink()

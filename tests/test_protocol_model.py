@@ -129,7 +129,8 @@ class Protocol(RuleBasedStateMachine):
         return sorted((self.homes[host] / "vault" / "Pending_Approval").rglob("*.md"))
 
     def _seen(self, path: Path) -> frozenset[str]:
-        draft = split_body(parse_note(path.read_bytes()).body)[0]
+        note = parse_note(path.read_bytes())
+        draft = split_body(note.body, note.meta["title"])[0]
         return frozenset(TOKEN.findall(draft))
 
     @rule(host=st.sampled_from(LOCALS), pick=st.integers(0, 20), edit=st.booleans())

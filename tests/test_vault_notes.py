@@ -142,8 +142,8 @@ def test_note_follows_the_task_through_its_folders(home: Home) -> None:
     assert note.meta["state"] == "done" and "version" not in note.meta
     from fte.io.vault import split_body
 
-    assert split_body(note.body) == ("Dear Ann,\n\nThanks.\n", "Hello?")
-    assert note.meta["params"]["to"] == "ann@example.com"
+    assert split_body(note.body, note.meta["title"]) == ("Dear Ann,\n\nThanks.\n", "Hello?")
+    assert note.meta["to"] == "ann@example.com"
     # Empty sub-folders left behind are removed; the top-level folders stay.
     assert not (home.vault.root / "Needs_Action" / "email").exists()
     assert (home.vault.root / "Needs_Action").is_dir()
@@ -158,11 +158,11 @@ def test_mirror_is_skipped_when_nothing_changed(home: Home) -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(draft=st.text(), original=st.text(), state=st.sampled_from(["drafted", "pending", "done"]))
-def test_draft_and_original_round_trip_through_the_note(draft: str, original: str, state: str) -> None:
+@given(draft=st.text(), original=st.text(), state=st.sampled_from(["drafted", "pending", "done"]), title=st.text())
+def test_draft_and_original_round_trip_through_the_note(draft: str, original: str, state: str, title: str) -> None:
     from fte.io.vault import REFERENCE_MARKER, compose_body, split_body
     from fte.models.tables import Task
 
     assume(REFERENCE_MARKER not in draft and REFERENCE_MARKER not in original)
-    task = Task(body=draft, original=original, state=state)
-    assert split_body(compose_body(task)) == (draft, original)
+    task = Task(body=draft, original=original, state=state, title=title)
+    assert split_body(compose_body(task), title) == (draft, original)

@@ -24,15 +24,17 @@ import os
 import re
 import stat
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone, tzinfo
 from pathlib import Path, PurePosixPath
 from typing import Any, Iterator
 
 import yaml
 
-from fte.clock import iso, parse_iso
 from fte.errors import BadInput, NoteError
 from fte.io.names import note_name, slugify
+from fte.plaintext import plain
+from fte.io.properties import (APPROVAL_KEYS, ASSERTION_KEYS, compact, expand, fte_tags, merge_shared,
+                               persons_meta, read_params, read_time, shown_time, split_params, zone, zone_name)
 from fte.models.tables import Task
 
 #: Top-level folders of a vault, created by ``fte init``.
@@ -89,30 +91,31 @@ def folder_state(path: str) -> str | None:
     }.get(top)
 
 
-def front_matter(task: Task) -> dict[str, Any]:
-    """The note's properties: what a person (and another host) needs to see and may edit."""
-    meta: dict[str, Any] = {
-        "id": task.id,
-        "kind": task.kind,
-        "state": task.state,
-        "title": task.title,
-        "source": task.source,
-        "source_ref": task.source_ref,
-        "origin": task.origin,
-        "created": iso(task.created_at),
-        "updated": iso(task.updated_at),
-    }
+def front_matter(task: Task, tz: tzinfo = timezone.utc) -> dict[str, Any]:
+    """The note's properties: what a person (and another host) needs to see and may edit, as flat,
+    typed Obsidian properties (:mod:`fte.io.properties`); dates in ``tz``."""
+    flat, rest = split_params(task.kind, dict(task.params or {}))
+    meta: dict[str, Any] = {"id": task.id, "kind": task.kind, "state": task.state, "title": task.title}
+    if task.title:
+        meta["aliases"] = [task.title]
+    meta["tags"] = fte_tags(task.domain, task.state)
+    meta |= flat
+    if rest:
+        meta["params"] = rest
+    meta["created"] = shown_time(task.created_at, tz)
+    meta["updated"] = shown_time(task.updated_at, tz)
     if task.expires_at is not None:
-        meta["expires"] = iso(task.expires_at)
+        meta["expires"] = shown_time(task.expires_at, tz)
+    meta["timezone"] = zone_name(tz)
+    meta |= {"source": task.source, "source_ref": task.source_ref, "origin": task.origin}
     if task.claimed_by:
         meta["claimed_by"] = task.claimed_by
-    meta["params"] = dict(task.params or {})
     if task.epoch:
         meta["epoch"] = int(task.epoch)
     if task.approval:
-        meta["approval"] = dict(task.approval)
+        meta["approval"] = compact(task.approval, APPROVAL_KEYS)
     if task.assertion:
-        meta["assertion"] = dict(task.assertion)
+        meta["assertion"] = compact(task.assertion, ASSERTION_KEYS)
     if task.last_error:
         meta["error"] = task.last_error
     return meta
@@ -163,17 +166,38 @@ HOW_TO_DECIDE = (
 )
 
 
+def heading(title: str) -> str:
+    """The note's H1: its title on one line, as text that renders as itself (a title comes from a
+    mail's subject: it must not hide text or make links); empty when there is no title."""
+    text = plain(" ".join(title.split()))
+    return f"# {text}" if text else ""
+
+
 def compose_body(task: Task) -> str:
-    """The note's body: the draft on top; below the marker, how to decide (when pending) and the original."""
+    """The note's body: the title as H1; the draft; below the marker, how to decide (when pending)
+    and the original."""
     extra: list[str] = []
     if task.state == "pending":
         extra.append(HOW_TO_DECIDE)
     if task.original:
         quoted = "\n".join(f"> {line}" if line else ">" for line in task.original.split("\n"))
         extra.append("> [!quote] Original message\n" + quoted)
-    if not extra:
-        return task.body
-    return task.body + "\n\n" + REFERENCE_MARKER + "\n" + "\n\n".join(extra) + "\n"
+    text = task.body
+    if extra:
+        text = task.body + "\n\n" + REFERENCE_MARKER + "\n" + "\n\n".join(extra) + "\n"
+    head = heading(task.title)
+    return f"{head}\n\n{text}" if head else text
+
+
+def _without_heading(body: str, title: Any) -> str:
+    """``body`` without fte's H1 — only when it is exactly the heading of the note's ``title``: a
+    heading the person wrote or changed is their text, part of the draft."""
+    head = heading(title) if isinstance(title, str) else ""
+    if head and body.startswith(head + "\n\n"):
+        return body[len(head) + 2:]
+    if head and body in (head, head + "\n"):
+        return ""
+    return body
 
 
 _QUOTE_HEAD = "> [!quote] Original message\n"
@@ -199,18 +223,15 @@ def _reference_parts(reference: str) -> tuple[str, str]:
     return original, "\n\n".join(kept)
 
 
-def split_body(body: str) -> tuple[str, str]:
-    """Inverse of :func:`compose_body`: (draft, original message)."""
+def split_body(body: str, title: Any = None) -> tuple[str, str]:
+    """Inverse of :func:`compose_body`: (draft, original message); ``title`` is the note's, whose H1
+    is not part of the draft."""
+    body = _without_heading(body, title)
     marker = "\n\n" + REFERENCE_MARKER + "\n"
     at = body.find(marker)
     if at < 0:
         return body, ""
     return body[:at], _reference_parts(body[at + len(marker):])[0]
-
-
-#: Front-matter keys fte writes and owns; every other property of a note is the person's.
-FTE_KEYS = frozenset({"id", "kind", "state", "title", "source", "source_ref", "origin", "created", "updated",
-                      "expires", "claimed_by", "params", "epoch", "approval", "assertion", "error"})
 
 
 @dataclass(frozen=True)
@@ -230,19 +251,20 @@ def person_parts(data: bytes | None) -> PersonParts:
         note = parse_note(data)
     except NoteError:
         return PersonParts()
-    meta = {k: v for k, v in note.meta.items() if k not in FTE_KEYS}
+    meta = persons_meta(note.meta)
     marker = "\n\n" + REFERENCE_MARKER + "\n"
     at = note.body.find(marker)
     text = _reference_parts(note.body[at + len(marker):])[1] if at >= 0 else ""
     return PersonParts(meta, text)
 
 
-def render_task(task: Task, kept: PersonParts | None = None) -> bytes:
-    """The note of ``task``: fte's properties and body, with ``kept`` (the person's additions) kept."""
-    meta = front_matter(task)
+def render_task(task: Task, kept: PersonParts | None = None, tz: tzinfo = timezone.utc) -> bytes:
+    """The note of ``task``: fte's properties and body (dates in ``tz``), with ``kept`` (the
+    person's additions) kept."""
+    meta = front_matter(task, tz)
     body = compose_body(task)
     if kept is not None:
-        meta |= {k: v for k, v in kept.meta.items() if k not in meta}
+        meta = merge_shared(meta, kept.meta)
         if kept.text:
             if REFERENCE_MARKER not in body:
                 body = body + "\n\n" + REFERENCE_MARKER + "\n"
@@ -274,21 +296,32 @@ def note_fields(note: Note) -> dict[str, Any]:
             raise NoteError(f"note {note.id[:8]}: property {key!r} must be text")
         return value
 
-    def mapping(key: str, optional: bool) -> Any:
+    def record(key: str, keys: tuple[str, ...]) -> Any:
         value = meta.get(key)
-        if value is None:
-            return None if optional else {}
-        if not isinstance(value, dict):
-            raise NoteError(f"note {note.id[:8]}: property {key!r} must be a set of properties")
-        return value
+        if value is None or isinstance(value, dict):  # a dict: a note written before records were compact
+            return value
+        if not isinstance(value, str):
+            raise NoteError(f"note {note.id[:8]}: property {key!r} must be text")
+        try:
+            return expand(value, keys, key)
+        except ValueError as exc:
+            raise NoteError(f"note {note.id[:8]}: {exc}") from None
+
+    tz_name = meta.get("timezone", "UTC")
+    try:
+        if not isinstance(tz_name, str):
+            raise BadInput("property 'timezone' must be text")
+        tz = zone(tz_name)
+    except BadInput as exc:
+        raise NoteError(f"note {note.id[:8]}: {exc}") from None
 
     def when(key: str) -> datetime | None:
         value = meta.get(key)
         if value is None:
             return None
         try:
-            return parse_iso(value if isinstance(value, str) else value.isoformat())
-        except (ValueError, AttributeError, TypeError):
+            return read_time(value, tz)
+        except (ValueError, OverflowError):
             raise NoteError(f"note {note.id[:8]}: property {key!r} is not a date and time") from None
 
     epoch = meta.get("epoch", 0)
@@ -299,21 +332,21 @@ def note_fields(note: Note) -> dict[str, Any]:
     kind = text("kind", required=True)
     if not re.fullmatch(r"[a-z0-9_]+\.[a-z0-9_.]+", kind):
         raise NoteError(f"note {note.id[:8]}: kind {kind[:40]!r} is not valid")
-    draft, original = split_body(note.body)
+    draft, original = split_body(note.body, meta.get("title"))
     return {
         "kind": kind,
         "source": text("source", "vault"),
         "source_ref": text("source_ref", note.id),
         "origin": text("origin", "unknown"),
         "title": text("title", ""),
-        "params": mapping("params", optional=False),
+        "params": read_params(meta, note.id),
         "body": draft,
         "original": original,
         "created": when("created"),
         "expires_at": when("expires"),
         "claimed_by": text("claimed_by"),
-        "approval": mapping("approval", optional=True),
-        "assertion": mapping("assertion", optional=True),
+        "approval": record("approval", APPROVAL_KEYS),
+        "assertion": record("assertion", ASSERTION_KEYS),
         "epoch": epoch,
         "last_error": text("error"),
     }
@@ -407,8 +440,10 @@ def atomic_write(path: Path, data: bytes, sync_dir: bool = True) -> bool:
 class Vault:
     """A vault folder on disk. Every path handed in is checked to stay inside it."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, tz: tzinfo = timezone.utc) -> None:
         self.root = root.resolve()
+        #: The person's time zone: the dates of the notes written here are shown in it.
+        self.tz = tz
         #: Vault paths written or removed since the last :meth:`drain_touched` — what to commit.
         self.touched: set[str] = set()
         self._resolved_dirs: dict[str, Path] = {}

@@ -8,18 +8,9 @@ breaks and hidden characters removed — so the note shows the person exactly wh
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
-from fte.plaintext import HIDDEN
-
-#: Characters Markdown, HTML or Obsidian would read as syntax inside a line.
-_SYNTAX = re.compile(r"([\\`*_{}\[\]<>()#+!|~=$%^&:-])")
-
-
-def plain(value: Any) -> str:
-    """``value`` as text that renders as itself, on one line."""
-    return _SYNTAX.sub(r"\\\1", HIDDEN.sub(" ", str(value)))
+from fte.plaintext import plain
 
 
 def summary(kind: str, params: dict[str, Any]) -> str:

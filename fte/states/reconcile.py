@@ -26,7 +26,8 @@ from fte.clock import Clock, iso
 from fte.errors import BadInput, FteError, InvalidTransition, NoteError
 from fte.io.gitsync import Change
 from fte.io.vault import (MAX_NOTE_BYTES, TASK_FOLDERS, Note, Vault, folder_state, note_fields, note_relpath, parse_note,
-                          FTE_KEYS, person_parts, render_task)
+                          person_parts, render_task)
+from fte.io.properties import fte_view
 from fte.models.store import Store
 from fte.models.tables import Task
 from fte.states.approvals import SIGNED_STATES, Trust
@@ -393,7 +394,7 @@ class Reconciler:
 
     def _apply_local(self, row: Task, note: Note, path: str) -> set[str]:
         data = self.vault.path(path).read_bytes()
-        if row.note_path == path and data == render_task(row, person_parts(data)):
+        if row.note_path == path and data == render_task(row, person_parts(data), self.vault.tz):
             return {path}  # our own write, not yet committed (or the person added only their own parts)
         where = folder_state(path)
         fields = note_fields(note)
@@ -430,8 +431,7 @@ class Reconciler:
         body_changed = fields["body"] != row.body
         params_changed = fields["params"] != (row.params or {})
         if not (body_changed or params_changed):
-            ours = parse_note(render_task(row)).meta
-            if all(meta.get(k) == ours.get(k) for k in FTE_KEYS):
+            if fte_view(meta) == fte_view(parse_note(render_task(row, tz=self.vault.tz)).meta):
                 # Only what the person owns changed (their properties, their text, the formatting):
                 # the note is theirs as it is; fte writes it again when the task itself changes.
                 self.store.mark_mirrored(row.id, row.version, path)

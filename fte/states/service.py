@@ -20,6 +20,7 @@ from sqlalchemy import select
 from fte.clock import Clock, utcnow
 from fte.crashpoints import crashpoint
 from fte.errors import BadInput, InvalidTransition, NotFound
+from fte.io.properties import ceil_minute
 from fte.io.vault import Note, PersonParts, Vault, note_fields, note_relpath, person_parts, render_task
 from fte.models.store import Store
 from fte.models.tables import Cursor, Task, Transition
@@ -177,7 +178,9 @@ class Lifecycle:
                     id=item.task_id or uuid.uuid4().hex, kind=item.kind, state=next_state(None, "detect"),
                     version=1, mirrored_version=0, source=item.source, source_ref=item.source_ref,
                     origin=item.origin or self.agent, title=item.title, params=dict(item.params), body=item.body,
-                    original=item.original, created_at=now, updated_at=now, expires_at=item.expires_at, flags={},
+                    original=item.original, created_at=now, updated_at=now, flags={},
+                    # a deadline to the minute: what every note shows is the deadline itself
+                    expires_at=ceil_minute(item.expires_at) if item.expires_at else None,
                 )
                 s.add(task)
                 s.add(Transition(task_id=task.id, version=1, event="detect", from_state=None, to_state=task.state,
@@ -304,7 +307,7 @@ class Lifecycle:
         marks = []
         for task in done:
             rel = note_relpath(task)
-            self.vault.write(rel, render_task(task, self._person_parts(task)))
+            self.vault.write(rel, render_task(task, self._person_parts(task), self.vault.tz))
             crashpoint("after-note-write")
             if task.note_path and task.note_path != rel:
                 self.vault.remove(task.note_path)
@@ -358,7 +361,7 @@ class Lifecycle:
         record the mirrored version — each step is safe to redo.
         """
         rel = note_relpath(task)
-        wrote = self.vault.write(rel, render_task(task, self._person_parts(task)))
+        wrote = self.vault.write(rel, render_task(task, self._person_parts(task), self.vault.tz))
         crashpoint("after-note-write")
         if task.note_path and task.note_path != rel:
             self.vault.remove(task.note_path)
