@@ -157,6 +157,25 @@ def toml_str(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def local_zone_name() -> str:
+    """This machine's time zone as an IANA name (``TZ``, else ``/etc/localtime``'s target), else ``UTC``."""
+    from fte.io.properties import zone
+
+    candidates = [os.environ.get("TZ", "").lstrip(":")]
+    try:
+        candidates.append(os.readlink("/etc/localtime").split("zoneinfo/", 1)[1])
+    except (OSError, IndexError):
+        pass
+    for name in candidates:
+        try:
+            if name:
+                zone(name)
+                return name
+        except BadInput:
+            continue
+    return "UTC"
+
+
 def render_settings(role: str, agent: str, vault: str, remote: str) -> str:
     """The ``fte.toml`` that ``fte init`` writes: the embedded defaults, commented."""
     return f"""# fte settings for this host. Secrets never go here: use the environment or .env (mode 0600).
@@ -172,6 +191,10 @@ sync_interval = 30           # seconds between git syncs when nothing happens
 watch_interval = 1           # seconds between looks at the vault for a person's moves
 heartbeat_interval = 300     # seconds between heartbeats written to Logs/<agent>/
 file_events = true           # act on the vault's (and the Maildir's) file-system events; false = poll
+
+[notes]
+timezone = {toml_str(local_zone_name())}{" " * max(1, 16 - len(local_zone_name()))}# your time zone: notes show their dates in it (IANA name, e.g. "Europe/Paris")
+debounce = 3                 # seconds fte waits before rewriting a note you changed just now
 
 [audit]
 retention_days = 90          # daily audit files in Logs/<agent>/audit/ older than this are removed

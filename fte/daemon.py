@@ -586,7 +586,7 @@ class Runner:
     def write_dashboard(self) -> None:
         host = next((h for h in self.store.hosts() if h.agent == self.settings.agent), None)
         sync = (host.info or {}).get("sync") if host else None
-        text = render_dashboard(self.store, self.now(), self.settings.agent, sync)
+        text = render_dashboard(self.store, self.now(), self.settings.agent, sync, self.home.vault.tz)
         self.home.vault.write("Dashboard.md", text.encode("utf-8"))
 
     def weekly_briefing(self) -> str | None:

@@ -6,7 +6,7 @@ to the minute for events (expiry, failures) and heartbeats to the hour.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -35,7 +35,12 @@ def _cell(text: Any) -> str:
     return str(text or "").replace("|", "\\|").replace("\n", " ")[:120]
 
 
-def render_dashboard(store: Store, now: datetime, agent: str, sync: dict[str, Any] | None) -> str:
+def render_dashboard(store: Store, now: datetime, agent: str, sync: dict[str, Any] | None,
+                     tz: tzinfo = timezone.utc) -> str:
+    """The Dashboard's text; times in ``tz`` (the person's)."""
+    def at(dt: datetime) -> str:
+        return dt.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+
     counts = {s: 0 for s in STATES} | store.counts()
     pending = store.tasks(state="pending")
     soon = [t for t in pending if t.expires_at and t.expires_at - now <= EXPIRES_SOON]
@@ -50,7 +55,7 @@ def render_dashboard(store: Store, now: datetime, agent: str, sync: dict[str, An
     out += ["", f"## Waiting for you ({len(pending)})", ""]
     if pending:
         out += ["| task | kind | expires |", "|---|---|---|"]
-        out += [f"| {_link(t, True)} | {t.kind} | {t.expires_at:%Y-%m-%d %H:%M} |" if t.expires_at else
+        out += [f"| {_link(t, True)} | {t.kind} | {at(t.expires_at)} |" if t.expires_at else
                 f"| {_link(t, True)} | {t.kind} | — |" for t in pending[:50]]
         if len(pending) > 50:
             out.append(f"\n…and {len(pending) - 50} more in `Pending_Approval/`.")
@@ -60,7 +65,7 @@ def render_dashboard(store: Store, now: datetime, agent: str, sync: dict[str, An
     out.append("Approve by moving a note into `Approved/`; reject by moving it into `Rejected/`.")
     if soon:
         out += ["", "## Expires within 12 hours", ""]
-        out += [f"- {_link(t)} — {t.expires_at:%Y-%m-%d %H:%M} UTC" for t in soon if t.expires_at]
+        out += [f"- {_link(t)} — {at(t.expires_at)}" for t in soon if t.expires_at]
     if failed:
         out += ["", f"## Failed ({len(failed)})", "", "| task | error |", "|---|---|"]
         out += [f"| {_link(t, True)} | {_cell(t.last_error)} |" for t in failed[:20]]
@@ -91,6 +96,6 @@ def render_dashboard(store: Store, now: datetime, agent: str, sync: dict[str, An
             out.append("- in sync with the remote" if sync.get("remote") else "- no remote: this vault is not synced")
         if sync.get("ahead"):
             out.append(f"- {sync['ahead']} commit(s) not pushed yet")
-    out += ["", "## Hosts", "", "| host | role | last seen (UTC, hour) |", "|---|---|---|"]
-    out += [f"| {h.agent} | {h.role} | {h.last_seen:%Y-%m-%d %H}h |" for h in store.hosts()]
+    out += ["", "## Hosts", "", "| host | role | last seen (hour) |", "|---|---|---|"]
+    out += [f"| {h.agent} | {h.role} | {at(h.last_seen)[:13]}h |" for h in store.hosts()]
     return "\n".join(out) + "\n"

@@ -41,7 +41,7 @@ from fte.states.approvals import Trust
 from fte.states.reconcile import merge_evidence
 from fte.states.service import Lifecycle
 
-TEMPLATE_FILES = ("Dashboard.md", "Company_Handbook.md", "Business_Goals.md")
+TEMPLATE_FILES = ("Dashboard.md", "Company_Handbook.md", "Business_Goals.md", "Waiting.base")
 LOCK_NAME = "git.lock"
 
 
@@ -181,6 +181,7 @@ def open_home(home: Path, clock: Clock = utcnow, repair: bool = True,
     lost = not settings.db_path.exists()
     store = Store.open(settings.db_path)
     vault = Vault(settings.vault, zone(settings.timezone))
+    vault.debounce = settings.note_debounce
     lifecycle = Lifecycle(store, vault, settings.agent, clock)
     rebuilt = not (settings.vault / ".git").exists()
     if rebuilt:

@@ -193,6 +193,8 @@ def run_daemon(
                             break
                         interval = opened.settings.sync_interval * min(2 ** failures, 10) if failures else opened.settings.sync_interval
                         timeout = interval if watching else min(interval, opened.settings.watch_interval)
+                        if runner.reconciler.busy:  # an edit waits for the person to stop typing
+                            timeout = min(timeout, opened.settings.note_debounce)
                         if wake.wait(timeout) and not flags.stop:
                             wake.wait(DEBOUNCE)  # let a burst of moves land together
                         if flags.stop:

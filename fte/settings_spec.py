@@ -54,6 +54,11 @@ def _positive(value: Any) -> str | None:
     return None if ok else "a positive, finite number"
 
 
+def _non_negative(value: Any) -> str | None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
+    return None if ok else "a finite number, 0 or more"
+
+
 def _choice(*choices: str) -> Callable[[Any], str | None]:
     def check(value: Any) -> str | None:
         return None if value in choices else "one of " + ", ".join(repr(c) for c in choices)
@@ -112,7 +117,7 @@ SETTINGS: tuple[Setting, ...] = (
     S("notes.timezone", "UTC", "the person's time zone (IANA name, e.g. `Europe/Paris`): notes show their dates "
       "in it, to the minute", _zone),
     S("notes.debounce", 3.0, "seconds fte waits before rewriting a note the person changed just now, so Obsidian "
-      "never reloads a note under their cursor", _positive),
+      "never reloads a note under their cursor; 0 = never wait", _non_negative),
     S("audit.retention_days", 90, "daily audit files older than this are removed", _whole(1)),
     S("sources.maildir.path", "inbox", "a Maildir folder of incoming mail (relative to the home, or absolute)", _text),
     S("sources.gmail.enabled", False, "Gmail as a source (cloud); token: `fte auth gmail`", _bool),
@@ -217,7 +222,7 @@ def _walk(table: dict[str, Any], prefix: str, values: dict[str, Any], where: str
             problem = BY_NAME[name].check(value)
             if problem:
                 raise BadInput(f"{where}: {name} must be {problem}, not {value!r}")
-            values[name] = float(value) if BY_NAME[name].check is _positive else value
+            values[name] = float(value) if BY_NAME[name].check in (_positive, _non_negative) else value
         else:
             known = [s.name for s in SETTINGS] + sorted(TABLES)
             what = "table" if isinstance(value, dict) else "setting"

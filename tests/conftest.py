@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Iterator
@@ -23,6 +24,15 @@ class FakeClock:
         return self.now
 
 
+def set_debounce(home: Path, seconds: float) -> None:
+    """``[notes] debounce`` of a home. Test homes read the person's edits at once (0): a test that
+    edits a note and then ticks means "the person stopped typing"; the debounce has its own tests."""
+    toml = home / "fte.toml"
+    text, n = re.subn(r"(?m)^debounce = [0-9.]+", f"debounce = {seconds}", toml.read_text(), count=1)
+    assert n == 1, "fte init writes a [notes] debounce line"
+    toml.write_text(text)
+
+
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
@@ -32,6 +42,7 @@ def clock() -> FakeClock:
 def home_dir(tmp_path: Path) -> Path:
     home = tmp_path / "home"
     init_home(home, role="all", agent="laptop")
+    set_debounce(home, 0)
     return home
 
 

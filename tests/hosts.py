@@ -8,6 +8,7 @@ from pathlib import Path
 
 from fte.home import Home, init_home, open_home, trust_host
 from fte.daemon import Runner
+from conftest import set_debounce
 
 
 def git(cwd: Path, *args: str) -> str:
@@ -25,6 +26,7 @@ def make_host(root: Path, name: str, role: str, remote: str) -> Path:
     person sets them up with `fte keys trust` (README, "Two local hosts")."""
     home = root / name
     init_home(home, role=role, agent=name, remote=remote)
+    set_debounce(home, 0)
     others = [p.parent for p in root.glob("*/fte.toml") if p.parent != home]
     for other in others:
         if (other / "host.key").exists():

@@ -4,6 +4,7 @@ re-render, and a note whose task did not change is never written again."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -11,6 +12,7 @@ from pathlib import Path
 
 from fte.io.vault import parse_note, person_parts, render_task, split_body
 
+from conftest import set_debounce
 from hosts import HostRun, drop_mail
 
 PERSONAL = "reason: too expensive\n"
@@ -105,4 +107,89 @@ def test_the_persons_text_is_not_read_as_the_original_message(home_dir: Path) ->
     assert kept.meta == {"reason": "too expensive", "tags": ["client"]} and kept.text == THEIR_TEXT
     again = render_task(task, kept)
     assert person_parts(again) == kept  # stable through any number of re-renders
+    run.close()
+
+
+def test_an_edit_waits_while_the_person_types_and_is_read_once_they_stop(home_dir: Path) -> None:
+    """Deterministic (file times set by hand): an in-place edit younger than ``[notes] debounce``
+    is left alone — no event, no rewrite — and read as one edit once it is older."""
+    set_debounce(home_dir, 60)
+    drop_mail(home_dir, 1)
+    run = HostRun(home_dir)
+    run.tick()
+    [task] = run.home.store.tasks(state="pending")
+    note = run.home.vault.path(task.note_path)
+    typed = note.read_text().replace("Hello Ann,", "Hello Ann, about your question:")
+    note.write_text(typed)
+    run.tick()
+    assert note.read_text() == typed, "fte rewrote a note the person was typing in"
+    row = run.home.store.get(task.id)
+    assert row.epoch == task.epoch and "about your question" not in row.body
+    past = time.time() - 61
+    os.utime(note, (past, past))
+    run.tick()
+    row = run.home.store.get(task.id)
+    assert row.epoch == task.epoch + 1 and row.body.startswith("Hello Ann, about your question:")
+    assert [t.event for t in run.home.store.timeline(task.id)].count("edit") == 1
+    assert f"epoch: {row.epoch}" in note.read_text()
+    run.close()
+
+
+def test_a_move_right_after_an_edit_is_a_decision_at_once_with_the_edit(home_dir: Path) -> None:
+    set_debounce(home_dir, 60)
+    drop_mail(home_dir, 1)
+    run = HostRun(home_dir)
+    run.tick()
+    [task] = run.home.store.tasks(state="pending")
+    note = run.home.vault.path(task.note_path)
+    note.write_text(note.read_text().replace("Hello Ann,", "Dear Ann,"))
+    note.rename(run.home.vault.root / "Approved" / note.name)  # moved within the debounce
+    run.tick()
+    row = run.home.store.get(task.id)
+    assert row.state == "done" and row.body.startswith("Dear Ann,")
+    [sent] = (home_dir / "outbox" / "new").iterdir()
+    assert "Dear Ann," in sent.read_text()
+    run.close()
+
+
+def test_person_busy_is_the_files_age_against_the_debounce(tmp_path: Path) -> None:
+    from fte.io.vault import Vault
+
+    vault = Vault(tmp_path)
+    (tmp_path / "n.md").write_text("x")
+    assert not vault.person_busy("n.md"), "debounce 0 never waits"
+    vault.debounce = 5
+    assert vault.person_busy("n.md") and not vault.person_busy("missing.md")
+    os.utime(tmp_path / "n.md", (time.time() - 6, time.time() - 6))
+    assert not vault.person_busy("n.md")
+
+
+def test_a_running_daemon_never_reloads_a_note_under_the_persons_cursor(home_dir: Path) -> None:
+    """A real daemon, a person typing: three saves 0.4 s apart (Obsidian saves as one types). While
+    they type, the file is always exactly what they last saved; after they stop, one edit."""
+    set_debounce(home_dir, 1.5)
+    drop_mail(home_dir, 1)
+    run = HostRun(home_dir)
+    run.tick()
+    [task] = run.home.store.tasks(state="pending")
+    run.close()
+    note = home_dir / "vault" / task.note_path
+    proc = subprocess.Popen([sys.executable, "-m", "fte", "daemon", "--home", str(home_dir)],
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert "fte daemon:" in proc.stderr.readline()
+        original = note.read_text()
+        for n in range(3):
+            text = original.replace("Hello Ann,", f"Hello Ann ({n}),")
+            note.write_text(text)
+            time.sleep(0.4)
+            assert note.read_text() == text, f"fte rewrote the note while the person typed (save {n})"
+        assert wait_for(lambda: "epoch: 2" in note.read_text()), "the edit was never read"
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)
+    run = HostRun(home_dir)
+    row = run.home.store.get(task.id)
+    assert row.body.startswith("Hello Ann (2),")
+    assert [t.event for t in run.home.store.timeline(task.id)].count("edit") == 1
     run.close()

@@ -38,7 +38,7 @@ BRANCH = "main"
 REMOTE = "origin"
 UPSTREAM = f"{REMOTE}/{BRANCH}"
 QUARANTINE = "Quarantine"
-SYNCED_SUFFIXES = (".md", ".yaml", ".yml", ".json", ".gitignore")
+SYNCED_SUFFIXES = (".md", ".yaml", ".yml", ".json", ".base", ".gitignore")
 GITIGNORE = """# fte: only notes and small data files are synced (docs/sync.md)
 *
 !*/
@@ -46,6 +46,7 @@ GITIGNORE = """# fte: only notes and small data files are synced (docs/sync.md)
 !*.yaml
 !*.yml
 !*.json
+!*.base
 !.gitignore
 .obsidian/workspace*
 Quarantine/

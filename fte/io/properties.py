@@ -1,4 +1,4 @@
-"""How a task's fields become Obsidian properties, and back (docs/protocol.md, "A note").
+"""How a task's fields become Obsidian properties, and back (docs/lifecycle.md, "Notes").
 
 Obsidian edits flat, typed properties well and nested ones badly, so a note's front matter is:
 
@@ -96,7 +96,7 @@ def read_time(value: Any, tz: tzinfo) -> datetime:
 
 APPROVAL_KEYS = ("by", "host", "at", "epoch", "deadline", "sha256", "signature")
 ASSERTION_KEYS = ("event", "state", "by", "host", "at", "epoch", "signature")
-_SAFE = ":+-._~@"
+_SAFE = ":+-._~@/="  # a value is everything after its first "=", up to the next space
 
 
 def compact(record: dict[str, Any], keys: tuple[str, ...]) -> str:
@@ -119,7 +119,7 @@ def expand(text: str, keys: tuple[str, ...], what: str) -> dict[str, Any]:
         except UnicodeDecodeError:
             raise ValueError(f"{what}: {key!r} is not valid percent-encoded UTF-8") from None
     if "epoch" in record:
-        if not re.fullmatch(r"\d{1,9}", record["epoch"]):
+        if not re.fullmatch(r"\d{1,10}", record["epoch"]):
             raise ValueError(f"{what}: epoch {record['epoch'][:20]!r} is not a whole number")
         record["epoch"] = int(record["epoch"])
     return record

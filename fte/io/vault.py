@@ -23,6 +23,7 @@ import itertools
 import os
 import re
 import stat
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone, tzinfo
 from pathlib import Path, PurePosixPath
@@ -449,6 +450,19 @@ class Vault:
         self._resolved_dirs: dict[str, Path] = {}
         #: Folders whose fsync is owed (batched writes); None when every write syncs its folder.
         self._unsynced: set[Path] | None = None
+        #: Seconds a note the person just changed is left alone (``[notes] debounce``; 0: never).
+        self.debounce = 0.0
+
+    def person_busy(self, rel: str) -> bool:
+        """Whether the file at ``rel`` changed in the last :attr:`debounce` seconds: asked of a
+        note the person changed, which they may still be typing in (Obsidian saves as they type)."""
+        if self.debounce <= 0:
+            return False
+        try:
+            st = self.path(rel).stat()
+        except (OSError, BadInput):
+            return False
+        return time.time() - st.st_mtime < self.debounce
 
     def defer_dir_sync(self) -> None:
         """From now on, folder fsyncs are collected and done by :meth:`flush` (once per folder)."""

@@ -69,6 +69,8 @@ class Reconciler:
     person: str = "person"
     #: (path, size, mtime) of bad notes already reported, so each is reported once per process.
     _reported: set[tuple[str, int, int]] = field(default_factory=set)
+    #: In-place edits of pending notes left for a later look (the person may still be typing).
+    busy: set[str] = field(default_factory=set)
 
     @property
     def store(self) -> Store:
@@ -350,6 +352,7 @@ class Reconciler:
         touched: set[str] = set()
         gone: set[str] = set()
         self._approvals: list[Move] = []
+        self.busy = set()
         for change in changes:
             path = change.path
             if change.old:
@@ -396,6 +399,11 @@ class Reconciler:
         data = self.vault.path(path).read_bytes()
         if row.note_path == path and data == render_task(row, person_parts(data), self.vault.tz):
             return {path}  # our own write, not yet committed (or the person added only their own parts)
+        if row.note_path == path and row.state == "pending" and self.vault.person_busy(path):
+            # They may still be typing: an edit read now would be re-rendered (new presentation)
+            # under their cursor. It is read at a look after they stop, as one edit.
+            self.busy.add(path)
+            return set()
         where = folder_state(path)
         fields = note_fields(note)
         executes = self.role in ("local", "all")
