@@ -15,8 +15,8 @@ from fte.io.executors import ExecutionError
 from fte.io.gmail import GmailAuthError, GmailSender, GmailSource
 from fte.models.tables import Task
 
-from fakes.gmail import (BACKEND_ERROR, NOT_FOUND, RATE_LIMITED, UNAUTHENTICATED, ok, profile, raw_message,
-                         service)
+from fakes.gmail import (BACKEND_ERROR, DAILY_LIMIT, NO_SCOPE, NOT_FOUND, RATE_LIMITED, RATE_LIMITED_403,
+                         UNAUTHENTICATED, USER_RATE_LIMITED, ok, profile, raw_message, service)
 
 
 def query(http, i: int) -> dict[str, list[str]]:
@@ -71,6 +71,8 @@ def test_an_expired_history_id_falls_back_to_one_full_sync() -> None:
 
 
 @pytest.mark.parametrize("failure, error", [(RATE_LIMITED, Unreachable), (BACKEND_ERROR, Unreachable),
+                                            (USER_RATE_LIMITED, Unreachable), (RATE_LIMITED_403, Unreachable),
+                                            (DAILY_LIMIT, Unreachable), (NO_SCOPE, GmailAuthError),
                                             (UNAUTHENTICATED, GmailAuthError)])
 def test_errors_map_to_our_tree(failure, error) -> None:
     svc, _http = service([profile("1"), failure])
@@ -114,15 +116,16 @@ def test_send_carries_thread_headers_and_key_and_lookup_finds_it() -> None:
 
 def test_send_errors_say_whether_a_retry_is_safe() -> None:
     empty = ok({"resultSizeEstimate": 0})
-    svc, _ = service([empty, RATE_LIMITED, empty, UNAUTHENTICATED, empty, BACKEND_ERROR])
+    failures = [RATE_LIMITED, UNAUTHENTICATED, BACKEND_ERROR, USER_RATE_LIMITED, DAILY_LIMIT, NO_SCOPE]
+    svc, _ = service([r for failure in failures for r in (empty, failure)])
     sender = GmailSender(svc, "me@example.com")
     now = datetime(2026, 11, 26, tzinfo=timezone.utc)
     outcomes = []
-    for _ in range(3):
+    for _ in failures:
         with pytest.raises(ExecutionError) as info:
             sender.perform(reply_task(), "<k@example.com>", now)
-        outcomes.append(info.value.transient)
-    assert outcomes == [True, False, True]
+        outcomes.append((info.value.transient, "fte auth gmail" in str(info.value)))
+    assert outcomes == [(True, False), (False, True), (True, False), (True, False), (True, False), (False, True)]
 
 
 def test_the_daemon_takes_gmail_mail_in_and_threads_the_reply(home_dir) -> None:

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 import httpx
 import pytest
 
-from fte.io.executors import ExecutionError
+from fte.io.executors import ExecutionError, OutcomeUnknown
 from fte.io.linkedin import LinkedInPoster
 from fte.models.tables import Task
 
@@ -23,6 +23,7 @@ class FakeLinkedIn:
         self.posts: list[dict] = []
         self.requests: list[httpx.Request] = []
         self.fail_with: list[int] = []
+        self.can_read = True  # the app holds r_member_social (most apps do not)
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
@@ -41,6 +42,9 @@ class FakeLinkedIn:
             post = dict(body, id=f"urn:li:share:{7000 + len(self.posts)}")
             self.posts.append(post)
             return httpx.Response(201, headers={"x-restli-id": post["id"]})
+        if request.method == "GET" and request.url.path == "/rest/posts" and not self.can_read:
+            return httpx.Response(403, json={"status": 403, "serviceErrorCode": 100, "code": "ACCESS_DENIED",
+                                             "message": "Not enough permissions to access: posts.FINDER-author.20251101"})
         if request.method == "GET" and request.url.path == "/rest/posts":
             assert request.url.params["q"] == "author" and request.url.params["author"] == AUTHOR
             return httpx.Response(200, json={"paging": {"start": 0, "count": 50}, "elements": list(reversed(self.posts))})
@@ -83,6 +87,18 @@ def test_errors() -> None:
     assert busy.value.transient and fake.posts == []
     with pytest.raises(ExecutionError, match="1-3000"):
         poster(fake).perform(post_task("x" * 3001), "k", NOW)
+
+
+def test_without_the_read_permission_the_lookup_says_unknown_not_absent() -> None:
+    """The lookup needs r_member_social, which most apps never get: LinkedIn answers 403. "Not
+    found" would post twice after a crash; the outcome is unknown and a person decides."""
+    fake = FakeLinkedIn()
+    fake.can_read = False
+    p = poster(fake)
+    task = post_task()
+    p.perform(task, p.key_for(task), NOW)
+    with pytest.raises(OutcomeUnknown, match="r_member_social"):
+        p.lookup(p.key_for(task))
 
 
 def test_a_post_written_on_the_local_host_is_approved_and_published(tmp_path) -> None:

@@ -99,16 +99,40 @@ def test_an_untrusted_certificate_is_refused(tmp_path: Path, cert_files) -> None
         server.stop()
 
 
-def test_a_4xx_before_data_is_transient_and_leaves_no_doubt(tmp_path: Path) -> None:
-    inbox = Inbox(refuse_with="451 4.3.0 Try again later")
+@pytest.mark.parametrize(("where", "reply", "transient"), [
+    ("rcpt", "451 4.7.1 Greylisted, try again in 5 minutes", True),
+    ("rcpt", "550 5.1.1 No such user here", False),
+    ("data", "550 5.7.1 Message rejected as spam", False),
+    ("data", "452 4.3.1 Insufficient system storage", True),
+])
+def test_a_reply_code_is_a_definite_answer_whatever_the_command(tmp_path: Path, where: str, reply: str,
+                                                                transient: bool) -> None:
+    """RFC 5321 §4.2.1: 4yz = not taken, try later; 5yz = not taken. Never "unknown": the server
+    answered, so nothing was delivered, and the task can be retried (later, or when the person asks)."""
+    inbox = Inbox(refuse_with=reply if where == "rcpt" else None, refuse_data_with=reply if where == "data" else None)
     server = start_server(inbox)
     try:
         ex = executor(server, tmp_path, security="none")
         with pytest.raises(ExecutionError) as info:
             ex.perform(reply_task(), "<k@example.com>", NOW)
+        assert not isinstance(info.value, OutcomeUnknown), info.value
+        assert info.value.transient is transient and reply.split()[0] in str(info.value)
         assert inbox.messages == []
         assert not list((tmp_path / "sent" / "tmp").iterdir()) and ex.lookup("<k@example.com>") is None
-        del info
+    finally:
+        server.stop()
+
+
+def test_a_connection_lost_after_data_is_an_unknown_outcome(tmp_path: Path) -> None:
+    inbox = Inbox(hang_up_after_data=True)
+    server = start_server(inbox)
+    try:
+        ex = executor(server, tmp_path, security="none", timeout=10)
+        with pytest.raises(OutcomeUnknown):
+            ex.perform(reply_task(), "<k@example.com>", NOW)
+        assert len(inbox.messages) == 1  # the server kept it; the client could not know
+        with pytest.raises(OutcomeUnknown):
+            ex.lookup("<k@example.com>")  # tmp/ is kept: a person decides
     finally:
         server.stop()
 
@@ -150,6 +174,40 @@ def test_the_daemon_sends_through_smtp(home_dir: Path) -> None:
         assert run.home.store.get(task.id).state == "done"
         [msg] = inbox.messages
         assert msg["X-FTE-Task"] == task.id and msg["In-Reply-To"] == task.params["in_reply_to"]
+        run.close()
+    finally:
+        server.stop()
+
+
+def test_a_send_the_server_refused_is_replayed_without_force(home_dir: Path) -> None:
+    """550 5.7.1 at DATA: the task fails as refused (not "may have been delivered"), and `fte replay`
+    sends it again when the person asks, without --force, once the server takes it."""
+    from hosts import HostRun, drop_mail
+    from click.testing import CliRunner
+    from fte.cli import cli
+
+    inbox = Inbox(refuse_data_with="550 5.7.1 Message rejected as spam")
+    server = start_server(inbox)
+    try:
+        toml = home_dir / "fte.toml"
+        toml.write_text(toml.read_text().replace(
+            'transport = "maildir"', f'transport = "smtp"\nhost = "127.0.0.1"\nport = {server.port}\nsecurity = "none"'))
+        drop_mail(home_dir, 1)
+        run = HostRun(home_dir)
+        run.tick()
+        [task] = run.home.store.tasks(state="pending")
+        CliRunner().invoke(cli, ["approve", task.id, "--home", str(home_dir)], catch_exceptions=False)
+        run.tick()
+        failed = run.home.store.get(task.id)
+        assert failed.state == "failed" and "550" in failed.last_error and "unknown" not in failed.last_error
+        assert run.home.store.executions(task.id)[-1].outcome == "error"
+        run.close()
+        inbox.refuse_data_with = None  # the person fixed what the server disliked
+        result = CliRunner().invoke(cli, ["replay", task.id, "--home", str(home_dir)])
+        assert result.exit_code == 0, result.output
+        run = HostRun(home_dir)
+        run.tick()
+        assert run.home.store.get(task.id).state == "done" and len(inbox.messages) == 1
         run.close()
     finally:
         server.stop()

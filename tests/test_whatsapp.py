@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import urllib.error
 import urllib.parse
@@ -102,6 +103,31 @@ def test_send_and_lookup_through_twilio() -> None:
     assert sender.lookup(key) == "SM" + "2" * 32
     other = Task(id="e" * 32, kind="whatsapp.reply", body="Something else", params={"to": "whatsapp:+4915112345678"})
     assert sender.lookup(sender.key_for(other)) is None
+
+
+def twilio_list(messages: list[dict]):
+    """GET Messages.json as Twilio filters it: ``To``, ``From`` and ``DateSent>`` (a message still
+    queued or sending has no ``date_sent``, so a date filter never returns it — Twilio's "Read
+    multiple Message resources": "DateSent>" compares the sent date)."""
+    def reply(request):  # noqa: ANN001, ANN202
+        query = urllib.parse.parse_qs(urllib.parse.urlparse(request.url).query)
+        found = [m for m in messages if m["to"] == query.get("To", [m["to"]])[0]
+                 and m["from"] == query.get("From", [m["from"]])[0]]
+        if "DateSent>" in query:
+            found = [m for m in found if m["date_sent"] is not None]
+        return 200, {}, json.dumps(page(found))
+    return reply
+
+
+@responses.activate
+def test_the_lookup_finds_a_message_still_queued() -> None:
+    """After a crash between Twilio's 201 and the record, the message is often still queued: the
+    lookup must find it, or the retry sends it twice."""
+    queued = message_json("SM" + "3" * 32, "See you at 10.")
+    responses.add_callback(responses.GET, MESSAGES, callback=twilio_list([queued]))
+    sender = WhatsAppSender(Client(SID, TOKEN), "+14155238886")
+    task = Task(id="f" * 32, kind="whatsapp.reply", body="See you at 10.", params={"to": "whatsapp:+4915112345678"})
+    assert sender.lookup(sender.key_for(task)) == "SM" + "3" * 32
 
 
 @responses.activate

@@ -17,13 +17,55 @@ API = "https://api.twitter.com/2"
 MENTIONS = f"{API}/users/42/mentions"
 
 
-def mentions_page(ids: list[str], newest: str | None) -> dict:
+def mentions_page(ids: list[str], newest: str | None, next_token: str | None = None) -> dict:
+    """One page of GET /2/users/:id/mentions (X API v2 reference; "Pagination": ``meta.next_token``)."""
     return {
         "data": [{"id": i, "text": f"@me question {i}", "author_id": "7", "conversation_id": i,
                   "edit_history_tweet_ids": [i]} for i in ids],
         "includes": {"users": [{"id": "7", "name": "Ann", "username": "ann"}]},
-        "meta": {"result_count": len(ids), **({"newest_id": newest, "oldest_id": ids[-1]} if ids else {})},
+        "meta": {"result_count": len(ids), **({"newest_id": ids[0], "oldest_id": ids[-1]} if ids else {}),
+                 **({"next_token": next_token} if next_token else {})},
     }
+
+
+def ids(top: int, n: int) -> list[str]:
+    return [str(top - k) for k in range(n)]  # newest first, as X answers
+
+
+@responses.activate
+def test_more_mentions_than_a_page_are_all_read_and_since_id_moves_last() -> None:
+    responses.get(MENTIONS, json=mentions_page(ids(350, 100), "350", "p2"))
+    responses.get(MENTIONS, json=mentions_page(ids(250, 100), "250", "p3"))
+    responses.get(MENTIONS, json=mentions_page(ids(150, 50), "150"))
+    polled = XSource(tweepy.Client(bearer_token="b"), "42").poll(json.dumps({"since_id": "100"}))
+    assert [m.tweet_id for m in polled.items] == [str(i) for i in range(101, 351)]
+    assert json.loads(polled.cursor) == {"since_id": "350"}
+    urls = [c.request.url for c in responses.calls]
+    assert all("since_id=100" in u for u in urls)
+    assert "pagination_token=p2" in urls[1] and "pagination_token=p3" in urls[2]
+
+
+@responses.activate
+def test_a_sweep_cut_short_goes_on_next_time_and_skips_nothing() -> None:
+    now = [1_764_000_000.0]
+    responses.get(MENTIONS, json=mentions_page(ids(350, 100), "350", "p2"))
+    responses.get(MENTIONS, status=429, json={"title": "Too Many Requests", "detail": "Too Many Requests",
+                                              "type": "about:blank", "status": 429},
+                  headers={"x-rate-limit-reset": str(int(now[0]) + 60)})
+    responses.get(MENTIONS, json=mentions_page(ids(250, 100), "250", "p3"))
+    responses.get(MENTIONS, json=mentions_page(ids(150, 50), "150"))
+    src = XSource(tweepy.Client(bearer_token="b"), "42", clock=lambda: now[0], max_pages=1)
+    first = src.poll(json.dumps({"since_id": "100"}))
+    assert len(first.items) == 100 and json.loads(first.cursor) == {"since_id": "100", "resume": "p2", "newest": "350"}
+    limited = src.poll(first.cursor)
+    assert limited.items == [] and json.loads(limited.cursor)["resume"] == "p2"
+    now[0] += 61
+    second = src.poll(limited.cursor)
+    assert [m.tweet_id for m in second.items] == [str(i) for i in range(151, 251)]
+    third = src.poll(second.cursor)
+    assert [m.tweet_id for m in third.items] == [str(i) for i in range(101, 151)]
+    assert json.loads(third.cursor) == {"since_id": "350"}
+    assert "pagination_token=p2" in responses.calls[2].request.url
 
 
 @responses.activate

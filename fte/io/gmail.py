@@ -12,13 +12,16 @@ which the daemon commits in the same transaction as the tasks. Mail we sent ours
 carrying the deterministic ``Message-ID``, ``X-FTE-Task``, ``In-Reply-To`` and ``References``. The
 lookup searches Sent for ``rfc822msgid:<key>``.
 
-**Errors.** ``HttpError`` 429 and 5xx are transient (state kept, retried later); 401/403 mean the
-token is wrong or lacks a scope (``fte auth gmail`` again); anything else is reported as is.
+**Errors** (docs/channels.md, "Outcomes"). ``HttpError`` 429, 5xx, and a 403 whose reason is a
+quota (``rateLimitExceeded``, ``userRateLimitExceeded``, ``dailyLimitExceeded``, ``quotaExceeded``:
+Gmail's "Resolve errors" guide) are transient (state kept, retried later); 401 and any other 403
+mean the token is wrong or lacks a scope (``fte auth gmail`` again); anything else is reported as is.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import os
 from dataclasses import dataclass
 from datetime import datetime
@@ -45,6 +48,25 @@ def _status(exc: Exception) -> int | None:
         return int(getattr(resp, "status", None))  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return None
+
+
+#: Reasons of a 403 that are quotas, not permissions: wait and try again.
+QUOTA_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded", "dailyLimitExceeded", "quotaExceeded"})
+
+
+def _quota(exc: Exception) -> bool:
+    """Whether a Gmail error body names a quota (``error.errors[].reason``)."""
+    try:
+        data = json.loads(getattr(exc, "content", b"") or b"{}")
+        reasons = {e.get("reason") for e in data["error"].get("errors", []) if isinstance(e, dict)}
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return False
+    return bool(reasons & QUOTA_REASONS)
+
+
+def _transient(exc: Exception) -> bool:
+    status = _status(exc)
+    return status == 429 or (status is not None and status >= 500) or (status == 403 and _quota(exc))
 
 
 def _reason(exc: Exception) -> str:
@@ -90,10 +112,10 @@ class GmailSource:
             status = _status(exc)
             if history and status == 404:
                 raise _HistoryExpired() from exc
+            if _transient(exc):
+                raise Unreachable(f"Gmail is busy, over a quota, or failing ({_reason(exc)}); will retry") from exc
             if status in (401, 403):
                 raise GmailAuthError(f"Gmail refused the token ({_reason(exc)}); run: fte auth gmail") from exc
-            if status == 429 or (status is not None and status >= 500):
-                raise Unreachable(f"Gmail is busy or failing ({_reason(exc)}); will retry") from exc
             raise
         except OSError as exc:
             raise Unreachable(f"Gmail not reachable: {exc}") from exc
@@ -170,11 +192,12 @@ class GmailSender:
         try:
             return request.execute()
         except HttpError as exc:
-            status = _status(exc)
-            if status in (401, 403):
+            if _transient(exc):
+                raise ExecutionError(f"Gmail {what}: busy, over a quota, or failing ({_reason(exc)})",
+                                     transient=True) from exc
+            if _status(exc) in (401, 403):
                 raise ExecutionError(f"Gmail refused the token for {what} ({_reason(exc)}); run: fte auth gmail") from exc
-            transient = status == 429 or (status is not None and status >= 500)
-            raise ExecutionError(f"Gmail {what} failed: {_reason(exc)}", transient=transient) from exc
+            raise ExecutionError(f"Gmail {what} failed: {_reason(exc)}") from exc
         except OSError as exc:
             raise ExecutionError(f"Gmail not reachable for {what}: {exc}", transient=True) from exc
 

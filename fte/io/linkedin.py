@@ -7,7 +7,12 @@ Headers: ``Authorization: Bearer <FTE_LINKEDIN_TOKEN>``, ``LinkedIn-Version: <YY
 ``[executors.linkedin] version``: LinkedIn versions its API monthly and retires old versions),
 ``X-Restli-Protocol-Version: 2.0.0``. A created post answers 201 with its URN in ``x-restli-id``.
 LinkedIn has no idempotency key: the key is a hash of the text, and the lookup lists the author's
-recent posts (``GET /rest/posts?q=author&author=<urn>``) for the same commentary.
+recent posts (``GET /rest/posts?q=author&author=<urn>``) for the same commentary. That finder needs
+``r_member_social`` for a person (a restricted permission most apps never get) or
+``r_organization_social`` for a page: without it LinkedIn answers 403, and the lookup says the
+outcome is **unknown** — a person looks at the page and decides (``fte replay --force`` to post
+again) — rather than guessing "not posted" and posting twice. A second POST of the same text is
+answered 422 "duplicate", which counts as done.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from urllib.parse import quote
 
 import httpx
 
-from fte.io.executors import ExecutionError, Performed
+from fte.io.executors import ExecutionError, OutcomeUnknown, Performed
 from fte.models.tables import Task
 
 API = "https://api.linkedin.com/rest"
@@ -57,6 +62,11 @@ class LinkedInPoster:
     def lookup(self, key: str) -> str | None:
         digest = key.split(":", 1)[1]
         resp = self._request("GET", f"/posts?q=author&author={quote(self.author, safe='')}&count=50", "lookup")
+        if resp.status_code == 403:
+            scope = "r_organization_social" if ":organization:" in self.author else "r_member_social"
+            raise OutcomeUnknown(f"LinkedIn does not let this app read {self.author}'s posts ({scope} is missing: "
+                                 f"{_message(resp)}), so whether the post went out cannot be checked; look at the "
+                                 "page, then reject the task or send it again with fte replay --force")
         if resp.status_code != 200:
             raise ExecutionError(f"LinkedIn lookup failed: {resp.status_code} {_message(resp)}",
                                  transient=resp.status_code == 429 or resp.status_code >= 500)

@@ -8,8 +8,11 @@ The prompt carries the rules of ``Company_Handbook.md`` and the thread; the answ
 output (a JSON schema, ``strict``) that decides the action (``reply``, ``ignore``,
 ``invoice_request``) and its text. **The message is data, never instructions**: it is passed as a
 JSON string inside the user turn and the system turn says so; and whatever the model answers, the
-drafter returns only a draft — text and a subject. The recipient is never taken from the model, and
-no answer can approve, claim or execute anything: a drafted task still waits for a person's move.
+drafter returns only a draft's text and its suggested action. **The model writes only the body**:
+the recipient, the subject (``Re: <original>``) and the threading headers come from the message being
+answered, always — a crafted mail cannot choose what the person's reply is titled or where it goes.
+No answer can approve, claim or execute anything: a drafted task still waits for a person's move.
+An answer cut short (``finish_reason: "length"``) or a refusal is a drafting failure with its reason.
 """
 
 from __future__ import annotations
@@ -27,11 +30,10 @@ SCHEMA: dict[str, Any] = {
         "type": "object",
         "properties": {
             "action": {"type": "string", "enum": ["reply", "ignore", "invoice_request"]},
-            "subject": {"type": "string"},
             "body": {"type": "string"},
             "reason": {"type": "string"},
         },
-        "required": ["action", "subject", "body", "reason"],
+        "required": ["action", "body", "reason"],
         "additionalProperties": False,
     },
 }
@@ -91,20 +93,21 @@ class OpenAIDrafter:
         except openai.APIStatusError as exc:
             raise DraftError(f"the model endpoint refused: {_describe(exc)}") from exc
         choice = completion.choices[0]
+        if getattr(choice, "finish_reason", None) == "length":
+            raise DraftError("the model's answer was cut short (finish_reason: length): the draft would be "
+                             "incomplete; raise the model's output limit or shorten the handbook")
         refusal = getattr(choice.message, "refusal", None)
         if refusal:
             raise DraftError(f"the model refused: {refusal}")
         try:
             answer = json.loads(choice.message.content or "")
             action = answer["action"]
-            body, subject, reason = str(answer["body"]), str(answer["subject"]), str(answer.get("reason", ""))
+            body, reason = str(answer["body"]), str(answer.get("reason", ""))
         except (ValueError, KeyError, TypeError) as exc:
             raise DraftError(f"the model's answer is not the expected JSON: {exc}") from exc
         if action not in ("reply", "ignore", "invoice_request"):
             raise DraftError(f"the model chose an unknown action {action!r}")
-        params = dict(task.params or {})  # the recipient and threading stay as detected
-        if subject.strip():
-            params["subject"] = subject.strip()[:200]
+        params = dict(task.params or {})  # recipient, subject and threading: from the message answered
         params["suggested_action"] = action
         if action == "ignore" and not body.strip():
             body = f"(No reply suggested: {reason or 'no reason given'}. Reject this note to close it.)\n"

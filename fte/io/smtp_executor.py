@@ -9,6 +9,13 @@ SMTP cannot be asked what it already delivered, so the lookup is the local ``sen
 kept the way a mail client keeps its Sent folder, but ordered for crashes: the copy is written to
 ``tmp/`` *before* the send and moved to ``new/`` after the server accepted it. ``new/`` = sent;
 only ``tmp/`` = the process died mid-send, outcome unknown (a person decides: ``fte replay --force``).
+
+Outcomes (RFC 5321 §4.2.1, §4.1.1.4; docs/channels.md, "Outcomes"): a reply code from the server is
+a definite answer, whatever the command — ``4yz`` = not taken, try later (transient: greylisting,
+a full mailbox, ``421``), ``5yz`` = not taken, do not retry as is (permanent: ``550 5.7.1``, an
+unknown user); ``fte replay`` retries either once the person asks. Only a connection lost once the
+``DATA`` command was sent leaves the outcome unknown (the server may have queued the message and lost
+the reply); lost before it, nothing was handed over (transient).
 """
 
 from __future__ import annotations
@@ -24,7 +31,27 @@ from fte.io.executors import ExecutionError, OutcomeUnknown, Performed, maildir_
 from fte.io.mail import build_reply, message_id_for, sender_domain
 from fte.models.tables import Task
 
-TRANSIENT_CODES = range(400, 500)  # 4xx: try again later (RFC 5321 §4.2.1)
+TRANSIENT_CODES = range(400, 500)  # 4yz: not taken, try again later (RFC 5321 §4.2.1)
+PERMANENT_CODES = range(500, 600)  # 5yz: not taken; the same request will fail again
+
+
+class _Tracked:
+    """An SMTP client that remembers the last command it sent: a connection lost after ``DATA``
+    may have delivered the message; lost before, nothing was handed over."""
+
+    last_command = ""
+
+    def putcmd(self, cmd: str, args: str = "") -> None:
+        self.last_command = cmd.lower()
+        super().putcmd(cmd, args)  # type: ignore[misc]
+
+
+class _SMTP(_Tracked, smtplib.SMTP):
+    pass
+
+
+class _SMTP_SSL(_Tracked, smtplib.SMTP_SSL):
+    pass
 
 
 @dataclass(frozen=True)
@@ -70,9 +97,9 @@ class SmtpExecutor:
 
     def _connect(self) -> smtplib.SMTP:
         if self.s.security == "ssl":
-            client: smtplib.SMTP = smtplib.SMTP_SSL(self.s.host, self.s.port, timeout=self.s.timeout, context=self._context())
+            client: smtplib.SMTP = _SMTP_SSL(self.s.host, self.s.port, timeout=self.s.timeout, context=self._context())
         else:
-            client = smtplib.SMTP(self.s.host, self.s.port, timeout=self.s.timeout)
+            client = _SMTP(self.s.host, self.s.port, timeout=self.s.timeout)
             if self.s.security == "starttls":
                 client.starttls(context=self._context())
         if self.s.username:
@@ -100,15 +127,11 @@ class SmtpExecutor:
             raise _map(exc, before_data=True) from exc
         try:
             refused = client.send_message(msg)
-        except smtplib.SMTPRecipientsRefused as exc:
-            os.unlink(tmp)
-            raise ExecutionError(f"the server refused every recipient: {exc.recipients}") from exc
         except (OSError, smtplib.SMTPException) as exc:
-            # After DATA began we cannot know whether the server kept the message: keep tmp/ (unknown).
-            before = isinstance(exc, (smtplib.SMTPSenderRefused, smtplib.SMTPHeloError))
-            if before:
-                os.unlink(tmp)
-            raise _map(exc, before_data=before) from exc
+            error = _map(exc, before_data=getattr(client, "last_command", "") != "data")
+            if not isinstance(error, OutcomeUnknown):
+                os.unlink(tmp)  # the server said no, or never got the message: nothing was delivered
+            raise error from exc
         finally:
             try:
                 client.quit()
@@ -121,18 +144,24 @@ class SmtpExecutor:
 
 
 def _map(exc: BaseException, before_data: bool) -> ExecutionError:
-    """smtplib's errors → ours. (``SMTPException`` is an ``OSError``: test it first.)"""
+    """smtplib's errors → ours (the module's docstring). ``SMTPException`` is an ``OSError``: the
+    server's answers are tested first."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = sorted({code for code, _msg in exc.recipients.values()})
+        said = "; ".join(f"{addr}: {code} {msg.decode('utf-8', 'replace') if isinstance(msg, bytes) else msg}"
+                         for addr, (code, msg) in exc.recipients.items())
+        return ExecutionError(f"the SMTP server refused the recipient ({said})",
+                              transient=any(c in TRANSIENT_CODES for c in codes))
     code = getattr(exc, "smtp_code", None)
-    if isinstance(exc, smtplib.SMTPAuthenticationError):
-        return ExecutionError(f"SMTP login refused ({exc.smtp_code}): check the username and FTE_SMTP_PASSWORD")
-    if isinstance(code, int) and code in TRANSIENT_CODES:
-        return ExecutionError(f"SMTP {code}: {exc}", transient=before_data) if before_data else OutcomeUnknown(str(exc))
+    if isinstance(code, int) and (code in TRANSIENT_CODES or code in PERMANENT_CODES):
+        text = getattr(exc, "smtp_error", b"")
+        text = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
+        if isinstance(exc, smtplib.SMTPAuthenticationError) and code in PERMANENT_CODES:
+            return ExecutionError(f"SMTP login refused ({code}): check the username and FTE_SMTP_PASSWORD")
+        verdict = "try again later" if code in TRANSIENT_CODES else "not delivered"
+        return ExecutionError(f"SMTP {code} {text} ({verdict})", transient=code in TRANSIENT_CODES)
     if isinstance(exc, ssl.SSLError):
         return ExecutionError(f"TLS with the SMTP server failed: {exc}")
-    if isinstance(exc, (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError)) or not isinstance(exc, smtplib.SMTPException):
-        if before_data:
-            return ExecutionError(f"SMTP server not reachable: {exc}", transient=True)
-        return OutcomeUnknown(f"the connection failed during the send: {exc}")
-    if not before_data:
-        return OutcomeUnknown(f"the send failed midway: {exc}")
-    return ExecutionError(f"SMTP error: {exc}")
+    if before_data:
+        return ExecutionError(f"SMTP server not reachable: {exc}", transient=True)
+    return OutcomeUnknown(f"the connection failed during the send, after DATA: {exc}")

@@ -30,7 +30,7 @@ import sys
 import tempfile
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -235,8 +235,9 @@ class WhatsAppSender:
             return None
         to, digest = key[3:].rsplit(":", 1)
         try:
-            recent = self.client.messages.list(from_=self.from_number, to=to,
-                                               date_sent_after=datetime.now(timezone.utc) - timedelta(days=2), limit=50)
+            # The newest 50 between the two numbers, whatever their status: no date filter, because a
+            # message still queued or sending has no sent date and a DateSent filter would miss it.
+            recent = self.client.messages.list(from_=self.from_number, to=to, limit=50)
         except TwilioException as exc:
             raise ExecutionError(f"Twilio lookup failed: {exc}", transient=True) from exc
         for m in recent:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fte.errors import BadInput
-from fte.io.executors import Executor
+from fte.io.executors import ExecutionError, Executor
 from fte.models.tables import Task
 from fte.states.approvals import Trust, verify_task
 from fte.states.execution import NEVER_RETRY
@@ -44,12 +44,16 @@ def plan(lifecycle: Lifecycle, task: Task, executors: dict[str, Executor], trust
     attempts = lifecycle.store.executions(task.id)
     if attempts and attempts[-1].outcome == "unknown":
         executor = executors.get(task.kind)
-        found = executor.lookup(attempts[-1].idempotency_key) if executor else None
+        try:
+            found = executor.lookup(attempts[-1].idempotency_key) if executor else None
+            looked = "not found at the provider"
+        except ExecutionError as exc:  # the provider cannot be asked (a missing permission, an outage)
+            found, looked = None, f"the provider could not be asked ({exc})"
         if found:
             return ReplayPlan(task.id, "approved", "found at the provider: will be recorded done, not sent again")
         if not force:
-            return ReplayPlan(task.id, None, "outcome unknown and not found at the provider: use --force to send again")
-        return ReplayPlan(task.id, "approved", "outcome unknown, not found at the provider: sending again (--force)")
+            return ReplayPlan(task.id, None, f"outcome unknown and {looked}: use --force to send again")
+        return ReplayPlan(task.id, "approved", f"outcome unknown, {looked}: sending again (--force)")
     return ReplayPlan(task.id, "approved", "retry with the same idempotency key")
 
 

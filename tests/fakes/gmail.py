@@ -20,15 +20,22 @@ def ok(body: dict[str, Any]) -> tuple[dict[str, str], str]:
     return {"status": "200", "content-type": "application/json; charset=UTF-8"}, json.dumps(body)
 
 
-def error(code: int, message: str, reason: str, status: str) -> tuple[dict[str, str], str]:
+def error(code: int, message: str, reason: str, status: str, domain: str = "global") -> tuple[dict[str, str], str]:
     body = {"error": {"code": code, "message": message,
-                      "errors": [{"message": message, "domain": "global", "reason": reason}], "status": status}}
+                      "errors": [{"message": message, "domain": domain, "reason": reason}], "status": status}}
     return {"status": str(code), "content-type": "application/json; charset=UTF-8"}, json.dumps(body)
 
 
 NOT_FOUND = error(404, "Requested entity was not found.", "notFound", "NOT_FOUND")
 RATE_LIMITED = error(429, "Resource has been exhausted (e.g. check quota).", "rateLimitExceeded", "RESOURCE_EXHAUSTED")
 BACKEND_ERROR = error(503, "The service is currently unavailable.", "backendError", "UNAVAILABLE")
+# 403 for quotas (Gmail's "Resolve errors" guide: "403: User-rate limit exceeded", "403: Rate limit
+# exceeded", "403: Daily limit exceeded"), in the usageLimits domain; and a 403 that is about the token.
+USER_RATE_LIMITED = error(403, "User-rate limit exceeded", "userRateLimitExceeded", "PERMISSION_DENIED", "usageLimits")
+RATE_LIMITED_403 = error(403, "Rate Limit Exceeded", "rateLimitExceeded", "PERMISSION_DENIED", "usageLimits")
+DAILY_LIMIT = error(403, "Daily Limit Exceeded", "dailyLimitExceeded", "PERMISSION_DENIED", "usageLimits")
+NO_SCOPE = error(403, "Request had insufficient authentication scopes.", "insufficientPermissions",
+                 "PERMISSION_DENIED")
 UNAUTHENTICATED = error(401, "Request had invalid authentication credentials. Expected OAuth 2 access token, login "
                         "cookie or other valid authentication credential.", "authError", "UNAUTHENTICATED")
 

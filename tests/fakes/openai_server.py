@@ -14,11 +14,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 
-def completion(content: str, model: str = "gpt-test") -> dict[str, Any]:
+def completion(content: str, model: str = "gpt-test", finish_reason: str = "stop") -> dict[str, Any]:
     return {
         "id": "chatcmpl-test", "object": "chat.completion", "created": int(time.time()), "model": model,
         "choices": [{"index": 0, "message": {"role": "assistant", "content": content, "refusal": None},
-                     "logprobs": None, "finish_reason": "stop"}],
+                     "logprobs": None, "finish_reason": finish_reason}],
         "usage": {"prompt_tokens": 10, "completion_tokens": 10, "total_tokens": 20},
         "system_fingerprint": "fp_test",
     }

@@ -24,7 +24,9 @@ class Inbox:
     messages: list[EmailMessage] = field(default_factory=list)
     envelopes: list[Any] = field(default_factory=list)
     tls: list[bool] = field(default_factory=list)
-    refuse_with: str | None = None  # e.g. "451 4.3.0 try again later"
+    refuse_with: str | None = None  # at RCPT, e.g. "451 4.3.0 try again later" (greylisting)
+    refuse_data_with: str | None = None  # after the message, e.g. "550 5.7.1 Message rejected as spam"
+    hang_up_after_data: bool = False  # keep the message, then drop the connection before replying
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: ANN001
         if self.refuse_with:
@@ -33,6 +35,12 @@ class Inbox:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # noqa: ANN001
+        if self.refuse_data_with:
+            return self.refuse_data_with
+        if self.hang_up_after_data:
+            self.messages.append(message_from_bytes(envelope.original_content, policy=policy.default))
+            server.transport.abort()  # the reply is lost: the client cannot know the message was kept
+            return "250 never seen"
         self.envelopes.append(envelope)
         self.tls.append(server.transport.get_extra_info("ssl_object") is not None)
         self.messages.append(message_from_bytes(envelope.original_content, policy=policy.default))
