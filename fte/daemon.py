@@ -10,8 +10,6 @@ even built for it.
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Callable
@@ -25,9 +23,9 @@ from fte.report import briefing_path, figures, odoo_figures, render
 from fte.errors import BadInput, FteError
 from fte.home import Home
 from fte.io.drafters import Draft, DraftError, Drafter, TemplateDrafter
-from fte.io.executors import Executor, MaildirOutbox
+from fte.io.channels import build_executors, build_sources, executor_secrets
+from fte.io.executors import Executor
 from fte.io.gitsync import GitEvent, SyncResult
-from fte.io.maildir_source import MaildirSource
 from fte.io.vault import TASK_FOLDERS
 from fte.keys import KEY_NAME
 from fte.notify import Notice, Notifier, task_notices
@@ -36,9 +34,9 @@ from fte.states.execution import Executions
 from fte.states.reconcile import ADDRESSED, Reconciler
 from fte.states.service import Detection, Move
 
-#: Environment variables that give a host the power to act; a cloud host must hold none.
-EXECUTOR_SECRETS = ("FTE_SMTP_PASSWORD", "FTE_ODOO_PASSWORD", "FTE_ODOO_API_KEY", "FTE_GMAIL_SEND_TOKEN",
-                    "FTE_TWILIO_AUTH_TOKEN", "FTE_X_ACCESS_SECRET", "FTE_LINKEDIN_TOKEN")
+#: Environment variables that give a host the power to act (every executor's, from the channel
+#: registry); a cloud host must hold none.
+EXECUTOR_SECRETS = executor_secrets()
 
 
 MAX_DRAFT_ATTEMPTS = 3
@@ -65,108 +63,9 @@ class RoleViolation(FteError):
     exit_code = 2
 
 
-def build_executors(settings: Settings) -> dict[str, Executor]:
-    """The executors this host's settings and secrets configure, by task kind."""
-    email = settings.section("executors.email")
-    if settings.email_transport == "maildir":
-        outbox: Executor = MaildirOutbox(settings.email_path, settings.email_from)
-    elif settings.email_transport == "smtp":
-        from fte.io.smtp_executor import SmtpExecutor, SmtpSettings
-
-        if not email.get("host"):
-            raise BadInput("executors.email.transport = 'smtp' needs executors.email.host")
-        sent = Path(os.path.expanduser(str(email.get("sent_path", "sent"))))
-        outbox = SmtpExecutor(SmtpSettings(
-            host=str(email["host"]), port=int(email.get("port", 587)), security=str(email.get("security", "starttls")),
-            username=str(email.get("username", "")), password=load_env(settings.home).get("FTE_SMTP_PASSWORD", ""),
-            sender=settings.email_from, sent_path=sent if sent.is_absolute() else settings.home / sent,
-            ca_file=str(email.get("ca_file", "")), timeout=float(email.get("timeout", 30)),
-        ))
-    elif settings.email_transport == "gmail":
-        from fte.io.gmail import GmailSender, load_service
-
-        outbox = GmailSender(load_service(settings.home, "send"), settings.email_from)
-    else:
-        raise BadInput(f"executors.email.transport = {settings.email_transport!r} is not available")
-    executors = {kind: outbox for kind in outbox.kinds}
-    env = load_env(settings.home)
-    x = settings.section("executors.x")
-    if x.get("enabled"):
-        import tweepy
-
-        from fte.io.x import XReplier
-
-        keys = [env.get(k, "") for k in ("FTE_X_CONSUMER_KEY", "FTE_X_CONSUMER_SECRET", "FTE_X_ACCESS_TOKEN",
-                                         "FTE_X_ACCESS_SECRET")]
-        if not all(keys) or not x.get("user_id"):
-            raise BadInput("[executors.x] needs user_id and FTE_X_CONSUMER_KEY/SECRET, FTE_X_ACCESS_TOKEN/SECRET")
-        executors["x.reply"] = XReplier(tweepy.Client(*([None] + keys)), str(x["user_id"]))
-    linkedin = settings.section("executors.linkedin")
-    if linkedin.get("enabled"):
-        from fte.io.linkedin import LinkedInPoster
-
-        if not env.get("FTE_LINKEDIN_TOKEN") or not linkedin.get("author"):
-            raise BadInput("[executors.linkedin] needs author (urn:li:person:…) and FTE_LINKEDIN_TOKEN")
-        executors["linkedin.post"] = LinkedInPoster(env["FTE_LINKEDIN_TOKEN"], str(linkedin["author"]),
-                                                    str(linkedin.get("version", "202511")))
-    from fte.odoo.config import configured
-
-    if configured(settings):
-        from fte.odoo.config import make_client
-        from fte.odoo.executor import OdooExecutor
-
-        odoo = OdooExecutor(make_client(settings))
-        executors.update({kind: odoo for kind in odoo.kinds})
-    whatsapp = settings.section("executors.whatsapp")
-    if whatsapp.get("enabled"):
-        from twilio.rest import Client
-
-        from fte.io.whatsapp import WhatsAppSender
-
-        sid, token = env.get("FTE_TWILIO_ACCOUNT_SID", ""), env.get("FTE_TWILIO_AUTH_TOKEN", "")
-        if not sid or not token or not whatsapp.get("from"):
-            raise BadInput("[executors.whatsapp] needs from (your WhatsApp number) and FTE_TWILIO_ACCOUNT_SID/AUTH_TOKEN")
-        executors["whatsapp.reply"] = WhatsAppSender(Client(sid, token), str(whatsapp["from"]))
-    return executors
-
-
 #: Sources read on the local host itself (their tasks are drafted there too): WhatsApp's webhook
 #: runs beside the person, and ``fte post`` writes tasks on whichever host the person uses.
 LOCAL_SOURCES = frozenset({"whatsapp", "cli", "mcp"})
-
-
-def build_sources(settings: Settings) -> list[Any]:
-    """The sources this host reads: on drafting hosts the Maildir (always), Gmail and X when enabled;
-    on executing hosts WhatsApp when enabled."""
-    sources: list[Any] = []
-    whatsapp = settings.section("sources.whatsapp")
-    if settings.executes and whatsapp.get("enabled"):
-        from fte.io.whatsapp import WhatsAppSource
-
-        sources.append(WhatsAppSource(settings.home / "whatsapp"))
-    if not settings.drafts:
-        return sources
-    maildir = MaildirSource(settings.maildir_path)
-    maildir.cursor_name = f"maildir:{settings.maildir_path}"  # type: ignore[attr-defined]
-    sources.append(maildir)
-    gmail = settings.section("sources.gmail")
-    if gmail.get("enabled"):
-        from fte.io.gmail import GmailSource, load_service
-
-        sources.append(GmailSource(load_service(settings.home, "read"), query=str(gmail.get("query", "in:inbox")),
-                                   label=str(gmail.get("label", "INBOX")),
-                                   max_full_sync=int(gmail.get("max_full_sync", 100))))
-    x = settings.section("sources.x")
-    if x.get("enabled"):
-        import tweepy
-
-        from fte.io.x import XSource
-
-        token = load_env(settings.home).get("FTE_X_BEARER_TOKEN", "")
-        if not token or not x.get("user_id"):
-            raise BadInput("[sources.x] needs user_id in fte.toml and FTE_X_BEARER_TOKEN in the environment or .env")
-        sources.append(XSource(tweepy.Client(bearer_token=token), str(x["user_id"])))
-    return sources
 
 
 def build_drafter(settings: Settings) -> Drafter:

@@ -1,0 +1,284 @@
+"""The channel registry and the one executor contract every registered executor passes
+(fte/io/channels; docs/channels.md). Each executor runs against its provider's wire fake; where the
+registry can build it from a home's settings and secrets (no transport to inject), it is built
+through the registry, so the factory is tested too."""
+
+from __future__ import annotations
+
+import base64
+import json
+import urllib.parse
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from email import message_from_bytes, policy
+from pathlib import Path
+from typing import Any
+
+import httplib2
+import httpx
+import pytest
+import responses
+
+from fte.config import load_settings
+from fte.daemon import RoleViolation, check_role
+from fte.home import init_home
+from fte.io.channels import CHANNELS, build_executors, build_sources, executor_secrets
+from fte.io.executors import Executor, OutcomeUnknown
+from fte.models.tables import Task
+from fte.settings_spec import TABLES, TASK_KINDS
+
+from fakes.linkedin import AUTHOR, FakeLinkedIn
+from fakes.odoo_server import FakeOdoo
+from fakes.smtp import Inbox, start_server
+
+NOW = datetime(2026, 11, 26, 9, 0, tzinfo=timezone.utc)
+
+
+# -- the registry -------------------------------------------------------------------------------------
+
+def test_every_kind_has_an_executor_channel_and_every_table_is_a_setting() -> None:
+    executes = {kind for c in CHANNELS if c.part == "executor" for kind in c.kinds}
+    assert executes == set(TASK_KINDS)
+    assert all(c.table in TABLES for c in CHANNELS), [c.table for c in CHANNELS if c.table not in TABLES]
+    assert len({(c.part, c.name) for c in CHANNELS}) == len(CHANNELS)
+    assert all(c.roles <= {"local", "all"} for c in CHANNELS if c.part == "executor"), "a cloud host never executes"
+
+
+@pytest.mark.parametrize("secret", executor_secrets())
+def test_a_cloud_host_holding_any_executors_secret_is_refused(tmp_path: Path, secret: str) -> None:
+    home = tmp_path / "cloud"
+    init_home(home, role="cloud", agent="cloud")
+    (home / ".env").write_text(f"{secret}=value\n")
+    with pytest.raises(RoleViolation, match=secret):
+        check_role(load_settings(home))
+
+
+def test_sources_follow_the_role(tmp_path: Path) -> None:
+    cloud, local = tmp_path / "cloud", tmp_path / "local"
+    init_home(cloud, role="cloud", agent="cloud")
+    init_home(local, role="local", agent="laptop")
+    for home in (cloud, local):
+        (home / "fte.toml").write_text((home / "fte.toml").read_text() + "\n[sources.whatsapp]\nenabled = true\n")
+    assert [type(s).__name__ for s in build_sources(load_settings(cloud))] == ["MaildirSource"]
+    assert [type(s).__name__ for s in build_sources(load_settings(local))] == ["WhatsAppSource"]
+
+
+# -- the executor contract ----------------------------------------------------------------------------
+
+class ExecutorContract:
+    """What every executor promises. A subclass names its registry ``channel`` and provides the
+    ``made`` fixture: the executor, a task of its kind, and how many the provider holds."""
+
+    channel: str
+
+    def test_the_key_is_deterministic_and_the_kind_is_the_channels(self, made) -> None:  # noqa: ANN001
+        ex, task, _count = made
+        [channel] = [c for c in CHANNELS if c.part == "executor" and c.name == self.channel]
+        assert task.kind in ex.kinds and task.kind in channel.kinds
+        assert ex.key_for(task) == ex.key_for(task)
+        other = Task(**{**{k: getattr(task, k) for k in ("kind", "body", "params")}, "id": "9" * 32})
+        assert ex.key_for(other) != ex.key_for(task) or self.channel in ("x", "linkedin", "whatsapp"), \
+            "keys of different tasks differ (channels keyed by content may share one for equal content)"
+
+    def test_what_perform_made_the_lookup_finds_and_an_unused_key_is_not_found(self, made) -> None:  # noqa: ANN001
+        ex, task, count = made
+        key = ex.key_for(task)
+        assert ex.lookup(key) is None and count() == 0
+        done = ex.perform(task, key, NOW)
+        assert done.external_id and count() == 1
+        assert ex.lookup(key), "after a crash the engine looks the key up: it must find what perform made"
+        assert count() == 1
+
+    def test_an_unused_key_is_not_found(self, made) -> None:  # noqa: ANN001
+        ex, task, _count = made
+        ex.perform(task, ex.key_for(task), NOW)
+        unused = self.unused_key(ex, task)
+        try:
+            assert ex.lookup(unused) is None
+        except OutcomeUnknown:
+            pytest.fail("a lookup the provider can answer must say 'not found', not 'unknown'")
+
+    def unused_key(self, ex: Executor, task: Task) -> str:
+        other = Task(id="8" * 32, kind=task.kind, body=task.body + " (another)", params=dict(task.params or {}))
+        if "in_reply_to_tweet_id" in (task.params or {}):
+            other.params = dict(task.params, in_reply_to_tweet_id="999999")
+        return ex.key_for(other)
+
+
+def home_with(tmp_path: Path, toml: str, env: str = "") -> Path:
+    home = tmp_path / "home"
+    init_home(home, role="local", agent="laptop")
+    (home / "fte.toml").write_text((home / "fte.toml").read_text() + toml)
+    (home / ".env").write_text(env)
+    return home
+
+
+def reply(kind: str = "email.reply", **params: Any) -> Task:
+    return Task(id="0123456789abcdef0123456789abcdef", kind=kind, body="Dear Ann,\n\nYes.\n",
+                params=params or {"to": "ann@example.com", "subject": "Re: Invoice", "in_reply_to": "<o@example.com>",
+                                  "references": "<o@example.com>"})
+
+
+class TestMaildirOutbox(ExecutorContract):
+    channel = "maildir"
+
+    @pytest.fixture
+    def made(self, tmp_path: Path):  # noqa: ANN201
+        settings = load_settings(home_with(tmp_path, ""))
+        ex = build_executors(settings)["email.reply"]
+        return ex, reply(), lambda: len(list((settings.email_path / "new").iterdir()))
+
+
+class TestSmtp(ExecutorContract):
+    channel = "smtp"
+
+    @pytest.fixture
+    def made(self, tmp_path: Path) -> Iterator[Any]:
+        inbox = Inbox()
+        server = start_server(inbox)
+        home = tmp_path / "home"
+        init_home(home, role="local", agent="laptop")
+        toml = home / "fte.toml"
+        toml.write_text(toml.read_text().replace(
+            'transport = "maildir"', f'transport = "smtp"\nhost = "127.0.0.1"\nport = {server.port}\nsecurity = "none"'))
+        try:
+            yield build_executors(load_settings(home))["email.reply"], reply(), lambda: len(inbox.messages)
+        finally:
+            server.stop()
+
+
+class FakeGmailHttp:
+    """users.messages.send and users.messages.list (``q=in:sent rfc822msgid:<id>``) with state, in
+    Gmail's JSON shapes (Gmail API reference), for googleapiclient's ``http=`` hook."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, Any]] = []
+
+    def request(self, uri: str, method: str = "GET", body: Any = None, headers: Any = None, redirections: int = 1,
+                connection_type: Any = None) -> tuple[httplib2.Response, bytes]:
+        url = urllib.parse.urlparse(uri)
+        if method == "POST" and url.path.endswith("/messages/send"):
+            payload = json.loads(body)
+            msg = message_from_bytes(base64.urlsafe_b64decode(payload["raw"] + "=="), policy=policy.default)
+            gid = f"s{len(self.sent) + 1}"
+            self.sent.append((gid, msg))
+            return self._ok({"id": gid, "threadId": payload.get("threadId", gid), "labelIds": ["SENT"]})
+        if method == "GET" and url.path.endswith("/messages"):
+            q = urllib.parse.parse_qs(url.query).get("q", [""])[0]
+            wanted = q.split("rfc822msgid:", 1)[1] if "rfc822msgid:" in q else None
+            found = [{"id": gid, "threadId": gid} for gid, msg in self.sent if msg["Message-ID"] == wanted]
+            return self._ok({"messages": found, "resultSizeEstimate": len(found)} if found else {"resultSizeEstimate": 0})
+        return httplib2.Response({"status": "404"}), b'{"error": {"code": 404, "message": "Not Found"}}'
+
+    @staticmethod
+    def _ok(body: dict[str, Any]) -> tuple[httplib2.Response, bytes]:
+        return httplib2.Response({"status": "200", "content-type": "application/json"}), json.dumps(body).encode()
+
+
+class TestGmail(ExecutorContract):
+    channel = "gmail"
+
+    @pytest.fixture
+    def made(self):  # noqa: ANN201
+        from googleapiclient.discovery import build
+
+        from fte.io.gmail import GmailSender
+
+        http = FakeGmailHttp()
+        service = build("gmail", "v1", http=http, static_discovery=True, cache_discovery=False)
+        return GmailSender(service, "me@example.com"), reply(thread_id="t1", to="ann@example.com",
+                                                             subject="Re: x"), lambda: len(http.sent)
+
+
+class TestX(ExecutorContract):
+    channel = "x"
+
+    @pytest.fixture
+    def made(self, tmp_path: Path) -> Iterator[Any]:
+        tweets: list[dict[str, Any]] = []
+
+        def create(request: Any) -> tuple[int, dict[str, str], str]:
+            body = json.loads(request.body)
+            tweet = {"id": str(1000 + len(tweets)), "text": body["text"], "edit_history_tweet_ids": [],
+                     "referenced_tweets": [{"type": "replied_to", "id": body["reply"]["in_reply_to_tweet_id"]}]}
+            tweets.append(tweet)
+            return 201, {}, json.dumps({"data": {"id": tweet["id"], "text": tweet["text"],
+                                                 "edit_history_tweet_ids": [tweet["id"]]}})
+
+        def timeline(request: Any) -> tuple[int, dict[str, str], str]:
+            return 200, {}, json.dumps({"data": list(reversed(tweets)), "meta": {"result_count": len(tweets)}}
+                                       if tweets else {"meta": {"result_count": 0}})
+
+        keys = "FTE_X_CONSUMER_KEY=ck\nFTE_X_CONSUMER_SECRET=cs\nFTE_X_ACCESS_TOKEN=at\nFTE_X_ACCESS_SECRET=as\n"
+        home = home_with(tmp_path, '\n[executors.x]\nenabled = true\nuser_id = "42"\n', keys)
+        with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+            mock.add_callback(responses.POST, "https://api.twitter.com/2/tweets", callback=create)
+            mock.add_callback(responses.GET, "https://api.twitter.com/2/users/42/tweets", callback=timeline)
+            task = Task(id="b" * 32, kind="x.reply", body="Thanks for asking!", params={"in_reply_to_tweet_id": "101"})
+            yield build_executors(load_settings(home))["x.reply"], task, lambda: len(tweets)
+
+
+class TestWhatsApp(ExecutorContract):
+    channel = "whatsapp"
+
+    @pytest.fixture
+    def made(self, tmp_path: Path) -> Iterator[Any]:
+        sid = "AC" + "0" * 32
+        url = f"https://api.twilio.com/2010-04-01/Accounts/{sid}/Messages.json"
+        sent: list[dict[str, Any]] = []
+
+        def create(request: Any) -> tuple[int, dict[str, str], str]:
+            form = urllib.parse.parse_qs(request.body)
+            msg = {"sid": f"SM{len(sent):032d}", "account_sid": sid, "from": form["From"][0], "to": form["To"][0],
+                   "body": form["Body"][0], "status": "queued", "date_sent": None, "direction": "outbound-api",
+                   "date_created": "Thu, 26 Nov 2026 09:00:00 +0000", "uri": "/x"}
+            sent.append(msg)
+            return 201, {}, json.dumps(msg)
+
+        def listing(request: Any) -> tuple[int, dict[str, str], str]:
+            return 200, {}, json.dumps({"messages": list(reversed(sent)), "next_page_uri": None, "page": 0,
+                                        "page_size": 50, "uri": "/x", "first_page_uri": "/x", "previous_page_uri": None})
+
+        env = f"FTE_TWILIO_ACCOUNT_SID={sid}\nFTE_TWILIO_AUTH_TOKEN=tok\n"
+        home = home_with(tmp_path, '\n[executors.whatsapp]\nenabled = true\nfrom = "+14155238886"\n', env)
+        with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+            mock.add_callback(responses.POST, url, callback=create)
+            mock.add_callback(responses.GET, url, callback=listing)
+            task = Task(id="d" * 32, kind="whatsapp.reply", body="We are open 10-16.",
+                        params={"to": "whatsapp:+4915112345678"})
+            yield build_executors(load_settings(home))["whatsapp.reply"], task, lambda: len(sent)
+
+
+class TestLinkedIn(ExecutorContract):
+    channel = "linkedin"
+
+    @pytest.fixture
+    def made(self, tmp_path: Path):  # noqa: ANN201
+        from fte.io.linkedin import LinkedInPoster
+
+        home = home_with(tmp_path, f'\n[executors.linkedin]\nenabled = true\nauthor = "{AUTHOR}"\n',
+                         "FTE_LINKEDIN_TOKEN=li-token\n")
+        assert type(build_executors(load_settings(home))["linkedin.post"]).__name__ == "LinkedInPoster"
+        fake = FakeLinkedIn()
+        ex = LinkedInPoster("li-token", AUTHOR, "202511", transport=httpx.MockTransport(fake))
+        return ex, Task(id="a" * 32, kind="linkedin.post", body="We are hiring!", params={}), lambda: len(fake.posts)
+
+
+class TestOdoo(ExecutorContract):
+    channel = "odoo"
+
+    @pytest.fixture
+    def made(self, tmp_path: Path) -> Iterator[Any]:
+        with FakeOdoo() as fake:
+            home = home_with(tmp_path, f'\n[odoo]\nurl = "{fake.url}"\ndb = "{fake.db}"\nlogin = "{fake.login}"\n',
+                             f"FTE_ODOO_API_KEY={fake.api_key}\n")
+            task = Task(id="c" * 32, kind="odoo.invoice", body="", params={
+                "partner": "Maria Lopez", "partner_email": "", "create_partner": True, "invoice_date": None,
+                "due_date": None, "lines": [{"description": "Logo", "quantity": 1, "price_unit": 1200}]})
+            count = lambda: len([c for c in fake.calls if c[1] == "account.move" and c[2] == "create"])  # noqa: E731
+            yield build_executors(load_settings(home))["odoo.invoice"], task, count
+
+
+def test_every_registered_executor_passes_the_contract() -> None:
+    tested = {cls.channel for cls in ExecutorContract.__subclasses__()}
+    assert tested == {c.name for c in CHANNELS if c.part == "executor"}
