@@ -746,22 +746,42 @@ def post() -> None:
 @handle_errors
 def post_linkedin(text: str, as_json: bool, home: Path) -> None:
     """Create a linkedin.post task with TEXT; it goes to Pending_Approval/ like any draft."""
-    import uuid
-
     if not text.strip():
         raise BadInput("the post is empty")
+    _post(home, "linkedin.post", text, as_json)
+
+
+@post.command("x")
+@click.argument("text")
+@click.option("--json", "as_json", is_flag=True, help="Print the new task as JSON.")
+@home_option
+@handle_errors
+def post_x(text: str, as_json: bool, home: Path) -> None:
+    """Create an x.post task with TEXT (at most 280 characters as X counts them: a link 23, an emoji
+    or a CJK character 2); it goes to Pending_Approval/ like any draft, and is posted once approved."""
+    from fte.io.x import check_post
+
+    _post(home, "x.post", check_post(text), as_json)
+
+
+def _post(home: Path, kind: str, text: str, as_json: bool) -> None:
+    """A post task, waiting for approval like any draft, with its kind's expiry (``[expiry]``)."""
+    import uuid
+    from datetime import timedelta
+
     with open_home(home) as h:
-        task, _created = h.lifecycle.detect(kind="linkedin.post", source="cli", source_ref=uuid.uuid4().hex,
+        hours = h.settings.expiry_hours.get(kind, h.settings.expiry_hours["default"])
+        task, _created = h.lifecycle.detect(kind=kind, source="cli", source_ref=uuid.uuid4().hex,
                                             title=text.strip().splitlines()[0][:80], body=text, via="cli",
-                                            actor=h.settings.person)
+                                            actor=h.settings.person,
+                                            expires_at=h.lifecycle.clock() + timedelta(hours=hours))
         touched = h.vault.drain_touched()
         if touched:
-            h.git.commit(touched, f"fte {h.settings.agent}: detect {task.short_id} (linkedin post)")
+            h.git.commit(touched, f"fte {h.settings.agent}: detect {task.short_id} ({kind})")
     if as_json:
         _emit_json(task_summary(task))
     else:
-        click.echo(f"drafted linkedin post {task.short_id}; the daemon presents it for approval")
-
+        click.echo(f"drafted {kind} {task.short_id}; the daemon presents it for approval")
 
 @cli.group()
 def whatsapp() -> None:

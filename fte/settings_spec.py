@@ -23,7 +23,7 @@ from typing import Any
 from fte.errors import BadInput
 
 #: Every kind of task fte knows how to execute (a test checks each executor's kinds are here).
-TASK_KINDS = ("email.reply", "x.reply", "whatsapp.reply", "linkedin.post",
+TASK_KINDS = ("email.reply", "x.reply", "x.post", "whatsapp.reply", "linkedin.post",
               "odoo.invoice", "odoo.bill", "odoo.entry", "odoo.payment")
 
 
@@ -147,7 +147,7 @@ SETTINGS: tuple[Setting, ...] = (
     S("executors.email.sent_path", "sent", "the local Maildir of mail sent by `smtp` (answers \"was this sent?\")",
       _text),
     S("executors.email.timeout", 30.0, "seconds the `smtp` transport waits", _positive),
-    S("executors.x.enabled", False, "replies on X (local); `FTE_X_CONSUMER_KEY/SECRET`, `FTE_X_ACCESS_TOKEN/SECRET`",
+    S("executors.x.enabled", False, "replies and posts on X (local); `FTE_X_CONSUMER_KEY/SECRET`, `FTE_X_ACCESS_TOKEN/SECRET`",
       _bool),
     S("executors.x.user_id", "", "the replying account's numeric id", _id),
     S("executors.linkedin.enabled", False, "LinkedIn posts (local); `FTE_LINKEDIN_TOKEN`", _bool),

@@ -18,6 +18,10 @@ import httplib2
 import httpx
 import pytest
 import responses
+from fakes.linkedin import AUTHOR, FakeLinkedIn
+from fakes.odoo_server import FakeOdoo
+from fakes.smtp import Inbox, start_server
+from fakes.x import FakeX
 
 from fte.config import load_settings
 from fte.daemon import RoleViolation, check_role
@@ -26,10 +30,6 @@ from fte.io.channels import CHANNELS, build_executors, build_sources, executor_s
 from fte.io.executors import Executor, OutcomeUnknown
 from fte.models.tables import Task
 from fte.settings_spec import TABLES, TASK_KINDS
-
-from fakes.linkedin import AUTHOR, FakeLinkedIn
-from fakes.odoo_server import FakeOdoo
-from fakes.smtp import Inbox, start_server
 
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=timezone.utc)
 
@@ -77,7 +77,7 @@ class ExecutorContract:
         assert task.kind in ex.kinds and task.kind in channel.kinds
         assert ex.key_for(task) == ex.key_for(task)
         other = Task(**{**{k: getattr(task, k) for k in ("kind", "body", "params")}, "id": "9" * 32})
-        assert ex.key_for(other) != ex.key_for(task) or self.channel in ("x", "linkedin", "whatsapp"), \
+        assert ex.key_for(other) != ex.key_for(task) or self.channel in ("x", "x-posts", "linkedin", "whatsapp"), \
             "keys of different tasks differ (channels keyed by content may share one for equal content)"
 
     def test_what_perform_made_the_lookup_finds_and_an_unused_key_is_not_found(self, made) -> None:  # noqa: ANN001
@@ -216,6 +216,20 @@ class TestX(ExecutorContract):
             mock.add_callback(responses.GET, "https://api.twitter.com/2/users/42/tweets", callback=timeline)
             task = Task(id="b" * 32, kind="x.reply", body="Thanks for asking!", params={"in_reply_to_tweet_id": "101"})
             yield build_executors(load_settings(home))["x.reply"], task, lambda: len(tweets)
+
+
+class TestXPosts(ExecutorContract):
+    channel = "x-posts"
+
+    @pytest.fixture
+    def made(self, tmp_path: Path) -> Iterator[Any]:
+        keys = "FTE_X_CONSUMER_KEY=ck\nFTE_X_CONSUMER_SECRET=cs\nFTE_X_ACCESS_TOKEN=at\nFTE_X_ACCESS_SECRET=as\n"
+        home = home_with(tmp_path, '\n[executors.x]\nenabled = true\nuser_id = "42"\n', keys)
+        fake = FakeX()
+        with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+            fake.serve(mock)
+            task = Task(id="e" * 32, kind="x.post", body="Closed on Friday.", params={})
+            yield build_executors(load_settings(home))["x.post"], task, lambda: len(fake.tweets)
 
 
 class TestWhatsApp(ExecutorContract):

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 import pytest
 import responses
 import tweepy
+from fakes.x import FakeX
 
 from fte.io.executors import ExecutionError
 from fte.io.x import XReplier, XSource
@@ -142,3 +143,104 @@ def test_reply_errors() -> None:
     assert first.value.transient and not second.value.transient
     with pytest.raises(ExecutionError, match="1-280"):
         replier.perform(Task(id="c" * 32, kind="x.reply", body="x" * 281, params={"in_reply_to_tweet_id": "1"}), "k", now)
+
+
+# -- posts (x.post) -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("text", "length"), [
+    ("a" * 280, 280),
+    ("日" * 140, 280),                                   # CJK weighs 2 (twitter-text v3)
+    ("see https://example.com/" + "x" * 200 + " now", 31),  # any link weighs 23 (its t.co link)
+    ("👍🏽", 2), ("👨‍👩‍👧", 2), ("e\u0301", 1),           # an emoji sequence 2; NFC first
+])
+def test_length_is_counted_as_x_counts_it(text: str, length: int) -> None:
+    from fte.io.x import weighted_length
+
+    assert weighted_length(text) == length
+
+
+def x_home(tmp_path):  # noqa: ANN001, ANN201
+    from conftest import set_debounce
+
+    from fte.home import init_home
+
+    home = tmp_path / "home"
+    init_home(home, role="all", agent="laptop")
+    set_debounce(home, 0)
+    (home / "fte.toml").write_text((home / "fte.toml").read_text() + '\n[executors.x]\nenabled = true\nuser_id = "42"\n')
+    (home / ".env").write_text("FTE_X_CONSUMER_KEY=ck\nFTE_X_CONSUMER_SECRET=cs\nFTE_X_ACCESS_TOKEN=at\n"
+                               "FTE_X_ACCESS_SECRET=as\n")
+    return home
+
+
+def test_a_post_too_long_for_x_is_refused_before_anything_is_queued(tmp_path) -> None:  # noqa: ANN001
+    from click.testing import CliRunner
+
+    from fte.cli import cli
+    from fte.home import open_home
+
+    home = x_home(tmp_path)
+    result = CliRunner().invoke(cli, ["post", "x", "日" * 141, "--home", str(home)])
+    assert result.exit_code == 2 and "282" in result.output
+    with open_home(home) as h:
+        assert h.store.tasks() == []
+
+
+def test_an_x_post_is_approved_published_once_and_a_crash_after_the_call_does_not_post_twice(tmp_path) -> None:  # noqa: ANN001
+    from click.testing import CliRunner
+    from hosts import HostRun
+
+    from fte import crashpoints
+    from fte.cli import cli
+
+    home = x_home(tmp_path)
+    fake = FakeX()
+    texts = ["We open a new shop on Monday! https://example.com/shop", "Closed on Friday for inventory."]
+    ids = [json.loads(CliRunner().invoke(cli, ["post", "x", t, "--json", "--home", str(home)]).output)["id"]
+           for t in texts]
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        fake.serve(mock)
+        run = HostRun(home)
+        run.tick()
+        assert {run.home.store.get(i).state for i in ids} == {"pending"}
+        assert run.home.store.get(ids[0]).expires_at is not None  # the kind's expiry, like any draft
+        for i in ids:
+            assert CliRunner().invoke(cli, ["approve", i, "--home", str(home)]).exit_code == 0
+
+        class Crash(Exception):
+            pass
+
+        def die() -> None:
+            raise Crash("after-call")  # the post is on X; its outcome never recorded
+
+        remove = crashpoints.on("after-call", die)
+        try:
+            with pytest.raises(Crash):
+                run.tick()
+        finally:
+            remove()
+        run.close()
+        assert fake.posts == 1
+        run = HostRun(home)  # restart: the engine looks the key up before anything else
+        run.tick()
+        run.tick()
+        states = {i: run.home.store.get(i).state for i in ids}
+        assert states == {ids[0]: "done", ids[1]: "done"}, states
+        assert [t["text"] for t in fake.tweets] == texts and fake.posts == 2  # each posted once
+        [complete] = [t for t in run.home.store.timeline(ids[0]) if t.event == "complete"]
+        assert complete.detail.get("note") == "found at the provider after a restart"
+        run.close()
+
+
+@responses.activate
+def test_a_duplicate_post_is_a_permanent_failure_that_says_so() -> None:
+    from fte.io.x import XPoster
+
+    fake = FakeX()
+    fake.tweets.append({"id": "1", "text": "Hello", "edit_history_tweet_ids": []})
+    fake.serve(responses.mock)
+    poster = XPoster(user_client(), "42")
+    task = Task(id="c" * 32, kind="x.post", body="Hello", params={})
+    with pytest.raises(ExecutionError, match="duplicate") as info:
+        poster.perform(task, poster.key_for(task), datetime(2026, 11, 26, tzinfo=timezone.utc))
+    assert not info.value.transient

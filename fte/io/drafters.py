@@ -50,7 +50,7 @@ class TemplateDrafter:
             who = str(params.get("to", ""))
             greeting = f"{who} " if who.startswith("@") else ""
             return Draft(body=f"{greeting}Thanks for your message! We will get back to you shortly.", params=params)
-        if task.kind == "linkedin.post":
+        if task.kind in ("linkedin.post", "x.post"):
             return Draft(body=task.body or task.original or task.title, params=params)
         if task.kind.startswith("odoo."):
             from fte.odoo.summary import summary

@@ -33,6 +33,7 @@ from fte.errors import BadInput, NoteError
 PARAM_PROPERTIES: dict[str, tuple[str, ...]] = {
     "email.reply": ("to", "subject", "in_reply_to", "references", "thread_id", "suggested_action"),
     "x.reply": ("to", "in_reply_to_tweet_id"),
+    "x.post": (),
     "whatsapp.reply": ("to",),
     "linkedin.post": (),
     "odoo.invoice": ("partner", "partner_email", "invoice_date", "due_date", "create_partner", "requested_in", "lines"),

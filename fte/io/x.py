@@ -10,9 +10,14 @@ poll from the stored ``next_token`` (``resume``), so no mention is ever skipped 
 on the tweet id absorbs a page read twice). The cursor is JSON ``{"since_id", "resume", "newest",
 "wait_until"}`` (X API v2, "Pagination": ``pagination_token``, ``meta.next_token``, ``meta.newest_id``).
 
-**Executor** (local): ``POST /2/tweets`` with ``in_reply_to_tweet_id`` (OAuth 1.0a user context).
-X has no idempotency key, so the key is the tweet replied to, and the lookup reads this account's
-recent tweets for a reply to it (``referenced_tweets`` of type ``replied_to``).
+**Executors** (local): ``POST /2/tweets`` (OAuth 1.0a user context). A reply (``x.reply``) carries
+``in_reply_to_tweet_id``; X has no idempotency key, so its key is the tweet replied to, and the
+lookup reads this account's recent tweets for a reply to it (``referenced_tweets`` of type
+``replied_to``). A post (``x.post``, made with ``fte post x TEXT``) is keyed by a hash of its text,
+and the lookup reads this account's tweets of the last :data:`LOOKUP_DAYS` days for the same text
+(links compared as links: X rewrites every URL to a ``t.co`` one). X answers a second post of the
+same text with 403 "duplicate content": a permanent failure that says so. The length is counted
+as X counts it (:func:`weighted_length`) and refused before anything is queued.
 
 Secrets: ``FTE_X_BEARER_TOKEN`` (cloud); ``FTE_X_CONSUMER_KEY``, ``FTE_X_CONSUMER_SECRET``,
 ``FTE_X_ACCESS_TOKEN``, ``FTE_X_ACCESS_SECRET`` (local).
@@ -20,17 +25,58 @@ Secrets: ``FTE_X_BEARER_TOKEN`` (cloud); ``FTE_X_CONSUMER_KEY``, ``FTE_X_CONSUME
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 import time
+import unicodedata
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Callable
 
-from fte.errors import FteError, Unreachable
+from fte.errors import BadInput, FteError, Unreachable
 from fte.io.executors import ExecutionError, Performed
 from fte.models.tables import Task
 
 MAX_TWEET = 280
+#: How far back the lookup of a post reads this account's tweets.
+LOOKUP_DAYS = 2
+_URL = re.compile(r"(?:https?://|www\.)[^\s]+", re.IGNORECASE)
+#: twitter-text v3 (X's own counting library, config/v3.json): these code points weigh 1, every other 2;
+#: a URL weighs 23 (the length of its t.co link), an emoji 2 whatever its code points.
+_LIGHT = ((0, 4351), (8192, 8205), (8208, 8223), (8242, 8247))
+_EMOJI = ((0x1F000, 0x1FAFF), (0x2600, 0x27BF), (0x2B00, 0x2BFF), (0x1F1E6, 0x1F1FF))
+_JOINERS = {0x200D, 0xFE0F, 0xFE0E, 0x20E3} | set(range(0x1F3FB, 0x1F400)) | set(range(0xE0020, 0xE0080))
+
+
+def weighted_length(text: str) -> int:
+    """``text``'s length as X counts it against 280: NFC, a URL 23, an emoji (with its joiners and
+    modifiers) 2, a character in the light ranges (Latin and most European scripts, general
+    punctuation) 1, any other (CJK…) 2. Close to twitter-text v3; URLs are recognised by a scheme
+    or ``www.`` (twitter-text also links bare domains, which X counts as 23 too)."""
+    text = unicodedata.normalize("NFC", text)
+    total = 0
+    for part_no, part in enumerate(_URL.split(text)):
+        if part_no:
+            total += 23
+        in_emoji = False
+        for ch in part:
+            cp = ord(ch)
+            if in_emoji and (cp in _JOINERS or any(a <= cp <= b for a, b in _EMOJI)):
+                continue  # part of the emoji sequence counted already
+            in_emoji = any(a <= cp <= b for a, b in _EMOJI)
+            total += 2 if in_emoji or not any(a <= cp <= b for a, b in _LIGHT) else 1
+    return total
+
+
+def check_post(text: str) -> str:
+    """The post's text, stripped; BadInput (with the count) when X would refuse its length."""
+    text = text.strip()
+    n = weighted_length(text)
+    if not text or n > MAX_TWEET:
+        raise BadInput(f"a post on X is 1-{MAX_TWEET} characters as X counts them (a link 23, an emoji or a CJK "
+                       f"character 2); this one is {n}")
+    return text
 #: Pages of 100 mentions read in one poll; a longer sweep goes on at the next poll.
 MAX_PAGES = 5
 
@@ -145,4 +191,60 @@ class XReplier:
             raise ExecutionError(f"X is busy or failing: {exc}", transient=True) from exc
         except tweepy.errors.TweepyException as exc:
             raise ExecutionError(f"X refused the reply: {exc}") from exc
+        return Performed(external_id=str(resp.data["id"]))
+
+
+def _post_digest(text: str) -> str:
+    """The hash a post is keyed and found by: its text with every link as ``<url>`` (X shows links
+    as t.co ones)."""
+    same = _URL.sub("<url>", unicodedata.normalize("NFC", text.strip()))
+    return hashlib.sha256(same.encode("utf-8")).hexdigest()[:16]
+
+
+class XPoster:
+    """``x.post``: a post on the account's timeline (``fte post x TEXT``), published once approved."""
+
+    kinds = ("x.post",)
+
+    def __init__(self, client: Any, user_id: str, clock: Callable[[], float] = time.time) -> None:
+        self.client = client
+        self.user_id = user_id
+        self.clock = clock
+
+    def key_for(self, task: Task) -> str:
+        return f"x-post:{_post_digest(task.body)}"
+
+    def lookup(self, key: str) -> str | None:
+        import tweepy
+
+        digest = key.split(":", 1)[1]
+        since = datetime.fromtimestamp(self.clock() - LOOKUP_DAYS * 86400, tz=timezone.utc)
+        try:
+            resp = self.client.get_users_tweets(self.user_id, max_results=100, start_time=since,
+                                                tweet_fields=["created_at"], user_auth=True)
+        except tweepy.errors.TweepyException as exc:
+            raise ExecutionError(f"X lookup failed: {exc}", transient=True) from exc
+        for tweet in resp.data or []:
+            if _post_digest(tweet.text) == digest:
+                return str(tweet.id)
+        return None
+
+    def perform(self, task: Task, key: str, now: datetime) -> Performed:
+        import tweepy
+
+        try:
+            text = check_post(task.body)
+        except BadInput as exc:
+            raise ExecutionError(str(exc)) from exc
+        try:
+            resp = self.client.create_tweet(text=text, user_auth=True)
+        except (tweepy.TooManyRequests, tweepy.TwitterServerError) as exc:
+            raise ExecutionError(f"X is busy or failing: {exc}", transient=True) from exc
+        except tweepy.Forbidden as exc:
+            if "duplicate" in str(exc).lower():
+                raise ExecutionError("X refused the post as a duplicate of one already on the account (403): "
+                                     "nothing new was posted") from exc
+            raise ExecutionError(f"X refused the post: {exc}") from exc
+        except tweepy.errors.TweepyException as exc:
+            raise ExecutionError(f"X refused the post: {exc}") from exc
         return Performed(external_id=str(resp.data["id"]))

@@ -136,6 +136,15 @@ def _x_replier(settings: Settings, table: dict[str, Any], env: Env) -> Executor:
     return XReplier(tweepy.Client(None, *(env[k] for k in X_USER_KEYS)), str(table["user_id"]))
 
 
+def _x_poster(settings: Settings, table: dict[str, Any], env: Env) -> Executor:
+    import tweepy
+
+    from fte.io.x import XPoster
+
+    _needs("[executors.x]", env, X_USER_KEYS, table, ("user_id",))
+    return XPoster(tweepy.Client(None, *(env[k] for k in X_USER_KEYS)), str(table["user_id"]))
+
+
 def _linkedin(settings: Settings, table: dict[str, Any], env: Env) -> Executor:
     from fte.io.linkedin import LinkedInPoster
 
@@ -192,6 +201,7 @@ CHANNELS: tuple[Channel, ...] = (
     Channel("gmail", "executor", "executors.email", LOCAL, ("FTE_GMAIL_SEND_TOKEN",), ("email.reply",),
             _transport("gmail"), _gmail_sender),
     Channel("x", "executor", "executors.x", LOCAL, X_USER_KEYS, ("x.reply",), _on, _x_replier),
+    Channel("x-posts", "executor", "executors.x", LOCAL, X_USER_KEYS, ("x.post",), _on, _x_poster),
     Channel("linkedin", "executor", "executors.linkedin", LOCAL, ("FTE_LINKEDIN_TOKEN",), ("linkedin.post",), _on,
             _linkedin),
     Channel("odoo", "executor", "odoo", LOCAL, ("FTE_ODOO_API_KEY", "FTE_ODOO_PASSWORD"), ODOO_KINDS,
