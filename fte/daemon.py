@@ -330,7 +330,12 @@ class Runner:
                 report.events.append(f"{source.name}: {exc}")
                 continue
             items = [self._detection(source.name, item) for item in polled.items]
+            before = self.store.cursor(cursor_name)
             results = self.lifecycle.detect_many(items, cursor=(cursor_name, polled.cursor))
+            if polled.cursor != before:  # said once, when the source's state changes (not at every poll)
+                for note in getattr(polled, "skipped", None) or []:
+                    self.log(f"source {source.name}: {note}")
+                    report.events.append(f"{source.name}: {note}")
             report.detected += sum(created for _t, created in results)
             forget = getattr(source, "forget", None)
             if forget is not None and items:  # a spooling source: what is a task now leaves the spool
@@ -338,6 +343,10 @@ class Runner:
 
     def _detection(self, source: str, item: Any) -> Detection:
         """A source's item as a new task: its kind, its key at the source, and what a reply needs."""
+        fields = getattr(item, "task_fields", None)
+        if fields is not None:  # an item that says what task it is (the newer channels)
+            f = fields()
+            return self._new(f["kind"], source, f["ref"], f["title"], f["params"], f["original"], f["actor"])
         if source == "gmail":
             kind, ref, mail, extra = "email.reply", item.gmail_id, item.mail, {"thread_id": item.thread_id}
         elif source in ("maildir",):

@@ -23,7 +23,7 @@ from typing import Any
 from fte.errors import BadInput
 
 #: Every kind of task fte knows how to execute (a test checks each executor's kinds are here).
-TASK_KINDS = ("email.reply", "x.reply", "x.post", "whatsapp.reply", "linkedin.post",
+TASK_KINDS = ("email.reply", "x.reply", "x.post", "whatsapp.reply", "linkedin.post", "linkedin.comment",
               "odoo.invoice", "odoo.bill", "odoo.entry", "odoo.payment")
 
 
@@ -126,6 +126,10 @@ SETTINGS: tuple[Setting, ...] = (
     S("sources.gmail.max_full_sync", 100, "messages read at most when the stored history id expired", _whole(1)),
     S("sources.x.enabled", False, "X mentions as a source (cloud); `FTE_X_BEARER_TOKEN`", _bool),
     S("sources.x.user_id", "", "the account whose mentions are read (its numeric id)", _id),
+    S("sources.linkedin.enabled", False, "new comments on the LinkedIn page's recent posts as a source (cloud); "
+      "`FTE_LINKEDIN_READ_TOKEN` with `r_organization_social` (docs/channels.md)", _bool),
+    S("sources.linkedin.organization", "", "the page (`urn:li:organization:<id>`)", _text),
+    S("sources.linkedin.version", "202511", "the `LinkedIn-Version` header (YYYYMM)", _text),
     S("sources.whatsapp.enabled", False, "WhatsApp messages from `fte whatsapp serve` (local)", _bool),
     S("drafter.provider", "template", "`template` (offline, deterministic) or `openai` (any OpenAI-compatible "
       "endpoint; `OPENAI_API_KEY`)", _choice("template", "openai")),
@@ -150,8 +154,10 @@ SETTINGS: tuple[Setting, ...] = (
     S("executors.x.enabled", False, "replies and posts on X (local); `FTE_X_CONSUMER_KEY/SECRET`, `FTE_X_ACCESS_TOKEN/SECRET`",
       _bool),
     S("executors.x.user_id", "", "the replying account's numeric id", _id),
-    S("executors.linkedin.enabled", False, "LinkedIn posts (local); `FTE_LINKEDIN_TOKEN`", _bool),
-    S("executors.linkedin.author", "", "the author's URN (`urn:li:person:…` or `urn:li:organization:…`)", _text),
+    S("executors.linkedin.enabled", False, "LinkedIn posts, and (with a page as author) replies to comments "
+      "(local); `FTE_LINKEDIN_TOKEN`", _bool),
+    S("executors.linkedin.author", "", "the author's URN (`urn:li:person:…` or `urn:li:organization:…`; replies to "
+      "the page's comments need the organization)", _text),
     S("executors.linkedin.version", "202511", "the `LinkedIn-Version` header (YYYYMM)", _text),
     S("executors.whatsapp.enabled", False, "WhatsApp replies through Twilio (local); `FTE_TWILIO_ACCOUNT_SID`, "
       "`FTE_TWILIO_AUTH_TOKEN`", _bool),

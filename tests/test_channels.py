@@ -18,7 +18,7 @@ import httplib2
 import httpx
 import pytest
 import responses
-from fakes.linkedin import AUTHOR, FakeLinkedIn
+from fakes.linkedin import AUTHOR, PAGE, FakeLinkedIn
 from fakes.odoo_server import FakeOdoo
 from fakes.smtp import Inbox, start_server
 from fakes.x import FakeX
@@ -77,7 +77,7 @@ class ExecutorContract:
         assert task.kind in ex.kinds and task.kind in channel.kinds
         assert ex.key_for(task) == ex.key_for(task)
         other = Task(**{**{k: getattr(task, k) for k in ("kind", "body", "params")}, "id": "9" * 32})
-        assert ex.key_for(other) != ex.key_for(task) or self.channel in ("x", "x-posts", "linkedin", "whatsapp"), \
+        assert ex.key_for(other) != ex.key_for(task) or self.channel in ("x", "x-posts", "linkedin", "linkedin-comments", "whatsapp"), \
             "keys of different tasks differ (channels keyed by content may share one for equal content)"
 
     def test_what_perform_made_the_lookup_finds_and_an_unused_key_is_not_found(self, made) -> None:  # noqa: ANN001
@@ -276,6 +276,24 @@ class TestLinkedIn(ExecutorContract):
         fake = FakeLinkedIn()
         ex = LinkedInPoster("li-token", AUTHOR, "202511", transport=httpx.MockTransport(fake))
         return ex, Task(id="a" * 32, kind="linkedin.post", body="We are hiring!", params={}), lambda: len(fake.posts)
+
+
+class TestLinkedInComments(ExecutorContract):
+    channel = "linkedin-comments"
+
+    @pytest.fixture
+    def made(self, tmp_path: Path):  # noqa: ANN201
+        from fte.io.linkedin import LinkedInCommenter
+
+        home = home_with(tmp_path, f'\n[executors.linkedin]\nenabled = true\nauthor = "{PAGE}"\n',
+                         "FTE_LINKEDIN_TOKEN=li-token\n")
+        assert type(build_executors(load_settings(home))["linkedin.comment"]).__name__ == "LinkedInCommenter"
+        fake = FakeLinkedIn()
+        parent = fake.comment("urn:li:share:7000", "urn:li:person:ann", "Is the job remote?")["commentUrn"]
+        ex = LinkedInCommenter("li-token", PAGE, "202511", transport=httpx.MockTransport(fake))
+        task = Task(id="f" * 32, kind="linkedin.comment", body="Yes, fully remote.",
+                    params={"post": "urn:li:share:7000", "parent_comment": parent, "commenter": "urn:li:person:ann"})
+        return ex, task, lambda: len(fake.comments.get(parent, []))
 
 
 class TestOdoo(ExecutorContract):

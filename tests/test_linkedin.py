@@ -12,7 +12,7 @@ from fte.io.executors import ExecutionError, OutcomeUnknown
 from fte.io.linkedin import LinkedInPoster
 from fte.models.tables import Task
 
-from fakes.linkedin import AUTHOR, FakeLinkedIn
+from fakes.linkedin import AUTHOR, PAGE, FakeLinkedIn
 
 NOW = datetime(2026, 11, 26, tzinfo=timezone.utc)
 
@@ -93,3 +93,104 @@ def test_a_post_written_on_the_local_host_is_approved_and_published(tmp_path) ->
         task = h.store.get(tid)
         assert task.state == "done" and [p["commentary"] for p in fake.posts] == ["We are hiring a bookkeeper!"]
         assert h.store.timeline(tid)[-1].detail["external_id"] == "urn:li:share:7000"
+
+
+# -- comments on the page's posts ---------------------------------------------------------------------
+
+def page_with_comments() -> FakeLinkedIn:
+    fake = FakeLinkedIn()
+    fake.posts += [{"id": "urn:li:share:7000", "author": PAGE, "commentary": "We are hiring!"},
+                   {"id": "urn:li:share:7001", "author": PAGE, "commentary": "New shop open."},
+                   {"id": "urn:li:share:7002", "author": AUTHOR, "commentary": "Someone else's post"}]
+    fake.comment("urn:li:share:7000", "urn:li:person:ann", "Is the job remote?")
+    fake.comment("urn:li:share:7001", "urn:li:person:bob", "Where is it?")
+    fake.comment("urn:li:share:7001", PAGE, "Main street 1.")  # the page's own: never a task
+    return fake
+
+
+def comments_source(fake: FakeLinkedIn, clock=lambda: 1_764_147_600.0):  # noqa: ANN001, ANN201
+    from fte.io.linkedin import LinkedInCommentsSource
+
+    return LinkedInCommentsSource("li-token", PAGE, "202511", transport=httpx.MockTransport(fake), clock=clock)
+
+
+def test_new_comments_on_the_pages_posts_are_read_once_in_order() -> None:
+    fake = page_with_comments()
+    src = comments_source(fake)
+    first = src.poll(None)
+    assert [(c.post, c.text) for c in first.items] == [("urn:li:share:7000", "Is the job remote?"),
+                                                       ("urn:li:share:7001", "Where is it?")]
+    assert all(r.headers["LinkedIn-Version"] == "202511" for r in fake.requests)
+    assert src.poll(first.cursor).items == []
+    fake.comment("urn:li:share:7000", "urn:li:person:cy", "And the salary?")
+    assert [c.text for c in src.poll(first.cursor).items] == ["And the salary?"]
+
+
+def test_without_the_permission_the_source_says_so_once_and_stays_off_for_a_day() -> None:
+    fake = page_with_comments()
+    fake.can_read = False
+    now = [1_764_147_600.0]
+    src = comments_source(fake, clock=lambda: now[0])
+    off = src.poll(None)
+    assert off.items == [] and "r_organization_social" in off.skipped[0]
+    asked = len(fake.requests)
+    again = src.poll(off.cursor)
+    assert again.cursor == off.cursor and again.skipped == [] and len(fake.requests) == asked  # not asked again
+    now[0] += 24 * 3600 + 1
+    fake.can_read = True
+    assert len(src.poll(off.cursor).items) == 2
+
+
+def test_a_comment_is_answered_as_the_page_once_even_after_a_crash_after_the_call(home_dir) -> None:  # noqa: ANN001
+    from click.testing import CliRunner
+
+    from fte import crashpoints
+    from fte.cli import cli
+    from fte.daemon import Runner
+    from fte.home import open_home
+    from fte.io.executors import MaildirOutbox
+    from fte.io.linkedin import LinkedInCommenter
+
+    fake = page_with_comments()
+
+    def runner(h):  # noqa: ANN001, ANN202
+        commenter = LinkedInCommenter("li-token", PAGE, "202511", transport=httpx.MockTransport(fake))
+        return Runner(h, sources=[comments_source(fake)],
+                      executors={"linkedin.comment": commenter, "email.reply": MaildirOutbox(home_dir / "outbox")})
+
+    with open_home(home_dir) as h:
+        runner(h).tick()
+        waiting = {t.params["parent_comment"]: t for t in h.store.tasks(state="pending")}
+    assert len(waiting) == 2
+    ann = next(t for t in waiting.values() if t.params["commenter"] == "urn:li:person:ann")
+    assert ann.kind == "linkedin.comment" and ann.params["post"] == "urn:li:share:7000"
+    assert CliRunner().invoke(cli, ["approve", ann.id, "--home", str(home_dir)]).exit_code == 0
+
+    class Crash(Exception):
+        pass
+
+    def die() -> None:
+        raise Crash("after-call")
+
+    remove = crashpoints.on("after-call", die)
+    try:
+        with open_home(home_dir) as h, pytest.raises(Crash):
+            runner(h).tick()
+    finally:
+        remove()
+    with open_home(home_dir) as h:
+        r = runner(h)
+        r.tick()
+        r.tick()
+        assert h.store.get(ann.id).state == "done"
+    replies = fake.comments[ann.params["parent_comment"]]
+    assert len(replies) == 1 and replies[0]["actor"] == PAGE and replies[0]["parentComment"] == ann.params["parent_comment"]
+    assert replies[0]["message"]["text"].startswith("Thank you for your comment")
+
+
+def test_a_reply_as_a_person_is_refused_and_not_built() -> None:
+    from fte.errors import BadInput
+    from fte.io.linkedin import LinkedInCommenter
+
+    with pytest.raises(BadInput, match="organization"):
+        LinkedInCommenter("li-token", AUTHOR, "202511")

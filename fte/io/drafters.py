@@ -50,6 +50,9 @@ class TemplateDrafter:
             who = str(params.get("to", ""))
             greeting = f"{who} " if who.startswith("@") else ""
             return Draft(body=f"{greeting}Thanks for your message! We will get back to you shortly.", params=params)
+        if task.kind == "linkedin.comment":
+            return Draft(body="Thank you for your comment! We appreciate you taking the time to share it.",
+                         params=params)
         if task.kind in ("linkedin.post", "x.post"):
             return Draft(body=task.body or task.original or task.title, params=params)
         if task.kind.startswith("odoo."):

@@ -36,6 +36,7 @@ PARAM_PROPERTIES: dict[str, tuple[str, ...]] = {
     "x.post": (),
     "whatsapp.reply": ("to",),
     "linkedin.post": (),
+    "linkedin.comment": ("post", "parent_comment", "commenter"),
     "odoo.invoice": ("partner", "partner_email", "invoice_date", "due_date", "create_partner", "requested_in", "lines"),
     "odoo.bill": ("partner", "partner_email", "invoice_date", "due_date", "create_partner", "requested_in", "lines"),
     "odoo.entry": ("date", "lines"),

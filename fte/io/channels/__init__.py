@@ -99,6 +99,13 @@ def _x_source(settings: Settings, table: dict[str, Any], env: Env) -> Any:
     return XSource(tweepy.Client(bearer_token=env["FTE_X_BEARER_TOKEN"]), str(table["user_id"]))
 
 
+def _linkedin_comments(settings: Settings, table: dict[str, Any], env: Env) -> Any:
+    from fte.io.linkedin import LinkedInCommentsSource
+
+    _needs("[sources.linkedin]", env, ("FTE_LINKEDIN_READ_TOKEN",), table, ("organization",))
+    return LinkedInCommentsSource(env["FTE_LINKEDIN_READ_TOKEN"], str(table["organization"]), str(table["version"]))
+
+
 # -- executors ----------------------------------------------------------------------------------------
 
 def _maildir_outbox(settings: Settings, table: dict[str, Any], env: Env) -> Executor:
@@ -152,6 +159,18 @@ def _linkedin(settings: Settings, table: dict[str, Any], env: Env) -> Executor:
     return LinkedInPoster(env["FTE_LINKEDIN_TOKEN"], str(table["author"]), str(table["version"]))
 
 
+def _linkedin_commenter(settings: Settings, table: dict[str, Any], env: Env) -> Executor:
+    from fte.io.linkedin import LinkedInCommenter
+
+    _needs("[executors.linkedin]", env, ("FTE_LINKEDIN_TOKEN",), table, ("author",))
+    return LinkedInCommenter(env["FTE_LINKEDIN_TOKEN"], str(table["author"]), str(table["version"]))
+
+
+def _as_page(settings: Settings, table: dict[str, Any]) -> bool:
+    """Replies to comments are made as the page: only with an organization as the author."""
+    return bool(table.get("enabled")) and str(table.get("author", "")).startswith("urn:li:organization:")
+
+
 def _whatsapp_sender(settings: Settings, table: dict[str, Any], env: Env) -> Executor:
     from twilio.rest import Client
 
@@ -194,6 +213,8 @@ CHANNELS: tuple[Channel, ...] = (
     Channel("maildir", "source", "sources.maildir", CLOUD, (), (), _always, _maildir_source),
     Channel("gmail", "source", "sources.gmail", CLOUD, (), (), _on, _gmail_source),
     Channel("x", "source", "sources.x", CLOUD, ("FTE_X_BEARER_TOKEN",), (), _on, _x_source),
+    Channel("linkedin", "source", "sources.linkedin", CLOUD, ("FTE_LINKEDIN_READ_TOKEN",), (), _on,
+            _linkedin_comments),
     Channel("maildir", "executor", "executors.email", LOCAL, (), ("email.reply",), _transport("maildir"),
             _maildir_outbox),
     Channel("smtp", "executor", "executors.email", LOCAL, ("FTE_SMTP_PASSWORD",), ("email.reply",),
@@ -204,6 +225,8 @@ CHANNELS: tuple[Channel, ...] = (
     Channel("x-posts", "executor", "executors.x", LOCAL, X_USER_KEYS, ("x.post",), _on, _x_poster),
     Channel("linkedin", "executor", "executors.linkedin", LOCAL, ("FTE_LINKEDIN_TOKEN",), ("linkedin.post",), _on,
             _linkedin),
+    Channel("linkedin-comments", "executor", "executors.linkedin", LOCAL, ("FTE_LINKEDIN_TOKEN",),
+            ("linkedin.comment",), _as_page, _linkedin_commenter),
     Channel("odoo", "executor", "odoo", LOCAL, ("FTE_ODOO_API_KEY", "FTE_ODOO_PASSWORD"), ODOO_KINDS,
             _odoo_configured, _odoo),
     Channel("whatsapp", "executor", "executors.whatsapp", LOCAL, ("FTE_TWILIO_ACCOUNT_SID", "FTE_TWILIO_AUTH_TOKEN"),
