@@ -25,7 +25,7 @@ from fte.errors import BadInput, FteError
 from fte.models import migrate
 from fte.models.readonly import run_query
 from fte.states.lifecycle import STATES
-from fte.views import format_table, task_detail, task_summary, transition_view
+from fte.views import format_table, task_summary
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_HOME = "~/.fte"

@@ -20,7 +20,7 @@ from fte.config import APPROVAL_KEY_NAME, Settings, check_agent, load_env
 from fte.audit import export
 from fte.dashboard import render_dashboard
 from fte.report import briefing_path, figures, odoo_figures, render
-from fte.errors import BadInput, FteError
+from fte.errors import BadInput, FteError, RoleViolation
 from fte.home import Home
 from fte.io.drafters import Draft, DraftError, Drafter, TemplateDrafter
 from fte.io.channels import build_executors, build_sources, executor_secrets
@@ -57,10 +57,6 @@ CLAIM_BATCH = 500
 PERSON_EVENTS = frozenset({"approve", "reject", "edit", "invalidate"})
 
 
-class RoleViolation(FteError):
-    """The host's settings contradict its role (e.g. a cloud host holding executor credentials)."""
-
-    exit_code = 2
 
 
 #: Sources read on the local host itself (their tasks are drafted there too): WhatsApp's webhook

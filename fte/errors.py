@@ -3,7 +3,33 @@
 Every error that crosses a module boundary is an :class:`FteError`; adapters map what their library
 raises into one of these (``raise ... from exc``) so callers never catch a third-party type. Each
 class carries the command line's exit code (docs/architecture.md: 1 failure, 2 bad usage or input, 3 not
-reachable).
+reachable). The whole tree (classes defined elsewhere are named with their module)::
+
+    FteError (1)
+    ├── BadInput (2)                  the caller gave something that cannot be used; nothing changed
+    │   ├── NotFound                  no task (or object) matches
+    │   ├── InvalidTransition         the event is not allowed from the task's state
+    │   ├── ReadOnlyViolation         `fte sql` asked to write
+    │   ├── NoteError                 a vault note that does not parse (reported, left alone)
+    │   ├── NotInitialised            no fte.toml in the home
+    │   ├── CorruptDatabase           fte.db is not a readable SQLite file
+    │   ├── RoleViolation             the settings contradict the role (a cloud host holding a key)
+    │   ├── AuthError                 a provider refused the credentials: fix the token or the key
+    │   │   ├── io.gmail.GmailAuthError
+    │   │   └── odoo.client.OdooAuthError
+    │   ├── io.mail.UnsafeMail        a reply that cannot be sent safely (nothing was sent)
+    │   └── odoo.client.OdooUserError, OdooNotFound   Odoo's business rules refused it / no such thing
+    ├── SchemaTooNew                  the database was written by a newer fte
+    ├── AlreadyRunning                another daemon holds the home
+    ├── LockTimeout                   the host's git lock stayed held too long
+    ├── KeyMissing                    this host has no signing key (a cloud host)
+    ├── ExecutionError                a provider refused or failed an action (``transient``: retry later)
+    │   └── OutcomeUnknown            it may have happened: look the key up, or a person decides
+    ├── DraftError                    the drafter could not draft (``transient``: at a later tick)
+    ├── odoo.client.OdooError         base of Odoo's answers (the classes above and below)
+    └── Unreachable (3)               a remote or a provider did not answer; state kept, retried
+        └── odoo.client.OdooUnreachable
+            └── OdooOutcomeUnknown    a write sent and its answer lost
 """
 
 from __future__ import annotations
@@ -53,3 +79,43 @@ class Unreachable(FteError):
     """A remote (git, a provider) could not be reached; state is kept and the work retried."""
 
     exit_code = 3
+
+
+class RoleViolation(BadInput):
+    """The host's settings contradict its role (e.g. a cloud host holding executor credentials)."""
+
+
+class AuthError(BadInput):
+    """A provider refused the credentials (a wrong, expired or revoked token or key, a missing scope)."""
+
+
+class AlreadyRunning(FteError):
+    """Another daemon holds this home."""
+
+
+class LockTimeout(FteError):
+    """The lock stayed held longer than we were willing to wait."""
+
+
+class KeyMissing(FteError):
+    """This host has no signing key: it is a cloud host, or its home is incomplete."""
+
+
+class ExecutionError(FteError):
+    """The provider refused or failed. ``transient``: a retry (after a lookup) may succeed."""
+
+    def __init__(self, message: str, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
+
+
+class OutcomeUnknown(ExecutionError):
+    """It cannot be known whether the action happened (a send cut short): a person decides."""
+
+
+class DraftError(FteError):
+    """The drafter could not draft. ``transient``: try again at a later tick (a timeout, a 429, a 5xx)."""
+
+    def __init__(self, message: str, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient

@@ -26,15 +26,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from fte.clock import iso
-from fte.errors import BadInput, FteError
+from fte.errors import BadInput, KeyMissing
 
 KEY_NAME = "host.key"
 KEYRING_NAME = "keyring.json"
 PREFIX = b"fte-assertion-v1\n"
 
 
-class KeyMissing(FteError):
-    """This host has no signing key: it is a cloud host, or its home is incomplete."""
 
 
 def statement(record: dict[str, Any]) -> bytes:

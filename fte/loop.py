@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from fte.clock import Clock, iso, utcnow
-from fte.errors import FteError
+from fte.errors import AlreadyRunning, FteError
 from fte.config import load_settings
 from fte.home import Home, open_home
 from fte.daemon import Runner, TickReport
@@ -31,8 +31,6 @@ from fte.io.vault import TASK_FOLDERS
 DEBOUNCE = 0.2
 
 
-class AlreadyRunning(FteError):
-    """Another daemon holds this home."""
 
 
 @dataclass

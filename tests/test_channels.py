@@ -6,6 +6,7 @@ through the registry, so the factory is tested too."""
 from __future__ import annotations
 
 import base64
+import os
 import json
 import urllib.parse
 from collections.abc import Iterator
@@ -314,3 +315,192 @@ class TestOdoo(ExecutorContract):
 def test_every_registered_executor_passes_the_contract() -> None:
     tested = {cls.channel for cls in ExecutorContract.__subclasses__()}
     assert tested == {c.name for c in CHANNELS if c.part == "executor"}
+
+
+# -- the source contract ------------------------------------------------------------------------------
+
+def ref_of(item: Any) -> str:
+    """An item's key at its source (what a task's ``source_ref`` holds)."""
+    for attr in ("gmail_id", "tweet_id", "sid", "comment", "message_id"):
+        if hasattr(item, attr):
+            return str(getattr(item, attr))
+    raise AssertionError(f"no source key on {item!r}")
+
+
+class SourceContract:
+    """What every source promises. A subclass names its registry ``channel`` and provides the ``fed``
+    fixture: the source, and ``arrive()`` — a new item at the provider; it returns its key."""
+
+    channel: str
+
+    def test_nothing_is_lost_and_a_re_read_is_only_of_what_was_taken(self, fed) -> None:  # noqa: ANN001
+        src, arrive = fed
+        [c] = [c for c in CHANNELS if c.part == "source" and c.name == self.channel]
+        first_key = arrive()
+        first = src.poll(None)
+        assert [ref_of(i) for i in first.items] == [first_key] and isinstance(first.cursor, str)
+        taken = {ref_of(i) for i in first.items}
+        forget = getattr(src, "forget", None)
+        if forget:
+            forget(sorted(taken))  # what the daemon does once the items are tasks
+        again = src.poll(first.cursor)
+        assert {ref_of(i) for i in again.items} <= taken, "only what was taken may be read again"
+        later = [arrive(), arrive()]
+        third = src.poll(again.cursor)
+        assert [k for k in (ref_of(i) for i in third.items) if k not in taken] == later, "new items, in order"
+        assert c.roles, c
+
+
+class TestMaildirSource(SourceContract):
+    channel = "maildir"
+
+    @pytest.fixture
+    def fed(self, tmp_path: Path):  # noqa: ANN201
+        from email.message import EmailMessage
+
+        from fte.io.maildir_source import MaildirSource
+
+        (tmp_path / "inbox" / "new").mkdir(parents=True)
+        n = [0]
+
+        def arrive() -> str:
+            n[0] += 1
+            msg = EmailMessage()
+            msg["From"], msg["To"], msg["Subject"] = "Ann <ann@example.com>", "me@example.com", f"Q{n[0]}"
+            msg["Message-ID"] = f"<m{n[0]}@example.com>"
+            msg.set_content("hello")
+            path = tmp_path / "inbox" / "new" / f"17641476{n[0]:02d}.m{n[0]}.test"
+            path.write_bytes(bytes(msg))
+            stamp = 1_764_147_600_000_000_000 + n[0] * 1_000_000_000
+            os.utime(path, ns=(stamp, stamp))
+            return f"<m{n[0]}@example.com>"
+
+        return MaildirSource(tmp_path / "inbox"), arrive
+
+
+class TestWhatsAppSource(SourceContract):
+    channel = "whatsapp"
+
+    @pytest.fixture
+    def fed(self, tmp_path: Path):  # noqa: ANN201
+        from fte.io.whatsapp import WhatsAppSource
+
+        (tmp_path / "spool" / "new").mkdir(parents=True)
+        n = [0]
+
+        def arrive() -> str:
+            n[0] += 1
+            sid = f"SM{n[0]:032d}"
+            (tmp_path / "spool" / "new" / f"{sid}.json").write_text(json.dumps(
+                {"MessageSid": sid, "From": "whatsapp:+4915112345678", "To": "whatsapp:+14155238886", "Body": "hi"}))
+            return sid
+
+        return WhatsAppSource(tmp_path / "spool"), arrive
+
+
+class TestXSource(SourceContract):
+    channel = "x"
+
+    @pytest.fixture
+    def fed(self) -> Iterator[Any]:
+        import tweepy
+
+        from fte.io.x import XSource
+
+        tweets: list[str] = []
+
+        def mentions(request: Any) -> tuple[int, dict[str, str], str]:
+            since = urllib.parse.parse_qs(urllib.parse.urlparse(request.url).query).get("since_id", ["0"])[0]
+            newer = [t for t in reversed(tweets) if int(t) > int(since)]  # newest first, as X answers
+            body: dict[str, Any] = {"meta": {"result_count": len(newer)}}
+            if newer:
+                body["data"] = [{"id": t, "text": f"@me {t}", "author_id": "7", "conversation_id": t,
+                                 "edit_history_tweet_ids": [t]} for t in newer]
+                body["includes"] = {"users": [{"id": "7", "name": "Ann", "username": "ann"}]}
+                body["meta"] |= {"newest_id": newer[0], "oldest_id": newer[-1]}
+            return 200, {}, json.dumps(body)
+
+        def arrive() -> str:
+            tweets.append(str(100 + len(tweets)))
+            return tweets[-1]
+
+        with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+            mock.add_callback(responses.GET, "https://api.twitter.com/2/users/42/mentions", callback=mentions)
+            yield XSource(tweepy.Client(bearer_token="b"), "42"), arrive
+
+
+class TestLinkedInCommentsSource(SourceContract):
+    channel = "linkedin"
+
+    @pytest.fixture
+    def fed(self):  # noqa: ANN201
+        from fte.io.linkedin import LinkedInCommentsSource
+
+        fake = FakeLinkedIn()
+        fake.posts.append({"id": "urn:li:share:7000", "author": PAGE, "commentary": "We are hiring!"})
+
+        def arrive() -> str:
+            return fake.comment("urn:li:share:7000", "urn:li:person:ann", "A question")["commentUrn"]
+
+        return LinkedInCommentsSource("li-token", PAGE, "202511", transport=httpx.MockTransport(fake)), arrive
+
+
+class FakeGmailMailbox(FakeGmailHttp):
+    """The read side too: getProfile, messages.list / get (raw), and history.list from a history id
+    (Gmail API reference; "Synchronize clients": messagesAdded since ``startHistoryId``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inbox: list[tuple[str, int, bytes]] = []  # (id, history id, raw)
+
+    def request(self, uri: str, method: str = "GET", body: Any = None, headers: Any = None, redirections: int = 1,
+                connection_type: Any = None) -> tuple[httplib2.Response, bytes]:
+        url = urllib.parse.urlparse(uri)
+        q = {k: v[0] for k, v in urllib.parse.parse_qs(url.query).items()}
+        newest = max((h for _i, h, _r in self.inbox), default=1000)
+        if url.path.endswith("/profile"):
+            return self._ok({"emailAddress": "me@example.com", "messagesTotal": len(self.inbox), "historyId": str(newest)})
+        if url.path.endswith("/history"):
+            added = [{"id": str(h), "messagesAdded": [{"message": {"id": i, "threadId": i, "labelIds": ["INBOX"]}}]}
+                     for i, h, _r in self.inbox if h > int(q["startHistoryId"])]
+            return self._ok({"history": added, "historyId": str(newest)} if added else {"historyId": str(newest)})
+        if url.path.endswith("/messages") and method == "GET" and "rfc822msgid" not in q.get("q", ""):
+            found = [{"id": i, "threadId": i} for i, _h, _r in reversed(self.inbox)]
+            return self._ok({"messages": found, "resultSizeEstimate": len(found)} if found else {"resultSizeEstimate": 0})
+        if "/messages/" in url.path and method == "GET":
+            mid = url.path.rsplit("/", 1)[1]
+            [(i, h, raw)] = [m for m in self.inbox if m[0] == mid]
+            return self._ok({"id": i, "threadId": i, "labelIds": ["INBOX"], "historyId": str(h),
+                             "raw": base64.urlsafe_b64encode(raw).decode().rstrip("=")})
+        return super().request(uri, method, body, headers, redirections, connection_type)
+
+
+class TestGmailSource(SourceContract):
+    channel = "gmail"
+
+    @pytest.fixture
+    def fed(self):  # noqa: ANN201
+        from email.message import EmailMessage
+
+        from googleapiclient.discovery import build
+
+        from fte.io.gmail import GmailSource
+
+        box = FakeGmailMailbox()
+
+        def arrive() -> str:
+            n = len(box.inbox) + 1
+            msg = EmailMessage()
+            msg["From"], msg["To"], msg["Subject"] = "Ann <ann@example.com>", "me@example.com", f"Q{n}"
+            msg["Message-ID"] = f"<g{n}@example.com>"
+            msg.set_content("hello")
+            box.inbox.append((f"g{n}", 1000 + n, bytes(msg)))
+            return f"g{n}"
+
+        service = build("gmail", "v1", http=box, static_discovery=True, cache_discovery=False)
+        return GmailSource(service), arrive
+
+
+def test_every_registered_source_passes_the_contract() -> None:
+    tested = {cls.channel for cls in SourceContract.__subclasses__()}
+    assert tested == {c.name for c in CHANNELS if c.part == "source"}

@@ -194,3 +194,16 @@ def test_a_reply_as_a_person_is_refused_and_not_built() -> None:
 
     with pytest.raises(BadInput, match="organization"):
         LinkedInCommenter("li-token", AUTHOR, "202511")
+
+
+def test_a_post_that_timed_out_once_sent_is_unknown_not_refused() -> None:
+    """The request went out and no answer came: LinkedIn may have published it."""
+    def slow(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("no answer within 30 s", request=request)
+
+    p = LinkedInPoster("li-token", AUTHOR, "202511", transport=httpx.MockTransport(slow))
+    with pytest.raises(OutcomeUnknown):
+        p.perform(post_task(), "k", NOW)
+    with pytest.raises(ExecutionError) as read:
+        p.lookup(p.key_for(post_task()))
+    assert read.value.transient and not isinstance(read.value, OutcomeUnknown)

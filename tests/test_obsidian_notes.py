@@ -183,3 +183,33 @@ def test_shown_time_and_read_time_are_inverse_to_the_minute() -> None:
     rec = {"event": "complete", "state": "done", "by": "laptop", "host": "laptop", "at": "t", "epoch": 3,
            "signature": "s"}
     assert expand(compact(rec, ASSERTION_KEYS), ASSERTION_KEYS, "assertion") == rec
+
+
+def test_whats_the_persons_and_whats_ftes_in_the_shared_properties() -> None:
+    """tags and aliases are co-owned: fte's entries (``fte/…``, the title) and the person's, apart."""
+    from fte.io.properties import fte_view, merge_shared, persons_meta
+
+    task = Task(id="a" * 32, kind="email.reply", state="pending", title="Quote", source="maildir", source_ref="r",
+                origin="cloud", created_at=datetime(2026, 7, 1, tzinfo=timezone.utc),
+                updated_at=datetime(2026, 7, 1, tzinfo=timezone.utc), params={"to": "x@example.com"}, body="b",
+                original="")
+    ours = parse_note(render_task(task)).meta
+    assert persons_meta(ours) == {}, "nothing fte writes is counted as the person's"
+    theirs = dict(ours, tags=[*ours["tags"], "client"], aliases=["Quote", "Acme quote"], reason="too dear")
+    assert persons_meta(theirs) == {"tags": ["client"], "aliases": ["Acme quote"], "reason": "too dear"}
+    assert fte_view(theirs) == fte_view(ours), "the person's entries do not change what fte owns"
+    assert fte_view(dict(ours, aliases=[])) != fte_view(ours) and fte_view(dict(ours, to="y@x.y")) != fte_view(ours)
+    merged = merge_shared(ours, persons_meta(theirs))
+    assert merged["tags"] == ["fte/email", "fte/pending", "client"] and merged["aliases"] == ["Quote", "Acme quote"]
+    assert merged["reason"] == "too dear"
+
+
+@pytest.mark.parametrize(("given", "expected"), [
+    (datetime(2026, 7, 1, 10, 0, tzinfo=timezone.utc), datetime(2026, 7, 1, 10, 0, tzinfo=timezone.utc)),
+    (datetime(2026, 7, 1, 10, 0, 1, tzinfo=timezone.utc), datetime(2026, 7, 1, 10, 1, tzinfo=timezone.utc)),
+    (datetime(2026, 7, 1, 10, 59, 59, 999999, tzinfo=timezone.utc), datetime(2026, 7, 1, 11, 0, tzinfo=timezone.utc)),
+])
+def test_a_deadline_is_moved_up_to_a_whole_minute(given: datetime, expected: datetime) -> None:
+    from fte.io.properties import ceil_minute
+
+    assert ceil_minute(given) == expected

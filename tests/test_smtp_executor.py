@@ -154,6 +154,13 @@ def test_unreachable_server_is_transient(tmp_path: Path) -> None:
     assert info.value.transient and not list((tmp_path / "sent" / "tmp").iterdir())
 
 
+def send_through(home: Path, server) -> None:  # noqa: ANN001
+    """The home's replies go out through the SMTP server ``server`` (plain, on 127.0.0.1)."""
+    toml = home / "fte.toml"
+    toml.write_text(toml.read_text().replace(
+        'transport = "maildir"', f'transport = "smtp"\nhost = "127.0.0.1"\nport = {server.port}\nsecurity = "none"'))
+
+
 def test_the_daemon_sends_through_smtp(home_dir: Path) -> None:
     from hosts import HostRun, drop_mail
     from click.testing import CliRunner
@@ -162,9 +169,7 @@ def test_the_daemon_sends_through_smtp(home_dir: Path) -> None:
     inbox = Inbox()
     server = start_server(inbox)
     try:
-        toml = home_dir / "fte.toml"
-        toml.write_text(toml.read_text().replace(
-            'transport = "maildir"', f'transport = "smtp"\nhost = "127.0.0.1"\nport = {server.port}\nsecurity = "none"'))
+        send_through(home_dir, server)
         drop_mail(home_dir, 1)
         run = HostRun(home_dir)
         run.tick()
@@ -189,9 +194,7 @@ def test_a_send_the_server_refused_is_replayed_without_force(home_dir: Path) -> 
     inbox = Inbox(refuse_data_with="550 5.7.1 Message rejected as spam")
     server = start_server(inbox)
     try:
-        toml = home_dir / "fte.toml"
-        toml.write_text(toml.read_text().replace(
-            'transport = "maildir"', f'transport = "smtp"\nhost = "127.0.0.1"\nport = {server.port}\nsecurity = "none"'))
+        send_through(home_dir, server)
         drop_mail(home_dir, 1)
         run = HostRun(home_dir)
         run.tick()

@@ -10,16 +10,10 @@ from dataclasses import dataclass, field
 from email.utils import parseaddr
 from typing import Any, Protocol
 
-from fte.errors import FteError
+from fte.errors import DraftError  # noqa: F401  (the drafter contract raises it; drawn in fte/errors.py)
 from fte.models.tables import Task
 
 
-class DraftError(FteError):
-    """The drafter could not draft. ``transient``: try again at a later tick (a timeout, a 429, a 5xx)."""
-
-    def __init__(self, message: str, transient: bool = False) -> None:
-        super().__init__(message)
-        self.transient = transient
 
 
 @dataclass(frozen=True)

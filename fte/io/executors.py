@@ -21,21 +21,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
-from fte.errors import FteError
+from fte.errors import ExecutionError, OutcomeUnknown  # noqa: F401  (the executor contract raises these; drawn in fte/errors.py)
 from fte.io.mail import build_reply, message_id_for, sender_domain
 from fte.models.tables import Task
 
 
-class ExecutionError(FteError):
-    """The provider refused or failed. ``transient``: a retry (after a lookup) may succeed."""
-
-    def __init__(self, message: str, transient: bool = False) -> None:
-        super().__init__(message)
-        self.transient = transient
 
 
-class OutcomeUnknown(ExecutionError):
-    """It cannot be known whether the action happened (a send cut short): a person decides."""
 
 
 @dataclass(frozen=True)

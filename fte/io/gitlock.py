@@ -16,11 +16,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from fte.errors import FteError
+from fte.errors import LockTimeout
 
 
-class LockTimeout(FteError):
-    """The lock stayed held longer than we were willing to wait."""
 
 
 class HostLock:

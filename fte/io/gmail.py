@@ -28,7 +28,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from fte.errors import FteError, Unreachable
+from fte.errors import AuthError, Unreachable
 from fte.io.executors import ExecutionError, Performed
 from fte.io.mail import IncomingMail, build_reply, message_id_for, parse_mail, sender_domain
 from fte.models.tables import Task
@@ -38,7 +38,7 @@ READ_SCOPES = ["https://www.googleapis.com/auth/gmail.readonly"]
 SEND_SCOPES = ["https://www.googleapis.com/auth/gmail.send", "https://www.googleapis.com/auth/gmail.readonly"]
 
 
-class GmailAuthError(FteError):
+class GmailAuthError(AuthError):
     """The token is missing, revoked, or lacks a scope: run ``fte auth gmail``."""
 
 

@@ -43,6 +43,26 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.strip().encode("utf-8")).hexdigest()[:16]
 
 
+def _client(token: str, version: str, transport: httpx.BaseTransport | None, timeout: float) -> httpx.Client:
+    """An httpx client with LinkedIn's versioned REST headers."""
+    return httpx.Client(base_url=API, transport=transport, timeout=timeout, headers={
+        "Authorization": f"Bearer {token}", "LinkedIn-Version": version, "X-Restli-Protocol-Version": "2.0.0",
+        "Content-Type": "application/json"})
+
+
+def _send(client: httpx.Client, method: str, url: str, what: str, **kw: Any) -> httpx.Response:
+    """One request of an executor. A read that times out or a connection that fails is transient; a
+    write that times out once sent may have happened: unknown (the lookup, or a person, decides)."""
+    try:
+        return client.request(method, url, **kw)
+    except httpx.TimeoutException as exc:
+        if method == "GET":
+            raise ExecutionError(f"LinkedIn {what} timed out: {exc}", transient=True) from exc
+        raise OutcomeUnknown(f"LinkedIn {what} timed out after the request was sent: {exc}") from exc
+    except httpx.TransportError as exc:
+        raise ExecutionError(f"LinkedIn not reachable for {what}: {exc}", transient=True) from exc
+
+
 class LinkedInPoster:
     kinds = ("linkedin.post",)
 
@@ -51,21 +71,13 @@ class LinkedInPoster:
         if not author.startswith("urn:li:"):
             raise ValueError("author must be a URN such as urn:li:person:abc123 or urn:li:organization:123")
         self.author = author
-        self.client = httpx.Client(base_url=API, transport=transport, timeout=timeout, headers={
-            "Authorization": f"Bearer {token}", "LinkedIn-Version": version,
-            "X-Restli-Protocol-Version": "2.0.0", "Content-Type": "application/json"})
+        self.client = _client(token, version, transport, timeout)
 
     def key_for(self, task: Task) -> str:
         return f"li:{_digest(task.body)}"
 
     def _request(self, method: str, url: str, what: str, **kw: Any) -> httpx.Response:
-        try:
-            resp = self.client.request(method, url, **kw)
-        except httpx.TimeoutException as exc:
-            raise ExecutionError(f"LinkedIn {what} timed out: {exc}", transient=method == "GET") from exc
-        except httpx.TransportError as exc:
-            raise ExecutionError(f"LinkedIn not reachable for {what}: {exc}", transient=True) from exc
-        return resp
+        return _send(self.client, method, url, what, **kw)
 
     def lookup(self, key: str) -> str | None:
         digest = key.split(":", 1)[1]
@@ -171,8 +183,7 @@ class LinkedInCommentsSource:
             raise BadInput(f"[sources.linkedin] organization must be urn:li:organization:<id>, not {organization!r}")
         self.organization = organization
         self.clock = clock
-        self.client = httpx.Client(base_url=API, transport=transport, timeout=timeout, headers={
-            "Authorization": f"Bearer {token}", "LinkedIn-Version": version, "X-Restli-Protocol-Version": "2.0.0"})
+        self.client = _client(token, version, transport, timeout)
 
     def _get(self, url: str) -> httpx.Response:
         try:
@@ -237,22 +248,13 @@ class LinkedInCommenter:
             raise BadInput("a reply to a comment is made as the page: [executors.linkedin] author must be "
                            f"urn:li:organization:<id>, not {organization!r}")
         self.organization = organization
-        self.client = httpx.Client(base_url=API, transport=transport, timeout=timeout, headers={
-            "Authorization": f"Bearer {token}", "LinkedIn-Version": version,
-            "X-Restli-Protocol-Version": "2.0.0", "Content-Type": "application/json"})
+        self.client = _client(token, version, transport, timeout)
 
     def key_for(self, task: Task) -> str:
         return f"li-comment:{(task.params or {}).get('parent_comment', '')}|{_digest(task.body)}"
 
     def _request(self, method: str, url: str, what: str, **kw: Any) -> httpx.Response:
-        try:
-            return self.client.request(method, url, **kw)
-        except httpx.TimeoutException as exc:
-            if method == "GET":
-                raise ExecutionError(f"LinkedIn {what} timed out: {exc}", transient=True) from exc
-            raise OutcomeUnknown(f"LinkedIn {what} timed out after the request was sent: {exc}") from exc
-        except httpx.TransportError as exc:
-            raise ExecutionError(f"LinkedIn not reachable for {what}: {exc}", transient=True) from exc
+        return _send(self.client, method, url, what, **kw)
 
     def lookup(self, key: str) -> str | None:
         parent, digest = key.split(":", 1)[1].rsplit("|", 1)

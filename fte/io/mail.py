@@ -8,10 +8,9 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
-from email import policy
 from email.header import Header, decode_header, make_header
 from email.mime.text import MIMEText
-from email.message import EmailMessage, Message
+from email.message import Message
 from email.parser import BytesParser
 from email.policy import compat32
 from email.charset import QP, Charset

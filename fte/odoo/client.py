@@ -33,7 +33,7 @@ from typing import Any
 
 import httpx
 
-from fte.errors import BadInput, FteError, Unreachable
+from fte.errors import AuthError, BadInput, FteError, Unreachable
 
 READS = frozenset({"search_read", "search", "search_count", "read", "fields_get", "read_group",
                    "formatted_read_group", "check_access_rights", "has_group"})
@@ -53,7 +53,7 @@ class OdooError(FteError):
         self.name, self.status = name, status
 
 
-class OdooAuthError(OdooError):
+class OdooAuthError(OdooError, AuthError):
     """Wrong login, password or API key (or an expired key: Odoo's hosting caps their lifetime)."""
 
     exit_code = 2

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Callable
+from typing import Callable
 
 from fte.clock import iso, parse_iso
 from fte.crashpoints import crashpoint
