@@ -3,7 +3,7 @@
 The cloud daemon drafts, the local daemon presents and executes (sent mail lands in its outbox
 Maildir). A person thread watches the local vault's ``Pending_Approval/`` and decides each note
 1–10 s after it appears: 70 % approved by a move into ``Approved/``, 20 % rejected by a move into
-``Rejected/``, 10 % edited (the draft's first line) and then approved. Moves are renames, as
+``Rejected/``, 10 % edited (the draft's first line, below the note's H1) and then approved. Moves are renames, as
 Obsidian makes them, at any moment — the daemons are never paused for the person.
 
 At the end (mail stops, the person finishes, the hosts are given time to settle) it checks:
@@ -127,15 +127,19 @@ class Person:
             data = path.read_text(encoding="utf-8")
             if d.choice == "edit-approve" and f"(edited {task_id[:8]})" not in data:
                 head, sep, rest = data.partition("\n---\n")
+                heading = ""
+                if rest.startswith("# "):  # the note's H1 (its title) is not the draft: edit below it
+                    h1, gap, rest = rest.partition("\n\n")
+                    heading = h1 + gap
                 first, nl, tail = rest.partition("\n")
-                data = head + sep + first + f" (edited {task_id[:8]})" + nl + tail
+                data = head + sep + heading + first + f" (edited {task_id[:8]})" + nl + tail
                 path.write_text(data, encoding="utf-8")  # in place, as an editor saves
                 d.due = time.time() + self.rng.uniform(0.5, 3)  # then moved a moment later
                 return
             note = parse_note(data.encode(), path.name)
             folder = "Rejected" if d.choice == "reject" else "Approved"
             os.rename(path, self.vault / folder / path.name)
-            d.seen_draft = split_body(note.body)[0].strip()
+            d.seen_draft = split_body(note.body, note.meta.get("title"))[0].strip()
             d.decided_at = time.time()
             d.done = True
         except FileNotFoundError:

@@ -57,8 +57,6 @@ CLAIM_BATCH = 500
 PERSON_EVENTS = frozenset({"approve", "reject", "edit", "invalidate"})
 
 
-
-
 #: Sources read on the local host itself (their tasks are drafted there too): WhatsApp's webhook
 #: runs beside the person, and ``fte post`` writes tasks on whichever host the person uses.
 LOCAL_SOURCES = frozenset({"whatsapp", "cli", "mcp"})

@@ -33,8 +33,6 @@ KEYRING_NAME = "keyring.json"
 PREFIX = b"fte-assertion-v1\n"
 
 
-
-
 def statement(record: dict[str, Any]) -> bytes:
     """The bytes a signature covers: the prefix and the record's canonical JSON (without ``signature``)."""
     body = {k: v for k, v in record.items() if k != "signature"}

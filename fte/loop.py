@@ -31,8 +31,6 @@ from fte.io.vault import TASK_FOLDERS
 DEBOUNCE = 0.2
 
 
-
-
 @dataclass
 class Flags:
     stop: bool = False

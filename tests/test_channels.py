@@ -504,3 +504,11 @@ class TestGmailSource(SourceContract):
 def test_every_registered_source_passes_the_contract() -> None:
     tested = {cls.channel for cls in SourceContract.__subclasses__()}
     assert tested == {c.name for c in CHANNELS if c.part == "source"}
+
+
+def test_the_docs_show_the_registry_as_it_is() -> None:
+    from fte.io.channels import markdown
+
+    docs = (Path(__file__).parent.parent / "docs" / "channels.md").read_text()
+    shown = docs.split("<!-- registry -->\n", 1)[1].split("<!-- /registry -->", 1)[0]
+    assert shown == markdown(), "run: python -m fte.io.channels, and put it between the registry markers"

@@ -120,7 +120,7 @@ def test_a_forged_compact_record_is_refused_not_guessed(forged: str) -> None:
 
 def test_a_note_written_before_this_shape_still_reads() -> None:
     legacy = (b"---\nid: " + b"b" * 32 + b"\nkind: email.reply\nstate: approved\ntitle: Old\nsource: maildir\n"
-              b"source_ref: r\norigin: cloud\ncreated: '2026-11-26T09:00:00.123456+00:00'\n"
+              b"source_ref: r\norigin: cloud\ncreated: '2026-11-26T11:00:00.123456+02:00'\n"
               b"expires: '2026-11-29T09:00:00.000000+00:00'\nparams:\n  to: ann@example.com\n  subject: 'Re: Old'\n"
               b"epoch: 2\napproval:\n  by: ann\n  host: laptop\n  at: '2026-11-26T10:00:00+00:00'\n  epoch: 2\n"
               b"  deadline: null\n  sha256: abc\n  signature: sig\n---\nHello\n")
@@ -136,6 +136,9 @@ def test_a_note_written_before_this_shape_still_reads() -> None:
 def test_no_parameter_is_named_like_a_property_fte_uses_and_every_kind_declares_its_own() -> None:
     check_names()
     assert set(PARAM_PROPERTIES) == set(TASK_KINDS)
+    for clash in ("state", "tags", "approval"):
+        with pytest.raises(AssertionError, match=clash):
+            check_names({"email.reply": ("to", clash)})
 
 
 def test_a_heading_the_person_changed_is_their_text_and_is_sent(home_dir: Path) -> None:

@@ -14,8 +14,6 @@ from fte.errors import DraftError  # noqa: F401  (the drafter contract raises it
 from fte.models.tables import Task
 
 
-
-
 @dataclass(frozen=True)
 class Draft:
     body: str

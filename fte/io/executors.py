@@ -26,10 +26,6 @@ from fte.io.mail import build_reply, message_id_for, sender_domain
 from fte.models.tables import Task
 
 
-
-
-
-
 @dataclass(frozen=True)
 class Performed:
     external_id: str

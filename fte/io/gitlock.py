@@ -19,8 +19,6 @@ from typing import Iterator
 from fte.errors import LockTimeout
 
 
-
-
 class HostLock:
     """An inter-process (``flock``) and in-process (``RLock``) lock, re-entrant within a thread."""
 

@@ -205,9 +205,10 @@ def read_params(meta: dict[str, Any], note_id: str) -> dict[str, Any]:
     return flat | nested
 
 
-def check_names() -> None:
-    """No declared parameter is named like a property fte uses for itself."""
-    for kind, names in PARAM_PROPERTIES.items():
+def check_names(declared: dict[str, tuple[str, ...]] | None = None) -> None:
+    """No declared parameter (of :data:`PARAM_PROPERTIES`, or ``declared``) is named like a property
+    fte uses for itself: it would be read back as fte's, not as the action's."""
+    for kind, names in (PARAM_PROPERTIES if declared is None else declared).items():
         clash = set(names) & (OWNED | set(SHARED))
         if clash:
             raise AssertionError(f"{kind}: parameter {sorted(clash)[0]!r} is a name fte uses itself")

@@ -264,3 +264,13 @@ def build_executors(settings: Settings) -> dict[str, Executor]:
         executor = channel.build(settings, table, env)
         executors.update({kind: executor for kind in channel.kinds})
     return executors
+
+
+def markdown() -> str:
+    """The registry as a Markdown table (docs/channels.md holds it between ``<!-- registry -->``
+    markers; ``python -m fte.io.channels`` prints it, and a test keeps the docs in step)."""
+    rows = ["| channel | part | settings | roles | secrets | kinds |", "|---|---|---|---|---|---|"]
+    for c in CHANNELS:
+        rows.append(f"| {c.name} | {c.part} | `[{c.table}]` | {', '.join(sorted(c.roles))} | "
+                    f"{', '.join(f'`{s}`' for s in c.secrets) or '—'} | {', '.join(f'`{k}`' for k in c.kinds) or '—'} |")
+    return "\n".join(rows) + "\n"
