@@ -512,3 +512,12 @@ def test_the_docs_show_the_registry_as_it_is() -> None:
     docs = (Path(__file__).parent.parent / "docs" / "channels.md").read_text()
     shown = docs.split("<!-- registry -->\n", 1)[1].split("<!-- /registry -->", 1)[0]
     assert shown == markdown(), "run: python -m fte.io.channels, and put it between the registry markers"
+
+
+@pytest.mark.parametrize("key_file", ["host.key", "approval.key"])
+def test_a_cloud_host_holding_a_signing_key_is_refused(tmp_path: Path, key_file: str) -> None:
+    home = tmp_path / "cloud"
+    init_home(home, role="cloud", agent="cloud")
+    (home / key_file).write_text("00" * 32 + "\n")
+    with pytest.raises(RoleViolation, match="signing key"):
+        check_role(load_settings(home))

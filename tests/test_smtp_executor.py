@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import trustme
 
+from fte.errors import BadInput
 from fte.io.executors import ExecutionError, OutcomeUnknown
 from fte.io.executors import maildir_name
 from fte.io.smtp_executor import SmtpExecutor, SmtpSettings
@@ -212,5 +213,20 @@ def test_a_send_the_server_refused_is_replayed_without_force(home_dir: Path) -> 
         run.tick()
         assert run.home.store.get(task.id).state == "done" and len(inbox.messages) == 1
         run.close()
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("to", ["", "   ", None])
+def test_a_reply_with_no_recipient_is_refused_before_anything_is_sent(tmp_path: Path, to) -> None:  # noqa: ANN001
+    inbox = Inbox()
+    server = start_server(inbox)
+    try:
+        ex = executor(server, tmp_path, security="none")
+        task = reply_task()
+        task.params = dict(task.params, to=to)
+        with pytest.raises((ExecutionError, BadInput)):
+            ex.perform(task, ex.key_for(task), NOW)
+        assert inbox.messages == [] and not list((tmp_path / "sent" / "tmp").iterdir())
     finally:
         server.stop()
