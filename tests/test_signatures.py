@@ -162,3 +162,31 @@ def test_the_content_digest_is_canonical_and_covers_each_part() -> None:
                 content_digest("a" * 32, "x.reply", {"to": "x", "subject": "y"}, "b"),
                 content_digest("a" * 32, "email.reply", {"to": "x"}, "b"),
                 content_digest("a" * 32, "email.reply", {"to": "x", "subject": "y"}, "b ")}) == 5
+
+
+def test_an_approval_of_a_newer_presentation_than_the_task_is_refused_too(keys) -> None:  # noqa: ANN001
+    laptop, _m, _r = keys
+    t = task(epoch=3)
+    record = laptop.approval(t, "ann", AT)
+    older = task(epoch=2)
+    assert "presentation 3" in laptop.verify_approval(older.id, older.kind, older.params, older.body, record, epoch=2)
+
+
+@pytest.mark.parametrize("signed_state", ["failed", "claimed"])
+def test_a_signed_record_whose_state_and_event_disagree_is_refused(keys, signed_state: str) -> None:  # noqa: ANN001
+    """Even signed by a trusted host: a "complete" that says "failed" (or "claimed") proves no "done"."""
+    laptop, _m, _r = keys
+    t = task()
+    record = {"event": "complete", "state": signed_state, "by": "laptop", "host": "laptop",
+              "at": "2026-11-26T09:00:00.000000+00:00", "epoch": 2}
+    record["signature"] = laptop.signer.sign(record | {"task": t.id})
+    assert "says" in (laptop.verify_assertion(t.id, "done", record) or "")
+
+
+@pytest.mark.parametrize("epoch", [0, None])
+def test_a_task_at_presentation_zero_is_signed_and_checked_at_zero(keys, epoch) -> None:  # noqa: ANN001
+    laptop, _m, _r = keys
+    t = task(epoch=epoch)
+    t.approval = laptop.approval(t, "ann", AT)
+    assert t.approval["epoch"] == 0 and laptop.assertion(t, "claim", "laptop", AT)["epoch"] == 0
+    assert verify_task(laptop, t) is None
