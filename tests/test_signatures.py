@@ -109,7 +109,8 @@ def test_an_approval_made_after_the_deadline_is_refused(keys) -> None:  # noqa: 
 @pytest.mark.parametrize(("broken", "reason"), [
     (None, "no approval record"), ("by=ann", "no approval record"), ({}, "lacks"), ({"by": "ann"}, "lacks"),
     ("missing-signature", "lacks signature"), ("epoch-text", "epoch is not a whole number"),
-    ("epoch-bool", "epoch is not a whole number"), ("host-number", "must be text"), ("bad-times", "not valid"),
+    ("epoch-bool", "epoch is not a whole number"), ("host-number", "must be text"), ("at-number", "must be text"),
+    ("bad-times", "not valid"),
 ])
 def test_a_malformed_record_is_refused_with_its_reason(keys, broken, reason: str) -> None:  # noqa: ANN001
     laptop, _m, _r = keys
@@ -117,7 +118,7 @@ def test_a_malformed_record_is_refused_with_its_reason(keys, broken, reason: str
     good = laptop.approval(t, "ann", AT)
     made = {"missing-signature": {k: v for k, v in good.items() if k != "signature"},
             "epoch-text": good | {"epoch": "2"}, "epoch-bool": good | {"epoch": True},
-            "host-number": good | {"host": 7}}
+            "host-number": good | {"host": 7}, "at-number": good | {"at": 5}}
     if broken == "bad-times":  # well signed, but its deadline does not parse: refused, not guessed
         record = {k: v for k, v in good.items() if k != "signature"} | {"deadline": "someday"}
         record["signature"] = laptop.signer.sign(record | {"event": "approve", "task": t.id})
@@ -190,3 +191,11 @@ def test_a_task_at_presentation_zero_is_signed_and_checked_at_zero(keys, epoch) 
     t.approval = laptop.approval(t, "ann", AT)
     assert t.approval["epoch"] == 0 and laptop.assertion(t, "claim", "laptop", AT)["epoch"] == 0
     assert verify_task(laptop, t) is None
+
+
+def test_the_content_digest_is_a_wire_format_fixed_across_versions() -> None:
+    """Every host computes it (the local host signs it, the others verify): a change in how it is
+    computed (key order, separators, escaping of non-ASCII text) would make hosts of two versions
+    refuse each other's approvals. Pinned to the value this version computes."""
+    assert content_digest("a" * 32, "email.reply", {"to": "zoë@example.com", "subject": "Grüße"},
+                          "Schöne Grüße, Zoë\n") == "1a48d72f2201cffb72c9662f15185f64f14eac2aaa833a3bc1e42488177debbd"
