@@ -198,13 +198,15 @@ def test_whats_the_persons_and_whats_ftes_in_the_shared_properties() -> None:
                 original="")
     ours = parse_note(render_task(task)).meta
     assert persons_meta(ours) == {}, "nothing fte writes is counted as the person's"
-    theirs = dict(ours, tags=[*ours["tags"], "client"], aliases=["Quote", "Acme quote"], reason="too dear")
-    assert persons_meta(theirs) == {"tags": ["client"], "aliases": ["Acme quote"], "reason": "too dear"}
+    theirs = dict(ours, tags=[*ours["tags"], "client"], aliases=["Quote", "Acme quote", "Zeta quote"],
+                  reason="too dear")
+    assert persons_meta(theirs) == {"tags": ["client"], "aliases": ["Acme quote", "Zeta quote"], "reason": "too dear"}
     assert fte_view(theirs) == fte_view(ours), "the person's entries do not change what fte owns"
     assert fte_view(dict(ours, aliases=[])) != fte_view(ours) and fte_view(dict(ours, to="y@x.y")) != fte_view(ours)
     merged = merge_shared(ours, persons_meta(theirs))
-    assert merged["tags"] == ["fte/email", "fte/pending", "client"] and merged["aliases"] == ["Quote", "Acme quote"]
-    assert merged["reason"] == "too dear"
+    assert merged["tags"] == ["fte/email", "fte/pending", "client"]
+    assert merged["aliases"] == ["Quote", "Acme quote", "Zeta quote"] and merged["reason"] == "too dear"
+    assert merge_shared({"state": "pending"}, {"state": "done"}) == {"state": "pending"}, "fte's own value stays"
 
 
 @pytest.mark.parametrize(("given", "expected"), [
