@@ -106,6 +106,7 @@ def test_a_compact_record_reads_back_to_exactly_what_was_signed(by, host, at, ep
     "by=ann host=laptop by=mallory",           # a field twice: which one was signed?
     "by=ann host=laptop role=admin",            # a field no record has
     "by=ann epoch=1e9",                         # an epoch that is not a whole number
+    "by=ann epoch=\u0661",                      # a digit, but not an ASCII one: one spelling per value
     "by=%FF%FE host=laptop",                    # bytes that are not UTF-8
     "by=ann  host=laptop",                      # an empty word
     "justtext",

@@ -50,7 +50,7 @@ OWNED = frozenset({"id", "kind", "state", "title", "source", "source_ref", "orig
 SHARED = ("tags", "aliases")
 TAG_PREFIX = "fte/"
 
-_MINUTE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+_MINUTE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}")
 
 
 # -- time -------------------------------------------------------------------------------------------
@@ -121,7 +121,7 @@ def expand(text: str, keys: tuple[str, ...], what: str) -> dict[str, Any]:
         except UnicodeDecodeError:
             raise ValueError(f"{what}: {key!r} is not valid percent-encoded UTF-8") from None
     if "epoch" in record:
-        if not re.fullmatch(r"\d{1,10}", record["epoch"]):
+        if not re.fullmatch(r"[0-9]{1,10}", record["epoch"]):  # ASCII digits only: one spelling per value
             raise ValueError(f"{what}: epoch {record['epoch'][:20]!r} is not a whole number")
         record["epoch"] = int(record["epoch"])
     return record
