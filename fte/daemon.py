@@ -336,26 +336,13 @@ class Runner:
                 forget([item.source_ref for item in items])
 
     def _detection(self, source: str, item: Any) -> Detection:
-        """A source's item as a new task: its kind, its key at the source, and what a reply needs."""
+        """A source's item as a new task: each item says what task it is (``task_fields``: its kind,
+        its key at the source, its title, what a reply needs; fte/io/channels)."""
         fields = getattr(item, "task_fields", None)
-        if fields is not None:  # an item that says what task it is (the newer channels)
-            f = fields()
-            return self._new(f["kind"], source, f["ref"], f["title"], f["params"], f["original"], f["actor"])
-        if source == "gmail":
-            kind, ref, mail, extra = "email.reply", item.gmail_id, item.mail, {"thread_id": item.thread_id}
-        elif source in ("maildir",):
-            kind, ref, mail, extra = "email.reply", item.message_id, item, {}
-        elif source == "x":
-            return self._new("x.reply", source, item.tweet_id, f"@{item.author}: {item.text[:80]}",
-                             {"to": f"@{item.author}", "in_reply_to_tweet_id": item.tweet_id},
-                             f"@{item.author} wrote:\n\n{item.text}", f"x:@{item.author}")
-        elif source == "whatsapp":
-            return self._new("whatsapp.reply", source, item.sid, f"WhatsApp from {item.sender}: {item.body[:60]}",
-                             {"to": item.sender}, f"{item.sender} wrote:\n\n{item.body}", f"whatsapp:{item.sender}")
-        else:
-            raise BadInput(f"unknown source {source!r}")
-        return self._new(kind, source, ref, mail.subject or "(no subject)", mail.reply_params() | extra,
-                         mail.quoted_original(), f"{source}:{mail.sender}")
+        if fields is None:
+            raise BadInput(f"source {source!r} gave an item that does not say what task it is: {type(item).__name__}")
+        f = fields(source)
+        return self._new(f["kind"], source, f["ref"], f["title"], f["params"], f["original"], f["actor"])
 
     def _new(self, kind: str, source: str, ref: str, title: str, params: dict[str, Any], original: str,
              actor: str) -> Detection:

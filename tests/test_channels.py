@@ -339,6 +339,9 @@ class SourceContract:
         first_key = arrive()
         first = src.poll(None)
         assert [ref_of(i) for i in first.items] == [first_key] and isinstance(first.cursor, str)
+        fields = first.items[0].task_fields(self.channel)  # what the daemon makes of an item
+        assert set(fields) == {"kind", "ref", "title", "params", "original", "actor"} and fields["ref"] == first_key
+        assert fields["kind"] in TASK_KINDS and isinstance(fields["params"], dict)
         taken = {ref_of(i) for i in first.items}
         forget = getattr(src, "forget", None)
         if forget:

@@ -84,6 +84,10 @@ class GmailItem:
     thread_id: str
     mail: IncomingMail
 
+    def task_fields(self, source: str) -> dict[str, Any]:
+        """An ``email.reply`` task keyed by the Gmail id, threaded in Gmail's thread."""
+        return self.mail.task_fields(source, thread_id=self.thread_id) | {"ref": self.gmail_id}
+
 
 @dataclass(frozen=True)
 class GmailPolled:

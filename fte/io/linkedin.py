@@ -151,7 +151,7 @@ class LinkedInComment:
     text: str
     created_ms: int
 
-    def task_fields(self) -> dict[str, Any]:
+    def task_fields(self, source: str) -> dict[str, Any]:
         """What the daemon makes of it: a ``linkedin.comment`` reply task."""
         return {"kind": "linkedin.comment", "ref": self.comment, "title": f"LinkedIn comment: {self.text[:70]}",
                 "params": {"post": self.post, "parent_comment": self.comment, "commenter": self.actor},

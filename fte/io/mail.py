@@ -54,6 +54,13 @@ class IncomingMail:
         who = f"{self.sender_name} <{self.sender}>" if self.sender_name else self.sender
         return f"From: {who}\nDate: {self.date}\nSubject: {self.subject}\n\n{self.text.strip()}"
 
+    def task_fields(self, source: str, **extra: Any) -> dict[str, Any]:
+        """What the daemon makes of it (fte/io/channels): an ``email.reply`` task; ``extra`` params
+        (Gmail's thread id) join the reply's."""
+        return {"kind": "email.reply", "ref": self.message_id, "title": self.subject or "(no subject)",
+                "params": self.reply_params() | extra, "original": self.quoted_original(),
+                "actor": f"{source}:{self.sender}"}
+
 
 _FOLD = re.compile(r"\r?\n(?=[ \t])")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")

@@ -56,6 +56,12 @@ class WhatsAppMessage:
     to: str
     body: str
 
+    def task_fields(self, source: str) -> dict[str, Any]:
+        """A ``whatsapp.reply`` task to the sender."""
+        return {"kind": "whatsapp.reply", "ref": self.sid, "title": f"WhatsApp from {self.sender}: {self.body[:60]}",
+                "params": {"to": self.sender}, "original": f"{self.sender} wrote:\n\n{self.body}",
+                "actor": f"whatsapp:{self.sender}"}
+
 
 @dataclass(frozen=True)
 class WhatsAppPolled:

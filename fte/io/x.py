@@ -89,6 +89,12 @@ class Mention:
     text: str
     conversation_id: str
 
+    def task_fields(self, source: str) -> dict[str, Any]:
+        """An ``x.reply`` task answering the mention."""
+        return {"kind": "x.reply", "ref": self.tweet_id, "title": f"@{self.author}: {self.text[:80]}",
+                "params": {"to": f"@{self.author}", "in_reply_to_tweet_id": self.tweet_id},
+                "original": f"@{self.author} wrote:\n\n{self.text}", "actor": f"x:@{self.author}"}
+
 
 @dataclass(frozen=True)
 class XPolled:
