@@ -783,6 +783,7 @@ def _post(home: Path, kind: str, text: str, as_json: bool) -> None:
     else:
         click.echo(f"drafted {kind} {task.short_id}; the daemon presents it for approval")
 
+
 @cli.group()
 def whatsapp() -> None:
     """WhatsApp through Twilio."""
