@@ -95,7 +95,8 @@ class Settings:
         return {k[len(prefix):]: v for k, v in values.items() if k.startswith(prefix) and "." not in k[len(prefix):]}
 
 
-def _resolve(home: Path, value: str) -> Path:
+def home_path(home: Path, value: str) -> Path:
+    """A path setting: ``~`` expanded; relative to the home unless absolute."""
     p = Path(os.path.expanduser(value))
     return p if p.is_absolute() else home / p
 
@@ -112,12 +113,12 @@ def parse_settings(home: Path, data: dict[str, Any]) -> Settings:
         home=home,
         role=values["role"],
         agent=agent,
-        vault=_resolve(home, values["vault"]),
+        vault=home_path(home, values["vault"]),
         remote=values["remote"],
-        maildir_path=_resolve(home, values["sources.maildir.path"]),
+        maildir_path=home_path(home, values["sources.maildir.path"]),
         drafter_provider=values["drafter.provider"],
         email_transport=values["executors.email.transport"],
-        email_path=_resolve(home, values["executors.email.path"]),
+        email_path=home_path(home, values["executors.email.path"]),
         email_from=values["executors.email.from"],
         person=values["person"],
         dry_run=values["dry_run"],

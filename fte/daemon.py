@@ -318,16 +318,16 @@ class Runner:
         for source in self.sources:
             cursor_name = getattr(source, "cursor_name", source.name)
             try:
-                polled = source.poll(self.store.cursor(cursor_name))
+                before = self.store.cursor(cursor_name)
+                polled = source.poll(before)
             except FteError as exc:  # unreachable, rate-limited, a bad token: this source waits, the rest go on
                 self.log(f"source {source.name}: {exc}")
                 report.events.append(f"{source.name}: {exc}")
                 continue
             items = [self._detection(source.name, item) for item in polled.items]
-            before = self.store.cursor(cursor_name)
             results = self.lifecycle.detect_many(items, cursor=(cursor_name, polled.cursor))
             if polled.cursor != before:  # said once, when the source's state changes (not at every poll)
-                for note in getattr(polled, "skipped", None) or []:
+                for note in getattr(polled, "notices", ()):  # sentences for the person (fte/io/channels)
                     self.log(f"source {source.name}: {note}")
                     report.events.append(f"{source.name}: {note}")
             report.detected += sum(created for _t, created in results)

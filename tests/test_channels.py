@@ -455,6 +455,7 @@ class FakeGmailMailbox(FakeGmailHttp):
     def __init__(self) -> None:
         super().__init__()
         self.inbox: list[tuple[str, int, bytes]] = []  # (id, history id, raw)
+        self.sent_ids: set[str] = set()  # messages that carry the SENT label (our own mail)
 
     def request(self, uri: str, method: str = "GET", body: Any = None, headers: Any = None, redirections: int = 1,
                 connection_type: Any = None) -> tuple[httplib2.Response, bytes]:
@@ -473,7 +474,8 @@ class FakeGmailMailbox(FakeGmailHttp):
         if "/messages/" in url.path and method == "GET":
             mid = url.path.rsplit("/", 1)[1]
             [(i, h, raw)] = [m for m in self.inbox if m[0] == mid]
-            return self._ok({"id": i, "threadId": i, "labelIds": ["INBOX"], "historyId": str(h),
+            labels = ["SENT"] if i in self.sent_ids else ["INBOX"]
+            return self._ok({"id": i, "threadId": i, "labelIds": labels, "historyId": str(h),
                              "raw": base64.urlsafe_b64encode(raw).decode().rstrip("=")})
         return super().request(uri, method, body, headers, redirections, connection_type)
 
@@ -524,3 +526,29 @@ def test_a_cloud_host_holding_a_signing_key_is_refused(tmp_path: Path, key_file:
     (home / key_file).write_text("00" * 32 + "\n")
     with pytest.raises(RoleViolation, match="signing key"):
         check_role(load_settings(home))
+
+
+def test_a_source_that_skips_what_it_read_does_not_stop_the_tick(home_dir: Path) -> None:
+    """Gmail counts the mail it skipped (our own, SENT): the daemon must not take that count for
+    things to tell the person. The tick goes on and the other mail becomes a task."""
+    from email.message import EmailMessage
+
+    from googleapiclient.discovery import build
+
+    from fte.daemon import Runner
+    from fte.home import open_home
+    from fte.io.gmail import GmailSource
+
+    box = FakeGmailMailbox()
+    for n, sent in ((1, True), (2, False)):
+        msg = EmailMessage()
+        msg["From"], msg["To"], msg["Subject"] = "Ann <ann@example.com>", "me@example.com", f"Q{n}"
+        msg["Message-ID"] = f"<g{n}@example.com>"
+        msg.set_content("hello")
+        box.inbox.append((f"g{n}", 1000 + n, bytes(msg)))
+        if sent:
+            box.sent_ids.add(f"g{n}")
+    service = build("gmail", "v1", http=box, static_discovery=True, cache_discovery=False)
+    with open_home(home_dir) as h:
+        report = Runner(h, sources=[GmailSource(service)]).tick()
+        assert report.detected == 1 and [t.source_ref for t in h.store.tasks()] == ["g2"]

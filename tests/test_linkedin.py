@@ -132,10 +132,10 @@ def test_without_the_permission_the_source_says_so_once_and_stays_off_for_a_day(
     now = [1_764_147_600.0]
     src = comments_source(fake, clock=lambda: now[0])
     off = src.poll(None)
-    assert off.items == [] and "r_organization_social" in off.skipped[0]
+    assert off.items == [] and "r_organization_social" in off.notices[0]
     asked = len(fake.requests)
     again = src.poll(off.cursor)
-    assert again.cursor == off.cursor and again.skipped == [] and len(fake.requests) == asked  # not asked again
+    assert again.cursor == off.cursor and again.notices == [] and len(fake.requests) == asked  # not asked again
     now[0] += 24 * 3600 + 1
     fake.can_read = True
     assert len(src.poll(off.cursor).items) == 2

@@ -163,7 +163,7 @@ class LinkedInComment:
 class LinkedInPolled:
     items: list[LinkedInComment]
     cursor: str
-    skipped: list[str] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)  # as XPolled.notices
 
 
 class LinkedInCommentsSource:
@@ -171,7 +171,7 @@ class LinkedInCommentsSource:
     ``GET /rest/posts?q=author&author=<org>`` and ``GET /rest/socialActions/<post>/comments`` with
     ``r_organization_social``; the cursor is JSON ``{"seen": {post: newest comment time (ms)}}``, so a
     comment is taken once and a re-read absorbed by the dedupe on the comment's URN. Without the
-    permission LinkedIn answers 403: the source says so once (in ``skipped``) and stays off for a day
+    permission LinkedIn answers 403: the source says so once (in ``notices``) and stays off for a day
     (``{"off_until": …, "reason": …}``) instead of failing every tick."""
 
     name = "linkedin"

@@ -100,7 +100,8 @@ class Mention:
 class XPolled:
     items: list[Mention]
     cursor: str
-    skipped: list[str] = field(default_factory=list)
+    #: what the person should be told (said once in the log: the daemon logs it when the cursor moves)
+    notices: list[str] = field(default_factory=list)
 
 
 class XSource:

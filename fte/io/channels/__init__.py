@@ -1,7 +1,8 @@
 """Channels: every source and executor fte can use, declared once (docs/channels.md).
 
 **The contract.** A *source* has a ``name``, an optional ``cursor_name`` and ``poll(cursor) ->
-polled`` where ``polled.items`` are new items and ``polled.cursor`` the cursor to store; the daemon
+polled`` where ``polled.items`` are new items, ``polled.cursor`` the cursor to store, and
+optionally ``polled.notices`` sentences for the person (logged once, when the cursor moves); the daemon
 commits the cursor in the same transaction as the tasks it makes, so a crash between the two
 re-reads, never loses (the tasks' dedupe on ``(source, source_ref)`` absorbs the re-read). A
 spooling source may add ``forget(refs)``. An *executor* (:class:`fte.io.executors.Executor`) has
@@ -22,13 +23,11 @@ same contract checks. Adding a channel = its module + one entry here (docs/chann
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fte.config import load_env
+from fte.config import home_path, load_env
 from fte.errors import BadInput
 
 if TYPE_CHECKING:
@@ -60,11 +59,6 @@ def _needs(channel: str, env: Env, names: tuple[str, ...], table: dict[str, Any]
     missing = [f"{k} in fte.toml" for k in keys if not table.get(k)] + [n for n in names if not env.get(n)]
     if missing:
         raise BadInput(f"{channel} needs {', '.join(missing)} (secrets in the environment or the home's .env)")
-
-
-def _home_path(settings: Settings, value: Any) -> Path:
-    path = Path(os.path.expanduser(str(value)))
-    return path if path.is_absolute() else settings.home / path
 
 
 # -- sources ------------------------------------------------------------------------------------------
@@ -121,7 +115,7 @@ def _smtp(settings: Settings, table: dict[str, Any], env: Env) -> Executor:
     return SmtpExecutor(SmtpSettings(
         host=str(table["host"]), port=int(table["port"]), security=str(table["security"]),
         username=str(table["username"]), password=env.get("FTE_SMTP_PASSWORD", ""), sender=settings.email_from,
-        sent_path=_home_path(settings, table["sent_path"]), ca_file=str(table["ca_file"]),
+        sent_path=home_path(settings.home, str(table["sent_path"])), ca_file=str(table["ca_file"]),
         timeout=float(table["timeout"])))
 
 
