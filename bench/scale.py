@@ -30,7 +30,7 @@ from common import Timer, drop_mails, machine, max_rss_mb, rss_mb  # noqa: E402
 from fte.clock import iso  # noqa: E402
 from fte.daemon import Runner  # noqa: E402
 from fte.home import init_home, open_home  # noqa: E402
-from fte.io.vault import note_relpath, render_task  # noqa: E402
+from fte.io.vault.notes import note_relpath, render_task  # noqa: E402
 from fte.models.tables import Task  # noqa: E402
 
 

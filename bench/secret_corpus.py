@@ -22,7 +22,7 @@ from typing import Any, Callable
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from fte.io.secretguard import redact  # noqa: E402
+from fte.io.vault.secretguard import redact  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "tests" / "data" / "secrets"))
 from generate import corpus  # noqa: E402

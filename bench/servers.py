@@ -1,6 +1,6 @@
 """Load on the two servers fte runs, on loopback (bounded: a minute or two).
 
-A. The WhatsApp webhook (``fte/io/whatsapp.py``): ``--requests`` signed messages sent by
+A. The WhatsApp webhook (``fte/io/channels/whatsapp.py``): ``--requests`` signed messages sent by
    ``--clients`` concurrent clients, while ``--idle`` connections sit open sending nothing (a slow
    client or an attacker holding sockets); then requests with a hostile ``Content-Length: -1``.
    Reports accepted / refused, latency percentiles, requests per second, and the process's peak RSS.
@@ -38,7 +38,7 @@ PUBLIC = "https://fte.example.com/whatsapp"
 def webhook(requests: int, clients: int, idle: int) -> None:
     from twilio.request_validator import RequestValidator
 
-    from fte.io.whatsapp import make_server
+    from fte.io.channels.whatsapp import make_server
 
     with tempfile.TemporaryDirectory(prefix="fte-bench-wa-") as tmp:
         server = make_server(Path(tmp) / "spool", TOKEN, PUBLIC, port=0)

@@ -34,7 +34,6 @@ import random
 import re
 import signal
 import sqlite3
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -48,7 +47,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import drop_mails, machine  # noqa: E402
 
 from fte.home import init_home, trust_host  # noqa: E402
-from fte.io.vault import parse_note, split_body  # noqa: E402
+from fte.io.vault.notes import parse_note, split_body  # noqa: E402
 
 TERMINAL = {"done", "rejected", "expired", "failed"}
 
@@ -319,7 +318,7 @@ def main() -> int:
         f"| tasks stuck outside a terminal state / undecided | {len(stuck)} / {len(undecided)} |",
         f"| hosts disagree on a task's state | {len(disagree)} |",
         f"| longest gap between ticks (watchdog {args.watchdog:g} s) | cloud {gaps['cloud']:.1f} s, laptop {gaps['laptop']:.1f} s |",
-        f"| SIGTERM → exit | " + ", ".join(f"{a} code {c} in {t:.2f} s" for a, (c, t) in stops.items()) + " |",
+        "| SIGTERM → exit | " + ", ".join(f"{a} code {c} in {t:.2f} s" for a, (c, t) in stops.items()) + " |",
         f"| mail → pending on the laptop | median {pct(arrive, .5):.1f} s, p90 {pct(arrive, .9):.1f} s, "
         f"p99 {pct(arrive, .99):.1f} s, max {max(arrive, default=float('nan')):.1f} s |",
         f"| decision → sent | median {pct(send_latency, .5):.2f} s, p90 {pct(send_latency, .9):.2f} s, "

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import select
 
 from fte.clock import iso
-from fte.io.vault import Vault
+from fte.io.vault.notes import Vault
 from fte.models.store import Store
 from fte.models.tables import Task, Transition
 

@@ -207,7 +207,7 @@ def review(home: Path) -> None:
 
 
 def _show_for_review(task: Any, n: int, total: int, now: Any) -> None:
-    from fte.io.vault import split_body
+    from fte.io.vault.notes import split_body
 
     params = task.params or {}
     left = task.expires_at - now if task.expires_at else None
@@ -535,7 +535,7 @@ def _canonical(value: Any) -> str:
 def _shown_fields(h: Any, task: Any) -> dict[str, Any] | None:
     """The draft and parameters the task's note shows now (None: no readable note)."""
     from fte.errors import NoteError
-    from fte.io.vault import note_fields, parse_note
+    from fte.io.vault.notes import note_fields, parse_note
 
     data = h.vault.read(task.note_path) if task.note_path else None
     if data is None:
@@ -759,7 +759,7 @@ def post_linkedin(text: str, as_json: bool, home: Path) -> None:
 def post_x(text: str, as_json: bool, home: Path) -> None:
     """Create an x.post task with TEXT (at most 280 characters as X counts them: a link 23, an emoji
     or a CJK character 2); it goes to Pending_Approval/ like any draft, and is posted once approved."""
-    from fte.io.x import check_post
+    from fte.io.channels.x import check_post
 
     _post(home, "x.post", check_post(text), as_json)
 
@@ -797,7 +797,7 @@ def whatsapp() -> None:
 def whatsapp_serve(port: int, public_url: str, home: Path) -> None:
     """Run the webhook that receives WhatsApp messages from Twilio (signature checked, then spooled)."""
     from fte.config import load_env
-    from fte.io.whatsapp import make_server
+    from fte.io.channels.whatsapp import make_server
 
     settings = load_settings(home)
     if not settings.executes:
@@ -967,7 +967,7 @@ def auth() -> None:
 @handle_errors
 def auth_gmail(client_secrets: str, purpose: str | None, no_browser: bool, home: Path) -> None:
     """Authorise Gmail with the installed-app OAuth flow; the token is stored in the home (0600)."""
-    from fte.io.gmail import authorize
+    from fte.io.channels.gmail import authorize
 
     settings = load_settings(home)
     purpose = purpose or ("read" if settings.role == "cloud" else "send")

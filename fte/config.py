@@ -160,7 +160,7 @@ def toml_str(value: str) -> str:
 
 def local_zone_name() -> str:
     """This machine's time zone as an IANA name (``TZ``, else ``/etc/localtime``'s target), else ``UTC``."""
-    from fte.io.properties import zone
+    from fte.io.vault.properties import zone
 
     candidates = [os.environ.get("TZ", "").lstrip(":")]
     try:

@@ -22,11 +22,13 @@ from fte.dashboard import render_dashboard
 from fte.report import briefing_path, figures, odoo_figures, render
 from fte.errors import BadInput, FteError, RoleViolation
 from fte.home import Home
-from fte.io.drafters import Draft, DraftError, Drafter, TemplateDrafter
-from fte.io.channels import build_executors, build_sources, executor_secrets
-from fte.io.executors import Executor
-from fte.io.gitsync import GitEvent, SyncResult
-from fte.io.vault import TASK_FOLDERS
+from fte.errors import DraftError
+from fte.io.channels.contract import Draft, Drafter
+from fte.io.channels.drafters import TemplateDrafter
+from fte.io.channels.registry import build_drafter, build_executors, build_sources, executor_secrets
+from fte.io.channels.contract import Executor
+from fte.io.vault.gitsync import GitEvent, SyncResult
+from fte.io.vault.notes import TASK_FOLDERS
 from fte.keys import KEY_NAME
 from fte.notify import Notice, Notifier, task_notices
 from fte.plaintext import visible
@@ -60,22 +62,6 @@ PERSON_EVENTS = frozenset({"approve", "reject", "edit", "invalidate"})
 #: Sources read on the local host itself (their tasks are drafted there too): WhatsApp's webhook
 #: runs beside the person, and ``fte post`` writes tasks on whichever host the person uses.
 LOCAL_SOURCES = frozenset({"whatsapp", "cli", "mcp"})
-
-
-def build_drafter(settings: Settings) -> Drafter:
-    """The drafter the settings name; ``openai`` reads its key from the environment or ``.env``."""
-    if settings.drafter_provider == "template":
-        return TemplateDrafter(settings.signature)
-    from fte.io.openai_drafter import OpenAIDrafter
-
-    cfg = settings.section("drafter")
-    if not cfg.get("model"):
-        raise BadInput("drafter.provider = 'openai' needs drafter.model")
-    return OpenAIDrafter(
-        api_key=load_env(settings.home).get("OPENAI_API_KEY", ""), model=str(cfg["model"]),
-        base_url=str(cfg.get("base_url", "https://api.openai.com/v1")),
-        timeout=float(cfg.get("timeout", 30)), max_retries=int(cfg.get("max_retries", 2)),
-    )
 
 
 def unanswerable(task: Any) -> Draft | None:
@@ -327,7 +313,7 @@ class Runner:
             items = [self._detection(source.name, item) for item in polled.items]
             results = self.lifecycle.detect_many(items, cursor=(cursor_name, polled.cursor))
             if polled.cursor != before:  # said once, when the source's state changes (not at every poll)
-                for note in getattr(polled, "notices", ()):  # sentences for the person (fte/io/channels)
+                for note in polled.notices:  # sentences for the person (fte/io/channels/contract.py)
                     self.log(f"source {source.name}: {note}")
                     report.events.append(f"{source.name}: {note}")
             report.detected += sum(created for _t, created in results)

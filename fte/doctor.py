@@ -112,7 +112,7 @@ def _git(vault: Path, *args: str, timeout: float = 20) -> subprocess.CompletedPr
 
 
 def _vault(settings: Settings, _offline: bool) -> Iterator[Check]:
-    from fte.io.vault import FOLDERS
+    from fte.io.vault.notes import FOLDERS
 
     vault = settings.vault
     if not (vault / ".git").is_dir():

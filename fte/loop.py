@@ -26,7 +26,7 @@ from fte.errors import AlreadyRunning, FteError
 from fte.config import load_settings
 from fte.home import Home, open_home
 from fte.daemon import Runner, TickReport
-from fte.io.vault import TASK_FOLDERS
+from fte.io.vault.notes import TASK_FOLDERS
 
 DEBOUNCE = 0.2
 

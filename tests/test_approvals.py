@@ -8,10 +8,9 @@ import sqlite3
 import subprocess
 from pathlib import Path
 
-import yaml
 
 from fte.daemon import TickReport
-from fte.io.vault import note_fields, parse_note, render_note, split_body
+from fte.io.vault.notes import note_fields, parse_note, render_note, split_body
 from fte.states.approvals import verify_task
 
 from conftest import FakeClock

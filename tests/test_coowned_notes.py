@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from fte.io.vault import parse_note, person_parts, render_task, split_body
+from fte.io.vault.notes import parse_note, person_parts, render_task, split_body
 
 from conftest import set_debounce
 from hosts import HostRun, drop_mail
@@ -153,7 +153,7 @@ def test_a_move_right_after_an_edit_is_a_decision_at_once_with_the_edit(home_dir
 
 
 def test_person_busy_is_the_files_age_against_the_debounce(tmp_path: Path) -> None:
-    from fte.io.vault import Vault
+    from fte.io.vault.notes import Vault
 
     vault = Vault(tmp_path)
     (tmp_path / "n.md").write_text("x")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from fte.home import open_home
-from fte.io.vault import parse_note
+from fte.io.vault.notes import parse_note
 
 from conftest import new_task
 

@@ -10,7 +10,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 from fte.cli import cli
@@ -153,7 +152,7 @@ class FlakyOutbox:
         return self.inner.lookup(key)
 
     def perform(self, task, key, now):
-        from fte.io.executors import ExecutionError
+        from fte.io.channels.contract import ExecutionError
 
         self.calls += 1
         if self.calls <= self.failures:
@@ -270,7 +269,7 @@ def test_a_bad_reload_keeps_the_previous_settings_and_says_so(home_dir: Path) ->
 def test_maildir_outbox_lookup_sees_a_message_a_mail_client_moved_to_cur(tmp_path: Path) -> None:
     from datetime import datetime, timezone
 
-    from fte.io.executors import MaildirOutbox
+    from fte.io.channels.maildir import MaildirOutbox
     from fte.models.tables import Task
 
     box = MaildirOutbox(tmp_path / "outbox", "me@example.com")

@@ -37,7 +37,7 @@ def test_the_same_kind_of_failure_has_the_same_exit_code() -> None:
             assert cls.exit_code == 3, cls
         elif issubclass(cls, (errors.BadInput, errors.AuthError)):
             assert cls.exit_code == 2, cls
-    from fte.io.gmail import GmailAuthError
+    from fte.io.channels.gmail import GmailAuthError
     from fte.odoo.client import OdooAuthError
 
     assert issubclass(GmailAuthError, errors.AuthError) and issubclass(OdooAuthError, errors.AuthError)

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from fte.io.vault import parse_note
-from fte.states.reconcile import approve
 
 from hosts import HostRun, bare_remote, drop_mail, make_host
 

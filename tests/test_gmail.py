@@ -11,8 +11,8 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from fte.errors import Unreachable
-from fte.io.executors import ExecutionError
-from fte.io.gmail import GmailAuthError, GmailSender, GmailSource
+from fte.io.channels.contract import ExecutionError
+from fte.io.channels.gmail import GmailAuthError, GmailSender, GmailSource
 from fte.models.tables import Task
 
 from fakes.gmail import (BACKEND_ERROR, DAILY_LIMIT, NO_SCOPE, NOT_FOUND, RATE_LIMITED, RATE_LIMITED_403,
@@ -33,8 +33,9 @@ def test_first_run_is_a_bounded_full_sync() -> None:
         raw_message("m3", sender="Shop <no-reply@shop.example>"),
     ])
     polled = GmailSource(svc, query="in:inbox -category:promotions", max_full_sync=50).poll(None)
-    assert polled.full_sync and polled.cursor == "5000"
-    assert [i.gmail_id for i in polled.items] == ["m1"] and polled.skipped == 2
+    assert polled.cursor == "5000" and "read the newest 3 messages" in polled.notices[0]  # said to the person
+    assert [i.gmail_id for i in polled.items] == ["m1"]
+    assert polled.skipped == [("m2", "our own mail"), ("m3", "no-reply sender")]
     assert polled.items[0].thread_id == "t1" and polled.items[0].mail.sender == "ann@example.com"
     q = query(http, 1)
     assert q["q"] == ["in:inbox -category:promotions"] and q["maxResults"] == ["50"]
@@ -52,7 +53,7 @@ def test_incremental_sync_reads_history_since_the_cursor() -> None:
         raw_message("m10", thread="t9"),
     ])
     polled = GmailSource(svc).poll("5000")
-    assert not polled.full_sync and polled.cursor == "6000"
+    assert polled.notices == [] and polled.cursor == "6000"
     assert [i.gmail_id for i in polled.items] == ["m9", "m10"]
     first, second = query(http, 1), query(http, 2)
     assert first["startHistoryId"] == ["5000"] and first["historyTypes"] == ["messageAdded"] and first["labelId"] == ["INBOX"]
@@ -67,7 +68,8 @@ def test_an_expired_history_id_falls_back_to_one_full_sync() -> None:
         raw_message("m1"),
     ])
     polled = GmailSource(svc).poll("123")
-    assert polled.full_sync and polled.cursor == "9000" and [i.gmail_id for i in polled.items] == ["m1"]
+    assert polled.cursor == "9000" and [i.gmail_id for i in polled.items] == ["m1"]
+    assert "history of the last cursor expired" in polled.notices[0]
 
 
 @pytest.mark.parametrize("failure, error", [(RATE_LIMITED, Unreachable), (BACKEND_ERROR, Unreachable),
@@ -163,7 +165,7 @@ def test_a_gmail_outage_skips_the_source_and_keeps_the_cursor(home_dir) -> None:
 
 
 def test_tokens_are_private_and_a_missing_one_is_a_clear_error(tmp_path) -> None:
-    from fte.io.gmail import load_service, save_token, token_path
+    from fte.io.channels.gmail import load_service, save_token, token_path
 
     with pytest.raises(GmailAuthError, match="fte auth gmail"):
         load_service(tmp_path, "read")

@@ -8,8 +8,8 @@ from datetime import datetime, timezone
 import httpx
 import pytest
 
-from fte.io.executors import ExecutionError, OutcomeUnknown
-from fte.io.linkedin import LinkedInPoster
+from fte.io.channels.contract import ExecutionError, OutcomeUnknown
+from fte.io.channels.linkedin import LinkedInPoster
 from fte.models.tables import Task
 
 from fakes.linkedin import AUTHOR, PAGE, FakeLinkedIn
@@ -73,7 +73,7 @@ def test_a_post_written_on_the_local_host_is_approved_and_published(tmp_path) ->
     from fte.cli import cli
     from fte.daemon import Runner
     from fte.home import open_home
-    from fte.io.executors import MaildirOutbox
+    from fte.io.channels.maildir import MaildirOutbox
 
     from hosts import bare_remote, make_host
 
@@ -109,7 +109,7 @@ def page_with_comments() -> FakeLinkedIn:
 
 
 def comments_source(fake: FakeLinkedIn, clock=lambda: 1_764_147_600.0):  # noqa: ANN001, ANN201
-    from fte.io.linkedin import LinkedInCommentsSource
+    from fte.io.channels.linkedin import LinkedInCommentsSource
 
     return LinkedInCommentsSource("li-token", PAGE, "202511", transport=httpx.MockTransport(fake), clock=clock)
 
@@ -148,8 +148,8 @@ def test_a_comment_is_answered_as_the_page_once_even_after_a_crash_after_the_cal
     from fte.cli import cli
     from fte.daemon import Runner
     from fte.home import open_home
-    from fte.io.executors import MaildirOutbox
-    from fte.io.linkedin import LinkedInCommenter
+    from fte.io.channels.maildir import MaildirOutbox
+    from fte.io.channels.linkedin import LinkedInCommenter
 
     fake = page_with_comments()
 
@@ -190,7 +190,7 @@ def test_a_comment_is_answered_as_the_page_once_even_after_a_crash_after_the_cal
 
 def test_a_reply_as_a_person_is_refused_and_not_built() -> None:
     from fte.errors import BadInput
-    from fte.io.linkedin import LinkedInCommenter
+    from fte.io.channels.linkedin import LinkedInCommenter
 
     with pytest.raises(BadInput, match="organization"):
         LinkedInCommenter("li-token", AUTHOR, "202511")

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from fte.cli import cli
-from fte.io.mail import UnsafeMail, build_reply, parse_mail
+from fte.io.channels.mail import UnsafeMail, build_reply, parse_mail
 
 from hosts import HostRun, drop_mail
 

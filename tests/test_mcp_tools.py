@@ -12,7 +12,7 @@ import subprocess
 import sys
 import textwrap
 import time
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -21,8 +21,8 @@ from click.testing import CliRunner
 from fte.cli import cli
 from fte.errors import BadInput
 from fte.home import open_home
-from fte.io.executors import Performed
-from fte.io.vault import TEMP_PREFIX
+from fte.io.channels.contract import Performed
+from fte.io.vault.notes import TEMP_PREFIX
 from fte.odoo.tools import Tools
 
 from fakes.odoo_server import FakeOdoo

@@ -17,9 +17,9 @@ from markdown_it import MarkdownIt
 from ruamel.yaml import YAML
 
 from fte.errors import NoteError
-from fte.io.properties import (APPROVAL_KEYS, ASSERTION_KEYS, PARAM_PROPERTIES, check_names, compact, expand,
+from fte.io.vault.properties import (APPROVAL_KEYS, ASSERTION_KEYS, PARAM_PROPERTIES, check_names, compact, expand,
                                read_time, shown_time)
-from fte.io.vault import Note, note_fields, parse_note, render_note, render_task, split_body
+from fte.io.vault.notes import Note, note_fields, parse_note, render_note, render_task, split_body
 from fte.models.tables import Task
 from fte.settings_spec import TASK_KINDS
 
@@ -191,7 +191,7 @@ def test_shown_time_and_read_time_are_inverse_to_the_minute() -> None:
 
 def test_whats_the_persons_and_whats_ftes_in_the_shared_properties() -> None:
     """tags and aliases are co-owned: fte's entries (``fte/…``, the title) and the person's, apart."""
-    from fte.io.properties import fte_view, merge_shared, persons_meta
+    from fte.io.vault.properties import fte_view, merge_shared, persons_meta
 
     task = Task(id="a" * 32, kind="email.reply", state="pending", title="Quote", source="maildir", source_ref="r",
                 origin="cloud", created_at=datetime(2026, 7, 1, tzinfo=timezone.utc),
@@ -216,6 +216,6 @@ def test_whats_the_persons_and_whats_ftes_in_the_shared_properties() -> None:
     (datetime(2026, 7, 1, 10, 59, 59, 999999, tzinfo=timezone.utc), datetime(2026, 7, 1, 11, 0, tzinfo=timezone.utc)),
 ])
 def test_a_deadline_is_moved_up_to_a_whole_minute(given: datetime, expected: datetime) -> None:
-    from fte.io.properties import ceil_minute
+    from fte.io.vault.properties import ceil_minute
 
     assert ceil_minute(given) == expected

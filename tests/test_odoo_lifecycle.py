@@ -13,9 +13,7 @@ from click.testing import CliRunner
 
 from fte.cli import cli
 from fte.home import open_home
-from fte.models.tables import Task
 from fte.odoo.client import OdooClient
-from fte.odoo.executor import OdooExecutor
 from fte.odoo.tools import Tools
 
 from fakes.odoo_server import FakeOdoo

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from fte.io.drafters import DraftError
-from fte.io.openai_drafter import OpenAIDrafter
+from fte.errors import DraftError
+from fte.io.channels.openai_drafter import OpenAIDrafter
 from fte.models.tables import Task
 
 from fakes.openai_server import BAD_KEY, RATE_LIMITED, SERVER_ERROR, FakeOpenAI, completion

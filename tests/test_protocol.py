@@ -15,8 +15,8 @@ from click.testing import CliRunner
 
 from fte.cli import cli
 from fte.daemon import TickReport
-from fte.io.properties import APPROVAL_KEYS, ASSERTION_KEYS, compact
-from fte.io.vault import parse_note, render_note
+from fte.io.vault.properties import APPROVAL_KEYS, ASSERTION_KEYS, compact
+from fte.io.vault.notes import parse_note, render_note
 
 from conftest import FakeClock
 from hosts import HostRun, bare_remote, drop_mail, git, make_host

@@ -34,7 +34,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from fte.cli import cli
 from fte.errors import NoteError
-from fte.io.vault import parse_note, render_note, split_body
+from fte.io.vault.notes import parse_note, render_note, split_body
 
 from hosts import HostRun, bare_remote, drop_mail, make_host
 

@@ -195,7 +195,7 @@ def test_dashboard_tables_keep_their_columns_with_aliased_links(home_dir: Path) 
     ("From: x9z@example.com", "x9z@example.com", "there"),
 ])
 def test_drafts_greet_by_the_name_the_sender_gave(from_line: str, to: str, greeted: str) -> None:
-    from fte.io.drafters import TemplateDrafter
+    from fte.io.channels.drafters import TemplateDrafter
     from fte.models.tables import Task
 
     task = Task(id="a" * 32, kind="email.reply", title="Question", params={"to": to},

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from fte.io.secretguard import redact, scan
+from fte.io.vault.secretguard import redact, scan
 
 sys.path.insert(0, str(Path(__file__).parent / "data" / "secrets"))
 from generate import corpus  # noqa: E402

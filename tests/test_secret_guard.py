@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from fte.io.secretguard import scan
+from fte.io.vault.secretguard import scan
 
 from hosts import HostRun, bare_remote, drop_mail, make_host
 

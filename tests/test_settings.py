@@ -109,7 +109,7 @@ def test_known_values_are_typed_and_reach_the_settings(tmp_path: Path) -> None:
 
 
 def test_every_executor_kind_is_a_known_kind() -> None:
-    from fte.io.executors import MaildirOutbox
+    from fte.io.channels.maildir import MaildirOutbox
     from fte.odoo.executor import KINDS
 
     assert set(KINDS) <= set(settings_spec.TASK_KINDS)

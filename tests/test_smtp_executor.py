@@ -9,9 +9,9 @@ import pytest
 import trustme
 
 from fte.errors import BadInput
-from fte.io.executors import ExecutionError, OutcomeUnknown
-from fte.io.executors import maildir_name
-from fte.io.smtp_executor import SmtpExecutor, SmtpSettings
+from fte.io.channels.contract import ExecutionError, OutcomeUnknown
+from fte.io.channels.maildir import maildir_name
+from fte.io.channels.smtp import SmtpExecutor, SmtpSettings
 from fte.models.tables import Task
 
 from fakes.smtp import Inbox, start_server

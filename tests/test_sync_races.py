@@ -10,7 +10,7 @@ import pytest
 
 from fte import crashpoints
 from fte.daemon import TickReport
-from fte.io.vault import parse_note
+from fte.io.vault.notes import parse_note
 
 from hosts import HostRun, bare_remote, drop_mail, git, make_host
 

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from fte.errors import BadInput, NoteError
 from fte.home import Home
-from fte.io.names import note_name
-from fte.io.vault import Vault, atomic_write, has_conflict_markers, parse_note, render_note
+from fte.io.vault.names import note_name
+from fte.io.vault.notes import Vault, atomic_write, has_conflict_markers, parse_note, render_note
 
 from conftest import new_task
 
@@ -140,7 +140,7 @@ def test_note_follows_the_task_through_its_folders(home: Home) -> None:
     assert [home.vault.rel(p) for p in notes] == [task.note_path]
     note = parse_note(notes[0].read_bytes())
     assert note.meta["state"] == "done" and "version" not in note.meta
-    from fte.io.vault import split_body
+    from fte.io.vault.notes import split_body
 
     assert split_body(note.body, note.meta["title"]) == ("Dear Ann,\n\nThanks.\n", "Hello?")
     assert note.meta["to"] == "ann@example.com"
@@ -160,7 +160,7 @@ def test_mirror_is_skipped_when_nothing_changed(home: Home) -> None:
 @settings(max_examples=200, deadline=None)
 @given(draft=st.text(), original=st.text(), state=st.sampled_from(["drafted", "pending", "done"]), title=st.text())
 def test_draft_and_original_round_trip_through_the_note(draft: str, original: str, state: str, title: str) -> None:
-    from fte.io.vault import REFERENCE_MARKER, compose_body, split_body
+    from fte.io.vault.notes import REFERENCE_MARKER, compose_body, split_body
     from fte.models.tables import Task
 
     assume(REFERENCE_MARKER not in draft and REFERENCE_MARKER not in original)

@@ -15,8 +15,8 @@ import responses
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
-from fte.io.executors import ExecutionError
-from fte.io.whatsapp import WhatsAppSender, WhatsAppSource, make_server
+from fte.io.channels.contract import ExecutionError
+from fte.io.channels.whatsapp import WhatsAppSender, WhatsAppSource, make_server
 from fte.models.tables import Task
 
 TOKEN = "twilio-auth-token-test"
@@ -154,7 +154,7 @@ def test_a_whatsapp_message_is_answered_after_approval(home_dir: Path) -> None:
     from fte.cli import cli
     from fte.daemon import Runner
     from fte.home import open_home
-    from fte.io.whatsapp import spool_message
+    from fte.io.channels.whatsapp import spool_message
 
     spool_message(home_dir / "whatsapp", FORM)
     responses.post(MESSAGES, status=201, json=message_json("SM" + "3" * 32, "x"))
@@ -257,7 +257,7 @@ def test_a_burst_of_valid_messages_is_all_accepted(webhook) -> None:
 def test_the_spool_is_emptied_once_messages_are_tasks(home_dir: Path) -> None:
     from fte.daemon import Runner
     from fte.home import open_home
-    from fte.io.whatsapp import spool_message
+    from fte.io.channels.whatsapp import spool_message
 
     for i in range(5):
         spool_message(home_dir / "whatsapp", dict(FORM, MessageSid=f"SM{i:032d}"))

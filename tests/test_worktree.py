@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from fte.io import worktree
-from fte.io.treemerge import Entry, blob_sha, plan_merge
-from fte.io.worktree import KEPT, REFUSED, UNCHANGED, WRITTEN, Update
+from fte.io.vault import worktree
+from fte.io.vault.treemerge import Entry, blob_sha, plan_merge
+from fte.io.vault.worktree import KEPT, REFUSED, UNCHANGED, WRITTEN, Update
 
 
 def upd(path: str, new: bytes | None, *expected: bytes | None) -> Update:
@@ -212,8 +212,8 @@ def test_a_change_against_a_removal_keeps_the_change(mine_deleted: bool) -> None
 
 
 def test_only_ours_since_refuses_a_fast_forward_to_another_hosts_commits(tmp_path: Path) -> None:
-    from fte.io.gitlock import HostLock
-    from fte.io.gitsync import GitSync
+    from fte.io.vault.gitlock import HostLock
+    from fte.io.vault.gitsync import GitSync
 
     from hosts import git
 

@@ -10,8 +10,8 @@ import responses
 import tweepy
 from fakes.x import FakeX
 
-from fte.io.executors import ExecutionError
-from fte.io.x import XReplier, XSource
+from fte.io.channels.contract import ExecutionError
+from fte.io.channels.x import XReplier, XSource
 from fte.models.tables import Task
 
 API = "https://api.twitter.com/2"
@@ -154,7 +154,7 @@ def test_reply_errors() -> None:
     ("👍🏽", 2), ("👨‍👩‍👧", 2), ("e\u0301", 1),           # an emoji sequence 2; NFC first
 ])
 def test_length_is_counted_as_x_counts_it(text: str, length: int) -> None:
-    from fte.io.x import weighted_length
+    from fte.io.channels.x import weighted_length
 
     assert weighted_length(text) == length
 
@@ -234,7 +234,7 @@ def test_an_x_post_is_approved_published_once_and_a_crash_after_the_call_does_no
 
 @responses.activate
 def test_a_duplicate_post_is_a_permanent_failure_that_says_so() -> None:
-    from fte.io.x import XPoster
+    from fte.io.channels.x import XPoster
 
     fake = FakeX()
     fake.tweets.append({"id": "1", "text": "Hello", "edit_history_tweet_ids": []})

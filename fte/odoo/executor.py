@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from fte.errors import BadInput, FteError
-from fte.io.executors import ExecutionError, OutcomeUnknown, Performed
+from fte.io.channels.contract import ExecutionError, OutcomeUnknown, Performed
 from fte.models.tables import Task
 from fte.odoo import accounting, validate
 from fte.odoo.client import OdooClient, OdooOutcomeUnknown, OdooUnreachable, OdooUserError

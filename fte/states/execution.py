@@ -16,7 +16,7 @@ from typing import Callable
 from fte.clock import iso, parse_iso
 from fte.crashpoints import crashpoint
 from fte.errors import BadInput, FteError
-from fte.io.executors import ExecutionError, Executor, OutcomeUnknown
+from fte.io.channels.contract import ExecutionError, Executor, OutcomeUnknown
 from fte.models.tables import Task
 from fte.states.approvals import Trust, verify_task
 from fte.states.service import Lifecycle, Move

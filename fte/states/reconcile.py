@@ -24,10 +24,10 @@ from datetime import datetime
 
 from fte.clock import Clock, iso
 from fte.errors import BadInput, FteError, InvalidTransition, NoteError
-from fte.io.gitsync import Change
-from fte.io.vault import (MAX_NOTE_BYTES, TASK_FOLDERS, Note, Vault, folder_state, note_fields, note_relpath, parse_note,
+from fte.io.vault.gitsync import Change
+from fte.io.vault.notes import (MAX_NOTE_BYTES, TASK_FOLDERS, Note, Vault, folder_state, note_fields, note_relpath, parse_note,
                           person_parts, render_task)
-from fte.io.properties import fte_view
+from fte.io.vault.properties import fte_view
 from fte.models.store import Store
 from fte.models.tables import Task
 from fte.states.approvals import SIGNED_STATES, Trust
@@ -504,7 +504,7 @@ def unproven(trust: Trust, task_id: str, state: str, fields: dict[str, Any], row
 
 
 def merge_evidence(trust: Trust) -> Callable[[bytes, str], bool]:
-    """For the tree merge (:mod:`fte.io.treemerge`): does a version of a note prove what it asserts?
+    """For the tree merge (:mod:`fte.io.vault.treemerge`): does a version of a note prove what it asserts?
     Only a proven decision takes part in "the first decision to reach the remote wins"; an
     unsigned one (a forgery, or a host restoring its own view) is no decision at all."""
     def proves(data: bytes, path: str) -> bool:

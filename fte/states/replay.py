@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fte.errors import BadInput
-from fte.io.executors import ExecutionError, Executor
+from fte.io.channels.contract import ExecutionError, Executor
 from fte.models.tables import Task
 from fte.states.approvals import Trust, verify_task
 from fte.states.execution import NEVER_RETRY

@@ -20,8 +20,8 @@ from sqlalchemy import select
 from fte.clock import Clock, utcnow
 from fte.crashpoints import crashpoint
 from fte.errors import BadInput, InvalidTransition, NotFound
-from fte.io.properties import ceil_minute
-from fte.io.vault import Note, PersonParts, Vault, note_fields, note_relpath, person_parts, render_task
+from fte.io.vault.properties import ceil_minute
+from fte.io.vault.notes import Note, PersonParts, Vault, note_fields, note_relpath, person_parts, render_task
 from fte.models.store import Store
 from fte.models.tables import Cursor, Task, Transition
 from fte.states.approvals import ASSERTED, Trust

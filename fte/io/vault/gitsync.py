@@ -6,9 +6,9 @@ notes redacted, the person's files kept) comes back as :class:`GitEvent` values 
 to put in the audit log.
 
 **The person's working tree is never rebased, merged, stashed or reset.** The remote is
-integrated at the object level: a three-way merge by task id (:mod:`fte.io.treemerge`, no rename
+integrated at the object level: a three-way merge by task id (:mod:`fte.io.vault.treemerge`, no rename
 detection) builds the merged tree in a private index and a merge commit from it; then the working
-tree is brought to that commit path by path (:mod:`fte.io.worktree`), writing only files that
+tree is brought to that commit path by path (:mod:`fte.io.vault.worktree`), writing only files that
 still hold what fte last wrote or saw. A journal (``.git/fte-checkout``) makes that last step
 redo-able after a crash, before anything looks at the working tree.
 """
@@ -28,11 +28,11 @@ from git.exc import GitCommandError
 
 from fte.crashpoints import crashpoint
 from fte.errors import FteError, NoteError, Unreachable
-from fte.io import worktree
-from fte.io.gitlock import HostLock, clear_stale_index_lock
-from fte.io.secretguard import Finding, redact, scan
-from fte.io.treemerge import Entry, blob_sha, conflict_copy_path, plan_merge, side_copy_path
-from fte.io.vault import TASK_FOLDERS, has_conflict_markers, parse_note
+from fte.io.vault import worktree
+from fte.io.vault.gitlock import HostLock, clear_stale_index_lock
+from fte.io.vault.secretguard import Finding, redact, scan
+from fte.io.vault.treemerge import Entry, blob_sha, conflict_copy_path, plan_merge, side_copy_path
+from fte.io.vault.notes import TASK_FOLDERS, has_conflict_markers, parse_note
 
 BRANCH = "main"
 REMOTE = "origin"
@@ -128,7 +128,7 @@ class GitSync:
         #: Asked between the steps of a sync and of a recovery: a SIGTERM ends them early.
         self.should_stop = should_stop or (lambda: False)
         #: Whether a version of a task note proves what it asserts (set by the host from its
-        #: keyring): at a merge, only proven decisions take part in the race (fte.io.treemerge).
+        #: keyring): at a merge, only proven decisions take part in the race (fte.io.vault.treemerge).
         self.proves: Callable[[bytes, str], bool] | None = None
         self._removed: list[str] = []
         self.repo = git.Repo(root)
@@ -630,7 +630,7 @@ class GitSync:
         return events
 
     def _merge(self, head: str, upstream: str) -> tuple[str, list[GitEvent]]:
-        """A merge commit of ``head`` and ``upstream`` (see :mod:`fte.io.treemerge`), built in a
+        """A merge commit of ``head`` and ``upstream`` (see :mod:`fte.io.vault.treemerge`), built in a
         private index: the person's index and working tree are not touched."""
         base = self._merge_base_of(head, upstream)
         ours = self._diff_raw(["diff-tree", base or EMPTY_TREE, head])

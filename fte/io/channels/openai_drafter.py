@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fte.io.drafters import Draft, DraftError
+from fte.io.channels.contract import Draft, DraftError
 from fte.models.tables import Task
 
 SCHEMA: dict[str, Any] = {

@@ -32,9 +32,9 @@ from typing import Any, Iterator
 import yaml
 
 from fte.errors import BadInput, NoteError
-from fte.io.names import note_name, slugify
+from fte.io.vault.names import note_name, slugify
 from fte.plaintext import plain
-from fte.io.properties import (APPROVAL_KEYS, ASSERTION_KEYS, compact, expand, fte_tags, merge_shared,
+from fte.io.vault.properties import (APPROVAL_KEYS, ASSERTION_KEYS, compact, expand, fte_tags, merge_shared,
                                persons_meta, read_params, read_time, shown_time, split_params, zone, zone_name)
 from fte.models.tables import Task
 
@@ -94,7 +94,7 @@ def folder_state(path: str) -> str | None:
 
 def front_matter(task: Task, tz: tzinfo = timezone.utc) -> dict[str, Any]:
     """The note's properties: what a person (and another host) needs to see and may edit, as flat,
-    typed Obsidian properties (:mod:`fte.io.properties`); dates in ``tz``."""
+    typed Obsidian properties (:mod:`fte.io.vault.properties`); dates in ``tz``."""
     flat, rest = split_params(task.kind, dict(task.params or {}))
     meta: dict[str, Any] = {"id": task.id, "kind": task.kind, "state": task.state, "title": task.title}
     if task.title:

@@ -1,45 +1,69 @@
-"""Executors: perform one approved action, with its idempotency key, and look a key up afterwards.
+"""Mail in Maildir folders: the source (new messages in a folder that mbsync, offlineimap or a drop
+fills) and the offline executor (sent mail delivered into a Maildir, the demo's transport).
 
-The contract every executor keeps (docs/execution.md):
-
-* ``perform(task, key)`` carries ``key`` to the provider (for mail: the Message-ID and an
-  ``X-FTE-Task`` header) and returns the provider's id for what it made;
-* ``lookup(key)`` answers whether the provider already holds something with that key — the check
-  made after a crash or an ambiguous error, before any retry;
-* errors are :class:`ExecutionError` with ``transient`` (safe to retry after the lookup) or not;
-  a :class:`~fte.errors.BadInput` may be raised only **before** anything is sent (a reply that
-  cannot be built safely) and fails the task as permanent; anything else is a bug, and fails the
-  task alone with an unknown outcome.
+The source never changes the Maildir (another program owns it). Its cursor is the newest file time it has
+read; files at that exact time are read again and dropped by the dedupe on Message-ID, so nothing
+is missed when two messages land in the same instant.
 """
 
 from __future__ import annotations
 
 import os
 import socket
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
 
-from fte.errors import ExecutionError, OutcomeUnknown  # noqa: F401  (the executor contract raises these; drawn in fte/errors.py)
-from fte.io.mail import build_reply, message_id_for, sender_domain
+from fte.io.channels.contract import ExecutionError, Performed, Polled
+from fte.io.channels.mail import IncomingMail, build_reply, message_id_for, parse_mail, sender_domain
 from fte.models.tables import Task
+from fte.plaintext import visible
+
+MAX_MESSAGE_BYTES = 25 * 1024 * 1024
 
 
-@dataclass(frozen=True)
-class Performed:
-    external_id: str
+class MaildirSource:
+    name = "maildir"
 
+    def __init__(self, path: Path) -> None:
+        self.path = path
 
-class Executor(Protocol):
-    @property
-    def kinds(self) -> tuple[str, ...]: ...
-
-    def key_for(self, task: Task) -> str: ...
-
-    def perform(self, task: Task, key: str, now: datetime) -> Performed: ...
-
-    def lookup(self, key: str) -> str | None: ...
+    def poll(self, cursor: str | None) -> Polled[IncomingMail]:
+        """Messages whose files are at or after ``cursor`` (nanoseconds), oldest first."""
+        since = int(cursor) if cursor else -1
+        files: list[tuple[int, str, Path]] = []
+        for sub in ("new", "cur"):
+            folder = self.path / sub
+            if not folder.is_dir():
+                continue
+            with os.scandir(folder) as it:
+                for entry in it:
+                    if entry.name.startswith(".") or not entry.is_file():
+                        continue
+                    mtime = entry.stat().st_mtime_ns
+                    if mtime >= since:
+                        files.append((mtime, entry.name, Path(entry.path)))
+        files.sort()
+        items: list[IncomingMail] = []
+        skipped: list[tuple[str, str]] = []
+        newest = since
+        for mtime, name, path in files:
+            newest = max(newest, mtime)
+            try:
+                if path.stat().st_size > MAX_MESSAGE_BYTES:
+                    skipped.append((name, "larger than 25 MiB"))
+                    continue
+                mail = parse_mail(path.read_bytes())
+            except FileNotFoundError:
+                continue  # moved by its owner meanwhile; it will be seen at its new name
+            except Exception as exc:  # a malformed message must not stop the others
+                skipped.append((name, f"unreadable: {exc}"))
+                continue
+            if mail.is_no_reply:
+                skipped.append((name, "no-reply sender"))
+                continue
+            items.append(mail)
+        notices = [f"{visible(name)[:80]!r} not read: {why}" for name, why in skipped if why != "no-reply sender"]
+        return Polled(items, str(newest if newest >= 0 else 0), skipped, notices)
 
 
 def maildir_name(key: str) -> str:

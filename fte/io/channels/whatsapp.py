@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
-from fte.io.executors import ExecutionError, Performed
+from fte.io.channels.contract import ExecutionError, Performed, Polled
 from fte.models.tables import Task
 
 MAX_BODY = 64 * 1024
@@ -61,12 +61,6 @@ class WhatsAppMessage:
         return {"kind": "whatsapp.reply", "ref": self.sid, "title": f"WhatsApp from {self.sender}: {self.body[:60]}",
                 "params": {"to": self.sender}, "original": f"{self.sender} wrote:\n\n{self.body}",
                 "actor": f"whatsapp:{self.sender}"}
-
-
-@dataclass(frozen=True)
-class WhatsAppPolled:
-    items: list[WhatsAppMessage]
-    cursor: str
 
 
 def spool_message(spool: Path, fields: dict[str, str]) -> Path:
@@ -197,7 +191,7 @@ class WhatsAppSource:
     def __init__(self, spool: Path) -> None:
         self.spool = spool
 
-    def poll(self, cursor: str | None) -> WhatsAppPolled:
+    def poll(self, cursor: str | None) -> Polled[WhatsAppMessage]:
         folder = self.spool / "new"
         items = []
         if folder.is_dir():
@@ -209,7 +203,7 @@ class WhatsAppSource:
                 except (OSError, ValueError, KeyError):
                     continue
         # The dedupe on MessageSid makes re-reading harmless; the cursor only records the count seen.
-        return WhatsAppPolled(items, str(len(items)))
+        return Polled(items, str(len(items)))
 
     def forget(self, refs: list[str]) -> None:
         """The messages ``refs`` (MessageSids) are tasks now, committed: remove them from the spool,

@@ -1,31 +1,11 @@
-"""Drafters: turn a detected task into a draft. ``template`` is offline and deterministic.
-
-A drafter only ever produces text and parameters for a person to approve: whatever a message says,
-it cannot move a task past ``drafted`` (approval is a person's move on a local host).
-"""
+"""The ``template`` drafter: offline and deterministic (the contract: fte.io.channels.contract)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from email.utils import parseaddr
-from typing import Any, Protocol
 
-from fte.errors import DraftError  # noqa: F401  (the drafter contract raises it; drawn in fte/errors.py)
+from fte.io.channels.contract import Draft
 from fte.models.tables import Task
-
-
-@dataclass(frozen=True)
-class Draft:
-    body: str
-    params: dict[str, Any] = field(default_factory=dict)
-    action: str = "reply"  # reply | ignore | invoice_request
-    reason: str = ""
-
-
-class Drafter(Protocol):
-    name: str
-
-    def draft(self, task: Task, handbook: str) -> Draft: ...
 
 
 class TemplateDrafter:

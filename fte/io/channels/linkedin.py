@@ -24,7 +24,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -32,7 +32,7 @@ from urllib.parse import quote
 import httpx
 
 from fte.errors import BadInput, FteError, Unreachable
-from fte.io.executors import ExecutionError, OutcomeUnknown, Performed
+from fte.io.channels.contract import ExecutionError, OutcomeUnknown, Performed, Polled
 from fte.models.tables import Task
 
 API = "https://api.linkedin.com/rest"
@@ -159,13 +159,6 @@ class LinkedInComment:
                 "actor": f"linkedin:{self.actor}"}
 
 
-@dataclass(frozen=True)
-class LinkedInPolled:
-    items: list[LinkedInComment]
-    cursor: str
-    notices: list[str] = field(default_factory=list)  # as XPolled.notices
-
-
 class LinkedInCommentsSource:
     """New comments on the organization page's recent posts (cloud). Reads
     ``GET /rest/posts?q=author&author=<org>`` and ``GET /rest/socialActions/<post>/comments`` with
@@ -191,18 +184,18 @@ class LinkedInCommentsSource:
         except httpx.TransportError as exc:
             raise Unreachable(f"LinkedIn not reachable: {exc}") from exc
 
-    def poll(self, cursor: str | None) -> LinkedInPolled:
+    def poll(self, cursor: str | None) -> Polled[LinkedInComment]:
         state = json.loads(cursor) if cursor else {}
         if state.get("off_until") and self.clock() < float(state["off_until"]):
-            return LinkedInPolled([], json.dumps(state))
+            return Polled([], json.dumps(state))
         seen: dict[str, int] = dict(state.get("seen") or {})
         resp = self._get(f"/posts?q=author&author={_path_urn(self.organization)}&count={WATCHED_POSTS}")
         if resp.status_code == 403:
             reason = (f"LinkedIn refused to list {self.organization}'s posts (403: {_message(resp)}): the app needs "
                       "the Community Management API and r_organization_social (docs/channels.md); comments are "
                       "not read, tried again in a day")
-            return LinkedInPolled([], json.dumps({"seen": seen, "off_until": self.clock() + OFF_FOR_SECONDS,
-                                                  "reason": reason}), [reason])
+            return Polled([], json.dumps({"seen": seen, "off_until": self.clock() + OFF_FOR_SECONDS,
+                                          "reason": reason}), notices=[reason])
         self._check(resp, "list the page's posts")
         items: list[LinkedInComment] = []
         posts = [str(p.get("id")) for p in resp.json().get("elements", []) if p.get("id")]
@@ -223,7 +216,7 @@ class LinkedInCommentsSource:
             seen[post] = newest
         seen = {p: t for p, t in seen.items() if p in posts}  # posts no longer watched are forgotten
         items.sort(key=lambda c: c.created_ms)
-        return LinkedInPolled(items, json.dumps({"seen": seen}))
+        return Polled(items, json.dumps({"seen": seen}))
 
     @staticmethod
     def _check(resp: httpx.Response, what: str) -> None:

@@ -30,12 +30,12 @@ import json
 import re
 import time
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable
 
 from fte.errors import BadInput, FteError, Unreachable
-from fte.io.executors import ExecutionError, Performed
+from fte.io.channels.contract import ExecutionError, Performed, Polled
 from fte.models.tables import Task
 
 MAX_TWEET = 280
@@ -96,14 +96,6 @@ class Mention:
                 "original": f"@{self.author} wrote:\n\n{self.text}", "actor": f"x:@{self.author}"}
 
 
-@dataclass(frozen=True)
-class XPolled:
-    items: list[Mention]
-    cursor: str
-    #: what the person should be told (said once in the log: the daemon logs it when the cursor moves)
-    notices: list[str] = field(default_factory=list)
-
-
 class XSource:
     name = "x"
     cursor_name = "x:mentions"
@@ -115,12 +107,12 @@ class XSource:
         self.clock = clock
         self.max_pages = max_pages
 
-    def poll(self, cursor: str | None) -> XPolled:
+    def poll(self, cursor: str | None) -> Polled[Mention]:
         import tweepy
 
         state = json.loads(cursor) if cursor else {}
         if state.get("wait_until") and self.clock() < float(state["wait_until"]):
-            return XPolled([], json.dumps(state), ["rate limited until the reset"])
+            return Polled([], json.dumps(state), notices=["rate limited until the reset"])
         since, token, newest = state.get("since_id"), state.get("resume"), state.get("newest")
         params: dict[str, Any] = {"expansions": ["author_id"], "tweet_fields": ["conversation_id", "author_id"],
                                   "user_fields": ["username"], "max_results": 100}
@@ -139,7 +131,7 @@ class XSource:
             except tweepy.TooManyRequests as exc:
                 reset = exc.response.headers.get("x-rate-limit-reset") if exc.response is not None else None
                 wait_until = float(reset) if reset else self.clock() + 900
-                return XPolled(list(reversed(items)), sweep(wait_until=wait_until), ["rate limited (429)"])
+                return Polled(list(reversed(items)), sweep(wait_until=wait_until), notices=["rate limited (429)"])
             except (tweepy.Unauthorized, tweepy.Forbidden) as exc:
                 raise FteError(f"X refused the token: {exc}") from exc
             except tweepy.TwitterServerError as exc:
@@ -154,8 +146,9 @@ class XSource:
             token = meta.get("next_token")
             if not token:  # the sweep reached since_id: it is done
                 done = newest or since
-                return XPolled(list(reversed(items)), json.dumps({"since_id": done} if done else {}))
-        return XPolled(list(reversed(items)), sweep(), [f"more than {self.max_pages * 100} mentions: the rest next time"])
+                return Polled(list(reversed(items)), json.dumps({"since_id": done} if done else {}))
+        return Polled(list(reversed(items)), sweep(),
+                      notices=[f"more than {self.max_pages * 100} mentions: the rest next time"])
 
 
 class XReplier:

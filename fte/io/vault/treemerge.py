@@ -28,7 +28,7 @@ from pathlib import PurePosixPath
 from typing import Any, Callable, Iterable
 
 from fte.errors import NoteError
-from fte.io.vault import TASK_FOLDERS, parse_note
+from fte.io.vault.notes import TASK_FOLDERS, parse_note
 from fte.states.lifecycle import APPROVED_BRANCH, DECLINED_BRANCH, precedence
 
 REGULAR = ("100644", "100755")

@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from fte.errors import AuthError, Unreachable
-from fte.io.executors import ExecutionError, Performed
-from fte.io.mail import IncomingMail, build_reply, message_id_for, parse_mail, sender_domain
+from fte.io.channels.contract import ExecutionError, Performed, Polled
+from fte.io.channels.mail import IncomingMail, build_reply, message_id_for, parse_mail, sender_domain
 from fte.models.tables import Task
 
 READ_SCOPES = ["https://www.googleapis.com/auth/gmail.readonly"]
@@ -89,14 +89,6 @@ class GmailItem:
         return self.mail.task_fields(source, thread_id=self.thread_id) | {"ref": self.gmail_id}
 
 
-@dataclass(frozen=True)
-class GmailPolled:
-    items: list[GmailItem]
-    cursor: str
-    full_sync: bool
-    skipped: int
-
-
 class GmailSource:
     name = "gmail"
 
@@ -124,7 +116,7 @@ class GmailSource:
         except OSError as exc:
             raise Unreachable(f"Gmail not reachable: {exc}") from exc
 
-    def poll(self, cursor: str | None) -> GmailPolled:
+    def poll(self, cursor: str | None) -> Polled[GmailItem]:
         users = self.service.users()
         profile = self._call(users.getProfile(userId="me"))
         self._own = str(profile.get("emailAddress", "")).lower()
@@ -162,19 +154,24 @@ class GmailSource:
             if not token:
                 return ids, cursor
 
-    def _fetch(self, ids: list[str], cursor: str, full: bool) -> GmailPolled:
+    def _fetch(self, ids: list[str], cursor: str, full: bool) -> Polled[GmailItem]:
         items: list[GmailItem] = []
-        skipped = 0
+        skipped: list[tuple[str, str]] = []
         for mid in ids:
             msg = self._call(self.service.users().messages().get(userId="me", id=mid, format="raw"))
             labels = set(msg.get("labelIds", []))
             raw = base64.urlsafe_b64decode(msg["raw"] + "=" * (-len(msg["raw"]) % 4))
             mail = parse_mail(raw)
-            if "SENT" in labels or (self._own and mail.sender == self._own) or mail.is_no_reply:
-                skipped += 1
+            if "SENT" in labels or (self._own and mail.sender == self._own):
+                skipped.append((mid, "our own mail"))
+                continue
+            if mail.is_no_reply:
+                skipped.append((mid, "no-reply sender"))
                 continue
             items.append(GmailItem(mid, msg.get("threadId", ""), mail))
-        return GmailPolled(items, cursor, full, skipped)
+        notices = [f"read the newest {len(ids)} messages (a first run, or Gmail's history of the last cursor "
+                   f"expired: up to [sources.gmail] max_full_sync = {self.max_full_sync})"] if full else []
+        return Polled(items, cursor, skipped, notices)
 
 
 class GmailSender:

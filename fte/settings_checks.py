@@ -1,0 +1,82 @@
+"""What a setting is, and the checks a value must pass: the vocabulary of ``fte.toml``.
+
+The table of every setting is :mod:`fte.settings_spec`; each channel's table is a typed dataclass in
+:mod:`fte.io.channels.settings`. Both are built from :class:`Setting` and the checks here (a check
+answers ``None`` for a good value, else what the value must be).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+
+def is_text(value: Any) -> str | None:
+    return None if isinstance(value, str) else "text (in quotes)"
+
+
+def is_bool(value: Any) -> str | None:
+    return None if isinstance(value, bool) else "true or false"
+
+
+def whole(minimum: int, maximum: int | None = None) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        ok = isinstance(value, int) and not isinstance(value, bool) and value >= minimum and (
+            maximum is None or value <= maximum)
+        span = f"from {minimum} to {maximum}" if maximum is not None else f"at least {minimum}"
+        return None if ok else f"a whole number {span}"
+    return check
+
+
+def text_list(value: Any) -> str | None:
+    ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+    return None if ok else "a list of text (in quotes, in [ ])"
+
+
+def positive(value: Any) -> str | None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+    return None if ok else "a positive, finite number"
+
+
+def non_negative(value: Any) -> str | None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
+    return None if ok else "a finite number, 0 or more"
+
+
+def choice(*choices: str) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        return None if value in choices else "one of " + ", ".join(repr(c) for c in choices)
+    return check
+
+
+def numeric_id(value: Any) -> str | None:
+    ok = (isinstance(value, str) and (value == "" or value.isdigit())) or (
+        isinstance(value, int) and not isinstance(value, bool) and value > 0)
+    return None if ok else "a numeric id (digits, in quotes)"
+
+
+def zone_name(value: Any) -> str | None:
+    from fte.io.vault.properties import zone  # the one place time zones are named
+
+    try:
+        zone(value) if isinstance(value, str) else None
+    except Exception:
+        return "an IANA time zone name such as \"Europe/Paris\", or \"UTC\""
+    return None if isinstance(value, str) else "an IANA time zone name (in quotes)"
+
+
+def name_or_id(value: Any) -> str | None:
+    ok = isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool) and value > 0)
+    return None if ok else "a name (in quotes) or a numeric id"
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting: its dotted name, its default, what it is, and its check (None: the value is good)."""
+
+    name: str
+    default: Any
+    help: str
+    check: Callable[[Any], str | None]
