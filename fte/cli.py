@@ -630,7 +630,8 @@ def reject(task_id: str, reason: str | None, by: str | None, as_json: bool, home
 @handle_errors
 def replay(task_ids: tuple[str, ...], all_failed: bool, dry_run: bool, force: bool, as_json: bool, home: Path) -> None:
     """Retry failed tasks safely: back to approved, pending (payments, stale approvals) or detected (drafting)."""
-    from fte.daemon import Runner, TickReport, build_executors
+    from fte.daemon import Runner, TickReport
+    from fte.io.channels.registry import build_executors
     from fte.states import replay as replaying
 
     if not task_ids and not all_failed:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timezone, tzinfo
 from typing import Callable
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from fte.errors import BadInput
 
 Clock = Callable[[], datetime]
 
@@ -26,3 +29,13 @@ def parse_iso(text: str) -> datetime:
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=timezone.utc)
     return dt.astimezone(timezone.utc)
+
+
+def zone(name: str) -> tzinfo:
+    """The time zone named ``name`` (IANA, e.g. ``Europe/Paris``; ``UTC``); BadInput if unknown."""
+    if name in ("UTC", "Etc/UTC", "Z"):
+        return timezone.utc
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise BadInput(f"unknown time zone {name!r} (an IANA name such as 'Europe/Paris', or 'UTC')") from None

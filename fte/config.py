@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from fte import settings_spec
+from fte.settings_spec import DEFAULT_EXPIRY_HOURS, DEFAULT_RATE_LIMITS
 from fte.errors import BadInput, NotInitialised
 
 ROLES = ("cloud", "local", "all")
@@ -22,12 +23,6 @@ CONFIG_NAME = "fte.toml"
 DB_NAME = "fte.db"
 ENV_NAME = ".env"
 APPROVAL_KEY_NAME = "approval.key"
-
-#: Hours a task may wait for a decision, by kind; ``default`` for the rest.
-DEFAULT_EXPIRY_HOURS: dict[str, float] = {"email.reply": 72, "odoo.payment": 24, "default": 72}
-
-#: Most executions started per hour, by kind.
-DEFAULT_RATE_LIMITS: dict[str, int] = {"email.reply": 10, "odoo.payment": 3}
 
 _AGENT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
 
@@ -160,7 +155,7 @@ def toml_str(value: str) -> str:
 
 def local_zone_name() -> str:
     """This machine's time zone as an IANA name (``TZ``, else ``/etc/localtime``'s target), else ``UTC``."""
-    from fte.io.vault.properties import zone
+    from fte.clock import zone
 
     candidates = [os.environ.get("TZ", "").lstrip(":")]
     try:

@@ -182,7 +182,7 @@ def _keys(settings: Settings, _offline: bool) -> Iterator[Check]:
 
 
 def _channels(settings: Settings, _offline: bool) -> Iterator[Check]:
-    from fte.daemon import build_drafter, build_executors, build_sources
+    from fte.io.channels.registry import build_drafter, build_executors, build_sources
 
     names = [type(s).__name__ for s in build_sources(settings)]
     if settings.drafts or names:

@@ -33,7 +33,7 @@ from fte.config import (
 from fte.errors import BadInput, FteError
 from fte.io.vault.gitlock import HostLock
 from fte.io.vault.gitsync import GitSync
-from fte.io.vault.properties import zone
+from fte.clock import zone
 from fte.io.vault.notes import FOLDERS, TASK_FOLDERS, Vault
 from fte.keys import KEY_NAME, Keyring, create_host_key, load_host_key
 from fte.models.store import Store

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from fte.clock import zone  # the one place time zones are named
+
 
 def is_text(value: Any) -> str | None:
     return None if isinstance(value, str) else "text (in quotes)"
@@ -58,8 +60,6 @@ def numeric_id(value: Any) -> str | None:
 
 
 def zone_name(value: Any) -> str | None:
-    from fte.io.vault.properties import zone  # the one place time zones are named
-
     try:
         zone(value) if isinstance(value, str) else None
     except Exception:

@@ -24,6 +24,12 @@ from fte.errors import BadInput
 from fte.io.channels.settings import TABLES as CHANNEL_TABLES
 from fte.settings_checks import Setting, choice, is_bool, is_text, non_negative, positive, text_list, whole, zone_name
 
+#: Hours a task may wait for a decision, by kind; ``default`` for the rest.
+DEFAULT_EXPIRY_HOURS: dict[str, float] = {"email.reply": 72, "odoo.payment": 24, "default": 72}
+
+#: Most executions started per hour, by kind.
+DEFAULT_RATE_LIMITS: dict[str, int] = {"email.reply": 10, "odoo.payment": 3}
+
 #: Every kind of task fte knows how to execute (a test checks each executor's kinds are here).
 TASK_KINDS = ("email.reply", "x.reply", "x.post", "whatsapp.reply", "linkedin.post", "linkedin.comment",
               "odoo.invoice", "odoo.bill", "odoo.entry", "odoo.payment")
@@ -154,8 +160,6 @@ def markdown() -> str:
 
 
 def _map_defaults() -> dict[str, dict[str, float]]:
-    from fte.config import DEFAULT_EXPIRY_HOURS, DEFAULT_RATE_LIMITS
-
     return {"limits": dict(DEFAULT_RATE_LIMITS), "expiry": dict(DEFAULT_EXPIRY_HOURS)}
 
 

@@ -109,13 +109,13 @@ def test_conflicting_edits_resolve_by_lifecycle_precedence_and_keep_the_loser(ne
 
     r = TickReport()
     cloud.runner.sync_in(r)
-    cloud.runner.detect(r)
-    cloud.runner.draft(r)
+    cloud.runner.intake.detect(r)
+    cloud.runner.intake.draft(r)
     pushed = cloud.runner.publish(r)
     local.tick()
     assert set(local.states().values()) == {"pending"}
     # Now the cloud marks it synced: a commit that rewrites the note the local host has moved on.
-    assert cloud.runner.mark_synced(pushed)
+    assert cloud.runner.intake.mark_synced(pushed)
     synced_bytes = (net.cloud / "vault" / cloud.home.store.tasks()[0].note_path).read_bytes()
     cloud.runner.publish(r)
     cloud.tick()

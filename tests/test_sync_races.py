@@ -86,7 +86,7 @@ def test_new_drafts_survive_a_move_that_empties_their_folder(net) -> None:
     for n in (2, 3, 4):
         drop_mail(cloud.path, n)
     cloud.tick()  # the cloud pushes three new drafts into Updates/
-    local.runner.present(report)  # the local host empties Updates/ on its side...
+    local.runner.intake.present(report)  # the local host empties Updates/ on its side...
     local.runner.publish(report)  # ...and its push is refused, fetched, merged
     settle(cloud, local)
     assert_every_draft_presented_once(cloud, local, 4)
@@ -104,8 +104,8 @@ def test_drafts_committed_while_the_remote_emptied_their_folder_are_not_carried_
     report = TickReport()
     for n in (2, 3, 4):
         drop_mail(cloud.path, n)
-    cloud.runner.detect(report)
-    cloud.runner.draft(report)
+    cloud.runner.intake.detect(report)
+    cloud.runner.intake.draft(report)
     cloud.runner.publish(report, push=False)  # committed on the cloud, not yet pushed
     settle(cloud, local)
     assert_every_draft_presented_once(cloud, local, 4)

@@ -34,8 +34,9 @@ import yaml
 from fte.errors import BadInput, NoteError
 from fte.io.vault.names import note_name, slugify
 from fte.plaintext import plain
+from fte.clock import zone
 from fte.io.vault.properties import (APPROVAL_KEYS, ASSERTION_KEYS, compact, expand, fte_tags, merge_shared,
-                               persons_meta, read_params, read_time, shown_time, split_params, zone, zone_name)
+                                     persons_meta, read_params, read_time, shown_time, split_params, zone_name)
 from fte.models.tables import Task
 
 #: Top-level folders of a vault, created by ``fte init``.

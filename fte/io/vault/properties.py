@@ -24,9 +24,8 @@ import re
 from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any
 from urllib.parse import quote, unquote
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from fte.errors import BadInput, NoteError
+from fte.errors import NoteError
 
 #: The parameters each kind shows as properties of their own. A parameter a kind does not declare
 #: is kept under ``params``. None of these names may be one fte uses for itself (a test checks).
@@ -54,16 +53,6 @@ _MINUTE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}")
 
 
 # -- time -------------------------------------------------------------------------------------------
-
-def zone(name: str) -> tzinfo:
-    """The time zone named ``name`` (IANA, e.g. ``Europe/Paris``; ``UTC``); BadInput if unknown."""
-    if name in ("UTC", "Etc/UTC", "Z"):
-        return timezone.utc
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise BadInput(f"unknown time zone {name!r} (an IANA name such as 'Europe/Paris', or 'UTC')") from None
-
 
 def zone_name(tz: tzinfo) -> str:
     return "UTC" if tz is timezone.utc else str(getattr(tz, "key", None) or tz)

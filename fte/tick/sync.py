@@ -1,0 +1,187 @@
+"""The tick's git steps: recover, publish (commit + sync), sync in (pull and reconcile), and the
+record of what git reported (conflicts, held pushes, redactions). docs/sync.md says why each is
+where it is; the conflict policy itself is in fte/io/vault/treemerge.py.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fte.clock import iso, parse_iso
+from fte.config import check_agent
+from fte.errors import FteError
+from fte.io.vault.gitsync import GitEvent, SyncResult
+from fte.io.vault.notes import TASK_FOLDERS
+from fte.states.reconcile import Reconciler
+from fte.tick.context import Context, TickReport
+
+#: Cursor holding the tasks whose note this host changed where a merge kept the remote's.
+LOST = "git.lost"
+#: Tasks whose note this host changed and whose merge kept this host's version: the remote's version
+#: lost, and must not be applied when the pull is read (kept in the database like LOST).
+WON = "git.won"
+#: The last remote commit whose changes were read.
+INTEGRATED = "git.integrated"
+
+
+class Sync:
+    """Git for one host, tick after tick. Remembers the last sync's result (for notices and the
+    "nothing to push" shortcut), the paths syncs removed (read after the next reconcile), and which
+    held pushes were already reported."""
+
+    def __init__(self, ctx: Context, reconciler: Reconciler) -> None:
+        self.ctx = ctx
+        self.reconciler = reconciler
+        self.last: SyncResult | None = None
+        #: When sync started failing (None: it works).
+        self.error_since: str | None = None
+        self._removed: list[str] = []
+        self._held_reported: set[tuple[str, str | None]] = set()
+
+    def recover(self) -> None:
+        """Finish a tree update a crash interrupted, and forget a git operation someone left
+        half-done (docs/sync.md, "Recovery") — before anything looks at the working tree."""
+        for event in self.ctx.git.recover():
+            self.record(event)
+
+    def sync_in(self, report: TickReport) -> None:
+        """Fetch, integrate, push; then read what other hosts changed since the last commit read."""
+        ctx = self.ctx
+        result = ctx.git.sync()
+        self._after_sync(result, report)
+        upstream = result.upstream if ctx.settings.remote else ctx.git.head()
+        cursor = ctx.store.cursor(INTEGRATED)
+        if upstream and upstream != cursor:
+            try:
+                changes = ctx.git.changes(cursor, upstream)
+                # Signed claims and outcomes at every version, not only the last: an execution
+                # another host started or finished stays known here even if a later push replaced
+                # its note, so it is never claimed and performed a second time (docs/protocol.md).
+                outcomes = ctx.git.history(cursor, upstream, ["In_Progress", "Done", "Failed"])
+                since = cursor
+            except Exception:  # the cursor's commit is gone (a re-cloned vault): start over
+                changes, outcomes, since = ctx.git.changes(None, upstream), [], None
+            lost = frozenset(json.loads(ctx.store.cursor(LOST) or "[]"))
+            won = frozenset(json.loads(ctx.store.cursor(WON) or "[]"))
+            report.pulled += len(self.reconciler.pulled(
+                changes, ctx.git.read_blob, lost, history=outcomes,
+                versions=lambda: ctx.git.history(since, upstream, sorted(TASK_FOLDERS)), won=won))
+            if lost:
+                ctx.store.set_cursor(LOST, "[]", ctx.now())
+            if won:
+                ctx.store.set_cursor(WON, "[]", ctx.now())
+            self._heartbeats_seen(changes)
+            ctx.store.set_cursor(INTEGRATED, upstream, ctx.now())
+        removed, self._removed = self._removed, []
+        self.reconciler.removed_by_sync(removed)
+
+    def publish(self, report: TickReport, push: bool = True) -> SyncResult:
+        """Commit what this host changed (after the secret guard) and, with ``push``, sync.
+
+        Nothing committed and nothing waiting to be pushed: no sync (the tick's first step fetched).
+        """
+        ctx = self.ctx
+        ctx.lifecycle.flush()  # notes durable and marked before git sees them
+        paths = ctx.vault.drain_touched()
+        committed = False
+        if paths:
+            commit = ctx.git.commit(paths, self._message())
+            committed = commit.sha is not None
+            for event in commit.redacted:
+                if event.task_id and ctx.store.find(event.task_id):
+                    ctx.store.set_flags(event.task_id, redacted=", ".join(event.detail.get("kinds", [])))
+                self.record(event)
+            for event in commit.events:
+                self.record(event)
+        if not push:
+            return SyncResult(pushed=False, head=ctx.git.head(), upstream=ctx.git.upstream())
+        head, upstream = ctx.git.head(), ctx.git.upstream()
+        if not committed and self.last is not None and self.last.pushed and (
+                not ctx.settings.remote or head == upstream):
+            return SyncResult(pushed=True, head=head, upstream=upstream)
+        cursor = ctx.store.cursor(INTEGRATED)
+        result = ctx.git.sync()
+        self._after_sync(result, report)
+        if (result.pushed and ctx.settings.remote and cursor is not None and cursor == upstream
+                and result.head == head and result.upstream == head and upstream is not None
+                and head is not None and ctx.git.only_ours_since(upstream, head)):
+            # Everything up to the remote's old head was read, the sync took nothing in (our head
+            # is what was pushed), and all the push added on top is fte's own work on this host:
+            # the remote now holds nothing unread. Without this, a later pull read
+            # while the remote is away would offer this host's own older notes back as "remote"
+            # changes (an edit reverted by its own previous version: found by the model, run 7).
+            ctx.store.set_cursor(INTEGRATED, head, ctx.now())  # = result.upstream
+        return result
+
+    def record(self, event: GitEvent) -> None:
+        """One event git reported, as an incident; a merge's verdict on a race is kept for the read."""
+        ctx = self.ctx
+        if event.kind == "conflict" and event.task_id and event.detail.get("kept") in ("remote", "local"):
+            # Who won the race at the merge decides how the pull is read: a loss converges to the
+            # winner; a win means the remote's version of the task is not applied (this host's goes
+            # out with its push). Kept in the database, since `fte approve` merges in its own process.
+            name = LOST if event.detail["kept"] == "remote" else WON
+            other = WON if name == LOST else LOST
+            tasks = set(json.loads(ctx.store.cursor(name) or "[]")) | {event.task_id}
+            ctx.store.set_cursor(name, json.dumps(sorted(tasks)), ctx.now())
+            others = set(json.loads(ctx.store.cursor(other) or "[]"))
+            if event.task_id in others:  # the newest merge's word stands
+                ctx.store.set_cursor(other, json.dumps(sorted(others - {event.task_id})), ctx.now())
+        if event.detail.get("kept") == "committed":
+            # Copies written by a recovery (not by a merge commit) go out with the next publish.
+            copies = event.detail.get("copy")
+            ctx.vault.touched.update([copies] if isinstance(copies, str) else list(copies or []))
+        ctx.incident(event.kind, event.task_id, event.path, **event.detail)
+
+    def _after_sync(self, result: SyncResult, report: TickReport) -> None:
+        ctx = self.ctx
+        self.last = result
+        self._removed += result.removed
+        for event in result.held:  # reported once per commit and file, for as long as it is held
+            if (event.detail["commit"], event.path) not in self._held_reported:
+                self._held_reported.add((event.detail["commit"], event.path))
+                self.record(event)
+        for event in result.events:
+            self.record(event)
+        if result.error:
+            report.sync_error = result.error
+            self.error_since = self.error_since or iso(ctx.now())
+        else:
+            self.error_since = None
+        info = {"remote": bool(ctx.settings.remote), "pushed": result.pushed, "error": result.error,
+                "held": [{"commit": e.detail["commit"][:8], "author": e.detail["author"], "path": e.path,
+                          "kinds": e.detail["kinds"]} for e in result.held[:20]],
+                "error_since": self.error_since, "ahead": result.ahead, "behind": result.behind,
+                "at": iso(ctx.now())}
+        ctx.store.heartbeat(ctx.settings.agent, ctx.settings.role, ctx.now(), sync=info)
+
+    def _heartbeats_seen(self, changes: list[Any]) -> None:
+        """Other hosts' heartbeats, from their ``Logs/<agent>/heartbeat.json`` (untrusted input)."""
+        ctx = self.ctx
+        for change in changes:
+            parts = change.path.split("/")
+            if change.status == "D" or len(parts) != 3 or parts[0] != "Logs" or parts[2] != "heartbeat.json":
+                continue
+            if parts[1] == ctx.settings.agent:
+                continue
+            try:
+                data = json.loads(ctx.vault.path(change.path).read_bytes()[:10_000])
+                at = parse_iso(str(data["at"]))
+                role = str(data.get("role", "?"))[:8]
+                check_agent(parts[1])
+                redacted = [{"task": str(q["task"])[:8], "kinds": str(q["kinds"])[:200]}
+                            for q in data.get("redacted", [])[:100]]
+            except (OSError, ValueError, KeyError, TypeError, AttributeError, FteError):
+                continue
+            ctx.store.heartbeat(parts[1], role, at, redacted=redacted)
+
+    def _message(self) -> str:
+        ctx = self.ctx
+        journal, ctx.lifecycle.journal[:] = list(ctx.lifecycle.journal), []
+        if not journal:
+            return f"fte {ctx.settings.agent}: dashboard, heartbeat and logs"
+        parts = [f"{event} {task_id[:8]}" for task_id, event, _state in journal[:8]]
+        more = f" (+{len(journal) - 8} more)" if len(journal) > 8 else ""
+        body = "\n".join(f"{task_id} {event} -> {state}" for task_id, event, state in journal)
+        return f"fte {ctx.settings.agent}: {', '.join(parts)}{more}\n\n{body}\n"
