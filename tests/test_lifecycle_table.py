@@ -62,3 +62,31 @@ def test_observe_moves_only_forward(state: str, later: set[str]) -> None:
         except InvalidTransition:
             got = None
         assert (got == dest) == (dest in later), (state, dest)
+
+
+def test_a_task_is_born_by_no_other_event() -> None:
+    """Every event but ``detect`` is refused for a task that does not exist (a ``>=`` in place of
+    the ``==`` let "draft", "expire", "observe"… create tasks: found by mutation testing)."""
+    for event in (*EVENTS, "observe"):
+        with pytest.raises(InvalidTransition, match="only be created by 'detect'"):
+            next_state(None, event)
+
+
+@pytest.mark.parametrize(("state", "event"), [("failed", "replay"), ("pending", "observe"), ("claimed", "converge")])
+def test_a_step_with_several_destinations_must_name_one(state: str, event: str) -> None:
+    """Without ``to``, a step that can lead to several states is refused — never the first one
+    silently (a replay that picked its target would re-execute, or re-draft, unasked)."""
+    with pytest.raises(InvalidTransition, match="needs a target"):
+        next_state(state, event)
+
+
+def test_the_later_state_wins_in_this_order() -> None:
+    """The rank a conflict between two versions of a note is decided by (docs/sync.md): written
+    out by hand, as the order of the lifecycle."""
+    from fte.states.lifecycle import precedence
+
+    rank = {s: precedence(s) for s in STATES}
+    assert rank["detected"] < rank["drafted"] < rank["synced"] < rank["pending"] < rank["approved"] \
+        < rank["claimed"] < rank["done"]
+    assert rank["pending"] < rank["rejected"] and rank["pending"] < rank["expired"]
+    assert rank["claimed"] < rank["failed"]
