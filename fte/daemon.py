@@ -18,7 +18,7 @@ from fte.home import Home
 from fte.io.channels.contract import Drafter, Executor, Source
 from fte.io.channels.drafters import TemplateDrafter
 from fte.io.channels.registry import build_drafter, build_executors, build_sources, executor_secrets
-from fte.io.vault.gitsync import SyncResult
+from fte.io.vault.gitrepo import SyncResult
 from fte.keys import KEY_NAME
 from fte.notify import Notifier
 from fte.states.execution import Executions

@@ -24,7 +24,7 @@ from datetime import datetime
 
 from fte.clock import Clock, iso
 from fte.errors import BadInput, FteError, InvalidTransition, NoteError
-from fte.io.vault.gitsync import Change
+from fte.io.vault.gitrepo import Change
 from fte.io.vault.notes import (MAX_NOTE_BYTES, TASK_FOLDERS, Note, Vault, folder_state, note_fields, note_relpath, parse_note,
                           person_parts, render_task)
 from fte.io.vault.properties import fte_view

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from fte.crashpoints import crashpoint
-from fte.io.vault.gitsync import SyncResult
+from fte.io.vault.gitrepo import SyncResult
 from fte.states.execution import Executions
 from fte.tick.context import Context, TickReport
 

@@ -9,7 +9,7 @@ from typing import Any
 from fte.clock import iso
 from fte.errors import BadInput, DraftError, FteError
 from fte.io.channels.contract import Draft, Drafter, Source
-from fte.io.vault.gitsync import SyncResult
+from fte.io.vault.gitrepo import SyncResult
 from fte.plaintext import visible
 from fte.states.reconcile import ADDRESSED
 from fte.states.service import Detection, Move

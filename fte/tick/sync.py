@@ -11,7 +11,7 @@ from typing import Any
 from fte.clock import iso, parse_iso
 from fte.config import check_agent
 from fte.errors import FteError
-from fte.io.vault.gitsync import GitEvent, SyncResult
+from fte.io.vault.gitrepo import GitEvent, SyncResult
 from fte.io.vault.notes import TASK_FOLDERS
 from fte.states.reconcile import Reconciler
 from fte.tick.context import Context, TickReport
