@@ -138,11 +138,15 @@ def test_reply_errors() -> None:
     now = datetime(2026, 11, 26, tzinfo=timezone.utc)
     with pytest.raises(ExecutionError) as first:
         replier.perform(reply_task(), "k", now)
-    with pytest.raises(ExecutionError) as second:
+    with pytest.raises(ExecutionError, match="reply as a duplicate") as second:
         replier.perform(reply_task(), "k", now)
     assert first.value.transient and not second.value.transient
-    with pytest.raises(ExecutionError, match="1-280"):
-        replier.perform(Task(id="c" * 32, kind="x.reply", body="x" * 281, params={"in_reply_to_tweet_id": "1"}), "k", now)
+    # Refused before anything is sent, counted as X counts (CJK weighs 2): 141 characters are 282.
+    for body in ("x" * 281, "日" * 141):
+        with pytest.raises(ExecutionError, match="1-280") as info:
+            replier.perform(Task(id="c" * 32, kind="x.reply", body=body, params={"in_reply_to_tweet_id": "1"}), "k", now)
+        assert not info.value.transient
+    assert len(responses.calls) == 2
 
 
 # -- posts (x.post) -----------------------------------------------------------------------------------

@@ -77,6 +77,8 @@ def check_post(text: str) -> str:
         raise BadInput(f"a post on X is 1-{MAX_TWEET} characters as X counts them (a link 23, an emoji or a CJK "
                        f"character 2); this one is {n}")
     return text
+
+
 #: Pages of 100 mentions read in one poll; a longer sweep goes on at the next poll.
 MAX_PAGES = 5
 
@@ -162,36 +164,18 @@ class XReplier:
         return f"x-reply-to:{(task.params or {}).get('in_reply_to_tweet_id', '')}"
 
     def lookup(self, key: str) -> str | None:
-        import tweepy
-
         target = key.split(":", 1)[1]
-        try:
-            resp = self.client.get_users_tweets(self.user_id, tweet_fields=["referenced_tweets"], max_results=100,
-                                                user_auth=True)
-        except tweepy.errors.TweepyException as exc:
-            raise ExecutionError(f"X lookup failed: {exc}", transient=True) from exc
-        for tweet in resp.data or []:
+        for tweet in _own_tweets(self.client, self.user_id, tweet_fields=["referenced_tweets"]):
             for ref in tweet.referenced_tweets or []:
                 if ref.type == "replied_to" and str(ref.id) == target:
                     return str(tweet.id)
         return None
 
     def perform(self, task: Task, key: str, now: datetime) -> Performed:
-        import tweepy
-
         target = str((task.params or {}).get("in_reply_to_tweet_id", ""))
-        text = task.body.strip()
         if not target:
             raise ExecutionError("the reply names no tweet (in_reply_to_tweet_id)")
-        if not text or len(text) > MAX_TWEET:
-            raise ExecutionError(f"a post must be 1-{MAX_TWEET} characters, this is {len(text)}")
-        try:
-            resp = self.client.create_tweet(text=text, in_reply_to_tweet_id=target, user_auth=True)
-        except (tweepy.TooManyRequests, tweepy.TwitterServerError) as exc:
-            raise ExecutionError(f"X is busy or failing: {exc}", transient=True) from exc
-        except tweepy.errors.TweepyException as exc:
-            raise ExecutionError(f"X refused the reply: {exc}") from exc
-        return Performed(external_id=str(resp.data["id"]))
+        return _create_tweet(self.client, "reply", text=_checked(task.body), in_reply_to_tweet_id=target)
 
 
 def _post_digest(text: str) -> str:
@@ -215,36 +199,51 @@ class XPoster:
         return f"x-post:{_post_digest(task.body)}"
 
     def lookup(self, key: str) -> str | None:
-        import tweepy
-
         digest = key.split(":", 1)[1]
         since = datetime.fromtimestamp(self.clock() - LOOKUP_DAYS * 86400, tz=timezone.utc)
-        try:
-            resp = self.client.get_users_tweets(self.user_id, max_results=100, start_time=since,
-                                                tweet_fields=["created_at"], user_auth=True)
-        except tweepy.errors.TweepyException as exc:
-            raise ExecutionError(f"X lookup failed: {exc}", transient=True) from exc
-        for tweet in resp.data or []:
+        for tweet in _own_tweets(self.client, self.user_id, start_time=since, tweet_fields=["created_at"]):
             if _post_digest(tweet.text) == digest:
                 return str(tweet.id)
         return None
 
     def perform(self, task: Task, key: str, now: datetime) -> Performed:
-        import tweepy
+        return _create_tweet(self.client, "post", text=_checked(task.body))
 
-        try:
-            text = check_post(task.body)
-        except BadInput as exc:
-            raise ExecutionError(str(exc)) from exc
-        try:
-            resp = self.client.create_tweet(text=text, user_auth=True)
-        except (tweepy.TooManyRequests, tweepy.TwitterServerError) as exc:
-            raise ExecutionError(f"X is busy or failing: {exc}", transient=True) from exc
-        except tweepy.Forbidden as exc:
-            if "duplicate" in str(exc).lower():
-                raise ExecutionError("X refused the post as a duplicate of one already on the account (403): "
-                                     "nothing new was posted") from exc
-            raise ExecutionError(f"X refused the post: {exc}") from exc
-        except tweepy.errors.TweepyException as exc:
-            raise ExecutionError(f"X refused the post: {exc}") from exc
-        return Performed(external_id=str(resp.data["id"]))
+
+def _checked(body: str) -> str:
+    """The text to publish, within X's limits (as twitter-text counts), or a permanent failure."""
+    try:
+        return check_post(body)
+    except BadInput as exc:
+        raise ExecutionError(str(exc)) from exc
+
+
+def _create_tweet(client: Any, what: str, **kwargs: Any) -> Performed:
+    """One ``create_tweet``, its answers classified (docs/channels.md, "Outcomes"): 429 and 5xx are
+    transient; a 403 "duplicate content" says so; any other refusal is permanent. A connection lost
+    after the request was sent is not caught here: the outcome is unknown, and the key is looked up."""
+    import tweepy
+
+    try:
+        resp = client.create_tweet(user_auth=True, **kwargs)
+    except (tweepy.TooManyRequests, tweepy.TwitterServerError) as exc:
+        raise ExecutionError(f"X is busy or failing: {exc}", transient=True) from exc
+    except tweepy.Forbidden as exc:
+        if "duplicate" in str(exc).lower():
+            raise ExecutionError(f"X refused the {what} as a duplicate of one already on the account (403): "
+                                 "nothing new was posted") from exc
+        raise ExecutionError(f"X refused the {what}: {exc}") from exc
+    except tweepy.errors.TweepyException as exc:
+        raise ExecutionError(f"X refused the {what}: {exc}") from exc
+    return Performed(external_id=str(resp.data["id"]))
+
+
+def _own_tweets(client: Any, user_id: str, **kwargs: Any) -> list[Any]:
+    """The account's newest 100 tweets (for a lookup); a failure is transient (the lookup is tried again)."""
+    import tweepy
+
+    try:
+        resp = client.get_users_tweets(user_id, max_results=100, user_auth=True, **kwargs)
+    except tweepy.errors.TweepyException as exc:
+        raise ExecutionError(f"X lookup failed: {exc}", transient=True) from exc
+    return list(resp.data or [])
