@@ -60,6 +60,7 @@ class Settings:
     expiry_hours: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_EXPIRY_HOURS))
     sync_interval: float = 30.0
     watch_interval: float = 1.0
+    remote_check: float = 2.0
     heartbeat_interval: float = 300.0
     file_events: bool = True
     signature: str = ""
@@ -126,6 +127,7 @@ def parse_settings(home: Path, data: dict[str, Any]) -> Settings:
         file_events=values["daemon.file_events"],
         sync_interval=values["daemon.sync_interval"],
         watch_interval=values["daemon.watch_interval"],
+        remote_check=values["daemon.remote_check"],
         heartbeat_interval=values["daemon.heartbeat_interval"],
         values=values,
     )
@@ -185,6 +187,7 @@ dry_run = false              # true: claim but do not perform anything
 [daemon]
 sync_interval = 30           # seconds between git syncs when nothing happens
 watch_interval = 1           # seconds between looks at the vault for a person's moves
+remote_check = 2             # seconds between cheap looks at the remote's head (0 = off)
 heartbeat_interval = 300     # seconds between heartbeats written to Logs/<agent>/
 file_events = true           # act on the vault's (and the Maildir's) file-system events; false = poll
 

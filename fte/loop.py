@@ -133,6 +133,49 @@ class VaultWatcher:
             self.observer.join(timeout=5)
 
 
+class RemoteWatcher:
+    """Sets ``wake`` when the remote's branch moved past what this host last fetched: another host
+    pushed, so a sync now brings it in seconds instead of at the next ``sync_interval``.
+
+    One ``git ls-remote`` every ``every`` seconds (a round trip; nothing is fetched, no lock is
+    taken: it reads the remote and one ref). It wakes once per new remote head — if that sync
+    fails, the loop's own backoff applies — and looks less often while the remote does not answer
+    (doubling, up to a minute)."""
+
+    def __init__(self, remote_head: Callable[[], tuple[str | None, str | None]], every: float,
+                 wake: threading.Event) -> None:
+        self.remote_head = remote_head
+        self.every = every
+        self.wake = wake
+        self._stopped = threading.Event()
+        self._thread: threading.Thread | None = None
+        #: The last remote head this woke the loop for.
+        self.woken_for: str | None = None
+
+    def start(self) -> bool:
+        self._thread = threading.Thread(target=self._run, name="fte-remote-watch", daemon=True)
+        self._thread.start()
+        return True
+
+    def _run(self) -> None:
+        delay = self.every
+        while not self._stopped.wait(delay):
+            try:
+                now, fetched = self.remote_head()
+            except FteError:
+                delay = min(max(delay * 2, self.every), 60.0)
+                continue
+            delay = self.every
+            if now is not None and now != fetched and now != self.woken_for:
+                self.woken_for = now
+                self.wake.set()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+
 def run_daemon(
     home: Path,
     once: bool = False,
@@ -168,8 +211,11 @@ def run_daemon(
                 roots = [opened.settings.vault] + ([opened.settings.maildir_path / "new"] if opened.settings.drafts else [])
                 watcher = VaultWatcher(roots, wake)
                 watching = False if (once or not opened.settings.file_events) else watcher.start()
+                remote = RemoteWatcher(opened.git.remote_head, opened.settings.remote_check, wake)
+                looking = bool(not once and opened.settings.remote and opened.settings.remote_check) and remote.start()
                 log(f"fte daemon: {opened.settings.role} host {opened.settings.agent!r}, vault {opened.settings.vault}"
-                    + ("" if once else f", {'file events' if watching else 'polling'}"))
+                    + ("" if once else f", {'file events' if watching else 'polling'}")
+                    + (f", the remote's head every {opened.settings.remote_check:g} s" if looking else ""))
                 ticks = 0
                 failures = 0
                 try:
@@ -197,6 +243,7 @@ def run_daemon(
                             break
                 finally:
                     watcher.stop()
+                    remote.stop()
             finally:
                 opened.close()
     finally:

@@ -47,6 +47,9 @@ SETTINGS: tuple[Setting, ...] = (
     S("dry_run", False, "perform nothing: approved tasks are logged, not claimed", is_bool),
     S("daemon.sync_interval", 30.0, "seconds between syncs when nothing happens; doubles (up to ×10) while the "
       "remote is unreachable", positive),
+    S("daemon.remote_check", 2.0, "seconds between cheap looks at the remote's head (`git ls-remote`: one round "
+      "trip, nothing fetched); a sync runs as soon as it moved. 0 = off (sync every `sync_interval` only)",
+      non_negative),
     S("daemon.watch_interval", 1.0, "seconds between looks at the vault when file-system events are unavailable",
       positive),
     S("daemon.heartbeat_interval", 300.0, "seconds between heartbeats written to `Logs/<agent>/heartbeat.json`",

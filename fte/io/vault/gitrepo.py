@@ -24,6 +24,8 @@ from fte.io.vault.notes import TASK_FOLDERS
 from fte.io.vault.treemerge import Entry
 
 BRANCH = "main"
+#: Never wait on a prompt or a dead host: a daemon has no one to type a password.
+SSH_COMMAND = "ssh -o BatchMode=yes -o ConnectTimeout=15"
 REMOTE = "origin"
 UPSTREAM = f"{REMOTE}/{BRANCH}"
 GITIGNORE = """# fte: only notes and small data files are synced (docs/sync.md)
@@ -108,7 +110,7 @@ class GitRepo:
         # unreachable remote must fail fast so the tick goes on (and the backoff starts).
         self.repo.git.update_environment(
             GIT_EDITOR="true", GIT_TERMINAL_PROMPT="0", LC_ALL="C",
-            GIT_SSH_COMMAND=os.environ.get("GIT_SSH_COMMAND", "ssh -o BatchMode=yes -o ConnectTimeout=15"))
+            GIT_SSH_COMMAND=os.environ.get("GIT_SSH_COMMAND", SSH_COMMAND))
 
     # -- set-up -----------------------------------------------------------------------------------
 
@@ -295,6 +297,26 @@ class GitRepo:
 
     def upstream(self) -> str | None:
         return self._rev(UPSTREAM)
+
+    def remote_head(self, timeout: float = 15.0) -> tuple[str | None, str | None]:
+        """``(the remote's head now, the head last fetched)``: one ``git ls-remote`` (a round trip
+        that fetches nothing) and one ``rev-parse``. Plain subprocesses, no shared state: safe from
+        another thread than the sync's. :class:`Unreachable` when the remote does not answer."""
+        ref = f"refs/heads/{BRANCH}"
+        env = {**os.environ, "LC_ALL": "C", "GIT_TERMINAL_PROMPT": "0",
+               "GIT_SSH_COMMAND": os.environ.get("GIT_SSH_COMMAND", SSH_COMMAND)}
+        try:
+            listed = subprocess.run(["git", "ls-remote", REMOTE, ref], cwd=self.root, capture_output=True,
+                                    timeout=timeout, env=env)
+            fetched = subprocess.run(["git", "rev-parse", "-q", "--verify", f"refs/remotes/{UPSTREAM}"],
+                                     cwd=self.root, capture_output=True, timeout=timeout, env=env)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise Unreachable(f"git ls-remote: {exc}") from exc
+        if listed.returncode != 0:
+            raise Unreachable(f"git ls-remote: {listed.stderr.decode(errors='replace').strip()[:200]}")
+        now = next((line.split("\t")[0] for line in listed.stdout.decode().splitlines()
+                    if line.endswith("\t" + ref)), None)
+        return now, (fetched.stdout.decode().strip() or None)
 
     def ahead_behind(self) -> tuple[int, int]:
         """Commits we have that the remote has not, and the other way round (as of the last fetch)."""
