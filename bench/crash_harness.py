@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
 
-from fte.crashpoints import POINTS
+from fte.crashpoints import FLOW_POINTS
 from fte.home import init_home, trust_host
 
 MAILS = 3
@@ -136,11 +136,11 @@ def run_once(point: str, hit: int, root: Path) -> RunResult:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--point", choices=POINTS, action="append", help="kill point (default: all)")
+    ap.add_argument("--point", choices=FLOW_POINTS, action="append", help="kill point (default: all)")
     ap.add_argument("--runs", type=int, default=3, help="runs per point: the crash at the 1st..Nth arrival")
     ap.add_argument("--write", action="store_true", help="write the results into docs/RELIABILITY.md")
     args = ap.parse_args(argv)
-    points = args.point or list(POINTS)
+    points = args.point or list(FLOW_POINTS)
     results: list[RunResult] = []
     started = time.monotonic()
     for point in points:

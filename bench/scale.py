@@ -4,6 +4,16 @@ side by side with the plain sync loop many vault-sync tools run every cycle
 
     python bench/scale.py --notes 100000
 
+Years of use: ``--years 5`` builds the home of a person who kept fte five years at ``--per-day``
+(200) tasks a day — 365,000 tasks, 2.5 million transitions — as archival leaves it with
+``--after-months`` (3): every month that is due packed into ``Archive/<YYYY-MM>.md``, the rest
+as notes in ``Done/``. It measures the idle tick, a tick with 10 approvals, every named query, a
+whole ``fte status`` process, RSS over ``--long-ticks`` (1,000) idle ticks, and the files of the
+synced tree. Goals (issue 16): idle tick < 100 ms, busy tick < 500 ms, each query < 1 s, status
+< 300 ms, RSS flat, the tree < 20,000 files.
+
+    python bench/scale.py --years 5
+
 The N done tasks are written straight into SQLite and the vault (rendered by fte's own renderer),
 then committed and pushed once: building them through the lifecycle would take hours and is not
 what is measured. The 10 approvals go through the real lifecycle (mail → draft → pending → a move).
@@ -84,6 +94,146 @@ def fill(home: Path, n: int) -> None:
     db.close()
 
 
+def fill_years(home: Path, years: int, per_day: int, after_months: int) -> None:
+    """Years of finished tasks, as archival leaves them: rows (7 transitions each) for all; the due
+    months' notes in their month's archive note, the rest as notes; one commit, pushed."""
+    import sqlite3
+    from collections import defaultdict
+
+    from fte.io.vault.archive import archive_path, entry_of_note, render_archive
+    from fte.tick.archive import cutoff
+
+    vault = home / "vault"
+    now = datetime.now(timezone.utc)
+    limit = cutoff(now, after_months)
+    n = years * 365 * per_day
+    start = now - timedelta(days=years * 365)
+    step = timedelta(days=1) / per_day
+    db = sqlite3.connect(home / "fte.db")
+    db.execute("PRAGMA synchronous=OFF")
+    months: dict[str, list] = defaultdict(list)
+    rows, transitions = [], []
+
+    def flush() -> None:
+        db.executemany("INSERT INTO tasks (id, kind, state, version, mirrored_version, source, source_ref, origin, "
+                       "title, params, body, original, note_path, claimed_by, created_at, updated_at, expires_at, "
+                       "approval, last_error, flags) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+        db.executemany("INSERT INTO transitions (task_id, version, event, from_state, to_state, actor, host, source, "
+                       "at, detail) VALUES (?,?,?,?,?,?,?,?,?,?)", transitions)
+        rows.clear()
+        transitions.clear()
+
+    for i in range(n):
+        at = start + step * i
+        tid = uuid.uuid4().hex
+        t = Task(id=tid, kind="email.reply", state="done", version=7, source="maildir", source_ref=f"<old-{i}@x>",
+                 origin="bench", title=f"Old question {i}", params={"to": f"c{i}@example.com", "subject": f"Re: {i}"},
+                 body="Thanks, answered.\n", original="", created_at=at, updated_at=at, flags={},
+                 approval={"by": "ann"}, claimed_by="bench")
+        rel = note_relpath(t)
+        data = render_task(t)
+        flags: dict[str, str] = {}
+        if at < limit:
+            month = f"{at:%Y-%m}"
+            months[month].append(entry_of_note(rel, data))
+            flags = {"archived": month, "archived_from": rel}
+            rel = archive_path(month)
+        else:
+            p = vault / rel
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.write_bytes(data)
+        rows.append((tid, t.kind, "done", 7, 7, "maildir", t.source_ref, "bench", t.title, json.dumps(t.params), t.body,
+                     "", rel, "bench", iso(at), iso(at), None, json.dumps(t.approval), None, json.dumps(flags)))
+        for v, (ev, a, b) in enumerate([("detect", None, "detected"), ("draft", "detected", "drafted"),
+                                        ("sync", "drafted", "synced"), ("present", "synced", "pending"),
+                                        ("approve", "pending", "approved"), ("claim", "approved", "claimed"),
+                                        ("complete", "claimed", "done")], 1):
+            transitions.append((tid, v, ev, a, b, "bench", "bench", "daemon", iso(at), "{}"))
+        if len(rows) >= 20_000:
+            flush()
+    flush()
+    db.commit()
+    db.close()
+    (vault / "Archive").mkdir(exist_ok=True)
+    for month, entries in months.items():
+        (vault / archive_path(month)).write_bytes(render_archive(month, entries))
+    git(vault, "add", "-A")
+    git(vault, "commit", "-q", "-m", f"{years} years of finished tasks")
+    git(vault, "push", "-q", "origin", "HEAD:main")
+    git(vault, "fetch", "-q", "origin")
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=vault, capture_output=True, text=True).stdout.strip()
+    db = sqlite3.connect(home / "fte.db")
+    db.execute("INSERT OR REPLACE INTO cursors (name, value, updated_at) VALUES ('git.integrated', ?, ?)",
+               (head, iso(now)))
+    db.execute("INSERT OR REPLACE INTO cursors (name, value, updated_at) VALUES ('archive.day', ?, ?)",
+               (now.date().isoformat(), iso(now)))
+    db.commit()
+    db.close()
+
+
+def years_run(args: argparse.Namespace) -> int:
+    """``--years``: the measurements of issue 16 on a home of that many years."""
+    from fte.queries import NAMED
+
+    with tempfile.TemporaryDirectory(prefix="fte-years-") as tmp:
+        root = Path(tmp)
+        subprocess.run(["git", "init", "-q", "--bare", "--initial-branch=main", str(root / "remote.git")], check=True)
+        home = root / "h"
+        init_home(home, role="all", agent="bench", remote=str(root / "remote.git"))
+        toml = home / "fte.toml"
+        toml.write_text(toml.read_text().replace("after_months = 3", f"after_months = {args.after_months}", 1))
+        with Timer() as build:
+            subprocess.run([sys.executable, __file__, "--years", str(args.years), "--per-day", str(args.per_day),
+                            "--after-months", str(args.after_months), "--fill-only", str(home)], check=True)
+        tracked = int(subprocess.run("git ls-files | wc -l", shell=True, cwd=home / "vault", capture_output=True,
+                                     text=True).stdout)
+        print(f"built {args.years} years x {args.per_day}/day in {build.wall:.0f} s; the synced tree: "
+              f"{tracked} files", flush=True)
+        status = []
+        for _ in range(5):
+            with Timer() as t:
+                subprocess.run([sys.executable, "-m", "fte", "status", "--home", str(home)], check=True,
+                               capture_output=True)
+            status.append(t.wall)
+        queries = {}
+        for name in NAMED:
+            with Timer() as t:
+                r = subprocess.run([sys.executable, "-m", "fte", "sql", name, "--json", "--home", str(home)],
+                                   capture_output=True)
+            assert r.returncode == 0, r.stderr
+            queries[name] = t.wall
+        with open_home(home) as h:
+            runner = Runner(h)
+            runner.tick()
+            idle = []
+            for _ in range(args.ticks):
+                with Timer() as t:
+                    runner.tick()
+                idle.append(t.wall)
+            drop_mails(home / "inbox", 10, start=10_000_000)
+            runner.tick()
+            for note in sorted((h.vault.root / "Pending_Approval" / "email").iterdir()):
+                os.replace(note, h.vault.root / "Approved" / note.name)
+            with Timer() as busy:
+                runner.tick()
+            rss = []
+            for i in range(args.long_ticks):
+                runner.tick()
+                if i in (99, args.long_ticks // 2 - 1, args.long_ticks - 1):
+                    rss.append((i + 1, rss_mb()))
+            counts = h.store.counts()
+    print(machine())
+    print(f"home: {sum(counts.values())} tasks; synced tree {tracked} files (goal < 20,000)")
+    print(f"idle tick: median {statistics.median(idle) * 1000:.0f} ms (min {min(idle) * 1000:.0f}, max "
+          f"{max(idle) * 1000:.0f}) over {len(idle)} (goal < 100 ms)")
+    print(f"tick with 10 approvals: {busy.wall * 1000:.0f} ms (goal < 500 ms)")
+    print(f"fte status, whole process: median {statistics.median(status) * 1000:.0f} ms over 5 (goal < 300 ms)")
+    for name, wall in queries.items():
+        print(f"fte sql {name} --json, whole process: {wall * 1000:.0f} ms (goal < 1 s)")
+    print("RSS over idle ticks: " + ", ".join(f"{mb:.0f} MB after {n}" for n, mb in rss))
+    return 0
+
+
 def plain_cycle(vault: Path) -> float:
     t = time.perf_counter()
     subprocess.run("git add -A && git commit -q -m sync; git pull -q --rebase && git push -q", shell=True, cwd=vault,
@@ -95,11 +245,20 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--notes", type=int, default=100_000)
     ap.add_argument("--ticks", type=int, default=7)
+    ap.add_argument("--years", type=int, default=0, help="a home of this many years of use (see above)")
+    ap.add_argument("--per-day", type=int, default=200)
+    ap.add_argument("--after-months", type=int, default=3)
+    ap.add_argument("--long-ticks", type=int, default=1000)
     ap.add_argument("--fill-only", metavar="HOME", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.fill_only:  # in a child process, so the fixture's memory is not the daemon's
-        fill(Path(args.fill_only), args.notes)
+        if args.years:
+            fill_years(Path(args.fill_only), args.years, args.per_day, args.after_months)
+        else:
+            fill(Path(args.fill_only), args.notes)
         return 0
+    if args.years:
+        return years_run(args)
     with tempfile.TemporaryDirectory(prefix="fte-scale-") as tmp:
         root = Path(tmp)
         subprocess.run(["git", "init", "-q", "--bare", "--initial-branch=main", str(root / "remote.git")], check=True)

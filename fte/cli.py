@@ -360,6 +360,10 @@ def show(task_id: str, as_json: bool, home: Path) -> None:
     click.echo(format_table(["at", "event", "change", "actor", "host", "source"], rows))
 
 
+#: Rows a named query shows unless ``--limit`` says otherwise.
+NAMED_LIMIT = 1000
+
+
 @cli.command()
 @click.argument("query", required=False)
 @click.option("--list", "list_named", is_flag=True, help="List the named queries.")
@@ -367,9 +371,11 @@ def show(task_id: str, as_json: bool, home: Path) -> None:
 @click.option("--csv", "fmt", flag_value="csv", help="Rows as CSV with a header line.")
 @click.option("--timeout", type=float, default=5.0, show_default=True,
               help="Seconds the query may run; longer is refused (exit 2).")
+@click.option("--limit", type=click.IntRange(min=0), default=None,
+              help=f"At most N rows (named queries: {NAMED_LIMIT} unless given; 0 = all); said on stderr when cut.")
 @home_option
 @handle_errors
-def sql(query: str | None, list_named: bool, fmt: str | None, timeout: float, home: Path) -> None:
+def sql(query: str | None, list_named: bool, fmt: str | None, timeout: float, limit: int | None, home: Path) -> None:
     """Run one read-only SQL query, or a named one, over this host's database (writes are refused, exit 2).
 
     QUERY is SQL, or a name from --list (approval-latency, executions, throughput, failures,
@@ -392,9 +398,15 @@ def sql(query: str | None, list_named: bool, fmt: str | None, timeout: float, ho
     _reader_schema(settings)
     if query in NAMED:
         query = NAMED[query][1]
+        limit = NAMED_LIMIT if limit is None else limit  # years of history: the newest first, not all
     elif re.fullmatch(r"[a-z][a-z0-9_-]*", query.strip()) and query.strip().lower() not in _SQL_WORDS:
         raise BadInput(f"no named query {query.strip()!r}; the named queries: {', '.join(NAMED)} (or write SQL)")
+    if limit:
+        query = f"SELECT * FROM ({query.strip().rstrip(';')}) LIMIT {limit + 1}"
     columns, rows = run_query(settings.db_path, query, timeout=timeout)
+    if limit and len(rows) > limit:
+        rows = rows[:limit]
+        click.echo(f"(the first {limit} rows; --limit 0 for all, or --limit N)", err=True)
     if fmt == "json":
         _emit_json([dict(zip(columns, r)) for r in rows])
     elif fmt == "csv":
@@ -672,6 +684,60 @@ def demo(keep: bool, folder: str | None) -> None:
     from fte.demo import run_demo
 
     sys.exit(run_demo(Path(folder) if folder else None, keep=keep, echo=click.echo))
+
+
+@cli.group()
+def archive() -> None:
+    """Finished notes, one note per month in Archive/ (docs/sync.md, "Archive")."""
+
+
+@archive.command("run")
+@home_option
+@click.option("--json", "as_json", is_flag=True, help="Print what was archived as JSON.")
+@handle_errors
+def archive_run(home: Path, as_json: bool) -> None:
+    """Archive now what [archive] after_months makes due (the daemon does it once a day), and push."""
+    from fte.daemon import Runner, TickReport
+
+    with open_home(home) as h:
+        runner = Runner(h, log=lambda m: click.echo(m, err=True))
+        if runner.archiver is None:
+            raise BadInput(f"a {h.settings.role} host does not archive: finished notes are a local host's")
+        report = TickReport()
+        with h.lifecycle.batch():
+            months = runner.archiver(report, force=True)
+            runner.publish(report)
+    if as_json:
+        _emit_json([{"month": m, "archived": n} for m, n in months])
+    else:
+        for m, n in months:
+            click.echo(f"{m}: {n} note(s) archived into Archive/{m}.md")
+        if not months:
+            click.echo("nothing to archive")
+
+
+@archive.command("restore")
+@click.argument("task_id")
+@home_option
+@click.option("--json", "as_json", is_flag=True, help="Print the restored note's path as JSON.")
+@handle_errors
+def archive_restore(task_id: str, home: Path, as_json: bool) -> None:
+    """Bring an archived task's note back where it was, byte for byte (it is not archived again)."""
+    from fte.daemon import Runner, TickReport
+    from fte.tick.archive import restore
+    from fte.tick.context import Context
+
+    with open_home(home) as h:
+        if not h.settings.executes:
+            raise BadInput(f"a {h.settings.role} host does not archive: finished notes are a local host's")
+        runner = Runner(h)
+        task = h.store.get(task_id)
+        path = restore(Context(h, lambda m: None), task)
+        runner.publish(TickReport(), message=f"fte {h.settings.agent}: restore {task.short_id} from the archive")
+    if as_json:
+        _emit_json({"id": task.id, "note": path})
+    else:
+        click.echo(f"restored {task.short_id} to {path}")
 
 
 @cli.group()

@@ -61,6 +61,7 @@ class Settings:
     sync_interval: float = 30.0
     watch_interval: float = 1.0
     remote_check: float = 2.0
+    archive_after_months: int = 3
     heartbeat_interval: float = 300.0
     file_events: bool = True
     signature: str = ""
@@ -128,6 +129,7 @@ def parse_settings(home: Path, data: dict[str, Any]) -> Settings:
         sync_interval=values["daemon.sync_interval"],
         watch_interval=values["daemon.watch_interval"],
         remote_check=values["daemon.remote_check"],
+        archive_after_months=values["archive.after_months"],
         heartbeat_interval=values["daemon.heartbeat_interval"],
         values=values,
     )
@@ -194,6 +196,9 @@ file_events = true           # act on the vault's (and the Maildir's) file-syste
 [notes]
 timezone = {toml_str(local_zone_name())}{" " * max(1, 16 - len(local_zone_name()))}# your time zone: notes show their dates in it (IANA name, e.g. "Europe/Paris")
 debounce = 3                 # seconds fte waits before rewriting a note you changed just now
+
+[archive]
+after_months = 3             # finished notes leave the task folders for Archive/<YYYY-MM>.md (0 = at once)
 
 [audit]
 retention_days = 90          # daily audit files in Logs/<agent>/audit/ older than this are removed

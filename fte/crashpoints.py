@@ -12,7 +12,9 @@ nothing performed), ``before-call`` (the attempt row committed, the provider not
 ``after-call`` (the provider accepted, the attempt row not finished); and in a sync:
 ``sync-fetched``, ``sync-merged`` (the merge commit exists, the tree not yet touched),
 ``sync-checkout-path`` (before each path of the tree is brought along), ``sync-checked-out`` (the
-tree and the branch moved, the journal not yet removed), ``sync-pushed``.
+tree and the branch moved, the journal not yet removed), ``sync-pushed``; and in archival:
+``archive-marked`` (a month's rows marked archived, no file changed), ``archive-written`` (its
+archive note written, the notes not yet removed).
 
 The same points take in-process hooks (:func:`on`): a test acts there — a person moving a note
 in the middle of a sync step — instead of dying. Hooks are for tests and tools, never for the
@@ -27,7 +29,11 @@ from typing import Callable
 
 POINTS = ("after-commit", "after-note-write", "before-git-commit", "after-git-commit",
           "after-claim-push", "before-call", "after-call",
-          "sync-fetched", "sync-merged", "sync-checkout-path", "sync-checked-out", "sync-pushed")
+          "sync-fetched", "sync-merged", "sync-checkout-path", "sync-checked-out", "sync-pushed",
+          "archive-marked", "archive-written")
+#: The points the cloud → local → execute scenario of the crash harness reaches (archival has its
+#: own crash tests: tests/test_archive.py).
+FLOW_POINTS = tuple(p for p in POINTS if not p.startswith("archive-"))
 _hits: dict[str, int] = {}
 _hooks: dict[str, list[Callable[[], None]]] = {}
 

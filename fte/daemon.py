@@ -23,6 +23,7 @@ from fte.keys import KEY_NAME
 from fte.notify import Notifier
 from fte.states.execution import Executions
 from fte.states.reconcile import Reconciler
+from fte.tick.archive import Archiver
 from fte.tick.context import Context, TickReport
 from fte.tick.execute import Execute
 from fte.tick.intake import Intake
@@ -81,6 +82,8 @@ class Runner:
             if settings.executes else None
         )
         self.execute = Execute(ctx, self.executions, self.sync.publish) if self.executions is not None else None
+        # Finished notes are a local host's (it writes everything from Pending_Approval/ on).
+        self.archiver = Archiver(ctx, self.sync.publish) if settings.executes else None
         notify = settings.section("notify")
         self.outputs = Outputs(ctx, self.sync, Notifier(notify["urls"], load_env(settings.home), log)
                                if notify["urls"] else None)
@@ -93,8 +96,8 @@ class Runner:
     def sync_in(self, report: TickReport) -> None:
         self.sync.sync_in(report)
 
-    def publish(self, report: TickReport, push: bool = True) -> SyncResult:
-        return self.sync.publish(report, push)
+    def publish(self, report: TickReport, push: bool = True, message: str | None = None) -> SyncResult:
+        return self.sync.publish(report, push, message)
 
     # -- the tick --------------------------------------------------------------------------------------
 
@@ -135,6 +138,8 @@ class Runner:
         outputs.daily_audit()
         outputs.heartbeat()
         sync.publish(report)
+        if self.archiver is not None and self.archiver(report):
+            sync.publish(report)  # the month's commits, pushed
         outputs.notify()
         return report
 

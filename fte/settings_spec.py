@@ -60,6 +60,9 @@ SETTINGS: tuple[Setting, ...] = (
       "in it, to the minute", zone_name),
     S("notes.debounce", 3.0, "seconds fte waits before rewriting a note the person changed just now, so Obsidian "
       "never reloads a note under their cursor; 0 = never wait", non_negative),
+    S("archive.after_months", 3, "finished notes (done, rejected, expired) leave the task folders for one note per "
+      "month, `Archive/<YYYY-MM>.md`, once their month is this many months past; 0 = at the next tick "
+      "(docs/sync.md, \"Archive\")", whole(0)),
     S("audit.retention_days", 90, "daily audit files older than this are removed", whole(1)),
     *(setting for table in CHANNEL_TABLES for setting in table.settings()),
     S("notify.urls", [], "Apprise URLs (`ntfy://…`, `tgram://…`, `mailto://…`, `json://…`); a `${NAME}` in one is "

@@ -117,16 +117,31 @@ def _fingerprint(db: Path) -> str:
         "SELECT 1; DELETE FROM tasks",
     ],
 )
-def test_sql_refuses_writes(home_dir: Path, query: str) -> None:
+@pytest.mark.parametrize("limit", [[], ["--limit", "5"]])
+def test_sql_refuses_writes(home_dir: Path, query: str, limit: list[str]) -> None:
+    """Also when the query is wrapped to be cut at a limit (a ')' in it cannot step out)."""
     with open_home(home_dir) as h:
         new_task(h)
     db = home_dir / "fte.db"
     before = _fingerprint(db)
-    r = CliRunner().invoke(cli, ["sql", query, "--home", str(home_dir)])
+    r = CliRunner().invoke(cli, ["sql", query, *limit, "--home", str(home_dir)])
     assert r.exit_code == 2, r.output
     assert r.output.startswith("fte: ") and len(r.output.strip().splitlines()) == 1
     assert _fingerprint(db) == before
     assert not (home_dir / "evil.db").exists() and not Path("evil.db").exists()
+
+
+def test_a_named_query_shows_the_newest_rows_and_says_when_it_cut(home_dir: Path) -> None:
+    """Years of history: ``timeline`` holds millions of rows; a named query shows 1,000 unless told."""
+    with open_home(home_dir) as h:
+        for i in range(3):
+            new_task(h, ref=f"<limit-{i}@x>")
+    r = CliRunner().invoke(cli, ["sql", "timeline", "--json", "--limit", "2", "--home", str(home_dir)])
+    assert r.exit_code == 0 and len(json.loads(r.stdout)) == 2
+    assert "the first 2 rows; --limit 0 for all" in r.stderr
+    whole = CliRunner().invoke(cli, ["sql", "timeline", "--json", "--limit", "0", "--home", str(home_dir)])
+    assert len(json.loads(whole.stdout)) == 3 and not whole.stderr
+    assert len(json.loads(run("sql", "timeline", "--json", "--home", str(home_dir)).stdout)) == 3
 
 
 def test_sql_reads_in_three_formats(home_dir: Path) -> None:

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from fte.crashpoints import POINTS
+from fte.crashpoints import FLOW_POINTS
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 from crash_harness import run_once  # noqa: E402
 
 
-@pytest.mark.parametrize("point", POINTS)
+@pytest.mark.parametrize("point", FLOW_POINTS)
 def test_killed_at_each_point_converges_without_duplicates(tmp_path: Path, point: str) -> None:
     result = run_once(point, 1, tmp_path)
     assert result.crashed, f"{point} was never reached"

@@ -167,3 +167,58 @@ def test_a_key_pasted_into_a_pending_draft_is_redacted_and_the_task_stays(tmp_pa
     history = subprocess.run(["git", "log", "-p", "--all"], cwd=remote, capture_output=True, text=True, check=True).stdout
     assert SECRETS["github-token"] not in history
     run.close()
+
+
+# -- found by mutation testing (docs/RELIABILITY.md, "Mutation testing") ----------------------------
+
+def test_a_placeholder_link_password_does_not_stop_the_scan_of_the_rest() -> None:
+    from fte.io.vault.secretguard import redact
+
+    data = b"docs: https://user:yourpassword@example.com, ours: https://bob:Xk29fPq7Lm@db.example.net/x\n"
+    out, found = redact(data)
+    assert b"Xk29fPq7Lm" not in out and [f.kind for f in found] == ["url-password"]
+
+
+def test_overlapping_findings_redact_the_longest_span_and_go_on() -> None:
+    from fte.io.vault.secretguard import redact
+
+    token = b"ghp_" + b"A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
+    data = b"token = " + token + b".tail~Zq81xW\nand later password: Hunter2!x\n"
+    out, found = redact(data)
+    assert b".tail~Zq81xW" not in out, "the whole assigned value goes, not only the part one pattern knows"
+    assert b"Hunter2!x" not in out and token not in out
+    assert len([f for f in found if f.kind == "password"]) == 1
+
+
+@pytest.mark.parametrize(("text", "found"), [
+    (b"token = 9fQ2xLk7Vb3Nm8Rt1Zp4", True),  # an assignment, not in a link: found
+    (b"https://shop.example/unsubscribe?token=9fQ2xLk7Vb3Nm8Rt1Zp4", False),  # a link's own machinery
+    (b"https://shop.example/x?api_key=9fQ2xLk7Vb3Nm8Rt1Zp4", True),  # a key is a key, even in a link
+])
+def test_a_token_in_a_link_query_is_the_links_own_unless_it_is_a_key(text: bytes, found: bool) -> None:
+    from fte.io.vault.secretguard import scan
+
+    assert bool([f for f in scan(text) if f.kind == "token-assignment"]) == found
+
+
+@pytest.mark.parametrize(("value", "found"), [
+    (b"qwerty0", True), (b"qwerty9", True),  # a digit, at both ends of 0-9
+    (b"Abcdefg", True), (b"ABCDEFa", True), (b"ABCDEFz", True), (b"Zbcdefg", True),  # mixed case, every edge
+    (b"abcdefg", False), (b"ABCDEFG", False),  # one case, no digit, no symbol: a word
+    (b"Ab1cd", False), (b"Ab1cde", True),  # six characters at least
+    (b"aaaaaa1", False), (b"aaaaab1", True),  # three different characters at least
+    (b"abc!def", True), (b"abcdef!", False),  # a symbol; a trailing one is the sentence's
+])
+def test_what_counts_as_a_password_at_every_edge(value: bytes, found: bool) -> None:
+    from fte.io.vault.secretguard import scan
+
+    assert bool([f for f in scan(b"password: " + value) if f.kind == "password"]) == found
+
+
+def test_a_token_needs_sixteen_characters_and_three_bits_of_entropy() -> None:
+    from fte.io.vault.secretguard import entropy, scan
+
+    assert entropy(b"aabb") == 1.0 and entropy(b"abcd") == 2.0 and entropy(b"") == 0.0
+    assert scan(b"secret = Zq81xWv3Tn5Lp7Rb")  # 16, varied
+    assert not scan(b"secret = Zq81xWv3Tn5Lp7R")  # 15
+    assert not scan(b"secret = abababababababababab")  # long, but 1 bit per character

@@ -17,6 +17,7 @@ import sqlalchemy.exc
 from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
+from fte.clock import iso
 from fte.errors import BadInput, NotFound
 from fte.models import migrate
 from fte.models.db import corrupt, session_factory, writer_engine
@@ -210,6 +211,52 @@ class Store:
                 else:
                     merged[key] = value
             task.flags = merged
+
+    def archivable(self, before: datetime, limit: int) -> list[Task]:
+        """Finished tasks (done, rejected, expired) last changed before ``before``, not archived and not
+        brought back by the person, nor refused once (a note that cannot be archived as it is),
+        oldest first (docs/sync.md, "Archive")."""
+        stmt = text("SELECT id FROM tasks WHERE state IN ('done', 'rejected', 'expired') AND updated_at < :before "
+                    "AND json_extract(coalesce(flags, '{}'), '$.archived') IS NULL "
+                    "AND json_extract(coalesce(flags, '{}'), '$.restored') IS NULL "
+                    "AND json_extract(coalesce(flags, '{}'), '$.archive_refused') IS NULL "
+                    "ORDER BY updated_at, id LIMIT :limit")
+        with self.read() as s:
+            ids = [r[0] for r in s.execute(stmt, {"before": iso(before), "limit": limit})]
+            return [t for t in (s.get(Task, i) for i in ids) if t is not None]
+
+    def archived_in(self, month: str) -> list[Task]:
+        """Tasks archived into ``month``'s archive note."""
+        stmt = text("SELECT id FROM tasks WHERE json_extract(coalesce(flags, '{}'), '$.archived') = :m ORDER BY id")
+        with self.read() as s:
+            ids = [r[0] for r in s.execute(stmt, {"m": month})]
+            return [t for t in (s.get(Task, i) for i in ids) if t is not None]
+
+    def set_archived(self, marks: list[tuple[str, str | None, str, str | None]], at: datetime,
+                     open_month: str | None = None) -> None:
+        """In one transaction: each ``(task id, month or None, note path, archived from)`` — a task
+        whose note moved into a month's archive note (month), or came back from it (None: the
+        note path is the note's again, and the task is kept out of later archival); and the
+        ``archive.open`` cursor (the month being archived, redone after a crash)."""
+        with self.write() as s:
+            for task_id, month, note_path, archived_from in marks:
+                task = s.get(Task, task_id)
+                if task is None:
+                    raise NotFound(f"no task {task_id!r}")
+                flags = dict(task.flags or {})
+                if month is None:
+                    flags.pop("archived", None)
+                    flags.pop("archived_from", None)
+                    flags["restored"] = True
+                else:
+                    flags["archived"], flags["archived_from"] = month, archived_from
+                task.flags, task.note_path = flags, note_path
+            if open_month is not None:
+                cursor = s.get(Cursor, "archive.open")
+                if cursor is None:
+                    s.add(Cursor(name="archive.open", value=open_month, updated_at=at))
+                else:
+                    cursor.value, cursor.updated_at = open_month, at
 
     def heartbeat(self, agent: str, role: str, at: datetime, **info: Any) -> None:
         """Record that ``agent`` was seen at ``at``; ``info`` is merged into what is known of it."""

@@ -24,6 +24,7 @@ from datetime import datetime
 
 from fte.clock import Clock, iso
 from fte.errors import BadInput, FteError, InvalidTransition, NoteError
+from fte.io.vault.archive import archive_path, parse_archive
 from fte.io.vault.gitrepo import Change
 from fte.io.vault.notes import (MAX_NOTE_BYTES, TASK_FOLDERS, Note, Vault, folder_state, note_fields, note_relpath, parse_note,
                           person_parts, render_task)
@@ -71,6 +72,9 @@ class Reconciler:
     _reported: set[tuple[str, int, int]] = field(default_factory=set)
     #: In-place edits of pending notes left for a later look (the person may still be typing).
     busy: set[str] = field(default_factory=set)
+    #: The last month's archive note read (its bytes and entries): a pull that archived a month
+    #: removes thousands of its notes, and each is checked against it.
+    _archives: dict[str, tuple[bytes, dict[str, Any]]] = field(default_factory=dict)
 
     @property
     def store(self) -> Store:
@@ -223,10 +227,35 @@ class Reconciler:
             row = self.store.find_by_note_path(path)
             if row is None or row.note_path != path or self.vault.path(path).exists():
                 continue
+            if self._archived_elsewhere(row, path):
+                continue
             self.incident("note-deleted", row.id, path, where="remote")
             self.lifecycle.mirror(row)
             restored += 1
         return restored
+
+    def _archived_elsewhere(self, row: Task, path: str) -> bool:
+        """A finished task's note that left the task folders for its month's archive note (another
+        host archived it, or this one before a crash): recorded as archived, not written again.
+        Believed only for a task this host already holds as finished, and only if the archive
+        note holds that very note (docs/sync.md, "Archive")."""
+        if row.state not in ("done", "rejected", "expired"):
+            return False
+        month = f"{row.updated_at:%Y-%m}"
+        rel = archive_path(month)
+        data = self.vault.read(rel) or b""
+        cached = self._archives.get(rel)
+        if cached is None or cached[0] != data:  # one read of a month's archive for all its notes
+            try:
+                cached = (data, parse_archive(data, rel))
+            except (NoteError, UnicodeDecodeError):
+                cached = (data, {})
+            self._archives = {rel: cached}
+        entry = cached[1].get(row.id)
+        if entry is None or entry.meta.get("state") != row.state:
+            return False
+        self.store.set_archived([(row.id, month, rel, path)], self.lifecycle.clock())
+        return True
 
     def _parse_pulled(self, change: Change, read_blob: Callable[[str, int], bytes]) -> Note | None:
         try:
@@ -385,7 +414,7 @@ class Reconciler:
                 continue
             owner = self._owner_of(path)
             if owner is None or not self.vault.path(path).exists():
-                if owner is not None and owner.note_path == path:
+                if owner is not None and owner.note_path == path and not self._archived_elsewhere(owner, path):
                     # The person deleted a live note: put it back (the row is the truth).
                     self.incident("note-deleted", owner.id, path)
                     self.lifecycle.mirror(owner)
@@ -404,6 +433,8 @@ class Reconciler:
             # under their cursor. It is read at a look after they stop, as one edit.
             self.busy.add(path)
             return set()
+        if (row.flags or {}).get("archived_from") == path:
+            return {path}  # changed while it was being archived: the archival takes it as it is now
         where = folder_state(path)
         fields = note_fields(note)
         executes = self.role in ("local", "all")

@@ -26,6 +26,7 @@ class TickReport:
     executed: int = 0
     failed: int = 0
     pulled: int = 0
+    archived: int = 0
     sync_error: str | None = None
     events: list[str] = field(default_factory=list)
 

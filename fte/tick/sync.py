@@ -76,8 +76,9 @@ class Sync:
         removed, self._removed = self._removed, []
         self.reconciler.removed_by_sync(removed)
 
-    def publish(self, report: TickReport, push: bool = True) -> SyncResult:
+    def publish(self, report: TickReport, push: bool = True, message: str | None = None) -> SyncResult:
         """Commit what this host changed (after the secret guard) and, with ``push``, sync.
+        ``message``: the commit's (default: the events of the lifecycle's journal).
 
         Nothing committed and nothing waiting to be pushed: no sync (the tick's first step fetched).
         """
@@ -86,7 +87,7 @@ class Sync:
         paths = ctx.vault.drain_touched()
         committed = False
         if paths:
-            commit = ctx.git.commit(paths, self._message())
+            commit = ctx.git.commit(paths, message or self._message())
             committed = commit.sha is not None
             for event in commit.redacted:
                 if event.task_id and ctx.store.find(event.task_id):
