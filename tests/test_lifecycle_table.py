@@ -90,3 +90,9 @@ def test_the_later_state_wins_in_this_order() -> None:
         < rank["claimed"] < rank["done"]
     assert rank["pending"] < rank["rejected"] and rank["pending"] < rank["expired"]
     assert rank["claimed"] < rank["failed"]
+
+
+@pytest.mark.parametrize(("state", "event", "dest"), [("detected", "draft", "drafted"), ("pending", "approve", "approved"),
+                                                       ("claimed", "complete", "done")])
+def test_a_step_with_one_destination_needs_no_target(state: str, event: str, dest: str) -> None:
+    assert next_state(state, event) == dest

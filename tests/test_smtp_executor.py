@@ -138,6 +138,21 @@ def test_a_connection_lost_after_data_is_an_unknown_outcome(tmp_path: Path) -> N
         server.stop()
 
 
+def test_a_connection_lost_before_data_is_transient(tmp_path: Path) -> None:
+    """Lost at RCPT, before the message was handed over: definitely not delivered, retried later
+    (found by mutation testing: a wrong test of the last command made it "unknown")."""
+    inbox = Inbox(hang_up_at_rcpt=True)
+    server = start_server(inbox)
+    try:
+        ex = executor(server, tmp_path, security="none", timeout=10)
+        with pytest.raises(ExecutionError) as info:
+            ex.perform(reply_task(), "<k@example.com>", NOW)
+        assert not isinstance(info.value, OutcomeUnknown) and info.value.transient
+        assert inbox.messages == [] and ex.lookup("<k@example.com>") is None
+    finally:
+        server.stop()
+
+
 def test_an_interrupted_send_is_an_unknown_outcome(tmp_path: Path) -> None:
     ex = SmtpExecutor(SmtpSettings(host="127.0.0.1", port=1, sent_path=tmp_path / "sent"))
     key = "<fte.x@example.com>"

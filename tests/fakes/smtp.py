@@ -27,8 +27,12 @@ class Inbox:
     refuse_with: str | None = None  # at RCPT, e.g. "451 4.3.0 try again later" (greylisting)
     refuse_data_with: str | None = None  # after the message, e.g. "550 5.7.1 Message rejected as spam"
     hang_up_after_data: bool = False  # keep the message, then drop the connection before replying
+    hang_up_at_rcpt: bool = False  # drop the connection when the recipient is named (before DATA)
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: ANN001
+        if self.hang_up_at_rcpt:
+            server.transport.abort()
+            return "250 never seen"
         if self.refuse_with:
             return self.refuse_with
         envelope.rcpt_tos.append(address)
