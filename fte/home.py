@@ -30,10 +30,12 @@ from fte.config import (
     toml_str,
 )
 
-from fte.errors import BadInput, FteError
-from fte.io.vault.gitlock import HostLock
-from fte.io.vault.gitsync import GitSync
 from fte.clock import zone
+from fte.errors import BadInput, FteError, NoteError
+from fte.io.vault.archive import Entry, archive_path, month_of_archive, parse_archive
+from fte.io.vault.gitlock import HostLock
+from fte.io.vault.gitrepo import Change
+from fte.io.vault.gitsync import GitSync
 from fte.io.vault.notes import FOLDERS, TASK_FOLDERS, Vault
 from fte.keys import KEY_NAME, Keyring, create_host_key, load_host_key
 from fte.models.store import Store
@@ -223,8 +225,22 @@ def _rebuild_database(opened: Home) -> int:
     assert opened.lifecycle.trust is not None
     reconciler = Reconciler(opened.lifecycle, settings.role, opened.lifecycle.trust, settings.person)
     if head is not None:
-        reconciler.pulled(git.changes(None, head), git.read_blob,
+        changes = git.changes(None, head)
+        archived = _archived_entries(opened, changes)
+        # An archived note is adopted like any pulled note (its signatures checked), then recorded
+        # as archived again: it stays in its month's archive note (docs/sync.md, "Archive").
+        served = {f"archive:{tid}": entry.note_bytes() for tid, (_month, entry) in archived.items()}
+        changes += [Change("M", entry.path, blob=f"archive:{tid}") for tid, (_m, entry) in archived.items()]
+        reconciler.pulled(changes, lambda sha, limit: served[sha] if sha in served else git.read_blob(sha, limit),
                           versions=lambda: git.history(None, head, sorted(TASK_FOLDERS)))
+        marks: list[tuple[str, str | None, str, str | None]] = []
+        for tid, (month, entry) in archived.items():
+            task = opened.store.find(tid)
+            if task is not None and task.state in ("done", "rejected", "expired"):
+                if task.note_path and task.note_path != archive_path(month):
+                    opened.vault.remove(task.note_path)  # written back by the adoption: it stays archived
+                marks.append((tid, month, archive_path(month), entry.path))
+        opened.store.set_archived(marks, opened.lifecycle.clock())
         opened.store.set_cursor("git.integrated", head, opened.lifecycle.clock())
     tasks = opened.store.tasks()
     for task in tasks:
@@ -233,6 +249,23 @@ def _rebuild_database(opened: Home) -> int:
     opened.store.record_incident(opened.lifecycle.clock(), settings.agent, "database-lost", None, str(settings.db_path),
                                  tasks=len(tasks), reason="the database file was missing; rows read back from the vault")
     return len(tasks)
+
+
+def _archived_entries(opened: Home, changes: list[Change]) -> dict[str, tuple[str, Entry]]:
+    """Every note held by a month's archive note in the vault's last commit, by task id."""
+    found: dict[str, tuple[str, Entry]] = {}
+    for change in changes:
+        month = month_of_archive(change.path)
+        if month is None or change.blob is None:
+            continue
+        try:
+            entries = parse_archive(opened.git.read_blob(change.blob, 1 << 30), change.path)
+        except (NoteError, UnicodeDecodeError) as exc:
+            opened.store.record_incident(opened.lifecycle.clock(), opened.settings.agent, "bad-archive", None,
+                                         change.path, error=str(exc))
+            continue
+        found |= {tid: (month, entry) for tid, entry in entries.items()}
+    return found
 
 
 def _rebuild_vault(settings: Settings) -> None:

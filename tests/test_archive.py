@@ -225,3 +225,30 @@ def test_a_note_the_person_changes_while_it_is_archived_is_not_lost(home_dir: Pa
     assert not (vault / "Done" / "2026-05").exists()
     assert b"A line written at the last moment." in (vault / "Archive" / "2026-05.md").read_bytes()
     run.close()
+
+
+def test_a_lost_database_reads_archived_tasks_back_from_the_archive_notes(home_dir: Path) -> None:
+    """Archived tasks are in no task folder: a database rebuilt from the vault reads them from their
+    month's archive note (signatures checked as for any note), and they stay archived."""
+    clock = FakeClock(MAY)
+    ids = done_in_may(home_dir, 3, clock)
+    clock.now = NOVEMBER
+    run = HostRun(home_dir, clock)
+    run.tick()
+    archive = (home_dir / "vault" / "Archive" / "2026-05.md").read_bytes()
+    run.close()
+    for suffix in ("", "-wal", "-shm"):
+        (home_dir / f"fte.db{suffix}").unlink(missing_ok=True)
+    run = HostRun(home_dir, clock)
+    try:
+        for tid in ids:
+            task = run.home.store.get(tid)
+            assert task.state == "done" and task.flags.get("archived") == "2026-05", task.flags
+            assert task.note_path == "Archive/2026-05.md"
+        assert not (home_dir / "vault" / "Done" / "2026-05").exists()
+        run.tick()
+        assert (home_dir / "vault" / "Archive" / "2026-05.md").read_bytes() == archive
+        assert not (home_dir / "vault" / "Done" / "2026-05").exists()
+        assert git(home_dir / "vault", "status", "--porcelain").strip() == ""
+    finally:
+        run.close()
