@@ -87,6 +87,20 @@ def test_tls_modes_with_login(tmp_path: Path, cert_files, mode: str) -> None:
         server.stop()
 
 
+def test_a_login_refused_for_now_is_transient(tmp_path: Path, cert_files) -> None:
+    """454 at AUTH (RFC 4954: a temporary failure) is retried later, not "check the password"
+    (found by mutation testing)."""
+    leaf, ca_file = cert_files
+    server = start_server(Inbox(), mode="ssl", cert=leaf, auth=("me", "s3cret-pass", "454 4.7.0 Temporary authentication failure"))
+    try:
+        ex = executor(server, tmp_path, security="ssl", username="me", password="s3cret-pass", ca_file=ca_file)
+        with pytest.raises(ExecutionError) as info:
+            ex.perform(reply_task(), "<k@example.com>", NOW)
+        assert info.value.transient and "454" in str(info.value) and "login refused" not in str(info.value)
+    finally:
+        server.stop()
+
+
 def test_an_untrusted_certificate_is_refused(tmp_path: Path, cert_files) -> None:
     leaf, _ca_file = cert_files
     server = start_server(Inbox(), mode="ssl", cert=leaf)
@@ -105,6 +119,7 @@ def test_an_untrusted_certificate_is_refused(tmp_path: Path, cert_files) -> None
     ("rcpt", "550 5.1.1 No such user here", False),
     ("data", "550 5.7.1 Message rejected as spam", False),
     ("data", "452 4.3.1 Insufficient system storage", True),
+    ("data", "500 5.5.2 Syntax error, command unrecognized", False),
 ])
 def test_a_reply_code_is_a_definite_answer_whatever_the_command(tmp_path: Path, where: str, reply: str,
                                                                 transient: bool) -> None:

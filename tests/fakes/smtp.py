@@ -52,16 +52,20 @@ class Inbox:
 
 
 class Authenticator:
-    def __init__(self, user: str, password: str) -> None:
-        self.user, self.password = user, password
+    """``busy``: answer every login with this (e.g. "454 4.7.0 Temporary authentication failure")."""
+
+    def __init__(self, user: str, password: str, busy: str | None = None) -> None:
+        self.user, self.password, self.busy = user, password, busy
 
     def __call__(self, server, session, envelope, mechanism, auth_data):  # noqa: ANN001
+        if self.busy:
+            return AuthResult(success=False, handled=False, message=self.busy)
         ok = isinstance(auth_data, LoginPassword) and auth_data.login.decode() == self.user \
             and auth_data.password.decode() == self.password
         return AuthResult(success=ok, handled=False)
 
 
-def start_server(inbox: Inbox, mode: str = "none", cert: Any = None, auth: tuple[str, str] | None = None) -> Controller:
+def start_server(inbox: Inbox, mode: str = "none", cert: Any = None, auth: tuple[str, ...] | None = None) -> Controller:
     """mode: none | starttls | ssl. ``cert`` is a trustme.LeafCert for the TLS modes."""
     kwargs: dict[str, Any] = {}
     if mode in ("starttls", "ssl"):
