@@ -215,3 +215,40 @@ def test_an_uncommitted_edit_that_conflicts_with_a_pull_stays_where_the_person_t
     assert git(vault, "stash", "list") == ""
     assert list(cloud.states().values()) == ["synced"]
     assert git(vault, "rev-parse", "HEAD") == git(vault, "rev-parse", "origin/main")
+
+
+def test_refs_read_from_the_repository_are_the_ones_git_names(tmp_path: Path) -> None:
+    """HEAD and origin/main are read from .git without a process (a tick asks a dozen times): the
+    same answer as `git rev-parse`, with loose refs, packed refs, a detached HEAD, and none yet."""
+    from fte.io.vault.gitlock import HostLock
+    from fte.io.vault.gitsync import GitSync
+
+    remote = bare_remote(tmp_path / "remote.git")
+    home = make_host(tmp_path, "laptop", "all", remote)
+    vault = home / "vault"
+    HostRun(home).close()
+    sync = GitSync(vault, "laptop", HostLock(home / "git.lock"), remote)
+
+    def rev_parse(ref: str) -> str | None:
+        r = subprocess.run(["git", "rev-parse", "--verify", "-q", f"{ref}^{{commit}}"], cwd=vault,
+                           capture_output=True, text=True)
+        return r.stdout.strip() or None
+
+    def same() -> None:
+        for ref in ("HEAD", "origin/main"):
+            assert sync._rev(ref) == rev_parse(ref), ref
+        assert sync._read_ref("HEAD") is not None
+
+    same()
+    git(vault, "pack-refs", "--all")
+    assert not (vault / ".git" / "refs" / "heads" / "main").exists()
+    same()
+    git(vault, "commit", "-q", "--allow-empty", "-m", "loose again")
+    same()
+    git(vault, "checkout", "-q", "--detach", "HEAD~1")
+    same()
+    git(vault, "checkout", "-q", "main")
+    (vault / ".git" / "refs" / "remotes" / "origin" / "main").unlink(missing_ok=True)
+    git(vault, "pack-refs", "--all")
+    subprocess.run(["git", "update-ref", "-d", "refs/remotes/origin/main"], cwd=vault, check=True)
+    assert sync._rev("origin/main") is None and rev_parse("origin/main") is None

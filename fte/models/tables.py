@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -38,7 +38,11 @@ class Task(Base):
     """One piece of work: a message to answer, a post, an invoice. ``state`` follows fte.states."""
 
     __tablename__ = "tasks"
-    __table_args__ = (UniqueConstraint("source", "source_ref", name="uq_tasks_source_ref"),)
+    __table_args__ = (
+        UniqueConstraint("source", "source_ref", name="uq_tasks_source_ref"),
+        # The few redacted tasks, found without reading every row's flags (migration 0007).
+        Index("ix_tasks_redacted", "id", sqlite_where=text("json_extract(flags, '$.redacted') IS NOT NULL")),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     kind: Mapped[str] = mapped_column(String(40))

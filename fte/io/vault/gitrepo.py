@@ -45,6 +45,7 @@ Quarantine/
 """
 _ID8 = re.compile(r"-([0-9a-f]{8})\.md$")
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+_SHA = re.compile(r"[0-9a-f]{40}")
 ZERO = "0" * 40
 
 
@@ -255,10 +256,47 @@ class GitRepo:
         return self._rev("HEAD")
 
     def _rev(self, ref: str) -> str | None:
+        plain = self._read_ref(ref)
+        if plain is not None:
+            return plain
         try:
             return self.repo.git.rev_parse("--verify", "-q", f"{ref}^{{commit}}").strip() or None
         except GitCommandError:
             return None
+
+    def _read_ref(self, ref: str) -> str | None:
+        """``HEAD`` and the branch refs read from ``.git`` as git stores them (a loose file, else
+        ``packed-refs``), without starting a process: a tick asks a dozen times. None whenever
+        anything is not plain (then git is asked)."""
+        git_dir = self.root / ".git"
+        if not git_dir.is_dir():
+            return None
+        name = {"HEAD": "HEAD", UPSTREAM: f"refs/remotes/{UPSTREAM}"}.get(ref, ref)
+        if not (name == "HEAD" or name.startswith(("refs/heads/", "refs/remotes/"))):
+            return None
+        for _ in range(3):  # HEAD → refs/heads/main (a symbolic ref, one level in practice)
+            try:
+                text = (git_dir / name).read_text(encoding="ascii").strip()
+            except FileNotFoundError:
+                text = self._packed(git_dir, name) or ""
+            except (OSError, UnicodeDecodeError):
+                return None
+            if text.startswith("ref: "):
+                name = text[5:].strip()
+                continue
+            return text if _SHA.fullmatch(text) else None
+        return None
+
+    @staticmethod
+    def _packed(git_dir: Path, name: str) -> str | None:
+        try:
+            lines = (git_dir / "packed-refs").read_text(encoding="ascii").splitlines()
+        except (OSError, UnicodeDecodeError):
+            return None
+        for line in lines:
+            if line.endswith(" " + name) and not line.startswith(("#", "^")):
+                return line.split(" ", 1)[0]
+        return None
 
     def _tree_paths(self, ref: str) -> list[str]:
         try:
