@@ -5,7 +5,7 @@ side by side with the plain sync loop many vault-sync tools run every cycle
     python bench/scale.py --notes 100000
 
 Years of use: ``--years 5`` builds the home of a person who kept fte five years at ``--per-day``
-(200) tasks a day — 365,000 tasks, 2.5 million transitions — as archival leaves it with
+(200) tasks a day — 365,000 tasks, 2.5 million transitions, an attempt each — as archival leaves it with
 ``--after-months`` (3): every month that is due packed into ``Archive/<YYYY-MM>.md``, the rest
 as notes in ``Done/``. It measures the idle tick, a tick with 10 approvals, every named query, a
 whole ``fte status`` process, RSS over ``--long-ticks`` (1,000) idle ticks, and the files of the
@@ -120,6 +120,9 @@ def fill_years(home: Path, years: int, per_day: int, after_months: int) -> None:
                        "approval, last_error, flags) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
         db.executemany("INSERT INTO transitions (task_id, version, event, from_state, to_state, actor, host, source, "
                        "at, detail) VALUES (?,?,?,?,?,?,?,?,?,?)", transitions)
+        db.executemany("INSERT INTO executions (task_id, attempt, idempotency_key, started_at, finished_at, outcome, "
+                       "external_id) VALUES (?, 1, ?, ?, ?, 'ok', ?)",
+                       [(r[0], f"<fte.{r[0]}@bench>", r[15], r[15], f"<fte.{r[0]}@bench>") for r in rows])
         rows.clear()
         transitions.clear()
 

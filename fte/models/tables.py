@@ -113,7 +113,7 @@ class Execution(Base):
     task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id"), index=True)
     attempt: Mapped[int] = mapped_column(Integer)
     idempotency_key: Mapped[str] = mapped_column(String(80))
-    started_at: Mapped[datetime]
+    started_at: Mapped[datetime] = mapped_column(index=True)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
     outcome: Mapped[str | None] = mapped_column(String(16), default=None)  # ok | error | unknown
     external_id: Mapped[str | None] = mapped_column(Text, default=None)
