@@ -252,3 +252,20 @@ def test_a_lost_database_reads_archived_tasks_back_from_the_archive_notes(home_d
         assert git(home_dir / "vault", "status", "--porcelain").strip() == ""
     finally:
         run.close()
+
+
+def test_a_first_run_over_more_than_a_batch_goes_on_at_the_next_tick(home_dir: Path, monkeypatch) -> None:  # noqa: ANN001
+    """Years of notes are archived a batch per tick (the limit lowered to 2 here): the month's note
+    grows, and the day is marked done only once nothing more is due."""
+    from fte.tick import archive
+
+    clock = FakeClock(MAY)
+    ids = done_in_may(home_dir, 3, clock)
+    monkeypatch.setattr(archive, "BATCH", 2)
+    clock.now = NOVEMBER
+    run = HostRun(home_dir, clock)
+    assert run.tick().archived == 2 and run.home.store.cursor(archive.DAY) is None
+    assert run.tick().archived == 1 and run.home.store.cursor(archive.DAY) == NOVEMBER.date().isoformat()
+    assert sorted(parse_archive((home_dir / "vault" / "Archive" / "2026-05.md").read_bytes())) == ids
+    assert run.tick().archived == 0
+    run.close()

@@ -57,12 +57,13 @@ class Archiver:
         done: list[tuple[str, int]] = []
         if open_month:
             done.append((open_month, self.archive_month(open_month, [], report)))
+        due = ctx.store.archivable(cutoff(ctx.now(), after), BATCH)
         by_month: dict[str, list[Task]] = defaultdict(list)
-        for task in ctx.store.archivable(cutoff(ctx.now(), after), BATCH):
+        for task in due:
             by_month[f"{task.updated_at:%Y-%m}"].append(task)
         for month in sorted(by_month):
             done.append((month, self.archive_month(month, by_month[month], report)))
-        if len(done) == len(by_month) + bool(open_month):
+        if len(due) < BATCH:  # else more is due: the next tick goes on
             ctx.store.set_cursor(DAY, today, ctx.now())
         return done
 
