@@ -43,3 +43,14 @@ def test_odoo_compose_keeps_ports_on_loopback_and_has_health_checks() -> None:
     assert "healthcheck" in odoo and "healthcheck" in compose["services"]["db"]
     assert odoo["depends_on"]["db"]["condition"] == "service_healthy"
     assert set(compose["volumes"]) == {"odoo-db", "odoo-data"}
+
+
+def test_every_package_is_installed_not_only_in_editable_mode() -> None:
+    """`pip install .` ships the packages pyproject lists: a new package missing from the list works
+    in the editable install the tests use, and breaks `fte demo` on a fresh machine (it did)."""
+    import tomllib
+
+    root = Path(__file__).resolve().parent.parent
+    listed = set(tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(root).parts) for p in (root / "fte").rglob("__init__.py")}
+    assert found <= listed, f"add to [tool.setuptools] packages: {sorted(found - listed)}"
