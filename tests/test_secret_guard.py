@@ -222,3 +222,23 @@ def test_a_token_needs_sixteen_characters_and_three_bits_of_entropy() -> None:
     assert scan(b"secret = Zq81xWv3Tn5Lp7Rb")  # 16, varied
     assert not scan(b"secret = Zq81xWv3Tn5Lp7R")  # 15
     assert not scan(b"secret = abababababababababab")  # long, but 1 bit per character
+
+
+def test_redaction_replaces_exactly_the_secret_and_keeps_every_other_byte() -> None:
+    """The spans, to the byte: the person still reads the mail around the markers (mutation testing
+    found the offsets untested — a span one byte off either way ate text or left a secret's edge)."""
+    from fte.io.vault.secretguard import redact
+
+    key = (b"-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\n"
+           b"-----END OPENSSH PRIVATE KEY-----")
+    data = (b"Hello Ann,\nthe db is at https://bob:Xk29fPq7Lm@db.example.net/x (see ?token=abc).\n"
+            b"login: ann / password: Hunter2!x, thanks.\napi_key = 9fQ2xLk7Vb3Nm8Rt1Zp4; done\n" + key + b"\nBye\n")
+    out, found = redact(data)
+    assert out == (b"Hello Ann,\nthe db is at https://bob:[redacted: url-password]@db.example.net/x (see ?token=abc).\n"
+                   b"login: ann / password: [redacted: password], thanks.\n"
+                   b"api_key = [redacted: token-assignment]; done\n[redacted: private-key]\nBye\n")
+    assert [(f.kind, f.offset, f.end) for f in found] == [
+        ("url-password", 36, 46), ("password", 105, 114), ("token-assignment", 134, 154), ("private-key", 161, 301)]
+    unterminated = b"x\n" + key.split(b"-----END")[0] + b"tail " * 2000
+    out, [f] = redact(unterminated)
+    assert f.kind == "private-key" and (f.offset, f.end) == (2, 2 + len(key.split(b"\n")[0]) + 4096)
