@@ -242,3 +242,10 @@ def test_redaction_replaces_exactly_the_secret_and_keeps_every_other_byte() -> N
     unterminated = b"x\n" + key.split(b"-----END")[0] + b"tail " * 2000
     out, [f] = redact(unterminated)
     assert f.kind == "private-key" and (f.offset, f.end) == (2, 2 + len(key.split(b"\n")[0]) + 4096)
+
+
+def test_a_links_own_token_does_not_stop_the_scan_of_the_rest() -> None:
+    from fte.io.vault.secretguard import scan
+
+    text = b"unsubscribe: https://shop.example/u?token=9fQ2xLk7Vb3Nm8Rt1Zp4\nour secret = Zq81xWv3Tn5Lp7Rb\n"
+    assert [f.kind for f in scan(text)] == ["token-assignment"] and scan(text)[0].offset == text.index(b"Zq81")
