@@ -270,3 +270,21 @@ def test_a_first_run_over_more_than_a_batch_goes_on_at_the_next_tick(home_dir: P
     assert sorted(parse_archive((home_dir / "vault" / "Archive" / "2026-05.md").read_bytes())) == ids
     assert run.tick().archived == 0
     run.close()
+
+
+def test_a_forged_archive_entry_cannot_restore_a_note_into_approved(home_dir: Path) -> None:
+    """The archive note comes through git like any note: an entry rewritten to put a note back in
+    Approved/ (where a file reads as the person's move) is refused, and nothing is written."""
+    clock = FakeClock(MAY)
+    [tid, _other] = done_in_may(home_dir, 2, clock)
+    clock.now = NOVEMBER
+    run = HostRun(home_dir, clock)
+    run.tick()
+    run.close()
+    archive = home_dir / "vault" / "Archive" / "2026-05.md"
+    text = archive.read_text()
+    was = parse_archive(archive.read_bytes())[tid].path
+    archive.write_text(text.replace(f"- was: `{was}`", f"- was: `Approved/{Path(was).name}`"))
+    r = CliRunner().invoke(cli, ["archive", "restore", tid, "--home", str(home_dir)])
+    assert r.exit_code == 2 and "refused" in r.output
+    assert not list((home_dir / "vault" / "Approved").glob("*.md"))

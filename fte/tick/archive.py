@@ -19,6 +19,7 @@ from fte.crashpoints import crashpoint
 from fte.errors import BadInput, NoteError
 from fte.io.vault.archive import Entry, archive_path, entry_of_note, parse_archive, render_archive
 from fte.io.vault.gitrepo import SyncResult
+from fte.io.vault.notes import folder_state
 from fte.io.vault.treemerge import is_task_note
 from fte.models.tables import Task
 from fte.tick.context import Context, TickReport
@@ -144,6 +145,12 @@ def restore(ctx: Context, task: Task) -> str:
         was = flags.get("archived_from") or "its old path"
         raise BadInput(f"{rel} does not hold the note of {task.short_id}; its last version is in the vault's git "
                        f"history: git log -- '{was}'")
+    # The archive note came through git like any note: it may only put back a finished note, in
+    # the folder of the task's own state (never into Approved/, where it would read as a move).
+    home_folder = {"done": "done", "rejected": "rejected", "expired": "rejected"}.get(task.state)
+    if not is_task_note(entry.path) or folder_state(entry.path) != home_folder or entry.meta.get("state") != task.state:
+        raise BadInput(f"{rel} would put the note of {task.short_id} at {entry.path!r} as {entry.meta.get('state')!r}; "
+                       f"it is {task.state}: refused")
     if ctx.vault.read(entry.path) not in (None, entry.note_bytes()):
         raise BadInput(f"{entry.path} exists and holds another note: move it away first")
     ctx.vault.write(entry.path, entry.note_bytes())
