@@ -129,3 +129,17 @@ def test_a_drafting_failure_is_drafted_again(home_dir: Path) -> None:
         assert again.state == "detected"
         p = replay.plan(h.lifecycle, again, {}, h.lifecycle.trust, False)
         assert p.target is None and "is detected, not failed" in p.reason
+
+
+def test_it_is_the_last_attempt_whose_outcome_counts(home_dir: Path) -> None:
+    """A first attempt refused for sure, a second cut short: the outcome is unknown (the last one)."""
+    tid = failed_unknown(home_dir)
+    with sqlite3.connect(home_dir / "fte.db") as db:
+        db.execute("UPDATE executions SET outcome = 'error' WHERE task_id = ?", (tid,))
+        db.execute("INSERT INTO executions (task_id, attempt, idempotency_key, started_at, finished_at, outcome) "
+                   "SELECT task_id, 2, idempotency_key, started_at, finished_at, 'unknown' FROM executions "
+                   "WHERE task_id = ? AND attempt = 1", (tid,))
+    with open_home(home_dir) as h:
+        assert h.lifecycle.trust is not None
+        p = replay.plan(h.lifecycle, h.store.get(tid), {"email.reply": CutShort(None)}, h.lifecycle.trust, False)
+        assert p.target is None and "outcome unknown" in p.reason
