@@ -615,3 +615,15 @@ def test_a_source_that_skips_what_it_read_does_not_stop_the_tick(home_dir: Path)
     with open_home(home_dir) as h:
         report = Runner(h, sources=[GmailSource(service)]).tick()
         assert report.detected == 1 and [t.source_ref for t in h.store.tasks()] == ["g2"]
+
+
+def test_a_channel_missing_a_setting_names_it_as_fte_toml_spells_it(tmp_path: Path) -> None:
+    """``from`` is ``from_`` in the typed settings (a Python keyword): the person reads ``from``."""
+    from fte.errors import BadInput
+
+    home = tmp_path / "h"
+    init_home(home, role="local", agent="a")
+    toml = home / "fte.toml"
+    toml.write_text(toml.read_text() + "\n[executors.whatsapp]\nenabled = true\n")
+    with pytest.raises(BadInput, match=r"\[executors.whatsapp\] needs from in fte.toml, FTE_TWILIO_ACCOUNT_SID"):
+        build_executors(load_settings(home))

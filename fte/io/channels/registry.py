@@ -54,7 +54,7 @@ class Channel:
 
 
 def _needs(channel: str, env: Env, names: tuple[str, ...], cfg: Table, keys: tuple[str, ...]) -> None:
-    missing = [f"{k} in fte.toml" for k in keys if not getattr(cfg, k)] + [n for n in names if not env.get(n)]
+    missing = [f"{k.rstrip('_')} in fte.toml" for k in keys if not getattr(cfg, k)] + [n for n in names if not env.get(n)]
     if missing:
         raise BadInput(f"{channel} needs {', '.join(missing)} (secrets in the environment or the home's .env)")
 
