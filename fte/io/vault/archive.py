@@ -72,9 +72,9 @@ def entry_of_note(path: str, data: bytes) -> Entry:
     text = data.decode("utf-8")
     end = text.find("\n---\n", 3)
     front, body = text[4:end + 1], text[end + 5:]
-    if not text.startswith("---\n") or end < 0 or f"{front}" != text[4:end + 1]:
+    if not text.startswith("---\n") or end < 0:
         raise NoteError(f"{path}: its front matter cannot be archived as it is")
-    if _FENCE in front or _MARK.search(body) or "\r" in text:
+    if _FENCE in front or _MARK.search(front) or _MARK.search(body) or "\r" in text:
         # It would not read back as one entry: refused, the note stays where it is.
         raise NoteError(f"{path}: holds text that reads as an archive marker or fence")
     entry = Entry(note.id, path, front, body)
