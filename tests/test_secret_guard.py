@@ -249,3 +249,12 @@ def test_a_links_own_token_does_not_stop_the_scan_of_the_rest() -> None:
 
     text = b"unsubscribe: https://shop.example/u?token=9fQ2xLk7Vb3Nm8Rt1Zp4\nour secret = Zq81xWv3Tn5Lp7Rb\n"
     assert [f.kind for f in scan(text)] == ["token-assignment"] and scan(text)[0].offset == text.index(b"Zq81")
+
+
+def test_the_entropy_floor_is_three_bits_exactly() -> None:
+    """Pinned at the edge (mutation testing): 3.0 bits per character is a token, 2.9 is not."""
+    from fte.io.vault.secretguard import MIN_ENTROPY, entropy, scan
+
+    at, under = b"AaBbCcDd" * 2, b"AAABBBCCDDEEFFGH"
+    assert MIN_ENTROPY == 3.0 and entropy(at) == 3.0 and 2.9 < entropy(under) < 2.91
+    assert scan(b"secret = " + at) and not scan(b"secret = " + under)
