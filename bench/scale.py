@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -48,56 +49,85 @@ def git(vault: Path, *args: str) -> None:
     subprocess.run(["git", *args], cwd=vault, check=True, capture_output=True)
 
 
-def fill(home: Path, n: int) -> None:
-    """N done tasks: rows (task + its transitions) and notes, committed and pushed in one go."""
-    import sqlite3
+STEPS = [("detect", None, "detected"), ("draft", "detected", "drafted"), ("sync", "drafted", "synced"),
+         ("present", "synced", "pending"), ("approve", "pending", "approved"), ("claim", "approved", "claimed"),
+         ("complete", "claimed", "done")]
 
-    vault = home / "vault"
-    db = sqlite3.connect(home / "fte.db")
-    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
-    rows, transitions = [], []
-    for i in range(n):
-        at = start + timedelta(minutes=i)
-        tid = uuid.uuid4().hex
-        t = Task(id=tid, kind="email.reply", state="done", version=7, source="maildir", source_ref=f"<old-{i}@x>",
-                 origin="bench", title=f"Old question {i}", params={"to": f"c{i}@example.com", "subject": f"Re: {i}"},
-                 body="Thanks, answered.\n", original="", created_at=at, updated_at=at, flags={},
-                 approval={"by": "ann"}, claimed_by="bench")
-        rel = note_relpath(t)
-        p = vault / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_bytes(render_task(t))
-        rows.append((tid, t.kind, "done", 7, 7, "maildir", t.source_ref, "bench", t.title, json.dumps(t.params), t.body,
-                     "", rel, "bench", iso(at), iso(at), None, json.dumps(t.approval), None, "{}"))
-        for v, (ev, a, b) in enumerate([("detect", None, "detected"), ("draft", "detected", "drafted"),
-                                        ("sync", "drafted", "synced"), ("present", "synced", "pending"),
-                                        ("approve", "pending", "approved"), ("claim", "approved", "claimed"),
-                                        ("complete", "claimed", "done")], 1):
-            transitions.append((tid, v, ev, a, b, "bench", "bench", "daemon", iso(at), "{}"))
+
+def done_task(i: int, at: datetime) -> Task:
+    """The ``i``-th old reply, done at ``at``."""
+    return Task(id=uuid.uuid4().hex, kind="email.reply", state="done", version=7, source="maildir",
+                source_ref=f"<old-{i}@x>", origin="bench", title=f"Old question {i}",
+                params={"to": f"c{i}@example.com", "subject": f"Re: {i}"}, body="Thanks, answered.\n", original="",
+                created_at=at, updated_at=at, flags={}, approval={"by": "ann"}, claimed_by="bench")
+
+
+def add_rows(rows: list, transitions: list, t: Task, note_path: str, flags: dict[str, str]) -> None:
+    """A done task's row and its seven transitions, as fte writes them."""
+    at = iso(t.updated_at)
+    rows.append((t.id, t.kind, "done", 7, 7, "maildir", t.source_ref, "bench", t.title, json.dumps(t.params), t.body,
+                 "", note_path, "bench", at, at, None, json.dumps(t.approval), None, json.dumps(flags)))
+    transitions += [(t.id, v, ev, a, b, "bench", "bench", "daemon", at, "{}") for v, (ev, a, b) in enumerate(STEPS, 1)]
+
+
+def insert(db: sqlite3.Connection, rows: list, transitions: list, attempts: bool) -> None:
+    """The rows and transitions (and, with ``attempts``, one finished attempt per task); then empties them."""
     db.executemany("INSERT INTO tasks (id, kind, state, version, mirrored_version, source, source_ref, origin, title, "
                    "params, body, original, note_path, claimed_by, created_at, updated_at, expires_at, approval, "
                    "last_error, flags) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
     db.executemany("INSERT INTO transitions (task_id, version, event, from_state, to_state, actor, host, source, at, "
                    "detail) VALUES (?,?,?,?,?,?,?,?,?,?)", transitions)
-    db.commit()
-    db.close()
+    if attempts:
+        db.executemany("INSERT INTO executions (task_id, attempt, idempotency_key, started_at, finished_at, outcome, "
+                       "external_id) VALUES (?, 1, ?, ?, ?, 'ok', ?)",
+                       [(r[0], f"<fte.{r[0]}@bench>", r[15], r[15], f"<fte.{r[0]}@bench>") for r in rows])
+    rows.clear()
+    transitions.clear()
+
+
+def write_note(vault: Path, rel: str, data: bytes) -> None:
+    p = vault / rel
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_bytes(data)
+
+
+def publish(home: Path, message: str, cursors: dict[str, str]) -> None:
+    """Commit and push the vault as it is; then the cursors a host that has been running holds (it
+    has integrated its own history)."""
+    vault = home / "vault"
     git(vault, "add", "-A")
-    git(vault, "commit", "-q", "-m", f"{n} done notes")
+    git(vault, "commit", "-q", "-m", message)
     git(vault, "push", "-q", "origin", "HEAD:main")
     git(vault, "fetch", "-q", "origin")
-    # A host that has been running knows it has integrated its own history.
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=vault, capture_output=True, text=True).stdout.strip()
+    now = iso(datetime.now(timezone.utc))
     db = sqlite3.connect(home / "fte.db")
-    db.execute("INSERT OR REPLACE INTO cursors (name, value, updated_at) VALUES ('git.integrated', ?, ?)",
-               (head, iso(datetime.now(timezone.utc))))
+    db.executemany("INSERT OR REPLACE INTO cursors (name, value, updated_at) VALUES (?, ?, ?)",
+                   [(name, value, now) for name, value in ({"git.integrated": head} | cursors).items()])
     db.commit()
     db.close()
+
+
+def fill(home: Path, n: int) -> None:
+    """N done tasks: rows (task + its transitions) and notes, committed and pushed in one go."""
+    db = sqlite3.connect(home / "fte.db")
+    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    rows: list = []
+    transitions: list = []
+    for i in range(n):
+        t = done_task(i, start + timedelta(minutes=i))
+        rel = note_relpath(t)
+        write_note(home / "vault", rel, render_task(t))
+        add_rows(rows, transitions, t, rel, {})
+    insert(db, rows, transitions, attempts=False)
+    db.commit()
+    db.close()
+    publish(home, f"{n} done notes", {})
 
 
 def fill_years(home: Path, years: int, per_day: int, after_months: int) -> None:
     """Years of finished tasks, as archival leaves them: rows (7 transitions each) for all; the due
     months' notes in their month's archive note, the rest as notes; one commit, pushed."""
-    import sqlite3
     from collections import defaultdict
 
     from fte.io.vault.archive import archive_path, entry_of_note, render_archive
@@ -112,66 +142,29 @@ def fill_years(home: Path, years: int, per_day: int, after_months: int) -> None:
     db = sqlite3.connect(home / "fte.db")
     db.execute("PRAGMA synchronous=OFF")
     months: dict[str, list] = defaultdict(list)
-    rows, transitions = [], []
-
-    def flush() -> None:
-        db.executemany("INSERT INTO tasks (id, kind, state, version, mirrored_version, source, source_ref, origin, "
-                       "title, params, body, original, note_path, claimed_by, created_at, updated_at, expires_at, "
-                       "approval, last_error, flags) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
-        db.executemany("INSERT INTO transitions (task_id, version, event, from_state, to_state, actor, host, source, "
-                       "at, detail) VALUES (?,?,?,?,?,?,?,?,?,?)", transitions)
-        db.executemany("INSERT INTO executions (task_id, attempt, idempotency_key, started_at, finished_at, outcome, "
-                       "external_id) VALUES (?, 1, ?, ?, ?, 'ok', ?)",
-                       [(r[0], f"<fte.{r[0]}@bench>", r[15], r[15], f"<fte.{r[0]}@bench>") for r in rows])
-        rows.clear()
-        transitions.clear()
-
+    rows: list = []
+    transitions: list = []
     for i in range(n):
-        at = start + step * i
-        tid = uuid.uuid4().hex
-        t = Task(id=tid, kind="email.reply", state="done", version=7, source="maildir", source_ref=f"<old-{i}@x>",
-                 origin="bench", title=f"Old question {i}", params={"to": f"c{i}@example.com", "subject": f"Re: {i}"},
-                 body="Thanks, answered.\n", original="", created_at=at, updated_at=at, flags={},
-                 approval={"by": "ann"}, claimed_by="bench")
+        t = done_task(i, start + step * i)
         rel = note_relpath(t)
         data = render_task(t)
         flags: dict[str, str] = {}
-        if at < limit:
-            month = f"{at:%Y-%m}"
+        if t.updated_at < limit:
+            month = f"{t.updated_at:%Y-%m}"
             months[month].append(entry_of_note(rel, data))
             flags = {"archived": month, "archived_from": rel}
             rel = archive_path(month)
         else:
-            p = vault / rel
-            p.parent.mkdir(parents=True, exist_ok=True)
-            p.write_bytes(data)
-        rows.append((tid, t.kind, "done", 7, 7, "maildir", t.source_ref, "bench", t.title, json.dumps(t.params), t.body,
-                     "", rel, "bench", iso(at), iso(at), None, json.dumps(t.approval), None, json.dumps(flags)))
-        for v, (ev, a, b) in enumerate([("detect", None, "detected"), ("draft", "detected", "drafted"),
-                                        ("sync", "drafted", "synced"), ("present", "synced", "pending"),
-                                        ("approve", "pending", "approved"), ("claim", "approved", "claimed"),
-                                        ("complete", "claimed", "done")], 1):
-            transitions.append((tid, v, ev, a, b, "bench", "bench", "daemon", iso(at), "{}"))
+            write_note(vault, rel, data)
+        add_rows(rows, transitions, t, rel, flags)
         if len(rows) >= 20_000:
-            flush()
-    flush()
+            insert(db, rows, transitions, attempts=True)
+    insert(db, rows, transitions, attempts=True)
     db.commit()
     db.close()
-    (vault / "Archive").mkdir(exist_ok=True)
     for month, entries in months.items():
-        (vault / archive_path(month)).write_bytes(render_archive(month, entries))
-    git(vault, "add", "-A")
-    git(vault, "commit", "-q", "-m", f"{years} years of finished tasks")
-    git(vault, "push", "-q", "origin", "HEAD:main")
-    git(vault, "fetch", "-q", "origin")
-    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=vault, capture_output=True, text=True).stdout.strip()
-    db = sqlite3.connect(home / "fte.db")
-    db.execute("INSERT OR REPLACE INTO cursors (name, value, updated_at) VALUES ('git.integrated', ?, ?)",
-               (head, iso(now)))
-    db.execute("INSERT OR REPLACE INTO cursors (name, value, updated_at) VALUES ('archive.day', ?, ?)",
-               (now.date().isoformat(), iso(now)))
-    db.commit()
-    db.close()
+        write_note(vault, archive_path(month), render_archive(month, entries))
+    publish(home, f"{years} years of finished tasks", {"archive.day": now.date().isoformat()})
 
 
 def years_run(args: argparse.Namespace) -> int:

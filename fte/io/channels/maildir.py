@@ -66,6 +66,14 @@ class MaildirSource:
         return Polled(items, str(newest if newest >= 0 else 0), skipped, notices)
 
 
+def write_synced(path: Path, data: bytes) -> None:
+    """``data`` in a new file at ``path``, on disk before this returns (a Maildir's ``tmp/`` step)."""
+    with open(path, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
 def maildir_name(key: str) -> str:
     """A Maildir file name made from an idempotency key: finding the key is finding the file."""
     return "fte-" + "".join(c if c.isalnum() or c in ".-_" else "_" for c in key.strip("<>"))
@@ -123,10 +131,7 @@ class MaildirOutbox:
             (self.path / sub).mkdir(parents=True, exist_ok=True)
         name = maildir_name(key)
         tmp = self.path / "tmp" / f"{name}.{os.getpid()}.{socket.gethostname()}"
-        with open(tmp, "wb") as fh:
-            fh.write(msg.as_bytes())
-            fh.flush()
-            os.fsync(fh.fileno())
+        write_synced(tmp, msg.as_bytes())
         try:
             os.link(tmp, self.path / "new" / name)  # link, not rename: an existing name is refused, never replaced
         except FileExistsError:

@@ -21,13 +21,15 @@ Check = Callable[[Any], "str | None"]
 T = TypeVar("T", bound="Table")
 
 
-def opt(default: Any, help: str, check: Check | None = None) -> Any:
-    """One setting of a table: its default, its help, and its check (default: by the default's type)."""
+def opt(default: Any, help: str, check: Check | None = None, key: str | None = None) -> Any:
+    """One setting of a table: its default, its help, its check (default: by the default's type) and,
+    when the field's name cannot be it (``from`` is a Python keyword), its key in fte.toml."""
     if check is None:
         check = {bool: is_bool, str: is_text, float: positive, list: text_list}[type(default)]
     kwargs: dict[str, Any] = {"default_factory": lambda: list(default)} if isinstance(default, list) else {
         "default": default}
-    return dataclasses.field(metadata={"help": help, "check": check}, **kwargs)
+    metadata = {"help": help, "check": check} | ({"key": key} if key else {})
+    return dataclasses.field(metadata=metadata, **kwargs)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,9 +115,7 @@ class EmailSettings(Table):
     transport: str = opt("maildir", "`maildir` (sent mail delivered to a Maildir), `smtp` or `gmail`",
                          choice("maildir", "smtp", "gmail"))
     path: str = opt("outbox", "the Maildir that the `maildir` transport delivers to")
-    # "from" is a Python keyword: the field is from_, the key in fte.toml is "from"
-    from_: str = dataclasses.field(default="fte@localhost", metadata={
-        "help": "the From address of sent mail (its domain is in the Message-ID)", "check": is_text, "key": "from"})
+    from_: str = opt("fte@localhost", "the From address of sent mail (its domain is in the Message-ID)", key="from")
     host: str = opt("", "the `smtp` transport's server (required for it)")
     port: int = opt(587, "the `smtp` server's port", whole(1, 65535))
     security: str = opt("starttls", "`none`, `starttls` or `ssl`", choice("none", "starttls", "ssl"))
@@ -148,9 +148,7 @@ class WhatsAppSettings(Table):
     NAME = "executors.whatsapp"
     enabled: bool = opt(False, "WhatsApp replies through Twilio (local); `FTE_TWILIO_ACCOUNT_SID`, "
                         "`FTE_TWILIO_AUTH_TOKEN`")
-    # "from" again: see EmailSettings
-    from_: str = dataclasses.field(default="", metadata={
-        "help": "your Twilio WhatsApp number", "check": is_text, "key": "from"})
+    from_: str = opt("", "your Twilio WhatsApp number", key="from")
 
 
 @dataclasses.dataclass(frozen=True)

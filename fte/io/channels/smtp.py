@@ -28,7 +28,7 @@ from datetime import datetime
 from pathlib import Path
 
 from fte.io.channels.contract import ExecutionError, OutcomeUnknown, Performed
-from fte.io.channels.maildir import maildir_name
+from fte.io.channels.maildir import maildir_name, write_synced
 from fte.io.channels.mail import build_reply, message_id_for, sender_domain
 from fte.models.tables import Task
 
@@ -117,10 +117,7 @@ class SmtpExecutor:
         data = msg.as_bytes()
         name = maildir_name(key)
         tmp = self.s.sent_path / "tmp" / name
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+        write_synced(tmp, data)
         try:
             client = self._connect()
         except (OSError, smtplib.SMTPException) as exc:

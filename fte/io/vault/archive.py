@@ -80,6 +80,7 @@ def entry_of_note(path: str, data: bytes) -> Entry:
     entry = Entry(note.id, path, front, body)
     if entry.note_bytes() != data:
         raise NoteError(f"{path}: would not be restored byte for byte")
+    entry.__dict__["meta"] = note.meta  # the same bytes, parsed once (cached_property's own slot)
     return entry
 
 
