@@ -116,7 +116,7 @@ class Runner:
         # The person's moves and edits are read first and become events and fte's own commit
         # before the remote is integrated, so the sync never has to step around them.
         person.work_tree(report)
-        if self.home.vault.touched:
+        if self.home.vault.touched or self.home.lifecycle.owes_notes:
             sync.publish(report, push=False)
         sync.sync_in(report)
         intake.detect(report)
@@ -125,13 +125,15 @@ class Runner:
             # Drafts must reach the remote before they are "synced". Without drafts, this host's
             # other changes (approvals) wait for the claims' commit: one commit fewer per busy tick.
             result = sync.publish(report)
-            if intake.mark_synced(result):
+            if intake.mark_synced(result) and not executes:
+                # A host that presents goes on to write these notes as pending, once, below.
                 sync.publish(report)
         if executes:
             intake.present(report)
             intake.expire(report)
         if self.execute is not None:
             self.execute(report)
+        self.home.lifecycle.flush()  # the Dashboard and the briefing link notes where their rows say
         if executes:
             outputs.write_dashboard()
             outputs.weekly_briefing()

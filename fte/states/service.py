@@ -86,6 +86,8 @@ class Lifecycle:
         #: commit messages.
         self.journal: list[tuple[str, str, str]] = []
         self._batching = False
+        #: Within :meth:`batch`: tasks whose note the bulk steps left to :meth:`flush` (ids).
+        self._owed: set[str] = set()
         #: Signs this host's assertions (local hosts); None on a cloud host, which signs nothing.
         self.trust: Trust | None = None
 
@@ -105,10 +107,16 @@ class Lifecycle:
 
     @contextmanager
     def batch(self) -> Iterator[None]:
-        """Within it, notes are written without their folder's fsync (done once per folder by
-        :meth:`flush`) and marked mirrored without an fsync of their own. Safe: a mark lost to a
-        power cut, or a note whose rename did not reach the disk, is rendered again at the next start
-        (the mark is what repair trusts, and a stale or missing note is rewritten from the row)."""
+        """Within it, the bulk steps (:meth:`detect_many`, :meth:`fire_many`) leave their notes to
+        :meth:`flush`, which writes each task's note once, in its latest state, as one group; folder
+        fsyncs are done once per folder and the "mirrored" marks last, without an fsync of their own.
+
+        So a mail that goes detect → draft in one step is one note write, not two (docs/sync.md,
+        "Notes are written once per step"). Safe: until a note is written its row says
+        ``mirrored_version < version``, which is what repair reads at the next start after a crash;
+        a mark lost to a power cut is redone the same way. Single events (:meth:`fire`) still write
+        their note at once, and a note owed here is then skipped (it is no longer behind its row).
+        """
         if self._batching:
             yield
             return
@@ -117,14 +125,52 @@ class Lifecycle:
         try:
             yield
         finally:
-            self._batching = False
-            self.vault.flush()
+            try:
+                self._write_owed()
+            finally:
+                self._batching = False
+                self._owed = set()
+                self.vault.flush()
 
     def flush(self) -> None:
-        """Make the batched notes durable (folder fsyncs) — before git commits them."""
+        """Write the notes owed by the bulk steps and make every batched note durable (folder
+        fsyncs), then record them as mirrored — before git commits them."""
         if self._batching:
-            self.vault.flush()
+            self._write_owed()
             self.vault.defer_dir_sync()
+
+    @property
+    def owes_notes(self) -> bool:
+        """Whether a bulk step left notes for :meth:`flush` to write."""
+        return bool(self._owed)
+
+    def _write_owed(self) -> None:
+        owed, self._owed = self._owed, set()
+        tasks = [t for t in self.store.tasks_by_id(sorted(owed)) if t.mirrored_version < t.version] if owed else []
+        marks = self._write_notes(tasks)
+        self.vault.flush()  # the notes' folders durable before the marks say so
+        self.store.mark_mirrored_many(marks, durable=False)
+
+    def _mirror_many(self, tasks: list[Task]) -> None:
+        """The notes of a bulk step: owed to :meth:`flush` in a batch, else written now (one group)."""
+        if self._batching:
+            self._owed.update(t.id for t in tasks)
+            return
+        self.store.mark_mirrored_many(self._write_notes(tasks))
+
+    def _write_notes(self, tasks: list[Task]) -> list[tuple[str, int, str]]:
+        """Render the tasks' notes from their rows, write them as one group (each still atomic),
+        remove the notes they left; the marks to record (id, version, path)."""
+        items = [(note_relpath(t), t) for t in tasks]
+        self.vault.write_many([(rel, render_task(t, self._person_parts(t), self.vault.tz)) for rel, t in items])
+        crashpoint("after-note-write")
+        marks = []
+        for rel, task in items:
+            if task.note_path and task.note_path != rel:
+                self.vault.remove(task.note_path)
+            marks.append((task.id, task.version, rel))
+            task.mirrored_version, task.note_path = task.version, rel
+        return marks
 
     def detect(
         self,
@@ -198,9 +244,7 @@ class Lifecycle:
             if created:
                 self.journal.append((task.id, "detect", task.state))
         crashpoint("after-commit")
-        for task, created in results:
-            if created:
-                self.mirror(task)
+        self._mirror_many([task for task, created in results if created])
         return results
 
     def fire(
@@ -266,8 +310,9 @@ class Lifecycle:
 
         Every move is validated against the table first; an illegal one is left out (and returned
         with its reason) without stopping the others. Each task still gets its own version bump and
-        its own ``transitions`` row; the notes are written after the commit and marked mirrored in
-        one more transaction. For the daemon's bulk steps (draft, sync, present, claim, expire).
+        its own ``transitions`` row; the notes are written after the commit (in a :meth:`batch`, at
+        its next :meth:`flush`) and marked mirrored in one more transaction. For the daemon's bulk
+        steps (draft, sync, present, claim, expire, the person's approvals, completions).
         """
         if source not in ORIGINS:
             raise BadInput(f"unknown transition source {source!r}; one of {', '.join(ORIGINS)}")
@@ -304,16 +349,7 @@ class Lifecycle:
                 done.append(task)
                 self.journal.append((task.id, move.event, after))
         crashpoint("after-commit")
-        marks = []
-        for task in done:
-            rel = note_relpath(task)
-            self.vault.write(rel, render_task(task, self._person_parts(task), self.vault.tz))
-            crashpoint("after-note-write")
-            if task.note_path and task.note_path != rel:
-                self.vault.remove(task.note_path)
-            marks.append((task.id, task.version, rel))
-            task.mirrored_version, task.note_path = task.version, rel
-        self.store.mark_mirrored_many(marks, durable=not self._batching)
+        self._mirror_many(done)
         return done, refused
 
     def adopt(self, note: Note, path: str, state: str, *, actor: str, **detail: Any) -> Task:

@@ -55,6 +55,7 @@ class Archiver:
         open_month = ctx.store.cursor(OPEN)
         if not (force or open_month or after == 0 or ctx.store.cursor(DAY) != today):
             return []
+        ctx.lifecycle.flush()  # the notes it reads are on disk, at the paths their rows say
         done: list[tuple[str, int]] = []
         if open_month:
             done.append((open_month, self.archive_month(open_month, [], report)))

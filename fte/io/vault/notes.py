@@ -407,18 +407,15 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: Path, data: bytes, sync_dir: bool = True) -> bool:
-    """Write ``data`` to ``path`` atomically; ``False`` (and no write) when the bytes are already there.
-
-    Temp file in the same folder, fsync, rename over, fsync the folder: after a crash the file is
-    either the old bytes or the new ones, never a torn mix. ``sync_dir=False`` leaves the folder's
-    fsync to the caller (:meth:`Vault.flush`), which batches it for many notes.
-    """
+def _unchanged(path: Path, data: bytes) -> bool:
     try:
-        if path.read_bytes() == data:
-            return False
+        return path.read_bytes() == data
     except FileNotFoundError:
-        pass
+        return False
+
+
+def _write_temp(path: Path, data: bytes, sync: bool) -> str:
+    """``data`` in a new temp file beside ``path`` (fsync'd when ``sync``); its name."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = str(path.parent / f"{TEMP_PREFIX}{os.getpid()}-{next(_TEMP_COUNTER)}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
@@ -426,17 +423,70 @@ def atomic_write(path: Path, data: bytes, sync_dir: bool = True) -> bool:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
-            os.fsync(fh.fileno())
+            if sync:
+                os.fsync(fh.fileno())
+    except BaseException:
+        _discard(tmp)
+        raise
+    return tmp
+
+
+def _discard(tmp: str) -> None:
+    try:
+        os.unlink(tmp)
+    except FileNotFoundError:
+        pass
+
+
+def atomic_write(path: Path, data: bytes, sync_dir: bool = True) -> bool:
+    """Write ``data`` to ``path`` atomically; ``False`` (and no write) when the bytes are already there.
+
+    Temp file in the same folder, fsync, rename over, fsync the folder: after a crash the file is
+    either the old bytes or the new ones, never a torn mix. ``sync_dir=False`` leaves the folder's
+    fsync to the caller (:meth:`Vault.flush`), which batches it for many notes.
+    """
+    if _unchanged(path, data):
+        return False
+    tmp = _write_temp(path, data, sync=True)
+    try:
         os.replace(tmp, path)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+        _discard(tmp)
         raise
     if sync_dir:
         _fsync_dir(path.parent)
     return True
+
+
+def atomic_write_many(items: list[tuple[Path, bytes]]) -> list[Path]:
+    """:func:`atomic_write` for many files as one group commit; returns the paths written.
+
+    Every temp file is written first, then one fsync pass over them, then the renames: each file is
+    still either its old bytes or its new ones after a crash (a rename only ever installs a file
+    whose bytes are on the disk), and the disk waits once per batch instead of once per write. The
+    folders' fsyncs are the caller's (:meth:`Vault.flush`). A crash leaves at most temp files, which
+    :meth:`Vault.sweep_temp_files` removes at the next start.
+    """
+    staged: list[tuple[str, Path]] = []
+    try:
+        for path, data in items:
+            if not _unchanged(path, data):
+                staged.append((_write_temp(path, data, sync=False), path))
+        for tmp, _path in staged:
+            fd = os.open(tmp, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        done: list[Path] = []
+        for tmp, path in staged:
+            os.replace(tmp, path)
+            done.append(path)
+        return done
+    except BaseException:
+        for tmp, _path in staged:
+            _discard(tmp)  # the ones already renamed are gone: FileNotFoundError, ignored
+        raise
 
 
 class Vault:
@@ -518,6 +568,21 @@ class Vault:
             if self._unsynced is not None:
                 self._unsynced.add(path.parent)
         return wrote
+
+    def write_many(self, items: list[tuple[str, bytes]]) -> set[str]:
+        """Write many notes as one group (:func:`atomic_write_many`); returns the paths written.
+        Their folders' fsyncs are owed to :meth:`flush` when deferred, else done here once each."""
+        paths = {self.path(rel): rel for rel, _data in items}
+        written = atomic_write_many([(self.path(rel), data) for rel, data in items])
+        folders = {p.parent for p in written}
+        if self._unsynced is not None:
+            self._unsynced |= folders
+        else:
+            for folder in folders:
+                _fsync_dir(folder)
+        done = {paths[p] for p in written}
+        self.touched |= done
+        return done
 
     def read(self, rel: str) -> bytes | None:
         try:
