@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import sqlalchemy.exc
-from sqlalchemy import func, select, text, update
+from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.orm import Session
 
 from fte.clock import iso
@@ -113,6 +113,15 @@ class Store:
         """The task whose note is recorded at ``note_path`` (indexed)."""
         with self.read() as s:
             return s.scalar(select(Task).where(Task.note_path == note_path).limit(1))
+
+    def by_note_path(self, note_paths: list[str]) -> dict[str, Task]:
+        """:meth:`find_by_note_path` for many paths: path → the task recorded there (indexed)."""
+        found: dict[str, Task] = {}
+        with self.read() as s:
+            for i in range(0, len(note_paths), 500):
+                for task in s.scalars(select(Task).where(Task.note_path.in_(note_paths[i:i + 500]))):
+                    found.setdefault(str(task.note_path), task)
+        return found
 
     def tasks(self, state: str | None = None, limit: int | None = None) -> list[Task]:
         with self.read() as s:
@@ -290,20 +299,28 @@ class Store:
         """:meth:`start_execution` for many tasks, in one transaction (all committed before any call)."""
         rows: list[Execution] = []
         with self.write() as s:
+            ids = sorted({task_id for task_id, _key in items})
+            last: dict[str, int] = {}
+            for i in range(0, len(ids), 500):
+                q = (select(Execution.task_id, func.max(Execution.attempt))
+                     .where(Execution.task_id.in_(ids[i:i + 500])).group_by(Execution.task_id))
+                last.update({task_id: int(n) for task_id, n in s.execute(q)})
             for task_id, key in items:
-                last = s.scalar(select(func.max(Execution.attempt)).where(Execution.task_id == task_id)) or 0
-                row = Execution(task_id=task_id, attempt=last + 1, idempotency_key=key, started_at=at)
+                attempt = last.get(task_id, 0) + 1
+                last[task_id] = attempt
+                row = Execution(task_id=task_id, attempt=attempt, idempotency_key=key, started_at=at)
                 s.add(row)
                 rows.append(row)
         return rows
 
     def finish_executions(self, items: list[tuple[int, str, str | None]], at: datetime) -> None:
         """Finish many attempts, in one transaction: (execution id, outcome, external id)."""
+        if not items:
+            return
+        stmt = (update(Execution).where(Execution.id == bindparam("i"))
+                .values(outcome=bindparam("o"), finished_at=bindparam("at"), external_id=bindparam("x")))
         with self.write() as s:
-            for execution_id, outcome, external_id in items:
-                row = s.get(Execution, execution_id)
-                assert row is not None
-                row.outcome, row.finished_at, row.external_id = outcome, at, external_id
+            s.connection().execute(stmt, [{"i": i, "o": o, "at": at, "x": x} for i, o, x in items])
 
     def finish_execution(
         self, execution_id: int, outcome: str, at: datetime, external_id: str | None = None, error: str | None = None

@@ -97,8 +97,11 @@ class Executions:
         """
         won: list[Task] = []
         in_head = paths_in_head([t.id for t in claimed])
+        rows = {t.id: t for t in self.lifecycle.store.tasks_by_id([t.id for t in claimed])}
         for task in claimed:
-            row = self.lifecycle.store.get(task.id)
+            row = rows.get(task.id)
+            if row is None:
+                continue  # no such row any more (a database rebuilt meanwhile): nothing to perform
             paths = in_head.get(task.id, [])
             mine = pushed and paths == [row.note_path]
             if mine and row.state == "claimed" and row.claimed_by == self.agent:

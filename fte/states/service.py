@@ -215,8 +215,9 @@ class Lifecycle:
         now = self.clock()
         results: list[tuple[Task, bool]] = []
         with self.store.write() as s:
+            known = self._known_refs(s, items)
             for item in items:
-                existing = s.scalar(select(Task).where(Task.source == item.source, Task.source_ref == item.source_ref))
+                existing = known.get((item.source, item.source_ref))
                 if existing is not None:
                     results.append((existing, False))
                     continue
@@ -232,7 +233,7 @@ class Lifecycle:
                 s.add(Transition(task_id=task.id, version=1, event="detect", from_state=None, to_state=task.state,
                                  actor=item.actor or self.agent, host=self.agent, source=via, at=now,
                                  detail=item.detail))
-                s.flush()  # the next item's dedupe query sees this one
+                known[(item.source, item.source_ref)] = task  # a second item with the same key is this task
                 results.append((task, True))
             if cursor is not None:
                 row = s.get(Cursor, cursor[0])
@@ -246,6 +247,21 @@ class Lifecycle:
         crashpoint("after-commit")
         self._mirror_many([task for task, created in results if created])
         return results
+
+    @staticmethod
+    def _known_refs(s: Any, items: list["Detection"]) -> dict[tuple[str, str], Task]:
+        """The tasks that already exist for the items' (source, source_ref): one query per source
+        and 500 keys, not one per item."""
+        by_source: dict[str, set[str]] = {}
+        for item in items:
+            by_source.setdefault(item.source, set()).add(item.source_ref)
+        known: dict[tuple[str, str], Task] = {}
+        for source, refs in by_source.items():
+            wanted = sorted(refs)
+            for i in range(0, len(wanted), 500):
+                for task in s.scalars(select(Task).where(Task.source == source, Task.source_ref.in_(wanted[i:i + 500]))):
+                    known[(source, task.source_ref)] = task
+        return known
 
     def fire(
         self,

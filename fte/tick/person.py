@@ -44,8 +44,9 @@ class Person:
         seen = len(ctx.lifecycle.journal)
         touched = self.reconciler.working_tree(ctx.git.working_changes(folders))
         ctx.vault.touched |= touched
-        for task_id, event, state in ctx.lifecycle.journal[seen:]:
-            if event in PERSON_EVENTS:  # the person's decisions and edits, as they happen
-                task = ctx.store.find(task_id)
-                title = visible(task.title)[:80] if task else ""
-                ctx.log(f"{event}: {task_id[:8]} {title!r} by {ctx.settings.person} -> {state}")
+        said = [(task_id, event, state) for task_id, event, state in ctx.lifecycle.journal[seen:]
+                if event in PERSON_EVENTS]  # the person's decisions and edits, as they happen
+        titles = {t.id: t.title for t in ctx.store.tasks_by_id(sorted({task_id for task_id, _e, _s in said}))}
+        for task_id, event, state in said:
+            title = visible(titles.get(task_id) or "")[:80]
+            ctx.log(f"{event}: {task_id[:8]} {title!r} by {ctx.settings.person} -> {state}")

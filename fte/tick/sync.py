@@ -48,10 +48,16 @@ class Sync:
     def sync_in(self, report: TickReport) -> None:
         """Fetch, integrate, push; then read what other hosts changed since the last commit read."""
         ctx = self.ctx
+        head, before = ctx.git.head(), ctx.git.upstream()
+        cursor = ctx.store.cursor(INTEGRATED)
         result = ctx.git.sync()
         self._after_sync(result, report)
+        if self._pushed_only_ours(cursor, before, head, result):
+            # What the sync pushed is this host's own commits (the person's moves, committed just
+            # before): nothing to read back — 1,000 approvals were 1,000 notes parsed again.
+            ctx.store.set_cursor(INTEGRATED, str(head), ctx.now())
+            cursor = head
         upstream = result.upstream if ctx.settings.remote else ctx.git.head()
-        cursor = ctx.store.cursor(INTEGRATED)
         if upstream and upstream != cursor:
             try:
                 changes = ctx.git.changes(cursor, upstream)
@@ -104,16 +110,22 @@ class Sync:
         cursor = ctx.store.cursor(INTEGRATED)
         result = ctx.git.sync()
         self._after_sync(result, report)
-        if (result.pushed and ctx.settings.remote and cursor is not None and cursor == upstream
-                and result.head == head and result.upstream == head and upstream is not None
-                and head is not None and ctx.git.only_ours_since(upstream, head)):
-            # Everything up to the remote's old head was read, the sync took nothing in (our head
-            # is what was pushed), and all the push added on top is fte's own work on this host:
-            # the remote now holds nothing unread. Without this, a later pull read
-            # while the remote is away would offer this host's own older notes back as "remote"
-            # changes (an edit reverted by its own previous version: found by the model, run 7).
-            ctx.store.set_cursor(INTEGRATED, head, ctx.now())  # = result.upstream
+        if self._pushed_only_ours(cursor, upstream, head, result):
+            # Without this, a later pull read while the remote is away would offer this host's
+            # own older notes back as "remote" changes (an edit reverted by its own previous
+            # version: found by the model, run 7).
+            ctx.store.set_cursor(INTEGRATED, str(head), ctx.now())  # = result.upstream
         return result
+
+    def _pushed_only_ours(self, cursor: str | None, upstream: str | None, head: str | None,
+                          result: SyncResult) -> bool:
+        """Whether the remote holds nothing unread after ``result``: everything up to the remote's
+        old head (``upstream``) was read, the sync took nothing in (our ``head`` is what was
+        pushed), and all the push added on top is fte's own work on this host."""
+        ctx = self.ctx
+        return bool(result.pushed and ctx.settings.remote and cursor is not None and cursor == upstream
+                    and result.head == head and result.upstream == head and upstream is not None
+                    and head is not None and ctx.git.only_ours_since(upstream, head))
 
     def record(self, event: GitEvent) -> None:
         """One event git reported, as an incident; a merge's verdict on a race is kept for the read."""
