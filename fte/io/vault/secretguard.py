@@ -55,6 +55,46 @@ PATTERNS: tuple[tuple[str, re.Pattern[bytes]], ...] = (
     ("azure-storage-key", re.compile(rb"(?i)AccountKey=([A-Za-z0-9+/]{40,}={0,2})")),
     ("url-password", re.compile(rb"(?i)\b[a-z][a-z0-9+.\-]{1,20}://[^\s:/@<>\"']{1,64}:([^\s:/@<>\"']{4,128})@")),
 )
+#: Literal text every match of a pattern holds (lower case for the ``(?i)`` patterns): a note
+#: with none of them cannot match, and ``in`` finds that a hundred times faster than the regex —
+#: a pattern that opens with a look-behind is tried at every byte (~30 µs per note each, ~0.6 ms
+#: for all of them, twice per note and task). tests/test_secret_guard.py checks each list against
+#: strings generated from its pattern.
+NEEDLES: dict[str, tuple[bytes, ...]] = {
+    "aws-access-key-id": (b"AKIA", b"ASIA", b"AIDA", b"AROA", b"ABIA", b"ACCA"),
+    "aws-secret-access-key": (b"aws_secret_access_key",),
+    "private-key": (b"-----BEGIN",),
+    "anthropic-api-key": (b"sk-ant-",),
+    "openai-api-key": (b"sk-",),
+    "stripe-secret-key": (b"k_live_", b"k_test_"),
+    "google-oauth-access-token": (b"ya29.",),
+    "google-oauth-refresh-token": (b"1//0",),
+    "google-api-key": (b"AIza",),
+    "github-token": (b"ghp_", b"gho_", b"ghu_", b"ghs_", b"ghr_", b"github_pat_"),
+    "gitlab-token": (b"glpat-", b"gldt-", b"glptt-", b"glrt-"),
+    "slack-token": (b"xox",),
+    "slack-webhook": (b"https://hooks.slack.com/",),
+    "sendgrid-api-key": (b"SG.",),
+    "npm-token": (b"npm_",),
+    "jwt": (b"eyJ",),
+    "azure-storage-key": (b"accountkey=",),
+    "url-password": (b"://",),
+    "password": (b"pass", b"pwd"),
+    "token-assignment": (b"key", b"secret", b"token"),
+}
+
+
+def may_match(kind: str, pattern: re.Pattern[bytes], data: bytes, lower: bytes) -> bool:
+    """False only when ``pattern`` cannot match ``data`` (none of its :data:`NEEDLES` is there);
+    ``lower`` is ``data.lower()``, for the patterns that ignore case. A kind with no needles is
+    always tried."""
+    needles = NEEDLES.get(kind)
+    if needles is None:
+        return True
+    haystack = lower if pattern.flags & re.IGNORECASE else data
+    return any(n in haystack for n in needles)
+
+
 _END_PEM = re.compile(rb"-----END" + _SP + rb"(?:[A-Z0-9]+" + _SP + rb")*PRIVATE" + _SP + rb"KEY(?:" + _SP
                       + rb"BLOCK)?-----")
 _PASSWORD = re.compile(
@@ -109,7 +149,10 @@ def _in_query_string(data: bytes, start: int) -> bool:
 def scan(data: bytes) -> list[Finding]:
     """Every credential-looking thing in ``data``, in order of position."""
     found: list[Finding] = []
+    lower = data.lower()
     for kind, pattern in PATTERNS:
+        if not may_match(kind, pattern, data, lower):
+            continue
         for m in pattern.finditer(data):
             if kind == "private-key":
                 end = _END_PEM.search(data, m.end(), m.end() + 16_384)
@@ -120,10 +163,10 @@ def scan(data: bytes) -> list[Finding]:
                 found.append(Finding(kind, m.start(1), m.end(1)))
             else:
                 found.append(Finding(kind, m.start(), m.end()))
-    for m in _PASSWORD.finditer(data):
+    for m in _PASSWORD.finditer(data) if may_match("password", _PASSWORD, data, lower) else ():
         if _looks_like_password(m.group(1)):
             found.append(Finding("password", m.start(1), m.start(1) + len(m.group(1).rstrip(b".,;:!?)]}"))))
-    for m in _TOKEN.finditer(data):
+    for m in _TOKEN.finditer(data) if may_match("token-assignment", _TOKEN, data, lower) else ():
         keyword = m.group(0)[:m.start(1) - m.start()].lower()
         if _in_query_string(data, m.start()) and keyword.startswith(_URL_QUERY_KEYS):
             continue
