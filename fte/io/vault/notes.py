@@ -245,10 +245,26 @@ class PersonParts:
     text: str = ""
 
 
+#: :func:`person_parts` of the last notes asked about, by their bytes: a moved note is read by the
+#: look at the work tree, then again when its approval is written (a pure function of the bytes).
+_PARTS_SEEN: dict[bytes, PersonParts] = {}
+
+
 def person_parts(data: bytes | None) -> PersonParts:
     """The person's parts of the note ``data`` (nothing when there is no note or it does not parse)."""
     if not data:
         return PersonParts()
+    if len(data) > 16_384:  # kept small: at most 2,048 notes of 16 KiB (32 MiB) are remembered
+        return _person_parts(data)
+    seen = _PARTS_SEEN.get(data)
+    if seen is None:
+        if len(_PARTS_SEEN) >= 2048:
+            _PARTS_SEEN.clear()
+        seen = _PARTS_SEEN[data] = _person_parts(data)
+    return seen
+
+
+def _person_parts(data: bytes) -> PersonParts:
     try:
         note = parse_note(data)
     except NoteError:
