@@ -111,7 +111,7 @@ class Lifecycle:
         :meth:`flush`, which writes each task's note once, in its latest state, as one group; folder
         fsyncs are done once per folder and the "mirrored" marks last, without an fsync of their own.
 
-        So a mail that goes detect → draft in one step is one note write, not two (docs/sync.md,
+        So a mail that goes detect → draft in one step is one note write, not two (docs/lifecycle.md,
         "Notes are written once per step"). Safe: until a note is written its row says
         ``mirrored_version < version``, which is what repair reads at the next start after a crash;
         a mark lost to a power cut is redone the same way. Single events (:meth:`fire`) still write

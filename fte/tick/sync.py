@@ -108,7 +108,7 @@ class Sync:
                 not ctx.settings.remote or head == upstream):
             return SyncResult(pushed=True, head=head, upstream=upstream)
         cursor = ctx.store.cursor(INTEGRATED)
-        result = ctx.git.sync()
+        result = ctx.git.sync(fetch_first=False)  # the tick fetched in sync_in
         self._after_sync(result, report)
         if self._pushed_only_ours(cursor, upstream, head, result):
             # Without this, a later pull read while the remote is away would offer this host's

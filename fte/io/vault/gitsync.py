@@ -385,12 +385,17 @@ class GitSync(GitRepo):
 
     # -- sync ---------------------------------------------------------------------------------------
 
-    def sync(self, attempts: int = 5) -> SyncResult:
+    def sync(self, attempts: int = 5, fetch_first: bool = True) -> SyncResult:
         """Fetch, merge the remote in (outside the working tree), bring the tree along, push.
 
         Never force-pushes. A rejected push (someone pushed first) is fetched, merged and pushed
         again, at most ``attempts`` times. With no remote, committed is synced. An unreachable
         remote gives a result with ``error`` set and ``pushed`` false; commits stay local.
+
+        ``fetch_first=False`` (a publish, right after the tick's own fetch): when this host's
+        commits sit on top of the remote's last known head, push them straight away — the push
+        is refused if the remote moved meanwhile (that refusal is the claim's lock), and only then
+        is the remote fetched and merged. Two fetches fewer per publish.
         """
         with self.lock.hold():
             events = self.recover()
@@ -400,17 +405,19 @@ class GitSync(GitRepo):
             error = None
             pushed = False
             held: list[GitEvent] = []
+            optimistic = not fetch_first and self._ahead_of_upstream()
             for attempt in range(attempts):
                 if self.should_stop():
                     error = "stopped before the sync finished"
                     break
-                try:
-                    self._fetch()
-                except Unreachable as exc:
-                    error = str(exc)
-                    break
-                crashpoint("sync-fetched")
-                events += self._integrate()
+                if not (optimistic and attempt == 0):
+                    try:
+                        self._fetch()
+                    except Unreachable as exc:
+                        error = str(exc)
+                        break
+                    crashpoint("sync-fetched")
+                    events += self._integrate()
                 if self._head() is None or self._head() == self._rev(UPSTREAM):
                     pushed = True
                     break
@@ -423,7 +430,9 @@ class GitSync(GitRepo):
                     break
                 try:
                     self._push()
-                    self._fetch()  # so origin/main is what we just pushed
+                    if self._rev(UPSTREAM) != self._head():
+                        self._fetch()  # so origin/main is what we just pushed (a push to a named
+                        # remote moves it itself, unless the remote has no fetch refspec for it)
                     pushed = True
                     (self.root / ".git" / SCANNED).unlink(missing_ok=True)  # all of it is on the remote now
                     crashpoint("sync-pushed")
@@ -438,6 +447,11 @@ class GitSync(GitRepo):
             return SyncResult(pushed=pushed, head=self._head(), upstream=self._rev(UPSTREAM),
                               error=None if pushed else error, ahead=ahead, behind=behind, events=events,
                               removed=self._removed, held=[] if pushed else held)
+
+    def _ahead_of_upstream(self) -> bool:
+        """Whether HEAD is the remote's last fetched head plus commits of this repository only."""
+        upstream, head = self._rev(UPSTREAM), self._head()
+        return upstream is not None and head is not None and upstream != head and self._is_ancestor(upstream, head)
 
     def _fetch(self) -> None:
         try:
