@@ -9,7 +9,8 @@ The points: ``after-commit`` (a transition committed, its note not written), ``a
 (note written, the row not yet marked mirrored), ``before-git-commit`` (staged, not committed),
 ``after-git-commit`` (committed, not pushed), ``after-claim-push`` (the claim is on the remote,
 nothing performed), ``before-call`` (the attempt row committed, the provider not called),
-``after-call`` (the provider accepted, the attempt row not finished); and in a sync:
+``after-call`` (the provider accepted, the attempt row not finished); ``notes-renaming`` (a group
+of notes written: the first renamed into place, the others still temp files); and in a sync:
 ``sync-fetched``, ``sync-merged`` (the merge commit exists, the tree not yet touched),
 ``sync-checkout-path`` (before each path of the tree is brought along), ``sync-checked-out`` (the
 tree and the branch moved, the journal not yet removed), ``sync-pushed``; and in archival:
@@ -27,7 +28,7 @@ import os
 import signal
 from typing import Callable
 
-POINTS = ("after-commit", "after-note-write", "before-git-commit", "after-git-commit",
+POINTS = ("after-commit", "notes-renaming", "after-note-write", "before-git-commit", "after-git-commit",
           "after-claim-push", "before-call", "after-call",
           "sync-fetched", "sync-merged", "sync-checkout-path", "sync-checked-out", "sync-pushed",
           "archive-marked", "archive-written")

@@ -31,6 +31,7 @@ from typing import Any, Iterator
 
 import yaml
 
+from fte.crashpoints import crashpoint
 from fte.errors import BadInput, NoteError
 from fte.io.vault.names import note_name, slugify
 from fte.plaintext import plain
@@ -498,6 +499,8 @@ def atomic_write_many(items: list[tuple[Path, bytes]]) -> list[Path]:
         for tmp, path in staged:
             os.replace(tmp, path)
             done.append(path)
+            if len(done) == 1:
+                crashpoint("notes-renaming")
         return done
     except BaseException:
         for tmp, _path in staged:
