@@ -283,3 +283,51 @@ def test_the_entropy_floor_is_three_bits_exactly() -> None:
     at, under = b"AaBbCcDd" * 2, b"AAABBBCCDDEEFFGH"
     assert MIN_ENTROPY == 3.0 and entropy(at) == 3.0 and 2.9 < entropy(under) < 2.91
     assert scan(b"secret = " + at) and not scan(b"secret = " + under)
+
+
+def test_a_private_keys_end_is_looked_for_within_sixteen_kib_exactly() -> None:
+    """Pinned at the edge (mutation testing): an END line that ends 16,384 bytes after the BEGIN
+    line closes the key; one byte further it is not looked at, and the span is the BEGIN line plus
+    4 KiB (the body of a key that never ends is still covered)."""
+    from fte.io.vault.secretguard import redact
+
+    begin = b"-----BEGIN OPENSSH " + b"PRIVATE KEY-----"
+    end = b"-----END OPENSSH PRIVATE KEY-----"
+    for gap, closed in ((16_384 - len(end), True), (16_384 - len(end) + 1, False)):
+        data = begin + b"A" * gap + end + b"\nafter\n"
+        _out, [f] = redact(data)
+        assert f.kind == "private-key"
+        assert f.end == (len(begin) + gap + len(end) if closed else len(begin) + 4096), (gap, f)
+
+
+def test_bytes_beyond_ascii_are_not_symbols_of_a_password() -> None:
+    """A word in another script (its UTF-8 bytes are 0x80 and up) is not a password for holding
+    them: only ASCII punctuation counts as a symbol (the edge at 128, from mutation testing)."""
+    from fte.io.vault.secretguard import scan
+
+    for value in (b"abcdef\x80gh", "straße".encode(), "déjàvu".encode()):
+        assert not [f for f in scan(b"password: " + value) if f.kind == "password"], value
+    assert [f for f in scan(b"password: abcdef\x7fgh") if f.kind == "password"]  # DEL is ASCII, not a letter
+
+
+@pytest.mark.parametrize("length", [6, 64, 65, 300])
+def test_a_long_password_is_redacted_whole(length: int) -> None:
+    """A password is the whole word after "password:", however long: the scanner once took at most
+    64 characters, and the rest of a longer one reached git beside the marker (found pinning that
+    edge)."""
+    from fte.io.vault.secretguard import redact
+
+    value = (b"Xk29!fQz" * 40)[:length]
+    out, [f] = redact(b"password: " + value + b" end")
+    assert f.kind == "password" and f.end - f.offset == length and out == b"password: [redacted: password] end"
+
+
+@pytest.mark.parametrize("length", [16, 512, 513, 2000])
+def test_a_long_token_is_redacted_whole(length: int) -> None:
+    """The same for a token after a keyword: once cut at 512 characters, its tail left in the note."""
+    from fte.io.vault.secretguard import redact
+
+    value = (b"Zq81xWv3Tn5Lp7Rb" * 130)[:length]
+    out, [f] = redact(b"secret = " + value + b" end")
+    assert f.kind == "token-assignment" and f.end - f.offset == length
+    assert out == b"secret = [redacted: token-assignment] end"

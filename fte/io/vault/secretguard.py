@@ -100,10 +100,10 @@ _END_PEM = re.compile(rb"-----END" + _SP + rb"(?:[A-Z0-9]+" + _SP + rb")*PRIVATE
 _PASSWORD = re.compile(
     # "pass" alone only where it starts a line or follows a separator ("login: ann / pass: …"), so a
     # "Boarding pass: 7XK2PQ9" is no password.
-    rb"(?i)(?:\b(?:password|passwd|passwort|pwd)|(?<![A-Za-z] )\bpass)\b(?:\s+is\b|\s*[:=])\s*['\"]?([^\s'\"<>]{6,64})")
+    rb"(?i)(?:\b(?:password|passwd|passwort|pwd)|(?<![A-Za-z] )\bpass)\b(?:\s+is\b|\s*[:=])\s*['\"]?([^\s'\"<>]{6,})")
 _TOKEN = re.compile(
     rb"(?i)(?<![A-Za-z0-9])(?:api[_\- ]?key|apikey|secret(?:[_\- ]?key)?|client[_\- ]?secret|access[_\- ]?token|"
-    rb"auth[_\- ]?token|token|private[_\- ]?key)(?:\s+is\b|\s*[:=])\s*['\"]?([A-Za-z0-9_\-+/=.~]{16,512})")
+    rb"auth[_\- ]?token|token|private[_\- ]?key)(?:\s+is\b|\s*[:=])\s*['\"]?([A-Za-z0-9_\-+/=.~]{16,})")
 #: Keywords that, in a link's query string, name the link's own machinery (unsubscribe, tracking).
 _URL_QUERY_KEYS = (b"token", b"secret")
 _PLACEHOLDER = re.compile(rb"(?i)your|here|example|change.?me|placeholder|redacted|xxxx|\*\*\*|^<|^\$|^\{|^\.\.\.")
