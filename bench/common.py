@@ -36,7 +36,12 @@ def drop_mails(inbox: Path, n: int, start: int = 0) -> None:
         msg["Subject"] = f"Question number {i}"
         msg["Message-ID"] = f"<bench-{i}@example.com>"
         msg.set_content(f"Hello, this is question {i}. Could you answer?\n")
-        (inbox / "new" / f"{i}.bench").write_bytes(bytes(msg))
+        # Delivered as a Maildir delivery agent does: written in tmp/, then renamed into new/ (a
+        # reader of new/ never sees half a file — a direct write there once gave the soak a torn mail).
+        tmp = inbox / "tmp" / f"{i}.bench"
+        tmp.parent.mkdir(exist_ok=True)
+        tmp.write_bytes(bytes(msg))
+        os.replace(tmp, inbox / "new" / f"{i}.bench")
 
 
 @dataclass

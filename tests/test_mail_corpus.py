@@ -113,6 +113,12 @@ def test_a_mail_with_no_sender_asks_the_person_and_a_move_cannot_approve_it(home
     run.tick()
     assert run.home.store.get(task.id).state == "pending"
     assert any("has no recipient" in str(i.detail) for i in run.home.store.incidents("refused-change"))
+    # The refused move is undone: one note, back in Pending_Approval/ (not a copy there and the
+    # person's note left in Approved/, which then read as a duplicate of its own task).
+    assert not moved.exists() and note.exists()
+    assert not run.home.store.incidents("duplicate-id") and not run.home.store.incidents("note-deleted")
+    run.tick()
+    assert not moved.exists() and note.exists() and not run.home.store.incidents("duplicate-id")
     # The person adds the address they found in the mail, and approves: now it can be sent.
     note = run.home.vault.path(run.home.store.get(task.id).note_path)
     text = note.read_text()

@@ -16,6 +16,7 @@ Notes are untrusted: one that does not parse is reported once (an incident) and 
 from __future__ import annotations
 
 import difflib
+import os
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any, Callable
@@ -412,6 +413,7 @@ class Reconciler:
                 touched |= self._apply_local(row, note, path)
             except (FteError, NoteError) as exc:
                 self.incident("refused-change", row.id, path, error=str(exc))
+                touched |= self._put_back(row, path)
         if self._approvals:  # all of this look's approvals in one transaction
             _done, refused = self.lifecycle.fire_many(self._approvals, actor=self.person, source="obsidian")
             for task_id, reason in refused:
@@ -427,6 +429,19 @@ class Reconciler:
                     self.lifecycle.mirror(owner)
                 touched.add(path)
         return touched
+
+    def _put_back(self, row: Task, path: str) -> set[str]:
+        """A move the person made that was refused (an approval of a task with no recipient, a
+        decision after the deadline): their note goes back where the task is, their text with it.
+        Left where they put it, it sat in a folder that said something else, beside a copy fte
+        wrote back in the old place (found by the soak: two notes of one task, neither movable)."""
+        home = row.note_path
+        if not home or home == path or self.vault.read(home) is not None:
+            return set()
+        target = self.vault.path(home)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(self.vault.path(path), target)
+        return {path, home}
 
     def _apply_local(self, row: Task, note: Note, path: str) -> set[str]:
         data = self.vault.path(path).read_bytes()
