@@ -11,13 +11,12 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+from hosts import HostRun, bare_remote, drop_mail, make_host
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fte.io.vault import secretguard
 from fte.io.vault.secretguard import scan
-
-from hosts import HostRun, bare_remote, drop_mail, make_host
 
 # Shapes of real credentials, made up and assembled at run time, so that this file itself holds no
 # literal token for a secret scanner (ours, or a code host's) to trip on. None of these is live.
