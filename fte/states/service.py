@@ -161,6 +161,8 @@ class Lifecycle:
     def _write_notes(self, tasks: list[Task]) -> list[tuple[str, int, str]]:
         """Render the tasks' notes from their rows, write them as one group (each still atomic),
         remove the notes they left; the marks to record (id, version, path)."""
+        if not tasks:
+            return []  # no arrival at the crash point either: nothing was written
         items = [(note_relpath(t), t) for t in tasks]
         self.vault.write_many([(rel, render_task(t, self._person_parts(t), self.vault.tz)) for rel, t in items])
         crashpoint("after-note-write")
