@@ -237,6 +237,8 @@ def run_daemon(
                         timeout = interval if watching else min(interval, opened.settings.watch_interval)
                         if runner.reconciler.busy:  # an edit waits for the person to stop typing
                             timeout = min(timeout, opened.settings.note_debounce)
+                        if report is not None and report.more_waiting and not failures:
+                            continue  # a batch limit left approvals waiting: the next tick now
                         if wake.wait(timeout) and not flags.stop:
                             wake.wait(DEBOUNCE)  # let a burst of moves land together
                         if flags.stop:

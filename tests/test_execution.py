@@ -139,3 +139,61 @@ def test_a_claim_in_the_pushed_tree_is_performed_only_when_it_is_this_hosts(home
             s.get(Task, tid).claimed_by = other
         assert ex.settle([claimed], lambda ids: in_tree, pushed=True) == [], other
     run.close()
+
+
+def test_approvals_beyond_one_claim_batch_are_claimed_at_once_not_after_the_interval(home_dir: Path) -> None:
+    """A tick claims at most CLAIM_BATCH tasks; the daemon then ticks again at once for the rest —
+    it used to wait for the next sync interval (30 s by default), or for an unrelated event."""
+    import threading
+
+    from fte.home import open_home
+    from fte.loop import run_daemon
+    from fte.tick.execute import CLAIM_BATCH
+
+    from hosts import raise_limits
+
+    n = CLAIM_BATCH + 1
+    raise_limits(home_dir, n * 10)
+    for i in range(n):
+        drop_mail(home_dir, i)
+    run = HostRun(home_dir)
+    run.tick()
+    pending = run.home.vault.root / "Pending_Approval" / "email"
+    for note in list(pending.iterdir()):
+        note.rename(run.home.vault.root / "Approved" / note.name)
+    run.close()
+    toml = home_dir / "fte.toml"
+    text = toml.read_text()
+    for key in ("sync_interval = 30 ", "watch_interval = 1 ", "file_events = true "):
+        assert key in text
+    toml.write_text(text.replace("sync_interval = 30 ", "sync_interval = 900 ")
+                    .replace("watch_interval = 1 ", "watch_interval = 900 ")
+                    .replace("file_events = true ", "file_events = false "))
+    daemon = threading.Thread(target=run_daemon, args=(home_dir,), kwargs={"log": lambda _m: None, "max_ticks": 2},
+                              daemon=True)
+    daemon.start()
+    daemon.join(timeout=120)
+    assert not daemon.is_alive(), "the second tick waited for the interval"
+    with open_home(home_dir) as h:
+        assert h.store.counts() == {"done": n}
+
+
+def test_after_a_lost_database_another_hosts_claim_is_never_resumed_here(home_dir: Path) -> None:
+    """A claim read back from the vault after the database was lost (flag ``rebuilt``) is settled by
+    looking its key up — but only this host's own: another host's claim is not attempted here,
+    whichever way its name sorts."""
+    clock = Clock()
+    executor = Scripted("<x@example.com>")
+    run, tid = approved(home_dir, executor, clock)
+    run.runner.person.work_tree(TickReport())
+    ex = run.runner.executions
+    ex.claim(limit=10)
+    run.home.lifecycle.flush()
+    me = run.home.settings.agent
+    for other in ("a" + me, me + "z"):
+        with run.home.store.write() as s:
+            row = s.get(Task, tid)
+            row.claimed_by, row.flags = other, {"rebuilt": True}
+        assert ex.resume() == [], other
+        assert executor.calls == 0 and run.home.store.executions(tid) == []
+    run.close()

@@ -29,6 +29,9 @@ class TickReport:
     archived: int = 0
     sync_error: str | None = None
     events: list[str] = field(default_factory=list)
+    #: Work left for the next tick by a step's batch limit (approvals beyond CLAIM_BATCH): the
+    #: daemon ticks again at once instead of waiting for the next event or interval.
+    more_waiting: bool = False
 
 
 @dataclass(frozen=True)

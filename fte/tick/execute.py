@@ -31,6 +31,7 @@ class Execute:
             report.failed += out.state == "failed"
         stale = ex.stale_claims()
         claimed = ex.claim(limit=CLAIM_BATCH)
+        report.more_waiting = report.more_waiting or len(claimed) >= CLAIM_BATCH
         if not claimed and not stale:
             return
         report.claimed += len(claimed)
