@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
+
 from fte.clock import parse_iso
 from fte.errors import BadInput, ExecutionError
 from fte.io.channels.contract import Performed
@@ -196,4 +198,21 @@ def test_after_a_lost_database_another_hosts_claim_is_never_resumed_here(home_di
             row.claimed_by, row.flags = other, {"rebuilt": True}
         assert ex.resume() == [], other
         assert executor.calls == 0 and run.home.store.executions(tid) == []
+    run.close()
+
+
+@pytest.mark.parametrize("per_hour", [1, 2])
+def test_the_rate_limit_lets_exactly_its_number_through(home_dir: Path, per_hour: int) -> None:
+    """N replies an hour: of three approved, exactly N are sent in the tick; the rest wait approved."""
+    from hosts import raise_limits
+
+    raise_limits(home_dir, per_hour)
+    for i in range(3):
+        drop_mail(home_dir, i)
+    run = HostRun(home_dir)
+    run.tick()
+    for note in list((run.home.vault.root / "Pending_Approval" / "email").iterdir()):
+        note.rename(run.home.vault.root / "Approved" / note.name)
+    run.tick()
+    assert run.home.store.counts() == {"done": per_hour, "approved": 3 - per_hour}
     run.close()
