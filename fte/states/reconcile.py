@@ -438,9 +438,12 @@ class Reconciler:
         home = row.note_path
         if not home or home == path or self.vault.read(home) is not None:
             return set()
-        target = self.vault.path(home)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(self.vault.path(path), target)
+        try:
+            target = self.vault.path(home)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(self.vault.path(path), target)
+        except (OSError, BadInput):  # moved again meanwhile, or not a plain path: looked at next time
+            return set()
         return {path, home}
 
     def _apply_local(self, row: Task, note: Note, path: str) -> set[str]:
