@@ -231,3 +231,12 @@ def test_only_ours_since_refuses_a_fast_forward_to_another_hosts_commits(tmp_pat
     theirs = git(root, "rev-parse", "HEAD").strip()
     assert not sync.only_ours_since(ours, theirs)  # linear, but another host's
     assert not sync.only_ours_since(theirs, base)  # not a descendant
+    assert not sync.only_ours_since("0" * 40, ours)  # a commit this repository does not have
+    # A side branch of our own from base, and a merge of our own: neither is "base plus ours".
+    git(root, "checkout", "-q", "-b", "side", base)
+    (root / "d.md").write_text("d\n")
+    side = sync.commit(["d.md"], "fte laptop: d").sha
+    assert side and sync.only_ours_since(base, side) and not sync.only_ours_since(ours, side)
+    git(root, "-c", "user.name=fte laptop", "merge", "-q", "--no-ff", "-m", "fte laptop: merge", ours)
+    merged = git(root, "rev-parse", "HEAD").strip()
+    assert not sync.only_ours_since(base, merged) and not sync.only_ours_since(side, merged)

@@ -315,20 +315,29 @@ class GitRepo:
 
     def only_ours_since(self, base: str, head: str) -> bool:
         """Whether ``head`` is ``base`` plus this host's own commits only: ``base`` is an ancestor,
-        no merge lies between them, and every commit between is this host's (``fte <agent>``)."""
+        no merge lies between them, and every commit between is this host's (``fte <agent>``).
+
+        One ``git log`` (it runs at every publish): walked from ``head``, each commit must have one
+        parent, the next one listed, and the last one's parent must be ``base`` — a linear chain
+        down to ``base`` is what proves it an ancestor."""
         if base == head:
             return True
-        if not self._is_ancestor(base, head):
-            return False
-        if self._git_input(["rev-list", "--merges", "-n", "1", f"{base}..{head}"], b"").strip():
-            return False
+        try:
+            out = self._git_input(["log", "--topo-order", "--format=%H%x00%P%x00%an%x00%s", f"{base}..{head}", "--"],
+                                  b"").decode("utf-8", "replace")
+        except GitCommandError:
+            return False  # a commit this repository does not have
         # A fast-forward to another host's commits is linear too: every commit must be fte's own on
         # this host. A commit the person made in the vault (an Obsidian git plugin) carries the
         # repository's identity but not fte's message: it is read like any other change.
-        subjects = self._git_input(["log", "--format=%an%x00%s", f"{base}..{head}"], b"").decode().split("\n")
         mine = f"fte {self.agent}"
-        return all(line.split("\0", 1) [0] == mine and line.split("\0", 1)[1].startswith(f"{mine}:")
-                   for line in subjects if line)
+        expected = head
+        for line in filter(None, out.split("\n")):
+            sha, parents, author, subject = (line.split("\0", 3) + ["", "", ""])[:4]
+            if sha != expected or len(parents.split()) != 1 or author != mine or not subject.startswith(f"{mine}:"):
+                return False
+            expected = parents
+        return expected == base
 
     def head(self) -> str | None:
         return self._head()
