@@ -63,7 +63,9 @@ def _key(f: dataclasses.Field[Any]) -> str:
 @dataclasses.dataclass(frozen=True)
 class MaildirSourceSettings(Table):
     NAME = "sources.maildir"
-    path: str = opt("inbox", "a Maildir folder of incoming mail (relative to the home, or absolute)")
+    path: str = opt("inbox", "a Maildir folder of incoming mail (relative to the home, or absolute). Whatever "
+                    "fills it must deliver as Maildir says — write in `tmp/`, then rename into `new/` (mbsync, "
+                    "offlineimap, fdm and procmail do): a file written in place in `new/` can be read half-written")
 
 
 @dataclasses.dataclass(frozen=True)
