@@ -216,3 +216,37 @@ def test_the_rate_limit_lets_exactly_its_number_through(home_dir: Path, per_hour
     run.tick()
     assert run.home.store.counts() == {"done": per_hour, "approved": 3 - per_hour}
     run.close()
+
+
+def test_a_claim_left_without_an_attempt_is_performed_at_the_next_tick(home_dir: Path) -> None:
+    """A crash between the claim's push and the call leaves this host's claim with no attempt: the
+    next tick performs it (once)."""
+    clock = Clock()
+    executor = Scripted("<sent-1@example.com>")
+    run, tid = approved(home_dir, executor, clock)
+    run.runner.person.work_tree(TickReport())
+    run.runner.executions.claim(limit=10)
+    run.home.lifecycle.flush()
+    assert run.home.store.get(tid).state == "claimed" and executor.calls == 0
+    run.tick()
+    assert run.home.store.get(tid).state == "done" and executor.calls == 1
+    run.close()
+
+
+def test_three_interrupted_attempts_not_found_at_the_provider_give_up(home_dir: Path) -> None:
+    """Each restart after an interrupted call looks the key up; not found, it tries again — three
+    attempts in all, then the task fails with outcome unknown and nothing is sent a fourth time."""
+    clock = Clock()
+    executor = Scripted("<never@example.com>")
+    run, tid = approved(home_dir, executor, clock)
+    run.runner.person.work_tree(TickReport())
+    run.runner.executions.claim(limit=10)
+    run.home.lifecycle.flush()
+    key = executor.key_for(run.home.store.get(tid))
+    for _ in range(3):  # three calls cut short by crashes: attempt rows with no outcome
+        run.home.store.start_executions([(tid, key)], clock())
+    outcomes = run.runner.executions.resume()
+    row = run.home.store.get(tid)
+    assert [o.state for o in outcomes] == ["failed"] and executor.calls == 0
+    assert row.state == "failed" and "gave up after 3 attempts" in row.last_error
+    run.close()
