@@ -250,3 +250,78 @@ def test_three_interrupted_attempts_not_found_at_the_provider_give_up(home_dir: 
     assert [o.state for o in outcomes] == ["failed"] and executor.calls == 0
     assert row.state == "failed" and "gave up after 3 attempts" in row.last_error
     run.close()
+
+
+def test_an_attempt_that_failed_before_a_restart_fails_the_task_without_a_new_call(home_dir: Path) -> None:
+    """A crash after the failed attempt was finished, before the task was failed: the next start
+    fails it with that attempt's error and outcome — no lookup, no second call."""
+    clock = Clock()
+    executor = Scripted("<never@example.com>")
+    run, tid = approved(home_dir, executor, clock)
+    run.runner.person.work_tree(TickReport())
+    run.runner.executions.claim(limit=10)
+    run.home.lifecycle.flush()
+    [attempt] = run.home.store.start_executions([(tid, executor.key_for(run.home.store.get(tid)))], clock())
+    run.home.store.finish_execution(attempt.id, "error", clock(), error="550 5.1.1 no such user")
+    outcomes = run.runner.executions.resume()
+    row = run.home.store.get(tid)
+    assert [o.state for o in outcomes] == ["failed"] and executor.calls == 0
+    assert row.state == "failed" and "550 5.1.1 no such user" in row.last_error
+    run.close()
+
+
+def test_a_claim_that_lost_to_another_hosts_is_released_to_it(home_dir: Path) -> None:
+    """The pushed tree holds another host's claim of the task, not ours: ours is released and the
+    other host's note adopted; nothing is performed here."""
+    clock = Clock()
+    executor = Scripted("<x@example.com>")
+    run, tid = approved(home_dir, executor, clock)
+    run.runner.person.work_tree(TickReport())
+    ex = run.runner.executions
+    [claimed] = ex.claim(limit=10)
+    run.home.lifecycle.flush()
+    theirs = "In_Progress/desktop/" + run.home.store.get(tid).note_path.rsplit("/", 1)[1]
+    assert ex.settle([claimed], lambda ids: {tid: [theirs]}, pushed=True) == []
+    row = run.home.store.get(tid)
+    assert row.state == "approved" and row.note_path == theirs and executor.calls == 0
+    assert run.home.store.timeline(tid)[-1].event == "release"
+    run.close()
+
+
+def test_an_executor_that_breaks_on_one_task_does_not_stop_the_rest_of_the_batch(home_dir: Path) -> None:
+    """A bug in an executor (any exception) fails that task alone, outcome unknown; the next task
+    of the same batch is still performed in the same tick."""
+    clock = Clock()
+    executor = Scripted(RuntimeError("boom"), "<sent@example.com>")
+    drop_mail(home_dir, 1)
+    drop_mail(home_dir, 2)
+    run = HostRun(home_dir, clock=clock)
+    run.runner = type(run.runner)(run.home, executors={"email.reply": executor})
+    run.tick()
+    for note in list((run.home.vault.root / "Pending_Approval" / "email").iterdir()):
+        note.rename(run.home.vault.root / "Approved" / note.name)
+    run.tick()
+    assert executor.calls == 2 and run.home.store.counts() == {"failed": 1, "done": 1}
+    [failed] = run.home.store.tasks(state="failed")
+    assert "RuntimeError: boom" in failed.last_error and run.home.store.executions(failed.id)[-1].outcome == "unknown"
+    run.close()
+
+
+def test_the_rate_limit_counts_what_this_hour_already_sent(home_dir: Path) -> None:
+    """Two replies an hour: one sent, then two more approved — one more goes, one waits."""
+    from hosts import raise_limits
+
+    raise_limits(home_dir, 2)
+    for i in range(3):
+        drop_mail(home_dir, i)
+    run = HostRun(home_dir)
+    run.tick()
+    notes = sorted((run.home.vault.root / "Pending_Approval" / "email").iterdir())
+    notes[0].rename(run.home.vault.root / "Approved" / notes[0].name)
+    run.tick()
+    assert run.home.store.counts() == {"done": 1, "pending": 2}
+    for note in notes[1:]:
+        note.rename(run.home.vault.root / "Approved" / note.name)
+    run.tick()
+    assert run.home.store.counts() == {"done": 2, "approved": 1}
+    run.close()
