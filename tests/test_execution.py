@@ -69,6 +69,7 @@ def test_a_transient_error_is_retried_after_30_then_60_seconds_then_given_up(hom
     executor = Scripted(busy, busy, busy)
     run, tid = approved(home_dir, executor, clock)
     run.tick()
+    assert BACKOFF_BASE == 30.0  # docs/execution.md promises 30 s, then 60 s
     started = clock.now
     flags = run.home.store.get(tid).flags or {}
     assert run.home.store.get(tid).state == "claimed" and executor.calls == 1
@@ -324,4 +325,24 @@ def test_the_rate_limit_counts_what_this_hour_already_sent(home_dir: Path) -> No
         note.rename(run.home.vault.root / "Approved" / note.name)
     run.tick()
     assert run.home.store.counts() == {"done": 2, "approved": 1}
+    run.close()
+
+
+def test_an_approval_that_no_longer_verifies_goes_back_alone_and_the_rest_are_claimed(home_dir: Path) -> None:
+    """Of two approved tasks, one whose text changed after the approval (its signature no longer
+    matches) goes back to pending; the other is still claimed in the same round."""
+    drop_mail(home_dir, 1)
+    drop_mail(home_dir, 2)
+    run = HostRun(home_dir)
+    run.tick()
+    for note in list((run.home.vault.root / "Pending_Approval" / "email").iterdir()):
+        note.rename(run.home.vault.root / "Approved" / note.name)
+    run.runner.person.work_tree(TickReport())
+    run.home.lifecycle.flush()
+    first, second = sorted(run.home.store.tasks(state="approved"), key=lambda t: (t.created_at, t.id))
+    with run.home.store.write() as s:
+        s.get(Task, first.id).body = first.body + "\nP.S. sent without the person seeing this line\n"
+    claimed = run.runner.executions.claim(limit=10)
+    assert run.home.store.get(first.id).state == "pending"
+    assert [t.id for t in claimed] == [second.id]
     run.close()
