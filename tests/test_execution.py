@@ -63,6 +63,15 @@ def approved(home_dir: Path, executor: Scripted, clock: Clock) -> tuple[HostRun,
     return run, task.id
 
 
+def claim_now(run: HostRun) -> list[Task]:
+    """The person's move read (approved) and this host's claim made, its notes written — the state a
+    crash right after the claim's push leaves; nothing performed yet."""
+    run.runner.person.work_tree(TickReport())
+    claimed = run.runner.executions.claim(limit=10)
+    run.home.lifecycle.flush()
+    return claimed
+
+
 def test_a_transient_error_is_retried_after_30_then_60_seconds_then_given_up(home_dir: Path) -> None:
     clock = Clock()
     busy = ExecutionError("451 4.3.2 try again later", transient=True)
@@ -128,10 +137,8 @@ def test_a_claim_in_the_pushed_tree_is_performed_only_when_it_is_this_hosts(home
     whether that host's name sorts before or after this one's."""
     clock = Clock()
     run, tid = approved(home_dir, Scripted(), clock)
-    run.runner.person.work_tree(TickReport())  # the person's move read: approved, not yet claimed
     ex = run.runner.executions
-    [claimed] = ex.claim(limit=10)
-    run.home.lifecycle.flush()
+    [claimed] = claim_now(run)
     row = run.home.store.get(tid)
     in_tree = {tid: [row.note_path]}
     assert [t.id for t in ex.settle([claimed], lambda ids: in_tree, pushed=True)] == [tid]
@@ -188,10 +195,8 @@ def test_after_a_lost_database_another_hosts_claim_is_never_resumed_here(home_di
     clock = Clock()
     executor = Scripted("<x@example.com>")
     run, tid = approved(home_dir, executor, clock)
-    run.runner.person.work_tree(TickReport())
     ex = run.runner.executions
-    ex.claim(limit=10)
-    run.home.lifecycle.flush()
+    claim_now(run)
     me = run.home.settings.agent
     for other in ("a" + me, me + "z"):
         with run.home.store.write() as s:
@@ -225,9 +230,7 @@ def test_a_claim_left_without_an_attempt_is_performed_at_the_next_tick(home_dir:
     clock = Clock()
     executor = Scripted("<sent-1@example.com>")
     run, tid = approved(home_dir, executor, clock)
-    run.runner.person.work_tree(TickReport())
-    run.runner.executions.claim(limit=10)
-    run.home.lifecycle.flush()
+    claim_now(run)
     assert run.home.store.get(tid).state == "claimed" and executor.calls == 0
     run.tick()
     assert run.home.store.get(tid).state == "done" and executor.calls == 1
@@ -240,9 +243,7 @@ def test_three_interrupted_attempts_not_found_at_the_provider_give_up(home_dir: 
     clock = Clock()
     executor = Scripted("<never@example.com>")
     run, tid = approved(home_dir, executor, clock)
-    run.runner.person.work_tree(TickReport())
-    run.runner.executions.claim(limit=10)
-    run.home.lifecycle.flush()
+    claim_now(run)
     key = executor.key_for(run.home.store.get(tid))
     for _ in range(3):  # three calls cut short by crashes: attempt rows with no outcome
         run.home.store.start_executions([(tid, key)], clock())
@@ -259,9 +260,7 @@ def test_an_attempt_that_failed_before_a_restart_fails_the_task_without_a_new_ca
     clock = Clock()
     executor = Scripted("<never@example.com>")
     run, tid = approved(home_dir, executor, clock)
-    run.runner.person.work_tree(TickReport())
-    run.runner.executions.claim(limit=10)
-    run.home.lifecycle.flush()
+    claim_now(run)
     [attempt] = run.home.store.start_executions([(tid, executor.key_for(run.home.store.get(tid)))], clock())
     run.home.store.finish_execution(attempt.id, "error", clock(), error="550 5.1.1 no such user")
     outcomes = run.runner.executions.resume()
@@ -277,10 +276,8 @@ def test_a_claim_that_lost_to_another_hosts_is_released_to_it(home_dir: Path) ->
     clock = Clock()
     executor = Scripted("<x@example.com>")
     run, tid = approved(home_dir, executor, clock)
-    run.runner.person.work_tree(TickReport())
     ex = run.runner.executions
-    [claimed] = ex.claim(limit=10)
-    run.home.lifecycle.flush()
+    [claimed] = claim_now(run)
     theirs = "In_Progress/desktop/" + run.home.store.get(tid).note_path.rsplit("/", 1)[1]
     assert ex.settle([claimed], lambda ids: {tid: [theirs]}, pushed=True) == []
     row = run.home.store.get(tid)

@@ -591,8 +591,9 @@ class Vault:
     def write_many(self, items: list[tuple[str, bytes]]) -> set[str]:
         """Write many notes as one group (:func:`atomic_write_many`); returns the paths written.
         Their folders' fsyncs are owed to :meth:`flush` when deferred, else done here once each."""
-        paths = {self.path(rel): rel for rel, _data in items}
-        written = atomic_write_many([(self.path(rel), data) for rel, data in items])
+        checked = [(self.path(rel), rel, data) for rel, data in items]
+        paths = {path: rel for path, rel, _data in checked}
+        written = atomic_write_many([(path, data) for path, _rel, data in checked])
         folders = {p.parent for p in written}
         if self._unsynced is not None:
             self._unsynced |= folders
