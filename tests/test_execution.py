@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from fte.clock import parse_iso
-from fte.errors import BadInput, ExecutionError
+from fte.errors import AuthError, BadInput, ExecutionError, OutcomeUnknown, Unreachable
 from fte.io.channels.contract import Performed
 from fte.models.tables import Task
 from fte.states.execution import BACKOFF_BASE, MAX_ATTEMPTS
@@ -21,12 +21,13 @@ from hosts import HostRun, drop_mail
 
 class Scripted:
     """An email executor whose sends answer in turn what ``answers`` says: an exception to raise,
-    or a provider id. Its lookup finds nothing (a transient error left nothing behind)."""
+    or a provider id. Its lookups answer what ``lookups`` says, then find nothing."""
 
     kinds = ("email.reply",)
 
-    def __init__(self, *answers: Exception | str) -> None:
+    def __init__(self, *answers: Exception | str, lookups: list[Exception | str | None] | None = None) -> None:
         self.answers = list(answers)
+        self.lookups = list(lookups or [])
         self.calls = 0
 
     def key_for(self, task: Task) -> str:
@@ -40,7 +41,11 @@ class Scripted:
         return Performed(external_id=answer)
 
     def lookup(self, key: str) -> str | None:
-        return None
+        """What ``lookups`` says next (an exception to raise, a provider id, None); None after that."""
+        answer = self.lookups.pop(0) if self.lookups else None
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
 
 
 class Clock:
@@ -342,4 +347,159 @@ def test_an_approval_that_no_longer_verifies_goes_back_alone_and_the_rest_are_cl
     claimed = run.runner.executions.claim(limit=10)
     assert run.home.store.get(first.id).state == "pending"
     assert [t.id for t in claimed] == [second.id]
+    run.close()
+
+
+def two_approvals(home_dir: Path, executor: Scripted, clock: Clock) -> tuple[HostRun, str, Path]:
+    """Two replies presented on a host using ``executor``: the first approved and claimed (its call
+    not made yet), the second's pending note returned for the caller to approve later."""
+    drop_mail(home_dir, 1)
+    drop_mail(home_dir, 2)
+    run = HostRun(home_dir, clock=clock)
+    run.runner = type(run.runner)(run.home, executors={"email.reply": executor})
+    run.tick()
+    first, second = sorted((run.home.vault.root / "Pending_Approval" / "email").iterdir())
+    first.rename(run.home.vault.root / "Approved" / first.name)
+    [claimed] = claim_now(run)
+    return run, claimed.id, second
+
+
+def interrupt(run: HostRun, executor: Scripted, tid: str, clock: Clock) -> None:
+    """An attempt row with no outcome: the call was cut short by a crash."""
+    run.home.store.start_executions([(tid, executor.key_for(run.home.store.get(tid)))], clock())
+
+
+def test_an_interrupted_attempt_the_provider_cannot_look_up_fails_for_a_person_and_the_tick_goes_on(
+        home_dir: Path) -> None:
+    """After a crash mid-call, a provider that cannot tell whether the key arrived (SMTP with the
+    message left in ``tmp/``) fails that task with outcome unknown, for the person; another approval
+    in the same tick is still performed. The lookup's answer used to escape the tick, every tick."""
+    clock = Clock()
+    executor = Scripted("<sent-2@example.com>", lookups=[OutcomeUnknown("a send was interrupted; it may have been delivered")])
+    run, tid, second = two_approvals(home_dir, executor, clock)
+    interrupt(run, executor, tid, clock)
+    second.rename(run.home.vault.root / "Approved" / second.name)
+    run.tick()
+    row = run.home.store.get(tid)
+    assert row.state == "failed" and "may have been delivered" in row.last_error
+    assert [e.outcome for e in run.home.store.executions(tid)] == ["unknown"]
+    assert executor.calls == 1 and run.home.store.counts() == {"failed": 1, "done": 1}
+    run.close()
+
+
+@pytest.mark.parametrize("refusal", [AuthError("403 insufficient scope: cannot read Sent"),
+                                     ExecutionError("LinkedIn lookup failed: 403 ACCESS_DENIED")])
+def test_an_interrupted_attempt_whose_lookup_is_refused_is_not_sent_again(home_dir: Path, refusal: Exception) -> None:
+    """A lookup the provider refuses (a missing permission) cannot tell whether the first call
+    arrived: the task fails with outcome unknown — sending again could send twice."""
+    clock = Clock()
+    executor = Scripted("<again@example.com>", lookups=[refusal])
+    run, tid, _second = two_approvals(home_dir, executor, clock)
+    interrupt(run, executor, tid, clock)
+    run.tick()
+    row = run.home.store.get(tid)
+    assert row.state == "failed" and executor.calls == 0
+    assert run.home.store.executions(tid)[-1].outcome == "unknown" and str(refusal) in row.last_error
+    run.close()
+
+
+@pytest.mark.parametrize("down", [Unreachable("Gmail not reachable"),
+                                  ExecutionError("Odoo lookup failed: timed out", transient=True)])
+def test_an_interrupted_attempt_waits_while_the_lookup_cannot_reach_the_provider(home_dir: Path, down: Exception) -> None:
+    """The provider cannot be asked now: nothing is sent and nothing fails — the claim and its open
+    attempt stay, and the lookup is made again at the next tick (here: not found, so sent once)."""
+    clock = Clock()
+    executor = Scripted("<sent-1@example.com>", lookups=[down, None])
+    run, tid, _second = two_approvals(home_dir, executor, clock)
+    interrupt(run, executor, tid, clock)
+    run.tick()
+    row = run.home.store.get(tid)
+    assert row.state == "claimed" and executor.calls == 0
+    assert [e.outcome for e in run.home.store.executions(tid)] == [None]
+    run.tick()
+    assert run.home.store.get(tid).state == "done" and executor.calls == 1
+    run.close()
+
+
+def test_an_interrupted_attempt_found_at_the_provider_is_done_without_a_call(home_dir: Path) -> None:
+    """Found at the provider: done with the provider's id, the audit saying how it was learnt; an
+    ordinary completion carries no such note."""
+    clock = Clock()
+    executor = Scripted("<sent-2@example.com>", lookups=["provider-id-1"])
+    run, tid, second = two_approvals(home_dir, executor, clock)
+    interrupt(run, executor, tid, clock)
+    second.rename(run.home.vault.root / "Approved" / second.name)
+    run.tick()
+    assert executor.calls == 1 and run.home.store.counts() == {"done": 2}
+    assert run.home.store.executions(tid)[-1].external_id == "provider-id-1"
+    detail = run.home.store.timeline(tid)[-1].detail
+    assert detail == {"external_id": "provider-id-1", "note": "found at the provider after a restart"}
+    [other] = [t for t in run.home.store.tasks(state="done") if t.id != tid]
+    assert run.home.store.timeline(other.id)[-1].detail == {"external_id": "<sent-2@example.com>"}
+    run.close()
+
+
+@pytest.mark.parametrize(("lookup", "state"), [(AuthError("403: cannot read Sent"), "claimed"),
+                                               (OutcomeUnknown("cannot tell"), "failed")])
+def test_after_a_transient_error_a_refused_lookup_counts_as_not_found(home_dir: Path, lookup: Exception,
+                                                                      state: str) -> None:
+    """The provider said the call was not done (transient): a lookup it refuses changes nothing and
+    the retry is scheduled; a lookup that says it cannot tell fails the task for a person."""
+    clock = Clock()
+    executor = Scripted(ExecutionError("421 4.7.0 try later", transient=True), lookups=[lookup])
+    run, tid = approved(home_dir, executor, clock)
+    run.tick()
+    row = run.home.store.get(tid)
+    assert row.state == state and executor.calls == 1
+    assert ("retry_at" in (row.flags or {})) is (state == "claimed")
+    run.close()
+
+
+def test_after_a_restart_the_last_attempt_decides_not_the_first(home_dir: Path) -> None:
+    """A first attempt that failed (transient, retry due) and a second cut short by a crash: the
+    second is what is settled — looked up, then sent — not the first's error."""
+    clock = Clock()
+    executor = Scripted("<sent-1@example.com>")
+    run, tid = approved(home_dir, executor, clock)
+    claim_now(run)
+    key = executor.key_for(run.home.store.get(tid))
+    [first] = run.home.store.start_executions([(tid, key)], clock())
+    run.home.store.finish_execution(first.id, "error", clock(), error="421 try later")
+    run.home.store.start_executions([(tid, key)], clock())
+    run.runner.executions.resume()
+    assert run.home.store.get(tid).state == "done" and executor.calls == 1
+    run.close()
+
+
+def test_a_claim_that_no_longer_verifies_at_execution_fails_alone(home_dir: Path) -> None:
+    """Verified again just before the call: a claimed task whose text changed since the approval
+    fails without a call; the next claimed task of the batch is still performed."""
+    clock = Clock()
+    executor = Scripted("<sent@example.com>")
+    drop_mail(home_dir, 1)
+    drop_mail(home_dir, 2)
+    run = HostRun(home_dir, clock=clock)
+    run.runner = type(run.runner)(run.home, executors={"email.reply": executor})
+    run.tick()
+    for note in list((run.home.vault.root / "Pending_Approval" / "email").iterdir()):
+        note.rename(run.home.vault.root / "Approved" / note.name)
+    first, second = sorted(claim_now(run), key=lambda t: (t.created_at, t.id))
+    with run.home.store.write() as s:
+        s.get(Task, first.id).body = first.body + "\nP.S. changed after the approval\n"
+    outcomes = run.runner.executions.execute_many(run.home.store.tasks_by_id([first.id, second.id]))
+    assert sorted(o.state for o in outcomes) == ["done", "failed"] and executor.calls == 1
+    assert run.home.store.get(first.id).last_error.startswith("not executed:")
+    assert run.home.store.get(second.id).state == "done"
+    run.close()
+
+
+def test_a_broken_executors_error_is_kept_to_500_characters(home_dir: Path) -> None:
+    """An exception's text is the provider's or a library's: at most 500 characters of it are kept."""
+    clock = Clock()
+    executor = Scripted(RuntimeError("x" * 5000))
+    run, tid = approved(home_dir, executor, clock)
+    run.tick()
+    [attempt] = run.home.store.executions(tid)
+    assert attempt.outcome == "unknown" and len(attempt.error) == 500
+    assert attempt.error.startswith("the email.reply executor failed: RuntimeError: xxx")
     run.close()

@@ -260,3 +260,51 @@ def test_a_reply_with_no_recipient_is_refused_before_anything_is_sent(tmp_path: 
         assert inbox.messages == [] and not list((tmp_path / "sent" / "tmp").iterdir())
     finally:
         server.stop()
+
+
+def test_a_daemon_killed_mid_send_leaves_that_reply_to_the_person_and_goes_on(home_dir: Path) -> None:
+    """A real daemon process killed while the server holds its message (``tmp/`` written, no reply):
+    the next daemon cannot tell whether it was delivered — that reply fails with outcome unknown for
+    the person (`fte replay --force` sends it) — and the next approval is still sent. The lookup's
+    "cannot tell" used to escape the tick, at every tick, and nothing was sent again."""
+    import subprocess
+    import sys
+
+    from click.testing import CliRunner
+
+    from fte.cli import cli
+    from fte.home import open_home
+
+    from hosts import HostRun, drop_mail
+
+    inbox = Inbox(stall_data=True)
+    server = start_server(inbox)
+    try:
+        send_through(home_dir, server)
+        drop_mail(home_dir, 1)
+        drop_mail(home_dir, 2)
+        run = HostRun(home_dir)
+        run.tick()
+        first, second = sorted(run.home.store.tasks(state="pending"), key=lambda t: (t.created_at, t.id))
+        run.close()
+        CliRunner().invoke(cli, ["approve", first.id, "--home", str(home_dir)], catch_exceptions=False)
+        daemon = subprocess.Popen([sys.executable, "-m", "fte", "daemon", "--once", "--home", str(home_dir)],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            assert inbox.data_seen.wait(60), "the daemon never reached DATA"
+        finally:
+            daemon.kill()
+            daemon.wait(30)
+        inbox.stall_data = False
+        CliRunner().invoke(cli, ["approve", second.id, "--home", str(home_dir)], catch_exceptions=False)
+        again = subprocess.run([sys.executable, "-m", "fte", "daemon", "--once", "--home", str(home_dir)],
+                               capture_output=True, text=True, timeout=120)
+        assert again.returncode == 0, again.stderr
+        with open_home(home_dir) as h:
+            lost, sent = h.store.get(first.id), h.store.get(second.id)
+            assert lost.state == "failed" and "a person decides" in lost.last_error
+            assert h.store.executions(first.id)[-1].outcome == "unknown"
+            assert sent.state == "done"
+        assert [m["X-FTE-Task"] for m in inbox.messages] == [second.id]
+    finally:
+        server.stop()

@@ -15,7 +15,7 @@ from typing import Callable
 
 from fte.clock import iso, parse_iso
 from fte.crashpoints import crashpoint
-from fte.errors import BadInput, FteError
+from fte.errors import BadInput, FteError, Unreachable
 from fte.io.channels.contract import ExecutionError, Executor, OutcomeUnknown
 from fte.models.tables import Task
 from fte.states.approvals import Trust, verify_task
@@ -233,7 +233,18 @@ class Executions:
                 outcomes.append(self._fail(task, last.error or "failed", last.outcome))
                 continue
             executor = self.executors[task.kind]
-            found = self._lookup(executor, last.idempotency_key)
+            try:
+                found = executor.lookup(last.idempotency_key)
+            except FteError as exc:
+                if isinstance(exc, Unreachable) or (isinstance(exc, ExecutionError) and exc.transient
+                                                    and not isinstance(exc, OutcomeUnknown)):
+                    # The provider cannot be asked now: the claim and its open attempt stay, and
+                    # the key is looked up again at the next tick (never sent blind).
+                    self.log(f"{task.short_id}: lookup of {last.idempotency_key} postponed: {exc}")
+                    continue
+                # It cannot tell (OutcomeUnknown) or refuses to be asked (a missing permission).
+                outcomes.append(self._unknown_after_restart(task, last.id, str(exc)))
+                continue
             if found:
                 outcomes.append(self._complete(task, last.id, found, "found at the provider after a restart"))
                 continue
@@ -246,6 +257,12 @@ class Executions:
             else:
                 outcomes.append(self.execute(task))
         return outcomes
+
+    def _unknown_after_restart(self, task: Task, attempt_id: int, why: str) -> Outcome:
+        """An interrupted attempt the provider cannot settle: whether it happened is for the person."""
+        error = f"interrupted; the provider cannot tell whether it was done ({why}); a person decides"[:500]
+        self.lifecycle.store.finish_execution(attempt_id, "unknown", self.lifecycle.clock(), error=error)
+        return self._fail(task, error, "unknown")
 
     def _lookup(self, executor: Executor, key: str) -> str | None:
         """The provider's answer for ``key``; OutcomeUnknown passes through, other errors count as not found."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
+import threading
 import ssl
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
@@ -28,6 +30,8 @@ class Inbox:
     refuse_data_with: str | None = None  # after the message, e.g. "550 5.7.1 Message rejected as spam"
     hang_up_after_data: bool = False  # keep the message, then drop the connection before replying
     hang_up_at_rcpt: bool = False  # drop the connection when the recipient is named (before DATA)
+    stall_data: bool = False  # hold the message without replying (until the client goes away)
+    data_seen: threading.Event = field(default_factory=threading.Event)  # set when a message arrives
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: ANN001
         if self.hang_up_at_rcpt:
@@ -39,6 +43,10 @@ class Inbox:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # noqa: ANN001
+        self.data_seen.set()
+        if self.stall_data:
+            await asyncio.sleep(120)  # the client is killed meanwhile; never accepted
+            return "451 4.3.0 too late"
         if self.refuse_data_with:
             return self.refuse_data_with
         if self.hang_up_after_data:
