@@ -252,3 +252,27 @@ def test_refs_read_from_the_repository_are_the_ones_git_names(tmp_path: Path) ->
     git(vault, "pack-refs", "--all")
     subprocess.run(["git", "update-ref", "-d", "refs/remotes/origin/main"], cwd=vault, check=True)
     assert sync._rev("origin/main") is None and rev_parse("origin/main") is None
+
+
+def test_a_conflict_the_persons_git_leaves_mid_tick_is_seen_before_the_next_commit(net) -> None:
+    """The recovery inside a tick lists the index's unmerged entries only when the index changed
+    since it was seen clean: a `git stash pop` that stops on a conflict (unmerged entries, and no
+    state file to notice) right after the tick's first recovery is still found before fte's next
+    commit, which then goes through (with it unnoticed, `git commit` refuses: unmerged files)."""
+    cloud = net.open(net.cloud)
+    cloud.tick()
+    vault = net.cloud / "vault"
+    assert cloud.home.git.recover() == []  # the tick's first, full recovery: the index is clean
+    (vault / "Business_Goals.md").write_text("goals, stashed\n")
+    git(vault, "stash", "-q")
+    (vault / "Business_Goals.md").write_text("goals, committed\n")
+    git(vault, "commit", "-qam", "person: goals")
+    assert subprocess.run(["git", "stash", "pop"], cwd=vault, capture_output=True).returncode != 0
+    assert git(vault, "ls-files", "-u") != "" and not (vault / ".git" / "MERGE_HEAD").exists()
+    ours = vault / "Logs" / "cloud" / "note.md"
+    ours.parent.mkdir(parents=True, exist_ok=True)
+    ours.write_text("fte's own file\n")
+    result = cloud.home.git.commit(["Logs/cloud/note.md"], "fte cloud: a note")
+    assert result.sha is not None and git(vault, "ls-files", "-u") == ""
+    assert "Logs/cloud/note.md" in git(vault, "show", "--name-only", "--format=", "HEAD")
+    assert git(vault, "stash", "list") != ""  # the person's stashed words are kept

@@ -46,18 +46,20 @@ class Sync:
             self.record(event)
 
     def sync_in(self, report: TickReport) -> None:
-        """Fetch, integrate, push; then read what other hosts changed since the last commit read."""
+        """Fetch and integrate; then read what other hosts changed since the last commit read."""
         ctx = self.ctx
-        head, before = ctx.git.head(), ctx.git.upstream()
         cursor = ctx.store.cursor(INTEGRATED)
-        result = ctx.git.sync()
+        # Fetch and merge only: what this host committed goes out with the tick's next publish
+        # (the claims' or the last one), not in a push of its own (docs/sync.md).
+        result = ctx.git.sync(push=False)
         self._after_sync(result, report)
-        if self._pushed_only_ours(cursor, before, head, result):
-            # What the sync pushed is this host's own commits (the person's moves, committed just
-            # before): nothing to read back — 1,000 approvals were 1,000 notes parsed again.
-            ctx.store.set_cursor(INTEGRATED, str(head), ctx.now())
-            cursor = head
         upstream = result.upstream if ctx.settings.remote else ctx.git.head()
+        if upstream and upstream != cursor and result.head and result.head != upstream \
+                and ctx.git.contains(upstream, result.head):
+            # The remote's news merged into this host's unpushed commits: what is read is the
+            # merge — the conflict policy's verdicts included — as when a push made it the
+            # remote's head (the remote's own tip may hold a version the merge set aside).
+            upstream = result.head
         if upstream and upstream != cursor:
             try:
                 changes = ctx.git.changes(cursor, upstream)
@@ -120,12 +122,15 @@ class Sync:
     def _pushed_only_ours(self, cursor: str | None, upstream: str | None, head: str | None,
                           result: SyncResult) -> bool:
         """Whether the remote holds nothing unread after ``result``: everything up to the remote's
-        old head (``upstream``) was read, the sync took nothing in (our ``head`` is what was
-        pushed), and all the push added on top is fte's own work on this host."""
+        old head (``upstream``) was read (the cursor is that head, or a merge of it the pull
+        read), the sync took nothing in (our ``head`` is what was pushed), and all the push added
+        on top of the cursor is fte's own work on this host."""
         ctx = self.ctx
-        return bool(result.pushed and ctx.settings.remote and cursor is not None and cursor == upstream
-                    and result.head == head and result.upstream == head and upstream is not None
-                    and head is not None and ctx.git.only_ours_since(upstream, head))
+        return bool(result.pushed and ctx.settings.remote and cursor is not None and upstream is not None
+                    and head is not None and result.head == head and result.upstream == head
+                    # read up to the remote's old head, or past it: a merge of it the pull read
+                    and (cursor == upstream or ctx.git.contains(upstream, cursor))
+                    and ctx.git.only_ours_since(cursor, head))
 
     def record(self, event: GitEvent) -> None:
         """One event git reported, as an incident; a merge's verdict on a race is kept for the read."""

@@ -339,6 +339,10 @@ class GitRepo:
             expected = parents
         return expected == base
 
+    def contains(self, ancestor: str, commit: str) -> bool:
+        """Whether ``commit`` holds ``ancestor`` in its history (or is it)."""
+        return ancestor == commit or self._is_ancestor(ancestor, commit)
+
     def head(self) -> str | None:
         return self._head()
 
