@@ -180,7 +180,10 @@ def years_run(args: argparse.Namespace) -> int:
                            check=True)
             init_home(home, role="all", agent="bench", remote=str(root / "remote.git"))
             toml = home / "fte.toml"
-            toml.write_text(toml.read_text().replace("after_months = 3", f"after_months = {args.after_months}", 1))
+            # The fixture's last hour already holds ~8 sends: with the default limit (10 replies an
+            # hour) the busy tick would send 2 of its 10 approvals and leave the rest waiting.
+            toml.write_text(toml.read_text().replace("after_months = 3", f"after_months = {args.after_months}", 1)
+                            .replace('"email.reply" = 10\n', '"email.reply" = 10000\n', 1))
             with Timer() as build:
                 subprocess.run([sys.executable, __file__, "--years", str(args.years), "--per-day", str(args.per_day),
                                 "--after-months", str(args.after_months), "--fill-only", str(home)], check=True)
@@ -214,7 +217,7 @@ def years_run(args: argparse.Namespace) -> int:
             for note in sorted((h.vault.root / "Pending_Approval" / "email").iterdir()):
                 os.replace(note, h.vault.root / "Approved" / note.name)
             with Timer() as busy:
-                runner.tick()
+                sent = runner.tick().executed
             rss = []
             for i in range(args.long_ticks):
                 runner.tick()
@@ -225,7 +228,7 @@ def years_run(args: argparse.Namespace) -> int:
     print(f"home: {sum(counts.values())} tasks; synced tree {tracked} files (goal < 20,000)")
     print(f"idle tick: median {statistics.median(idle) * 1000:.0f} ms (min {min(idle) * 1000:.0f}, max "
           f"{max(idle) * 1000:.0f}) over {len(idle)} (goal < 100 ms)")
-    print(f"tick with 10 approvals: {busy.wall * 1000:.0f} ms (goal < 500 ms)")
+    print(f"tick with 10 approvals: {busy.wall * 1000:.0f} ms, {sent} sent (goal < 500 ms)")
     print(f"fte status, whole process: median {statistics.median(status) * 1000:.0f} ms over 5 (goal < 300 ms)")
     for name, (wall, error) in queries.items():
         print(f"fte sql {name} --json, whole process: {wall * 1000:.0f} ms (goal < 1 s){' — ' + error if error else ''}")

@@ -503,3 +503,151 @@ def test_a_broken_executors_error_is_kept_to_500_characters(home_dir: Path) -> N
     assert attempt.outcome == "unknown" and len(attempt.error) == 500
     assert attempt.error.startswith("the email.reply executor failed: RuntimeError: xxx")
     run.close()
+
+
+def test_one_restart_settles_every_claim_whatever_each_ones_state(home_dir: Path) -> None:
+    """Six claims after a restart, in the order they are read: another host's, one with no attempt
+    yet, one whose attempt finished, one waiting for its retry, one whose attempt failed, one cut
+    short. Each is settled as its own state says and none stops the round for the ones after it."""
+    from hosts import raise_limits
+
+    raise_limits(home_dir)
+    clock = Clock()
+    executor = Scripted("<sent-6@example.com>")
+    for i in range(6):
+        drop_mail(home_dir, i)
+    run = HostRun(home_dir, clock=clock)
+    run.runner = type(run.runner)(run.home, executors={"email.reply": executor})
+    run.tick()
+    for note in list((run.home.vault.root / "Pending_Approval" / "email").iterdir()):
+        note.rename(run.home.vault.root / "Approved" / note.name)
+    claims = claim_now(run)
+    other, fresh, finished, waiting, failed, cut = [t.id for t in sorted(claims, key=lambda t: (t.created_at, t.id))]
+    store = run.home.store
+    key = {t.id: executor.key_for(t) for t in claims}
+    with store.write() as s:
+        s.get(Task, other).claimed_by = run.home.settings.agent + "z"
+    for tid in (finished, waiting, failed, cut):
+        store.start_executions([(tid, key[tid])], clock())
+    store.finish_executions([(store.executions(finished)[-1].id, "ok", "<sent-3@example.com>")], clock())
+    store.finish_execution(store.executions(waiting)[-1].id, "error", clock(), error="421 try later")
+    store.set_flags(waiting, retry_at=(clock.now + timedelta(minutes=5)).isoformat())
+    store.finish_execution(store.executions(failed)[-1].id, "error", clock(), error="550 5.1.1 no such user")
+    outcomes = {o.task_id: o for o in run.runner.executions.resume()}
+    assert {tid: store.get(tid).state for tid in (other, fresh, finished, waiting, failed, cut)} == {
+        other: "claimed", fresh: "claimed", finished: "done", waiting: "claimed", failed: "failed", cut: "done"}
+    assert outcomes[finished].detail == "<sent-3@example.com>" and set(outcomes) == {finished, failed, cut}
+    assert executor.calls == 1 and store.executions(other) == [] and store.executions(fresh) == []
+    # another host's is never stale here, whichever way its name sorts
+    assert [t.id for t in run.runner.executions.stale_claims()] == [fresh]
+    run.close()
+
+
+@pytest.mark.parametrize("first", [ExecutionError("550 5.1.1 no such user"),
+                                   ExecutionError("421 4.3.2 try later", transient=True),
+                                   OutcomeUnknown("the connection was lost after DATA"),
+                                   BadInput("a header that cannot be encoded")])
+def test_an_error_on_the_first_task_of_a_batch_does_not_stop_the_second(home_dir: Path, first: Exception) -> None:
+    clock = Clock()
+    executor = Scripted(first, "<sent-2@example.com>")
+    drop_mail(home_dir, 1)
+    drop_mail(home_dir, 2)
+    run = HostRun(home_dir, clock=clock)
+    run.runner = type(run.runner)(run.home, executors={"email.reply": executor})
+    run.tick()
+    for note in list((run.home.vault.root / "Pending_Approval" / "email").iterdir()):
+        note.rename(run.home.vault.root / "Approved" / note.name)
+    run.tick()
+    assert executor.calls == 2 and run.home.store.counts().get("done") == 1
+    run.close()
+
+
+def test_the_pushed_tree_decides_the_claim_when_it_holds_more_than_ours(home_dir: Path) -> None:
+    """Pushed, and the tree holds our claim and another host's: not ours alone — nothing is
+    performed here and ours is released. A row no longer claimed (converged back meanwhile) is
+    never performed, even with our note where it was."""
+    clock = Clock()
+    run, tid = approved(home_dir, Scripted(), clock)
+    ex = run.runner.executions
+    [claimed] = claim_now(run)
+    ours = run.home.store.get(tid).note_path
+    theirs = "In_Progress/desktop/" + ours.rsplit("/", 1)[1]
+    with run.home.store.write() as s:
+        s.get(Task, tid).state = "approved"
+    assert ex.settle([claimed], lambda ids: {tid: [ours]}, pushed=True) == []
+    with run.home.store.write() as s:
+        s.get(Task, tid).state = "claimed"
+    assert ex.settle([claimed], lambda ids: {tid: [ours, theirs]}, pushed=True) == []
+    assert run.home.store.get(tid).state == "approved" and run.home.store.get(tid).note_path == theirs
+    run.close()
+
+
+def test_a_claim_lost_in_the_local_tree_is_released_even_when_the_push_failed(home_dir: Path) -> None:
+    """Not pushed (the remote is away): a claim with only our note stays for the next push, and
+    the next claim in the round — whose note the merge replaced with another host's — is released."""
+    clock = Clock()
+    executor = Scripted()
+    run, first, second = two_approvals(home_dir, executor, clock)
+    second.rename(run.home.vault.root / "Approved" / second.name)
+    claims = sorted(claim_now(run) + [run.home.store.get(first)], key=lambda t: (t.created_at, t.id))
+    a, b = claims[0].id, claims[1].id
+    theirs = "In_Progress/desktop/" + run.home.store.get(b).note_path.rsplit("/", 1)[1]
+    in_tree = {a: [run.home.store.get(a).note_path], b: [theirs]}
+    assert run.runner.executions.settle(claims, lambda ids: in_tree, pushed=False) == []
+    assert run.home.store.get(a).state == "claimed" and run.home.store.get(b).state == "approved"
+    run.close()
+
+
+def test_a_retry_past_its_time_is_made_at_the_next_tick(home_dir: Path) -> None:
+    """The daemon seldom ticks at the very second a retry is due: any tick after it makes it."""
+    clock = Clock()
+    executor = Scripted(ExecutionError("421 try later", transient=True), "<sent@example.com>")
+    run, tid = approved(home_dir, executor, clock)
+    run.tick()
+    clock.now += timedelta(seconds=BACKOFF_BASE + 17)
+    run.tick()
+    assert executor.calls == 2 and run.home.store.get(tid).state == "done"
+    run.close()
+
+
+def test_a_rate_limit_already_exceeded_this_hour_claims_nothing(home_dir: Path) -> None:
+    """Three sent this hour under a limit of 5, then the limit lowered to 2: the hour is already
+    past it, so nothing more is claimed (not "one more, since the count is not exactly 2")."""
+    from hosts import raise_limits
+
+    raise_limits(home_dir, 5)
+    for i in range(4):
+        drop_mail(home_dir, i)
+    run = HostRun(home_dir)
+    run.tick()
+    notes = sorted((run.home.vault.root / "Pending_Approval" / "email").iterdir())
+    for note in notes[:3]:
+        note.rename(run.home.vault.root / "Approved" / note.name)
+    run.tick()
+    assert run.home.store.counts() == {"done": 3, "pending": 1}
+    run.close()
+    toml = home_dir / "fte.toml"
+    toml.write_text(toml.read_text().replace('"email.reply" = 5\n', '"email.reply" = 2\n', 1))
+    run = HostRun(home_dir)
+    notes[3].rename(run.home.vault.root / "Approved" / notes[3].name)
+    run.tick()
+    assert run.home.store.counts() == {"done": 3, "approved": 1}
+    run.close()
+
+
+def test_a_limit_of_zero_claims_nothing_and_no_limit_claims_all(home_dir: Path) -> None:
+    from hosts import raise_limits
+
+    raise_limits(home_dir, 0)
+    for i in range(3):
+        drop_mail(home_dir, i)
+    run = HostRun(home_dir)
+    run.tick()
+    for note in list((run.home.vault.root / "Pending_Approval" / "email").iterdir()):
+        note.rename(run.home.vault.root / "Approved" / note.name)
+    run.tick()
+    assert run.home.store.counts() == {"approved": 3}
+    run.runner.executions.rate_limits.pop("email.reply")  # a kind with no limit at all
+    run.tick()
+    assert run.home.store.counts() == {"done": 3}
+    run.close()
