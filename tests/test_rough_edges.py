@@ -248,6 +248,18 @@ def test_the_command_line_starts_without_the_heavy_libraries() -> None:
     assert result.returncode == 0, result.stderr
 
 
+def test_a_daemon_opening_a_current_database_does_not_load_alembic(home_dir: Path) -> None:
+    """The writer's open checks the stamp with one query; Alembic (~0.3 s of imports and an empty
+    upgrade at every `fte daemon --once`) is loaded only when there is something to migrate."""
+    import sys as _sys
+
+    code = ("import sys; from pathlib import Path; from fte.home import open_home\n"
+            f"with open_home(Path({str(home_dir)!r})) as h: h.store.counts()\n"
+            "assert 'alembic' not in sys.modules")
+    result = subprocess.run([_sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
 def test_head_revision_read_from_the_files_is_alembics() -> None:
     from alembic.script import ScriptDirectory
 

@@ -41,7 +41,9 @@ class Store:
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         store = cls(path)
         try:
-            if upgrade:
+            if migrate.at_head(store.engine):
+                pass
+            elif upgrade:
                 migrate.upgrade(store.engine)
             else:
                 migrate.check_known(store.engine)
