@@ -113,11 +113,10 @@ class Runner:
         executes = self.settings.executes
         sync.recover()
         person.ensure_folders()
-        # The person's moves and edits are read first and become events and fte's own commit
-        # before the remote is integrated, so the sync never has to step around them.
+        # The person's moves and edits are read first and become events — and fte's own commit
+        # before the remote is integrated, when it has anything new (inside sync_in), so the
+        # sync never has to step around them.
         person.work_tree(report)
-        if self.home.vault.touched or self.home.lifecycle.owes_notes:
-            sync.publish(report, push=False)
         sync.sync_in(report)
         intake.detect(report)
         intake.draft(report)

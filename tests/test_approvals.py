@@ -217,3 +217,26 @@ def test_bad_notes_are_reported_and_change_nothing(home_dir: Path) -> None:
     run.tick()
     assert len(run.home.store.tasks(state="pending")) == 2
     run.close()
+
+
+def test_an_edit_is_kept_when_the_pull_reads_older_versions_of_its_note(tmp_path: Path) -> None:
+    """The tick commits the person's moves and edits before its pull only when the pull has
+    something to read. Here the remote's head is not new to this host but the cursor of what was
+    read lags behind it (as after a crash between a push and the cursor's write): the pull reads
+    the presented version of the note again — and must not put it back over the person's edit."""
+    from fte.tick.sync import INTEGRATED
+
+    remote = bare_remote(tmp_path / "remote.git")
+    home = make_host(tmp_path, "laptop", "all", remote)
+    run, [tid] = pending(home)
+    vault = home / "vault"
+    assert git(vault, "rev-parse", "HEAD") == git(vault, "rev-parse", "origin/main")
+    older = git(vault, "rev-list", "--max-count=1", "--skip=1", "HEAD").strip()
+    run.home.store.set_cursor(INTEGRATED, older, run.home.lifecycle.clock())
+    path = run.home.vault.path(run.home.store.get(tid).note_path)
+    path.write_text(path.read_text().replace("Thank you", "Many thanks"))
+    run.tick()
+    task = run.home.store.get(tid)
+    assert task.state == "pending" and "Many thanks" in task.body and "Many thanks" in path.read_text()
+    assert [t.event for t in run.home.store.timeline(tid)][-1] == "edit"
+    run.close()

@@ -46,12 +46,25 @@ class Sync:
             self.record(event)
 
     def sync_in(self, report: TickReport) -> None:
-        """Fetch and integrate; then read what other hosts changed since the last commit read."""
+        """Fetch and integrate; then read what other hosts changed since the last commit read.
+
+        What this host wrote so far (the person's moves, read just before) is committed first
+        only when the remote brought something to merge; otherwise it goes out with the tick's
+        next commit. Nothing is pushed here: this host's commits go out with the tick's next
+        publish (the claims' or the last one) — docs/sync.md."""
         ctx = self.ctx
         cursor = ctx.store.cursor(INTEGRATED)
-        # Fetch and merge only: what this host committed goes out with the tick's next publish
-        # (the claims' or the last one), not in a push of its own (docs/sync.md).
-        result = ctx.git.sync(push=False)
+
+        def commit_first(upstream: str | None) -> None:
+            # Nothing unread on the remote (its head is what was last read): nothing is merged
+            # or read back below, and what this host wrote waits for the tick's next commit.
+            # Otherwise it is committed first — a read of older versions must not find the
+            # person's newest words only in the working tree.
+            if upstream is None or upstream != cursor:
+                self.publish(report, push=False)
+
+        pending = bool(ctx.vault.touched or ctx.lifecycle.owes_notes)
+        result = ctx.git.sync(push=False, before_merge=commit_first if pending else None)
         self._after_sync(result, report)
         upstream = result.upstream if ctx.settings.remote else ctx.git.head()
         if upstream and upstream != cursor and result.head and result.head != upstream \

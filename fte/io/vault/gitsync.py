@@ -414,7 +414,8 @@ class GitSync(GitRepo):
 
     # -- sync ---------------------------------------------------------------------------------------
 
-    def sync(self, attempts: int = 5, fetch_first: bool = True, push: bool = True) -> SyncResult:
+    def sync(self, attempts: int = 5, fetch_first: bool = True, push: bool = True,
+             before_merge: Callable[[str | None], object] | None = None) -> SyncResult:
         """Fetch, merge the remote in (outside the working tree), bring the tree along, push.
 
         Never force-pushes. A rejected push (someone pushed first) is fetched, merged and pushed
@@ -429,18 +430,27 @@ class GitSync(GitRepo):
         ``push=False`` (the tick's pull): fetch and merge only; this host's commits wait for the
         tick's next publish, which pushes them with whatever it adds (one push fewer per tick).
         ``pushed`` is then true only when there was nothing to push.
+
+        ``before_merge(upstream)`` is called once, under the lock, before anything is merged: with
+        the remote's fetched head, or ``None`` when there is no remote or it could not be fetched.
+        The tick commits the person's moves there unless the remote holds nothing it has not read,
+        so a merge never steps around them, and otherwise they wait for the tick's next commit
+        instead of making one of their own.
         """
         with self.lock.hold():
             events = self.recover(full=False)
             if not self.remote:
+                if before_merge is not None:
+                    before_merge(None)
                 return SyncResult(pushed=True, head=self._head(), upstream=None, events=events)
             was_clean = self._index_clean_now()
             try:
-                return self._sync(events, attempts, fetch_first, push)
+                return self._sync(events, attempts, fetch_first, push, before_merge)
             finally:
                 self._index_written(was_clean)
 
-    def _sync(self, events: list[GitEvent], attempts: int, fetch_first: bool, push: bool) -> SyncResult:
+    def _sync(self, events: list[GitEvent], attempts: int, fetch_first: bool, push: bool,
+              before_merge: Callable[[str | None], object] | None) -> SyncResult:
         """:meth:`sync`'s work, under the lock, after the recovery."""
         self._removed = []
         error = None
@@ -456,8 +466,13 @@ class GitSync(GitRepo):
                     self._fetch()
                 except Unreachable as exc:
                     error = str(exc)
+                    if before_merge is not None:
+                        before_merge(None)
                     break
                 crashpoint("sync-fetched")
+                if before_merge is not None:
+                    before_merge(self._rev(UPSTREAM))
+                    before_merge = None
                 events += self._integrate()
             if self._head() is None or self._head() == self._rev(UPSTREAM):
                 pushed = True
