@@ -4,6 +4,7 @@ finished before a restart. Written from a mutation run that left them unchecked 
 
 from __future__ import annotations
 
+import subprocess
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -191,6 +192,11 @@ def test_approvals_beyond_one_claim_batch_are_claimed_at_once_not_after_the_inte
     assert not daemon.is_alive(), "the second tick waited for the interval"
     with open_home(home_dir) as h:
         assert h.store.counts() == {"done": n}
+    # One claim batch per tick: 500 claims in one commit, the last one in the next.
+    log = subprocess.run(["git", "log", "--format=%B%x00"], cwd=home_dir / "vault", capture_output=True,
+                         text=True, check=True).stdout
+    per_commit = [body.count(" claim -> claimed") for body in log.split("\0")]
+    assert sorted(c for c in per_commit if c) == [1, CLAIM_BATCH]
 
 
 def test_after_a_lost_database_another_hosts_claim_is_never_resumed_here(home_dir: Path) -> None:
