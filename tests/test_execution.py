@@ -657,3 +657,65 @@ def test_a_limit_of_zero_claims_nothing_and_no_limit_claims_all(home_dir: Path) 
     run.tick()
     assert run.home.store.counts() == {"done": 3}
     run.close()
+
+
+@pytest.mark.parametrize(("answer", "state"), [(Unreachable("not reachable"), "claimed"),
+                                               (OutcomeUnknown("cannot tell"), "failed")])
+def test_a_lookup_that_settles_nothing_for_one_claim_does_not_hold_back_the_next(
+        home_dir: Path, answer: Exception, state: str) -> None:
+    """Two attempts cut short: the first's provider cannot be asked now (it waits) or cannot tell
+    (it fails for the person); the second's answers "found" — done in the same round."""
+    from hosts import raise_limits
+
+    raise_limits(home_dir)
+    clock = Clock()
+    executor = Scripted(lookups=[answer, "provider-id-2"])
+    run, first, second = two_approvals(home_dir, executor, clock)
+    second.rename(run.home.vault.root / "Approved" / second.name)
+    claims = sorted([run.home.store.get(first), *claim_now(run)], key=lambda t: (t.created_at, t.id))
+    for task in claims:
+        interrupt(run, executor, task.id, clock)
+    run.runner.executions.resume()
+    assert [run.home.store.get(t.id).state for t in claims] == [state, "done"] and executor.calls == 0
+    run.close()
+
+
+def test_a_refused_lookups_long_answer_is_kept_to_500_characters(home_dir: Path) -> None:
+    clock = Clock()
+    executor = Scripted(lookups=[AuthError("403 " + "insufficient scope " * 100)])
+    run, tid, _second = two_approvals(home_dir, executor, clock)
+    interrupt(run, executor, tid, clock)
+    run.tick()
+    row = run.home.store.get(tid)
+    assert row.state == "failed" and len(row.last_error) == 500
+    assert len(run.home.store.executions(tid)[-1].error) == 500
+    run.close()
+
+
+def test_the_retry_is_announced_with_its_number_and_delay(home_dir: Path) -> None:
+    """What the daemon's log tells the person reading it: which retry of how many, and when."""
+    clock = Clock()
+    busy = ExecutionError("421 4.3.2 try later", transient=True)
+    run, tid = approved(home_dir, Scripted(busy, busy), clock)
+    said: list[str] = []
+    run.runner.executions.log = said.append
+    run.tick()
+    clock.now += timedelta(seconds=BACKOFF_BASE)
+    run.tick()
+    retries = [line.split(": ", 1)[1] for line in said if "retry" in line]
+    assert retries == ["421 4.3.2 try later; retry 2/3 after 30 s", "421 4.3.2 try later; retry 3/3 after 60 s"]
+    run.close()
+
+
+def test_settling_a_claim_another_host_already_finished_changes_nothing(home_dir: Path) -> None:
+    """Between the claim and the settling, the row learnt that another host performed the task
+    (``done``, its note elsewhere): nothing is released and nothing performed."""
+    clock = Clock()
+    run, tid = approved(home_dir, Scripted(), clock)
+    [claimed] = claim_now(run)
+    theirs = "Done/2026-11/" + run.home.store.get(tid).note_path.rsplit("/", 1)[1]
+    with run.home.store.write() as s:
+        s.get(Task, tid).state = "done"
+    assert run.runner.executions.settle([claimed], lambda ids: {tid: [theirs]}, pushed=True) == []
+    assert run.home.store.get(tid).state == "done" and run.home.store.timeline(tid)[-1].event == "claim"
+    run.close()
