@@ -195,3 +195,30 @@ def test_the_briefing_takes_revenue_and_profit_from_odoo(odoo_home) -> None:
     fake.fail_next = [503] * 10
     data = json.loads(CliRunner().invoke(cli, ["report", "--json", "--home", str(home)]).output)
     assert "not reachable" in data["odoo"]["error"] or "503" in data["odoo"]["error"]
+
+
+@pytest.mark.parametrize("held", ["no executor here", "its limit reached"])
+def test_a_kind_held_back_does_not_hold_back_the_tasks_after_it(odoo_home, held: str) -> None:
+    """An approved invoice comes first in the claim round, but this host has no Odoo executor (or
+    its hourly limit is reached): it waits approved, and the reply approved after it is sent."""
+    from fte.daemon import Runner
+
+    from hosts import drop_mail
+
+    home, _fake = odoo_home
+    if held == "its limit reached":
+        toml = home / "fte.toml"
+        toml.write_text(toml.read_text().replace('"odoo.payment" = 3\n', '"odoo.payment" = 3\n"odoo.invoice" = 0\n', 1))
+    invoice = Tools(home).create_invoice("Maria Lopez", [{"description": "Logo", "quantity": 1, "price_unit": 600}],
+                                         create_partner=True)["task_id"]
+    drop_mail(home, 1)
+    run = HostRun(home)
+    if held == "no executor here":
+        run.runner = Runner(run.home, executors={"email.reply": run.runner.executions.executors["email.reply"]})
+    run.tick()
+    [reply] = [t.id for t in run.home.store.tasks(state="pending") if t.kind == "email.reply"]
+    for tid in (invoice, reply):
+        CliRunner().invoke(cli, ["approve", tid, "--home", str(home)], catch_exceptions=False)
+    run.tick()
+    assert run.home.store.get(invoice).state == "approved" and run.home.store.get(reply).state == "done"
+    run.close()
