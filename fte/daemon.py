@@ -1,7 +1,7 @@
 """The per-host loop: one :meth:`Runner.tick` reads inputs, decides, persists, performs.
 
 The order of a tick, by role, is in docs/architecture.md ("One tick"): recover; the person's moves
-and edits first (committed before anything is pulled); sync in and reconcile; detect and draft
+and edits first (committed before anything is merged in); sync in and reconcile; detect and draft
 (cloud, all); publish; present and expire (local, all); execute (local, all); Dashboard,
 heartbeat, audit export. Each step is its own object in :mod:`fte.tick`, given a small context
 (the home, the log, the clock); the runner builds them for the host's role and keeps the order.
