@@ -212,7 +212,8 @@ def years_run(args: argparse.Namespace) -> int:
                 with Timer() as t:
                     runner.tick()
                 idle.append(t.wall)
-            drop_mails(home / "inbox", 10, start=10_000_000)
+            # New mail numbers at every run: a kept home (--keep) already holds the last run's.
+            drop_mails(home / "inbox", 10, start=10_000_000 + sum(h.store.counts().values()))
             runner.tick()
             for note in sorted((h.vault.root / "Pending_Approval" / "email").iterdir()):
                 os.replace(note, h.vault.root / "Approved" / note.name)
