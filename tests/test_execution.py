@@ -719,3 +719,62 @@ def test_settling_a_claim_another_host_already_finished_changes_nothing(home_dir
     assert run.runner.executions.settle([claimed], lambda ids: {tid: [theirs]}, pushed=True) == []
     assert run.home.store.get(tid).state == "done" and run.home.store.timeline(tid)[-1].event == "claim"
     run.close()
+
+
+def test_settling_skips_a_claim_whose_row_is_gone_and_goes_on(home_dir: Path) -> None:
+    """A claim whose row no longer exists (a database rebuilt meanwhile) is skipped; the claim
+    after it in the same round is still settled — and won."""
+    clock = Clock()
+    run, tid = approved(home_dir, Scripted(), clock)
+    [claimed] = claim_now(run)
+    ghost = Task(id="0" * 32, kind="email.reply", state="claimed")
+    path = run.home.store.get(tid).note_path
+    won = run.runner.executions.settle([ghost, claimed], lambda ids: {tid: [path]}, pushed=True)
+    assert [t.id for t in won] == [tid]
+    run.close()
+
+
+@pytest.mark.parametrize("host", ["desktop", "zz-desktop"])
+def test_another_hosts_claim_is_adopted_whichever_way_its_path_sorts(home_dir: Path, host: str) -> None:
+    clock = Clock()
+    run, tid = approved(home_dir, Scripted(), clock)
+    [claimed] = claim_now(run)
+    theirs = f"In_Progress/{host}/" + run.home.store.get(tid).note_path.rsplit("/", 1)[1]
+    assert run.runner.executions.settle([claimed], lambda ids: {tid: [theirs]}, pushed=True) == []
+    assert run.home.store.get(tid).note_path == theirs and run.home.store.get(tid).state == "approved"
+    run.close()
+
+
+def test_a_finished_row_with_our_note_in_the_tree_is_never_performed(home_dir: Path) -> None:
+    """Whatever state sorts after ``claimed`` (done, failed, rejected…), only a claimed row is
+    performed — even with exactly our note in the pushed tree."""
+    clock = Clock()
+    run, tid = approved(home_dir, Scripted(), clock)
+    [claimed] = claim_now(run)
+    path = run.home.store.get(tid).note_path
+    for state in ("done", "rejected"):
+        with run.home.store.write() as s:
+            s.get(Task, tid).state = state
+        assert run.runner.executions.settle([claimed], lambda ids: {tid: [path]}, pushed=True) == [], state
+    run.close()
+
+
+def test_the_rate_limit_counts_the_last_hour_only(home_dir: Path) -> None:
+    """One reply an hour: a send 61 minutes ago does not count any more."""
+    from hosts import raise_limits
+
+    raise_limits(home_dir, 1)
+    clock = Clock()
+    drop_mail(home_dir, 1)
+    drop_mail(home_dir, 2)
+    run = HostRun(home_dir, clock=clock)
+    run.tick()
+    first, second = sorted((run.home.vault.root / "Pending_Approval" / "email").iterdir())
+    first.rename(run.home.vault.root / "Approved" / first.name)
+    run.tick()
+    assert run.home.store.counts() == {"done": 1, "pending": 1}
+    clock.now += timedelta(minutes=61)
+    second.rename(run.home.vault.root / "Approved" / second.name)
+    run.tick()
+    assert run.home.store.counts() == {"done": 2}
+    run.close()
