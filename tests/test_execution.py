@@ -546,6 +546,9 @@ def test_one_restart_settles_every_claim_whatever_each_ones_state(home_dir: Path
     assert executor.calls == 1 and store.executions(other) == [] and store.executions(fresh) == []
     # another host's is never stale here, whichever way its name sorts
     assert [t.id for t in run.runner.executions.stale_claims()] == [fresh]
+    with store.write() as s:
+        s.get(Task, other).claimed_by = "0-" + run.home.settings.agent
+    assert [t.id for t in run.runner.executions.stale_claims()] == [fresh]
     run.close()
 
 
@@ -707,17 +710,19 @@ def test_the_retry_is_announced_with_its_number_and_delay(home_dir: Path) -> Non
     run.close()
 
 
-def test_settling_a_claim_another_host_already_finished_changes_nothing(home_dir: Path) -> None:
+@pytest.mark.parametrize("state", ["done", "approved"])
+def test_settling_a_claim_the_row_has_left_changes_nothing(home_dir: Path, state: str) -> None:
     """Between the claim and the settling, the row learnt that another host performed the task
-    (``done``, its note elsewhere): nothing is released and nothing performed."""
+    (``done``, its note elsewhere), or went back to ``approved``: nothing is released (there is no
+    claim left to release) and nothing performed."""
     clock = Clock()
     run, tid = approved(home_dir, Scripted(), clock)
     [claimed] = claim_now(run)
     theirs = "Done/2026-11/" + run.home.store.get(tid).note_path.rsplit("/", 1)[1]
     with run.home.store.write() as s:
-        s.get(Task, tid).state = "done"
+        s.get(Task, tid).state = state
     assert run.runner.executions.settle([claimed], lambda ids: {tid: [theirs]}, pushed=True) == []
-    assert run.home.store.get(tid).state == "done" and run.home.store.timeline(tid)[-1].event == "claim"
+    assert run.home.store.get(tid).state == state and run.home.store.timeline(tid)[-1].event == "claim"
     run.close()
 
 
