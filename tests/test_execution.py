@@ -59,14 +59,28 @@ class Clock:
 
 def approved(home_dir: Path, executor: Scripted, clock: Clock) -> tuple[HostRun, str]:
     """One reply, presented and approved by the person's move, on a host using ``executor``."""
-    drop_mail(home_dir, 1)
-    run = HostRun(home_dir, clock=clock)
-    run.runner = type(run.runner)(run.home, executors={"email.reply": executor})
-    run.tick()
+    run = presented(home_dir, 1, executor, clock)
     [task] = run.home.store.tasks(state="pending")
     note = run.home.vault.path(task.note_path)
     note.rename(run.home.vault.root / "Approved" / note.name)
     return run, task.id
+
+
+def presented(home_dir: Path, n: int, executor: Scripted | None = None, clock: Clock | None = None) -> HostRun:
+    """``n`` replies presented (pending) on a host that sends through ``executor`` when given."""
+    for i in range(1, n + 1):
+        drop_mail(home_dir, i)
+    run = HostRun(home_dir, clock=clock)
+    if executor is not None:
+        run.runner = type(run.runner)(run.home, executors={"email.reply": executor})
+    run.tick()
+    return run
+
+
+def approve_all(run: HostRun) -> None:
+    """The person moves every presented reply into ``Approved/``."""
+    for note in list((run.home.vault.root / "Pending_Approval" / "email").iterdir()):
+        note.rename(run.home.vault.root / "Approved" / note.name)
 
 
 def claim_now(run: HostRun) -> list[Task]:
@@ -224,12 +238,8 @@ def test_the_rate_limit_lets_exactly_its_number_through(home_dir: Path, per_hour
     from hosts import raise_limits
 
     raise_limits(home_dir, per_hour)
-    for i in range(3):
-        drop_mail(home_dir, i)
-    run = HostRun(home_dir)
-    run.tick()
-    for note in list((run.home.vault.root / "Pending_Approval" / "email").iterdir()):
-        note.rename(run.home.vault.root / "Approved" / note.name)
+    run = presented(home_dir, 3)
+    approve_all(run)
     run.tick()
     assert run.home.store.counts() == {"done": per_hour, "approved": 3 - per_hour}
     run.close()
@@ -302,13 +312,8 @@ def test_an_executor_that_breaks_on_one_task_does_not_stop_the_rest_of_the_batch
     of the same batch is still performed in the same tick."""
     clock = Clock()
     executor = Scripted(RuntimeError("boom"), "<sent@example.com>")
-    drop_mail(home_dir, 1)
-    drop_mail(home_dir, 2)
-    run = HostRun(home_dir, clock=clock)
-    run.runner = type(run.runner)(run.home, executors={"email.reply": executor})
-    run.tick()
-    for note in list((run.home.vault.root / "Pending_Approval" / "email").iterdir()):
-        note.rename(run.home.vault.root / "Approved" / note.name)
+    run = presented(home_dir, 2, executor, clock)
+    approve_all(run)
     run.tick()
     assert executor.calls == 2 and run.home.store.counts() == {"failed": 1, "done": 1}
     [failed] = run.home.store.tasks(state="failed")
@@ -321,10 +326,7 @@ def test_the_rate_limit_counts_what_this_hour_already_sent(home_dir: Path) -> No
     from hosts import raise_limits
 
     raise_limits(home_dir, 2)
-    for i in range(3):
-        drop_mail(home_dir, i)
-    run = HostRun(home_dir)
-    run.tick()
+    run = presented(home_dir, 3)
     notes = sorted((run.home.vault.root / "Pending_Approval" / "email").iterdir())
     notes[0].rename(run.home.vault.root / "Approved" / notes[0].name)
     run.tick()
@@ -339,12 +341,8 @@ def test_the_rate_limit_counts_what_this_hour_already_sent(home_dir: Path) -> No
 def test_an_approval_that_no_longer_verifies_goes_back_alone_and_the_rest_are_claimed(home_dir: Path) -> None:
     """Of two approved tasks, one whose text changed after the approval (its signature no longer
     matches) goes back to pending; the other is still claimed in the same round."""
-    drop_mail(home_dir, 1)
-    drop_mail(home_dir, 2)
-    run = HostRun(home_dir)
-    run.tick()
-    for note in list((run.home.vault.root / "Pending_Approval" / "email").iterdir()):
-        note.rename(run.home.vault.root / "Approved" / note.name)
+    run = presented(home_dir, 2)
+    approve_all(run)
     run.runner.person.work_tree(TickReport())
     run.home.lifecycle.flush()
     first, second = sorted(run.home.store.tasks(state="approved"), key=lambda t: (t.created_at, t.id))
@@ -359,11 +357,7 @@ def test_an_approval_that_no_longer_verifies_goes_back_alone_and_the_rest_are_cl
 def two_approvals(home_dir: Path, executor: Scripted, clock: Clock) -> tuple[HostRun, str, Path]:
     """Two replies presented on a host using ``executor``: the first approved and claimed (its call
     not made yet), the second's pending note returned for the caller to approve later."""
-    drop_mail(home_dir, 1)
-    drop_mail(home_dir, 2)
-    run = HostRun(home_dir, clock=clock)
-    run.runner = type(run.runner)(run.home, executors={"email.reply": executor})
-    run.tick()
+    run = presented(home_dir, 2, executor, clock)
     first, second = sorted((run.home.vault.root / "Pending_Approval" / "email").iterdir())
     first.rename(run.home.vault.root / "Approved" / first.name)
     [claimed] = claim_now(run)
@@ -482,13 +476,8 @@ def test_a_claim_that_no_longer_verifies_at_execution_fails_alone(home_dir: Path
     fails without a call; the next claimed task of the batch is still performed."""
     clock = Clock()
     executor = Scripted("<sent@example.com>")
-    drop_mail(home_dir, 1)
-    drop_mail(home_dir, 2)
-    run = HostRun(home_dir, clock=clock)
-    run.runner = type(run.runner)(run.home, executors={"email.reply": executor})
-    run.tick()
-    for note in list((run.home.vault.root / "Pending_Approval" / "email").iterdir()):
-        note.rename(run.home.vault.root / "Approved" / note.name)
+    run = presented(home_dir, 2, executor, clock)
+    approve_all(run)
     first, second = sorted(claim_now(run), key=lambda t: (t.created_at, t.id))
     with run.home.store.write() as s:
         s.get(Task, first.id).body = first.body + "\nP.S. changed after the approval\n"
@@ -520,13 +509,8 @@ def test_one_restart_settles_every_claim_whatever_each_ones_state(home_dir: Path
     raise_limits(home_dir)
     clock = Clock()
     executor = Scripted("<sent-6@example.com>")
-    for i in range(6):
-        drop_mail(home_dir, i)
-    run = HostRun(home_dir, clock=clock)
-    run.runner = type(run.runner)(run.home, executors={"email.reply": executor})
-    run.tick()
-    for note in list((run.home.vault.root / "Pending_Approval" / "email").iterdir()):
-        note.rename(run.home.vault.root / "Approved" / note.name)
+    run = presented(home_dir, 6, executor, clock)
+    approve_all(run)
     claims = claim_now(run)
     other, fresh, finished, waiting, failed, cut = [t.id for t in sorted(claims, key=lambda t: (t.created_at, t.id))]
     store = run.home.store
@@ -559,13 +543,8 @@ def test_one_restart_settles_every_claim_whatever_each_ones_state(home_dir: Path
 def test_an_error_on_the_first_task_of_a_batch_does_not_stop_the_second(home_dir: Path, first: Exception) -> None:
     clock = Clock()
     executor = Scripted(first, "<sent-2@example.com>")
-    drop_mail(home_dir, 1)
-    drop_mail(home_dir, 2)
-    run = HostRun(home_dir, clock=clock)
-    run.runner = type(run.runner)(run.home, executors={"email.reply": executor})
-    run.tick()
-    for note in list((run.home.vault.root / "Pending_Approval" / "email").iterdir()):
-        note.rename(run.home.vault.root / "Approved" / note.name)
+    run = presented(home_dir, 2, executor, clock)
+    approve_all(run)
     run.tick()
     assert executor.calls == 2 and run.home.store.counts().get("done") == 1
     run.close()
@@ -625,10 +604,7 @@ def test_a_rate_limit_already_exceeded_this_hour_claims_nothing(home_dir: Path) 
     from hosts import raise_limits
 
     raise_limits(home_dir, 5)
-    for i in range(4):
-        drop_mail(home_dir, i)
-    run = HostRun(home_dir)
-    run.tick()
+    run = presented(home_dir, 4)
     notes = sorted((run.home.vault.root / "Pending_Approval" / "email").iterdir())
     for note in notes[:3]:
         note.rename(run.home.vault.root / "Approved" / note.name)
@@ -648,12 +624,8 @@ def test_a_limit_of_zero_claims_nothing_and_no_limit_claims_all(home_dir: Path) 
     from hosts import raise_limits
 
     raise_limits(home_dir, 0)
-    for i in range(3):
-        drop_mail(home_dir, i)
-    run = HostRun(home_dir)
-    run.tick()
-    for note in list((run.home.vault.root / "Pending_Approval" / "email").iterdir()):
-        note.rename(run.home.vault.root / "Approved" / note.name)
+    run = presented(home_dir, 3)
+    approve_all(run)
     run.tick()
     assert run.home.store.counts() == {"approved": 3}
     run.runner.executions.rate_limits.pop("email.reply")  # a kind with no limit at all
@@ -699,7 +671,7 @@ def test_the_retry_is_announced_with_its_number_and_delay(home_dir: Path) -> Non
     """What the daemon's log tells the person reading it: which retry of how many, and when."""
     clock = Clock()
     busy = ExecutionError("421 4.3.2 try later", transient=True)
-    run, tid = approved(home_dir, Scripted(busy, busy), clock)
+    run, _tid = approved(home_dir, Scripted(busy, busy), clock)
     said: list[str] = []
     run.runner.executions.log = said.append
     run.tick()
@@ -770,10 +742,7 @@ def test_the_rate_limit_counts_the_last_hour_only(home_dir: Path) -> None:
 
     raise_limits(home_dir, 1)
     clock = Clock()
-    drop_mail(home_dir, 1)
-    drop_mail(home_dir, 2)
-    run = HostRun(home_dir, clock=clock)
-    run.tick()
+    run = presented(home_dir, 2, clock=clock)
     first, second = sorted((run.home.vault.root / "Pending_Approval" / "email").iterdir())
     first.rename(run.home.vault.root / "Approved" / first.name)
     run.tick()
