@@ -42,8 +42,8 @@ class Store:
         store = cls(path)
         try:
             if migrate.at_head(store.engine):
-                pass
-            elif upgrade:
+                return store  # the common case: one query, no Alembic
+            if upgrade:
                 migrate.upgrade(store.engine)
             else:
                 migrate.check_known(store.engine)
