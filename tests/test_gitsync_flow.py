@@ -258,7 +258,7 @@ def test_a_conflict_the_persons_git_leaves_mid_tick_is_seen_before_the_next_comm
     """The recovery inside a tick lists the index's unmerged entries only when the index changed
     since it was seen clean: a `git stash pop` that stops on a conflict (unmerged entries, and no
     state file to notice) right after the tick's first recovery is still found before fte's next
-    commit, which then goes through (with it unnoticed, `git commit` refuses: unmerged files)."""
+    commit (with it unnoticed, the commit was made over an index still holding the conflict)."""
     cloud = net.open(net.cloud)
     cloud.tick()
     vault = net.cloud / "vault"
