@@ -13,7 +13,7 @@ import pytest
 from fte.clock import parse_iso
 from fte.errors import AuthError, BadInput, ExecutionError, OutcomeUnknown, Unreachable
 from fte.io.channels.contract import Performed
-from fte.models.tables import Task
+from fte.models.tables import Execution, Task
 from fte.states.execution import BACKOFF_BASE, MAX_ATTEMPTS
 from fte.tick.context import TickReport
 
@@ -81,6 +81,12 @@ def approve_all(run: HostRun) -> None:
     """The person moves every presented reply into ``Approved/``."""
     for note in list((run.home.vault.root / "Pending_Approval" / "email").iterdir()):
         note.rename(run.home.vault.root / "Approved" / note.name)
+
+
+def interrupt(run: HostRun, executor: Scripted, tid: str, clock: Clock) -> Execution:
+    """An attempt row with no outcome: the call was cut short by a crash."""
+    [attempt] = run.home.store.start_executions([(tid, executor.key_for(run.home.store.get(tid)))], clock())
+    return attempt
 
 
 def claim_now(run: HostRun) -> list[Task]:
@@ -265,9 +271,8 @@ def test_three_interrupted_attempts_not_found_at_the_provider_give_up(home_dir: 
     executor = Scripted("<never@example.com>")
     run, tid = approved(home_dir, executor, clock)
     claim_now(run)
-    key = executor.key_for(run.home.store.get(tid))
     for _ in range(3):  # three calls cut short by crashes: attempt rows with no outcome
-        run.home.store.start_executions([(tid, key)], clock())
+        interrupt(run, executor, tid, clock)
     outcomes = run.runner.executions.resume()
     row = run.home.store.get(tid)
     assert [o.state for o in outcomes] == ["failed"] and executor.calls == 0
@@ -282,7 +287,7 @@ def test_an_attempt_that_failed_before_a_restart_fails_the_task_without_a_new_ca
     executor = Scripted("<never@example.com>")
     run, tid = approved(home_dir, executor, clock)
     claim_now(run)
-    [attempt] = run.home.store.start_executions([(tid, executor.key_for(run.home.store.get(tid)))], clock())
+    attempt = interrupt(run, executor, tid, clock)
     run.home.store.finish_execution(attempt.id, "error", clock(), error="550 5.1.1 no such user")
     outcomes = run.runner.executions.resume()
     row = run.home.store.get(tid)
@@ -362,11 +367,6 @@ def two_approvals(home_dir: Path, executor: Scripted, clock: Clock) -> tuple[Hos
     first.rename(run.home.vault.root / "Approved" / first.name)
     [claimed] = claim_now(run)
     return run, claimed.id, second
-
-
-def interrupt(run: HostRun, executor: Scripted, tid: str, clock: Clock) -> None:
-    """An attempt row with no outcome: the call was cut short by a crash."""
-    run.home.store.start_executions([(tid, executor.key_for(run.home.store.get(tid)))], clock())
 
 
 def test_an_interrupted_attempt_the_provider_cannot_look_up_fails_for_a_person_and_the_tick_goes_on(
