@@ -34,12 +34,13 @@ from fte.clock import zone
 from fte.errors import BadInput, FteError, NoteError
 from fte.io.vault.archive import Entry, archive_path, month_of_archive, parse_archive
 from fte.io.vault.gitlock import HostLock
-from fte.io.vault.gitrepo import Change
+from fte.io.vault.gitrepo import Change, GitRepo
 from fte.io.vault.gitsync import GitSync
 from fte.io.vault.notes import FOLDERS, TASK_FOLDERS, Vault
 from fte.keys import KEY_NAME, Keyring, create_host_key, load_host_key
 from fte.models.store import Store
 from fte.states.approvals import Trust
+from fte.states.convergence import CONVERGENCE
 from fte.states.reconcile import merge_evidence
 from fte.states.service import Lifecycle
 
@@ -105,7 +106,7 @@ def init_home(
         for sub in ("cur", "new", "tmp"):
             (folder / sub).mkdir(parents=True, exist_ok=True)
     Store.open(settings.db_path).close()
-    sync = GitSync(settings.vault, agent, HostLock(home / LOCK_NAME), remote)
+    sync = GitSync(settings.vault, agent, HostLock(home / LOCK_NAME), remote, policy=CONVERGENCE)
     sync.ensure_gitignore()
     sync.commit([".gitignore", *TEMPLATE_FILES], f"fte {agent}: new vault")
     del repo
@@ -188,7 +189,8 @@ def open_home(home: Path, clock: Clock = utcnow, repair: bool = True,
     rebuilt = not (settings.vault / ".git").exists()
     if rebuilt:
         _rebuild_vault(settings)
-    sync = GitSync(settings.vault, settings.agent, HostLock(settings.home / LOCK_NAME), settings.remote)
+    sync = GitSync(settings.vault, settings.agent, HostLock(settings.home / LOCK_NAME), settings.remote,
+                   policy=CONVERGENCE)
     GitSync.configure(sync.repo, settings.agent)  # settings added by newer versions reach older vaults
     sync.ensure_origin(settings.remote)  # a remote set (or changed) in fte.toml after `fte init`
     opened = Home(settings, store, vault, lifecycle, sync)
@@ -313,5 +315,5 @@ def set_remote(home: Path, url: str) -> Settings:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
-    GitSync(settings.vault, settings.agent, HostLock(home / LOCK_NAME), url).ensure_origin(url)
+    GitRepo(settings.vault, settings.agent, HostLock(home / LOCK_NAME), url).ensure_origin(url)
     return load_settings(home)

@@ -222,12 +222,13 @@ def test_refs_read_from_the_repository_are_the_ones_git_names(tmp_path: Path) ->
     same answer as `git rev-parse`, with loose refs, packed refs, a detached HEAD, and none yet."""
     from fte.io.vault.gitlock import HostLock
     from fte.io.vault.gitsync import GitSync
+    from fte.states.convergence import CONVERGENCE
 
     remote = bare_remote(tmp_path / "remote.git")
     home = make_host(tmp_path, "laptop", "all", remote)
     vault = home / "vault"
     HostRun(home).close()
-    sync = GitSync(vault, "laptop", HostLock(home / "git.lock"), remote)
+    sync = GitSync(vault, "laptop", HostLock(home / "git.lock"), remote, policy=CONVERGENCE)
 
     def rev_parse(ref: str) -> str | None:
         r = subprocess.run(["git", "rev-parse", "--verify", "-q", f"{ref}^{{commit}}"], cwd=vault,

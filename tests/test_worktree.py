@@ -11,6 +11,7 @@ import pytest
 from fte.io.vault import worktree
 from fte.io.vault.treemerge import Entry, blob_sha, plan_merge
 from fte.io.vault.worktree import KEPT, REFUSED, UNCHANGED, WRITTEN, Update
+from fte.states.convergence import CONVERGENCE
 
 
 def upd(path: str, new: bytes | None, *expected: bytes | None) -> Update:
@@ -106,7 +107,7 @@ def test_two_decisions_on_one_task_keep_one_note_the_first_to_reach_the_remote()
     blobs = Blobs()
     ours = {"Pending_Approval/email/n.md": None, "Approved/n.md": blobs.put(note(TID, "approved"))}
     theirs = {"Pending_Approval/email/n.md": None, "Rejected/n.md": blobs.put(note(TID, "rejected"))}
-    plan = plan_merge(ours, theirs, blobs.__getitem__, "laptop")
+    plan = plan_merge(ours, theirs, blobs.__getitem__, "laptop", CONVERGENCE)
     # approved and rejected rank the same: the remote's (it got there first) wins.
     assert plan.updates["Approved/n.md"] is None
     assert plan.updates["Rejected/n.md"] == Entry("100644", blob_sha(note(TID, "rejected")))
@@ -120,7 +121,7 @@ def test_a_later_state_wins_over_an_edit_in_place_and_the_edit_is_kept_as_a_copy
     blobs = Blobs()
     ours = {"Pending_Approval/email/n.md": blobs.put(note(TID, "pending", "edited by the person"))}
     theirs = {"Pending_Approval/email/n.md": None, "In_Progress/pc/n.md": blobs.put(note(TID, "claimed"))}
-    plan = plan_merge(ours, theirs, blobs.__getitem__, "laptop")
+    plan = plan_merge(ours, theirs, blobs.__getitem__, "laptop", CONVERGENCE)
     assert plan.updates["Pending_Approval/email/n.md"] is None
     assert plan.updates["In_Progress/pc/n.md"] == Entry("100644", blob_sha(note(TID, "claimed")))
     assert list(plan.new_blobs.values()) == [note(TID, "pending", "edited by the person")]
@@ -130,7 +131,7 @@ def test_the_remote_wins_a_tie_which_makes_the_claim_push_a_lock() -> None:
     blobs = Blobs()
     ours = {"Approved/n.md": None, "In_Progress/me/n.md": blobs.put(note(TID, "claimed", "me"))}
     theirs = {"Approved/n.md": None, "In_Progress/other/n.md": blobs.put(note(TID, "claimed", "other"))}
-    plan = plan_merge(ours, theirs, blobs.__getitem__, "me")
+    plan = plan_merge(ours, theirs, blobs.__getitem__, "me", CONVERGENCE)
     assert plan.updates["In_Progress/me/n.md"] is None
     assert plan.updates["In_Progress/other/n.md"] is not None
     assert plan.resolutions[0].detail["kept"] == "remote"
@@ -147,13 +148,13 @@ def test_a_decision_that_a_later_push_covered_still_reached_the_remote_first() -
     pending = blobs.put(note(TID, "pending"))
     ours = {f"Pending_Approval/email/{N}": None, f"Rejected/{N}": blobs.put(note(TID, "rejected"))}
     history = [(f"Approved/{N}", approved), (f"Pending_Approval/email/{N}", pending)]
-    plan = plan_merge(ours, {}, blobs.__getitem__, "laptop", history=history, proves=lambda _d, _p: True)
+    plan = plan_merge(ours, {}, blobs.__getitem__, "laptop", CONVERGENCE, history=history, proves=lambda _d, _p: True)
     assert plan.updates[f"Rejected/{N}"] is None
     assert plan.updates[f"Approved/{N}"] == approved
     [resolution] = plan.resolutions
     assert resolution.detail["kept"] == "remote" and resolution.detail["from_history"] == f"Approved/{N}"
     # Without the history, the tip alone says nothing: our rejection would stand.
-    assert plan_merge(ours, {}, blobs.__getitem__, "laptop").updates == {}
+    assert plan_merge(ours, {}, blobs.__getitem__, "laptop", CONVERGENCE).updates == {}
 
 
 def test_a_version_that_proves_nothing_never_wins_and_is_reported() -> None:
@@ -162,20 +163,20 @@ def test_a_version_that_proves_nothing_never_wins_and_is_reported() -> None:
     ours = {f"Pending_Approval/email/{N}": None, f"Approved/{N}": blobs.put(note(TID, "approved"))}
     theirs = {f"Pending_Approval/email/{N}": None, f"Rejected/{N}": forged}
     proves = lambda data, _path: b"forged" not in data  # noqa: E731
-    plan = plan_merge(ours, theirs, blobs.__getitem__, "laptop", history=[(f"Rejected/{N}", forged)], proves=proves)
+    plan = plan_merge(ours, theirs, blobs.__getitem__, "laptop", CONVERGENCE, history=[(f"Rejected/{N}", forged)], proves=proves)
     assert plan.updates[f"Rejected/{N}"] is None and f"Approved/{N}" not in plan.updates
     [resolution] = plan.resolutions
     assert resolution.detail["kept"] == "local" and resolution.detail["unproven"] == [f"Rejected/{N}"]
     assert list(plan.new_blobs.values()) == [note(TID, "rejected", "forged")]  # set aside, not dropped
     # Believed, the same forgery would have won: a rejection on the remote is first.
-    assert plan_merge(ours, theirs, blobs.__getitem__, "laptop").resolutions[0].detail["kept"] == "remote"
+    assert plan_merge(ours, theirs, blobs.__getitem__, "laptop", CONVERGENCE).resolutions[0].detail["kept"] == "remote"
 
 
 def test_an_unproven_history_with_no_tip_leaves_ours_alone() -> None:
     blobs = Blobs()
     ours = {f"Pending_Approval/email/{N}": None, f"Approved/{N}": blobs.put(note(TID, "approved"))}
     history = [(f"Rejected/{N}", blobs.put(note(TID, "rejected", "forged")))]
-    plan = plan_merge(ours, {}, blobs.__getitem__, "laptop", history=history,
+    plan = plan_merge(ours, {}, blobs.__getitem__, "laptop", CONVERGENCE, history=history,
                       proves=lambda data, _path: b"forged" not in data)
     assert plan.updates == {} and plan.resolutions == []
 
@@ -185,7 +186,7 @@ def test_new_notes_on_one_side_are_never_moved_or_dropped() -> None:
     other = "b" * 32
     ours = {"Updates/one.md": None, "Pending_Approval/email/one.md": blobs.put(note(TID, "pending"))}
     theirs = {"Updates/two.md": blobs.put(note(other, "drafted"))}
-    plan = plan_merge(ours, theirs, blobs.__getitem__, "laptop")
+    plan = plan_merge(ours, theirs, blobs.__getitem__, "laptop", CONVERGENCE)
     assert plan.updates == {"Updates/two.md": Entry("100644", blob_sha(note(other, "drafted")))}
     assert plan.resolutions == []
 
@@ -194,7 +195,7 @@ def test_other_files_keep_both_versions_and_own_files_keep_ours() -> None:
     blobs = Blobs()
     ours = {"Company_Handbook.md": blobs.put(b"ours\n"), "Dashboard.md": blobs.put(b"my dashboard\n")}
     theirs = {"Company_Handbook.md": blobs.put(b"theirs\n"), "Dashboard.md": blobs.put(b"their dashboard\n")}
-    plan = plan_merge(ours, theirs, blobs.__getitem__, "pc", owns=lambda p: p == "Dashboard.md")
+    plan = plan_merge(ours, theirs, blobs.__getitem__, "pc", CONVERGENCE, owns=lambda p: p == "Dashboard.md")
     assert plan.updates["Company_Handbook.md"] == Entry("100644", blob_sha(b"theirs\n"))
     [side] = [p for p in plan.updates if p.startswith("Company_Handbook.conflict-pc-")]
     assert plan.updates[side] == Entry("100644", blob_sha(b"ours\n"))
@@ -207,7 +208,7 @@ def test_a_change_against_a_removal_keeps_the_change(mine_deleted: bool) -> None
     changed = blobs.put(b"changed\n")
     ours = {"Business_Goals.md": None if mine_deleted else changed}
     theirs = {"Business_Goals.md": changed if mine_deleted else None}
-    plan = plan_merge(ours, theirs, blobs.__getitem__, "pc")
+    plan = plan_merge(ours, theirs, blobs.__getitem__, "pc", CONVERGENCE)
     assert plan.updates.get("Business_Goals.md", changed) == changed
 
 
@@ -219,7 +220,7 @@ def test_only_ours_since_refuses_a_fast_forward_to_another_hosts_commits(tmp_pat
 
     root = tmp_path / "repo"
     GitSync.init(root, "laptop")
-    sync = GitSync(root, "laptop", HostLock(tmp_path / "lock"))
+    sync = GitSync(root, "laptop", HostLock(tmp_path / "lock"), policy=CONVERGENCE)
     (root / "a.md").write_text("a\n")
     base = sync.commit(["a.md"], "fte laptop: a").sha
     (root / "b.md").write_text("b\n")

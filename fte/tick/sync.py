@@ -1,6 +1,6 @@
 """The tick's git steps: recover, publish (commit + sync), sync in (pull and reconcile), and the
 record of what git reported (conflicts, held pushes, redactions). docs/sync.md says why each is
-where it is; the conflict policy itself is in fte/io/vault/treemerge.py.
+where it is; the conflict policy itself is in fte/states/convergence.py.
 """
 
 from __future__ import annotations

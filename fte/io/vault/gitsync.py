@@ -28,7 +28,7 @@ from fte.errors import FteError, NoteError, Unreachable
 from fte.io.vault import worktree
 from fte.io.vault.gitlock import HostLock, clear_stale_index_lock
 from fte.io.vault.secretguard import Finding, redact, scan
-from fte.io.vault.treemerge import Entry, blob_sha, conflict_copy_path, plan_merge, side_copy_path
+from fte.io.vault.treemerge import Entry, MergePolicy, blob_sha, conflict_copy_path, plan_merge, side_copy_path
 from fte.io.vault.gitrepo import (BRANCH, EMPTY_TREE, REMOTE, UPSTREAM, ZERO, CommitResult, GitEvent,
                                   GitRepo, SyncResult, first_line)
 from fte.io.vault.notes import TASK_FOLDERS, has_conflict_markers, parse_note
@@ -53,8 +53,11 @@ class GitSync(GitRepo):
     (fetch, merge by task id outside the working tree, bring the tree along, push — never force)."""
 
     def __init__(self, root: Path, agent: str, lock: HostLock, remote: str = "",
-                 should_stop: Callable[[], bool] | None = None) -> None:
+                 should_stop: Callable[[], bool] | None = None, *, policy: MergePolicy) -> None:
         super().__init__(root, agent, lock, remote)
+        #: Which version of a task changed on both sides stays at a merge (the lifecycle's rules,
+        #: ``fte.states.convergence``): the git work here knows paths and ids, not states.
+        self.policy = policy
         #: Asked between the steps of a sync and of a recovery: a SIGTERM ends them early.
         self.should_stop = should_stop or (lambda: False)
         #: Whether a version of a task note proves what it asserts (set by the host from its
@@ -553,7 +556,8 @@ class GitSync(GitRepo):
         history = [(c.path, Entry(c.mode or "100644", c.blob)) for c in self.history(base, upstream, sorted(TASK_FOLDERS))
                    if c.blob is not None] if any(self._is_task_note(p) for p in ours) else []
         plan = plan_merge(ours, self._diff_raw(["diff-tree", base or EMPTY_TREE, upstream]),
-                          self._blob, self.agent, owns=self._owns, history=history, proves=self.proves)
+                          self._blob, self.agent, self.policy, owns=self._owns, history=history,
+                          proves=self.proves)
         for data in plan.new_blobs.values():
             self._git_input(["hash-object", "-w", "--stdin"], data)
         env = {"GIT_INDEX_FILE": str(self.root / ".git" / MERGE_INDEX)}

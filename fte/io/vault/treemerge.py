@@ -7,10 +7,11 @@ task's identity is the ``id`` in its front matter, never its path, so
 
 * a note changed on one side only takes that side's version (add, change or removal);
 * a task whose note changed on **both** sides (moved differently, moved on one side and edited on
-  the other, edited on both) keeps exactly one note, chosen by :func:`remote_wins` — in short:
-  what reached the remote first wins (a claim there is a lock; a decision there beats ours on the
-  other branch; a newer presentation — an edit — beats an older one), else the later lifecycle
-  state; the loser's bytes are kept as a conflict copy under ``Logs/<agent>/conflicts/``;
+  the other, edited on both) keeps exactly one note, chosen by the caller's :class:`MergePolicy`
+  (the lifecycle's is ``fte.states.convergence``) — in short: what reached the remote first wins
+  (a claim there is a lock; a decision there beats ours on the other branch; a newer presentation
+  — an edit — beats an older one), else the later lifecycle state; the loser's bytes are kept as a
+  conflict copy under ``Logs/<agent>/conflicts/``;
 * any other file changed on both sides: the remote's version stays at its path, ours is kept
   beside it as ``<name>.conflict-<agent>-<hash>.<ext>`` — except the files only this host writes
   (``Dashboard.md`` on a local host, ``Logs/<agent>/``), where ours stays and nothing is copied;
@@ -25,11 +26,10 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Protocol
 
 from fte.errors import NoteError
 from fte.io.vault.notes import TASK_FOLDERS, parse_note
-from fte.states.lifecycle import APPROVED_BRANCH, DECLINED_BRANCH, precedence
 
 REGULAR = ("100644", "100755")
 
@@ -72,7 +72,9 @@ def is_task_note(path: str) -> bool:
 
 
 @dataclass(frozen=True)
-class _Side:
+class Side:
+    """One version of a task's note on one side of a merge: where, which blob, what it says."""
+
     path: str
     entry: Entry
     data: bytes
@@ -80,16 +82,29 @@ class _Side:
     epoch: int = 0
 
 
+class MergePolicy(Protocol):
+    """Which version of one task stays when both sides changed it. The merge knows paths and ids;
+    the lifecycle's rules come from the caller (``fte.states.convergence.CONVERGENCE``)."""
+
+    def rank(self, state: str | None) -> int:
+        """How late a state is; the latest version of a side is the one that speaks for it."""
+
+    def remote_wins(self, remote: Side, mine: Side) -> bool:
+        """Whether the remote's version stays against ours."""
+
+
 def plan_merge(
     ours: dict[str, Entry | None],
     theirs: dict[str, Entry | None],
     read: Callable[[str], bytes],
     agent: str,
+    policy: MergePolicy,
     owns: Callable[[str], bool] = lambda _path: False,
     history: Iterable[tuple[str, Entry]] = (),
     proves: Callable[[bytes, str], bool] | None = None,
 ) -> MergePlan:
-    """Merge ``theirs`` into our tree. ``owns(path)``: only this host writes it (ours always stays).
+    """Merge ``theirs`` into our tree. ``policy`` settles a task changed on both sides;
+    ``owns(path)``: only this host writes it (ours always stays).
 
     ``history``: every version the remote side held since the merge base, commit by commit
     (``path``, entry), so a decision that reached the remote first still counts when a later push
@@ -105,16 +120,16 @@ def plan_merge(
         mine, tip = ours_ids[task_id], theirs_ids.get(task_id, [])
         paths = {s.path for s in mine} | {s.path for s in tip}
         candidates = [s for s in (*earlier.get(task_id, []), *tip) if proves is None or proves(s.data, s.path)]
-        best_mine = _latest(mine)
+        best_mine = _latest(mine, policy)
         # A proven ``done`` anywhere on the remote side is final (the action was performed); else
         # the newest presentation, then the latest state.
-        best_remote = max(candidates, key=lambda s: (s.state == "done", s.epoch, _rank(s), s.path)) \
+        best_remote = max(candidates, key=lambda s: (s.state == "done", s.epoch, policy.rank(s.state), s.path)) \
             if candidates else None
         if best_remote is None:
             winner, loser = best_mine, None  # the remote side only holds versions that prove nothing
         elif best_remote.data == best_mine.data and best_remote.path == best_mine.path:
             winner, loser = best_remote, None
-        elif remote_wins(best_remote, best_mine):
+        elif policy.remote_wins(best_remote, best_mine):
             winner, loser = best_remote, best_mine
         else:
             winner, loser = best_mine, best_remote
@@ -129,7 +144,7 @@ def plan_merge(
         losers = [s for s in (*mine, *tip) if s.data != winner.data]
         if loser is None and not losers:
             continue
-        shown = best_remote or _latest(tip)
+        shown = best_remote or _latest(tip, policy)
         detail: dict[str, Any] = {"kept": "remote" if winner is best_remote else "local",
                                   "states": [shown.state, best_mine.state]}
         if best_remote is not None and winner is best_remote and best_remote.path not in {s.path for s in tip}:
@@ -169,14 +184,14 @@ def plan_merge(
     return plan
 
 
-def _notes_by_id(changes: dict[str, Entry | None], read: Callable[[str], bytes]) -> dict[str, list[_Side]]:
+def _notes_by_id(changes: dict[str, Entry | None], read: Callable[[str], bytes]) -> dict[str, list[Side]]:
     return _notes_by_id_all(list(changes.items()), read)
 
 
 def _notes_by_id_all(changes: Iterable[tuple[str, Entry | None]], read: Callable[[str], bytes],
-                     id8s: set[str] | None = None) -> dict[str, list[_Side]]:
+                     id8s: set[str] | None = None) -> dict[str, list[Side]]:
     """The task notes among ``changes``, by id; with ``id8s``, only paths named after those ids."""
-    found: dict[str, list[_Side]] = {}
+    found: dict[str, list[Side]] = {}
     for path, entry in changes:
         if entry is None or entry.mode not in REGULAR or not is_task_note(path):
             continue
@@ -189,53 +204,13 @@ def _notes_by_id_all(changes: Iterable[tuple[str, Entry | None]], read: Callable
             continue  # not a note we can identify: merged by path, like any other file
         state = note.meta.get("state")
         epoch = note.meta.get("epoch", 0)
-        found.setdefault(note.id, []).append(_Side(path, entry, data, state if isinstance(state, str) else None,
+        found.setdefault(note.id, []).append(Side(path, entry, data, state if isinstance(state, str) else None,
                                                    epoch if isinstance(epoch, int) and not isinstance(epoch, bool) else 0))
     return found
 
 
-EXECUTING = frozenset({"claimed", "done", "failed"})
-
-
-def remote_wins(remote: _Side, mine: _Side) -> bool:
-    """Which note of one task stays when both sides changed it (docs/protocol.md, "Convergence").
-
-    1. A claim (or its outcome) on the remote is a lock: it stands, unless ours is a later step
-       of the execution.
-    2. Our unpushed claim yields to a remote note of a newer presentation (an edit reached the
-       remote first) or to a remote rejection or expiry (a decision reached the remote first).
-    3. A rejection or expiry on the remote stands against our unpushed edit: a "no" that reached
-       the remote first is final (the edit is kept as a conflict copy). Only an approval is
-       withdrawn by an edit, never brought back by one.
-    4. Two decisions on different branches: the remote's (the first to reach the remote wins),
-       whatever their presentations.
-    5. Otherwise the newer presentation wins (an edit withdraws an approval of the older one);
-       then the later state; the remote's on a tie.
-    """
-    if remote.state in EXECUTING:
-        return not (mine.state in EXECUTING and _rank(mine) > _rank(remote))
-    if mine.state in EXECUTING:
-        return remote.epoch > mine.epoch or remote.state in DECLINED_BRANCH
-    if remote.state in DECLINED_BRANCH and mine.state == "pending":
-        return True
-    decided = APPROVED_BRANCH | DECLINED_BRANCH
-    both_decided = remote.state in decided and mine.state in decided
-    if remote.epoch != mine.epoch and not both_decided:
-        return remote.epoch > mine.epoch
-    if both_decided and (remote.state in APPROVED_BRANCH) != (mine.state in APPROVED_BRANCH):
-        return True
-    return _rank(remote) >= _rank(mine)
-
-
-def _rank(side: _Side) -> int:
-    try:
-        return precedence(side.state) if side.state else -1
-    except KeyError:
-        return -1
-
-
-def _latest(sides: list[_Side]) -> _Side:
-    return max(sides, key=lambda s: (_rank(s), s.path))
+def _latest(sides: list[Side], policy: MergePolicy) -> Side:
+    return max(sides, key=lambda s: (policy.rank(s.state), s.path))
 
 
 def conflict_copy_path(path: str, agent: str, sha: str) -> str:
