@@ -15,8 +15,9 @@ from fte.io.channels.contract import ExecutionError
 from fte.io.channels.gmail import GmailAuthError, GmailSender, GmailSource
 from fte.models.tables import Task
 
-from fakes.gmail import (BACKEND_ERROR, DAILY_LIMIT, NO_SCOPE, NOT_FOUND, RATE_LIMITED, RATE_LIMITED_403,
-                         UNAUTHENTICATED, USER_RATE_LIMITED, ok, profile, raw_message, service)
+from fakes.gmail import (BACKEND_ERROR, DAILY_LIMIT, INTERNAL_ERROR, INVALID_GRANT, NO_SCOPE, NOT_FOUND,
+                         PROXY_FORBIDDEN, RATE_LIMITED, RATE_LIMITED_403, TOKEN_URI, UNAUTHENTICATED,
+                         USER_RATE_LIMITED, DeadHttp, authorized_user, ok, profile, raw_message, service)
 
 
 def query(http, i: int) -> dict[str, list[str]]:
@@ -172,3 +173,108 @@ def test_tokens_are_private_and_a_missing_one_is_a_clear_error(tmp_path) -> None
     path = token_path(tmp_path, "read")
     save_token(path, '{"token": "x"}')
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_message_deleted_before_it_was_read_is_skipped_and_the_cursor_moves() -> None:
+    """A 404 on messages.get: the history listed it, the person deleted it. Failing the poll would
+    list it again at every tick, and nothing after it would ever be read."""
+    svc, _http = service([
+        profile("6000"),
+        ok({"history": [{"id": "5001", "messagesAdded": [{"message": {"id": "m1", "threadId": "t1"}},
+                                                         {"message": {"id": "m2", "threadId": "t2"}}]}],
+            "historyId": "6000"}),
+        NOT_FOUND,
+        raw_message("m2", thread="t2"),
+    ])
+    polled = GmailSource(svc).poll("5000")
+    assert [i.gmail_id for i in polled.items] == ["m2"] and polled.cursor == "6000"
+    assert polled.skipped == [("m1", "deleted before it was read")] and polled.notices == []
+
+
+def test_mail_from_our_own_address_is_skipped_without_the_sent_label() -> None:
+    svc, _http = service([profile("7"), ok({"messages": [{"id": "m1"}, {"id": "m2"}]}),
+                          raw_message("m1", sender="Me <me@example.com>"), raw_message("m2")])
+    polled = GmailSource(svc).poll(None)
+    assert polled.skipped == [("m1", "our own mail")] and [i.gmail_id for i in polled.items] == ["m2"]
+
+
+def test_raw_messages_of_every_length_are_decoded() -> None:
+    """Gmail sends ``raw`` as base64url without padding; each length needs its own."""
+    subjects = [f"Invoice {'x' * n}".strip() for n in range(12)]
+    svc, _http = service([profile("7"), ok({"messages": [{"id": f"m{n}"} for n in range(12)]}),
+                          *(raw_message(f"m{n}", subject=subject) for n, subject in enumerate(subjects))])
+    polled = GmailSource(svc, max_full_sync=12).poll(None)
+    assert [i.mail.subject for i in polled.items] == subjects
+
+
+@pytest.mark.parametrize("failure, error", [(INTERNAL_ERROR, Unreachable), (PROXY_FORBIDDEN, GmailAuthError)])
+def test_a_500_is_transient_and_a_403_that_is_not_googles_json_is_about_the_token(failure, error) -> None:
+    svc, _http = service([profile("1"), failure])
+    with pytest.raises(error):
+        GmailSource(svc).poll("1")
+    send_svc, _ = service([failure])
+    with pytest.raises(ExecutionError) as info:
+        GmailSender(send_svc, "me@example.com").perform(reply_task(), "<k@example.com>",
+                                                         datetime(2026, 11, 26, tzinfo=timezone.utc))
+    assert info.value.transient is (error is Unreachable)
+
+
+def test_a_connection_refused_is_unreachable_and_a_send_may_be_retried() -> None:
+    from googleapiclient.discovery import build
+
+    svc = build("gmail", "v1", http=DeadHttp(), static_discovery=True, cache_discovery=False)
+    with pytest.raises(Unreachable, match="not reachable"):
+        GmailSource(svc).poll("1")
+    with pytest.raises(ExecutionError) as info:
+        GmailSender(svc, "me@example.com").perform(reply_task(), "<k@example.com>",
+                                                    datetime(2026, 11, 26, tzinfo=timezone.utc))
+    assert info.value.transient is True
+
+
+@pytest.mark.parametrize("purpose, scopes", [("read", ["https://www.googleapis.com/auth/gmail.readonly"]),
+                                             ("send", ["https://www.googleapis.com/auth/gmail.send",
+                                                       "https://www.googleapis.com/auth/gmail.readonly"])])
+def test_a_valid_token_is_used_as_it_is_with_the_purposes_scopes(tmp_path, purpose, scopes) -> None:
+    import responses
+
+    from fte.io.channels.gmail import load_service, save_token, token_path
+
+    save_token(token_path(tmp_path, purpose), authorized_user("still-good", "2999-01-01T00:00:00Z"))
+    with responses.RequestsMock():  # no call registered: a refresh attempt would fail the test
+        svc = load_service(tmp_path, purpose)
+    assert svc._http.credentials.token == "still-good" and svc._http.credentials.scopes == scopes
+
+
+def test_an_expired_token_is_refreshed_and_stored_privately(tmp_path) -> None:
+    import responses
+
+    from fte.io.channels.gmail import load_service, save_token, token_path
+
+    path = token_path(tmp_path, "read")
+    save_token(path, authorized_user("expired", "2020-01-01T00:00:00Z"))
+    with responses.RequestsMock() as wire:
+        wire.post(TOKEN_URI, json={"access_token": "fresh", "expires_in": 3599, "token_type": "Bearer",
+                                   "scope": "https://www.googleapis.com/auth/gmail.readonly"})
+        svc = load_service(tmp_path, "read")
+        assert b"grant_type=refresh_token" in wire.calls[0].request.body
+    assert svc._http.credentials.token == "fresh"
+    assert json.loads(path.read_text())["token"] == "fresh" and path.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_revoked_token_says_run_fte_auth_and_a_dead_network_is_unreachable(tmp_path) -> None:
+    import requests
+    import responses
+
+    from fte.io.channels.gmail import load_service, save_token, token_path
+
+    path = token_path(tmp_path, "send")
+    save_token(path, authorized_user("expired", "2020-01-01T00:00:00Z"))
+    with responses.RequestsMock() as wire:
+        wire.post(TOKEN_URI, status=400, json=INVALID_GRANT)
+        with pytest.raises(GmailAuthError, match="invalid_grant.*fte auth gmail"):
+            load_service(tmp_path, "send")
+    with responses.RequestsMock() as wire:
+        wire.post(TOKEN_URI, body=requests.ConnectionError("Name or service not known"))
+        with pytest.raises(Unreachable, match="token endpoint not reachable"):
+            load_service(tmp_path, "send")
+    assert json.loads(path.read_text())["token"] == "expired"  # nothing stored from a failed refresh

@@ -29,6 +29,9 @@ def error(code: int, message: str, reason: str, status: str, domain: str = "glob
 NOT_FOUND = error(404, "Requested entity was not found.", "notFound", "NOT_FOUND")
 RATE_LIMITED = error(429, "Resource has been exhausted (e.g. check quota).", "rateLimitExceeded", "RESOURCE_EXHAUSTED")
 BACKEND_ERROR = error(503, "The service is currently unavailable.", "backendError", "UNAVAILABLE")
+INTERNAL_ERROR = error(500, "Internal error encountered.", "backendError", "INTERNAL")
+# A 403 from something in between (a proxy, a captive portal): not Google's JSON at all.
+PROXY_FORBIDDEN = ({"status": "403", "content-type": "text/html; charset=UTF-8"}, "<html><body>Forbidden</body></html>")
 # 403 for quotas (Gmail's "Resolve errors" guide: "403: User-rate limit exceeded", "403: Rate limit
 # exceeded", "403: Daily limit exceeded"), in the usageLimits domain; and a 403 that is about the token.
 USER_RATE_LIMITED = error(403, "User-rate limit exceeded", "userRateLimitExceeded", "PERMISSION_DENIED", "usageLimits")
@@ -56,6 +59,26 @@ def raw_message(gmail_id: str, sender: str = "Ann <ann@example.com>", subject: s
     return ok({"id": gmail_id, "threadId": thread or f"t{gmail_id}", "labelIds": list(labels),
                "snippet": f"Body of {gmail_id}", "historyId": "1001", "internalDate": "1764147600000",
                "sizeEstimate": len(raw), "raw": raw})
+
+
+class DeadHttp:
+    """An http object whose every connection is refused, as httplib2 raises it (an ``OSError``)."""
+
+    def request(self, *_args: Any, **_kwargs: Any) -> Any:
+        raise ConnectionRefusedError(111, "Connection refused")
+
+
+#: Google's OAuth token endpoint, where google-auth refreshes an expired access token.
+TOKEN_URI = "https://oauth2.googleapis.com/token"
+#: What it answers for a revoked or expired refresh token (RFC 6749 §5.2 error body).
+INVALID_GRANT = {"error": "invalid_grant", "error_description": "Token has been expired or revoked."}
+
+
+def authorized_user(token: str, expiry: str) -> str:
+    """A token file as google-auth-oauthlib writes it (``Credentials.to_json``)."""
+    return json.dumps({"token": token, "refresh_token": "1//refresh", "token_uri": TOKEN_URI,
+                       "client_id": "123.apps.googleusercontent.com", "client_secret": "client-secret",
+                       "scopes": ["https://www.googleapis.com/auth/gmail.readonly"], "expiry": expiry})
 
 
 def service(responses: list[tuple[dict[str, str], str]]) -> tuple[Any, HttpMockSequence]:

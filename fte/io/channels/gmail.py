@@ -4,7 +4,8 @@
 answers 404 (the id is outside the history window: about a week, or a mailbox reset — Gmail's
 "Synchronize clients" guide) one bounded full sync (``messages.list`` with the query, at most
 ``max_full_sync`` messages) takes its place, and the dedupe on the Gmail message id (the task's
-``source_ref``) keeps it from doubling anything. The new ``historyId`` is returned as the cursor,
+``source_ref``) keeps it from doubling anything. A message deleted between the listing and its
+``messages.get`` (404) is skipped with that reason. The new ``historyId`` is returned as the cursor,
 which the daemon commits in the same transaction as the tasks. Mail we sent ourselves (label
 ``SENT``, or from our own address) and no-reply senders are skipped.
 
@@ -78,6 +79,10 @@ class _HistoryExpired(Exception):
     """history.list answered 404: the stored historyId is too old."""
 
 
+class _Gone(Exception):
+    """messages.get answered 404: the message was deleted after the history listed it."""
+
+
 @dataclass(frozen=True)
 class GmailItem:
     gmail_id: str
@@ -99,7 +104,7 @@ class GmailSource:
         self.max_full_sync = max_full_sync
         self._own: str | None = None
 
-    def _call(self, request: Any, history: bool = False) -> Any:
+    def _call(self, request: Any, history: bool = False, message: bool = False) -> Any:
         from googleapiclient.errors import HttpError
 
         try:
@@ -108,6 +113,8 @@ class GmailSource:
             status = _status(exc)
             if history and status == 404:
                 raise _HistoryExpired() from exc
+            if message and status == 404:
+                raise _Gone() from exc
             if _transient(exc):
                 raise Unreachable(f"Gmail is busy, over a quota, or failing ({_reason(exc)}); will retry") from exc
             if status in (401, 403):
@@ -158,7 +165,14 @@ class GmailSource:
         items: list[GmailItem] = []
         skipped: list[tuple[str, str]] = []
         for mid in ids:
-            msg = self._call(self.service.users().messages().get(userId="me", id=mid, format="raw"))
+            try:
+                msg = self._call(self.service.users().messages().get(userId="me", id=mid, format="raw"),
+                                 message=True)
+            except _Gone:
+                # Deleted between the listing and now: nothing to answer, and failing the poll
+                # would list it again at every tick (the cursor would never move past it).
+                skipped.append((mid, "deleted before it was read"))
+                continue
             labels = set(msg.get("labelIds", []))
             raw = base64.urlsafe_b64decode(msg["raw"] + "=" * (-len(msg["raw"]) % 4))
             mail = parse_mail(raw)
@@ -228,7 +242,7 @@ def token_path(home: Path, purpose: str) -> Path:
 
 def load_service(home: Path, purpose: str) -> Any:
     """A Gmail service from the stored token (``read`` on cloud, ``send`` on local)."""
-    from google.auth.exceptions import RefreshError
+    from google.auth.exceptions import RefreshError, TransportError
     from google.auth.transport.requests import Request
     from google.oauth2.credentials import Credentials
     from googleapiclient.discovery import build
@@ -242,7 +256,10 @@ def load_service(home: Path, purpose: str) -> Any:
         try:
             creds.refresh(Request())
         except RefreshError as exc:
+            # invalid_grant (revoked, expired, password changed): only a new consent helps.
             raise GmailAuthError(f"the Gmail token could not be refreshed ({exc}); run: fte auth gmail") from exc
+        except TransportError as exc:
+            raise Unreachable(f"Google's token endpoint not reachable to refresh the Gmail token: {exc}") from exc
         save_token(path, creds.to_json())
     return build("gmail", "v1", credentials=creds, cache_discovery=False, static_discovery=True)
 
