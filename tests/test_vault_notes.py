@@ -166,3 +166,51 @@ def test_draft_and_original_round_trip_through_the_note(draft: str, original: st
     assume(REFERENCE_MARKER not in draft and REFERENCE_MARKER not in original)
     task = Task(body=draft, original=original, state=state, title=title)
     assert split_body(compose_body(task), title) == (draft, original)
+
+
+def test_a_folder_where_a_note_was_neither_stops_a_decision_nor_the_next_start(home_dir) -> None:
+    """The person (or a pull) put a folder where a pending note was. Deciding the task moves its note;
+    the folder is not fte's to remove, and the daemon must still start (its repair raised
+    IsADirectoryError at every start). A note whose own path is a folder is an incident, and the
+    other notes behind their rows are repaired all the same."""
+    from fte import crashpoints
+    from fte.home import open_home
+    from fte.io.vault.notes import note_relpath
+
+    from conftest import new_task
+
+    class Crash(Exception):
+        pass
+
+    def crash() -> None:
+        raise Crash()
+
+    with open_home(home_dir) as h:
+        task = new_task(h)
+        blocked = new_task(h, ref="<m2@example.com>", title="Second")
+        free = new_task(h, ref="<m3@example.com>", title="Third")
+        for event in ("draft", "sync", "present"):
+            h.lifecycle.fire(task.id, event, actor="t", source="daemon")
+        note = h.settings.vault / h.store.get(task.id).note_path
+        note.unlink()
+        note.mkdir()
+        (note / "mine.md").write_text("the person's own file\n")
+        rejected = h.lifecycle.fire(task.id, "reject", actor="ann", source="cli")
+        assert (h.settings.vault / rejected.note_path).read_bytes().startswith(b"---")
+        assert (note / "mine.md").read_text() == "the person's own file\n"  # left as it was
+        # Two transitions committed and their notes never written (a crash after each commit).
+        off = crashpoints.on("after-commit", crash)
+        try:
+            for t in (blocked, free):
+                with pytest.raises(Crash):
+                    h.lifecycle.fire(t.id, "draft", actor="t", source="daemon")
+        finally:
+            off()
+        taken = note_relpath(h.store.get(blocked.id))
+        (h.settings.vault / taken).mkdir(parents=True)
+    with open_home(home_dir) as h:  # the start repairs what it can, and does not raise
+        assert h.repaired == 1
+        row = h.store.get(free.id)
+        assert row.mirrored_version == row.version and (h.settings.vault / row.note_path).is_file()
+        [incident] = h.store.incidents("unwritable-note")
+        assert incident.task_id == blocked.id and incident.path == taken

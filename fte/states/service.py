@@ -433,12 +433,22 @@ class Lifecycle:
             return PersonParts()  # a path that is not a plain file in the vault: nothing to keep
 
     def repair(self) -> int:
-        """Bring every note that is behind its row up to date; returns how many were repaired."""
+        """Bring every note that is behind its row up to date; returns how many were repaired.
+
+        A note that cannot be written (its path is taken by a folder, or refused) is an
+        ``unwritable-note`` incident and stays behind; the others are repaired all the same, and
+        the host starts."""
         self.vault.sweep_temp_files()
-        behind = self.store.unmirrored()
-        for task in behind:
-            self.mirror(task)
-        return len(behind)
+        repaired = 0
+        for task in self.store.unmirrored():
+            try:
+                self.mirror(task)
+            except (BadInput, OSError) as exc:
+                self.store.record_incident(self.clock(), self.agent, "unwritable-note", task.id, note_relpath(task),
+                                           error=str(exc)[:500])
+                continue
+            repaired += 1
+        return repaired
 
     def get(self, ref: str) -> Task:
         return self.store.get(ref)

@@ -611,9 +611,13 @@ class Vault:
             return None
 
     def remove(self, rel: str) -> bool:
-        """Remove a note (and its folder, if that leaves it empty and it is not a top-level folder)."""
+        """Remove a note (and its folder, if that leaves it empty and it is not a top-level folder).
+
+        A folder at the note's path is not fte's note: it is left, with what it holds (False)."""
         p = self.path(rel)
         self.touched.add(rel)
+        if p.is_dir() and not p.is_symlink():
+            return False
         try:
             p.unlink()
         except FileNotFoundError:
