@@ -1,0 +1,86 @@
+"""The transition service's contract (fte/states/service.py), method by method: versions, the
+dedupe of detections, conditional writes, adopting another host's note. Written from a mutation
+run's survivors (docs/RELIABILITY.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fte.errors import BadInput
+from fte.home import Home, init_home, open_home
+from fte.io.vault.notes import parse_note, render_task
+from fte.states.service import Detection, Move
+
+from conftest import new_task
+
+
+def versions(home: Home, task_id: str) -> list[int]:
+    return [t.version for t in home.store.timeline(task_id)]
+
+
+def test_each_bulk_transition_adds_exactly_one_to_the_version(home: Home) -> None:
+    task = new_task(home)
+    for event in ("draft", "sync", "present", "approve"):
+        [done], refused = home.lifecycle.fire_many([Move(task.id, event)], actor="t", source="daemon")
+        assert refused == []
+    assert home.store.get(task.id).version == 5 and versions(home, task.id) == [1, 2, 3, 4, 5]
+
+
+def test_a_detection_seen_again_is_the_same_task_beyond_a_query_of_500_keys(home: Home) -> None:
+    items = [Detection(kind="email.reply", source="maildir", source_ref=f"<m{n:04d}@x>") for n in range(1001)]
+    first = home.lifecycle.detect_many(items)
+    assert all(created for _task, created in first)
+    again = home.lifecycle.detect_many(list(reversed(items)))
+    assert not any(created for _task, created in again)
+    assert {t.id for t, _c in again} == {t.id for t, _c in first} and len(home.store.tasks()) == 1001
+
+
+def test_a_detection_of_a_kind_that_is_not_domain_action_is_refused_and_makes_nothing(home: Home) -> None:
+    with pytest.raises(BadInput, match="domain.action"):
+        home.lifecycle.detect_many([Detection(kind="email.reply", source="maildir", source_ref="<a@x>"),
+                                    Detection(kind="reply", source="maildir", source_ref="<b@x>")])
+    assert home.store.tasks() == []
+
+
+@pytest.mark.parametrize("expected", [1, 3])
+def test_a_conditional_write_on_another_version_changes_nothing(home: Home, expected: int) -> None:
+    task = new_task(home)
+    home.lifecycle.fire(task.id, "draft", actor="t", source="daemon")  # now at version 2
+    with pytest.raises(BadInput, match="changed meanwhile"):
+        home.lifecycle.fire(task.id, "sync", actor="t", source="daemon", expect_version=expected)
+    assert home.store.get(task.id).state == "drafted"
+    assert home.lifecycle.fire(task.id, "sync", actor="t", source="daemon", expect_version=2).version == 3
+
+
+@pytest.fixture
+def other(tmp_path: Path) -> Home:
+    """A second host, whose notes the first adopts."""
+    init_home(tmp_path / "other", role="cloud", agent="cloud")
+    with open_home(tmp_path / "other") as h:
+        yield h
+
+
+def adopt_from(other: Home, home: Home, ref: str, source: str = "maildir", state: str = "detected"):
+    theirs, _ = other.lifecycle.detect(kind="email.reply", source=source, source_ref=ref, title="From the cloud",
+                                       params={"to": "ann@example.com", "subject": "Re: x"})
+    path = f"Needs_Action/email/{theirs.id}.md"
+    return home.lifecycle.adopt(parse_note(render_task(theirs), path), path, state, actor="cloud")
+
+
+def test_an_adopted_note_is_version_1_when_detected_and_2_when_later(home: Home, other: Home) -> None:
+    detected = adopt_from(other, home, "<a@x>")
+    assert (detected.version, detected.mirrored_version, versions(home, detected.id)) == (1, 1, [1])
+    drafted = adopt_from(other, home, "<b@x>", state="drafted")
+    assert (drafted.version, drafted.mirrored_version, versions(home, drafted.id)) == (2, 2, [1, 2])
+
+
+def test_adopting_refuses_only_the_same_source_and_ref_under_another_id(home: Home, other: Home) -> None:
+    mine = new_task(home, ref="<m@x>")
+    # Neighbours in every order are other tasks: another ref of the source, the ref of another source.
+    for source, ref in (("maildir", "<a@x>"), ("maildir", "<z@x>"), ("gmail", "<m@x>"), ("x", "<m@x>")):
+        adopt_from(other, home, ref, source=source)
+    with pytest.raises(BadInput, match=f"repeats the source of task {mine.id[:8]}"):
+        adopt_from(other, home, "<m@x>")
+    assert len(home.store.tasks()) == 5
