@@ -207,7 +207,12 @@ def test_raw_messages_of_every_length_are_decoded() -> None:
     assert [i.mail.subject for i in polled.items] == subjects
 
 
-@pytest.mark.parametrize("failure, error", [(INTERNAL_ERROR, Unreachable), (PROXY_FORBIDDEN, GmailAuthError)])
+FORBIDDEN_ODD = [({"status": "403", "content-type": "application/json"}, body)
+                 for body in ("", '{"error": "forbidden"}', '{"error": []}', '{"error": {"errors": "quota"}}')]
+
+
+@pytest.mark.parametrize("failure, error", [(INTERNAL_ERROR, Unreachable), (PROXY_FORBIDDEN, GmailAuthError),
+                                            *((odd, GmailAuthError) for odd in FORBIDDEN_ODD)])
 def test_a_500_is_transient_and_a_403_that_is_not_googles_json_is_about_the_token(failure, error) -> None:
     svc, _http = service([profile("1"), failure])
     with pytest.raises(error):
@@ -278,3 +283,22 @@ def test_a_revoked_token_says_run_fte_auth_and_a_dead_network_is_unreachable(tmp
         with pytest.raises(Unreachable, match="token endpoint not reachable"):
             load_service(tmp_path, "send")
     assert json.loads(path.read_text())["token"] == "expired"  # nothing stored from a failed refresh
+
+
+def test_a_reply_that_crashes_the_client_library_stops_only_that_source(home_dir) -> None:
+    """googleapiclient itself raises TypeError on a 403 whose JSON is a list of numbers (its retry
+    check indexes it): the Gmail source waits with its cursor unmoved, the Maildir mail still
+    becomes a task in the same tick."""
+    from fte.daemon import Runner
+    from fte.home import open_home
+    from fte.io.channels.registry import build_sources
+
+    from hosts import drop_mail
+
+    svc, _ = service([profile("5"), ({"status": "403", "content-type": "application/json"}, "[1]")])
+    drop_mail(home_dir, 1)
+    with open_home(home_dir) as h:
+        h.store.set_cursor("gmail", "4", h.lifecycle.clock())
+        report = Runner(h, sources=[GmailSource(svc), *build_sources(h.settings)]).tick()
+        assert h.store.cursor("gmail") == "4" and [t.source for t in h.store.tasks()] == ["maildir"]
+        assert any(e.startswith("gmail: failed (TypeError") for e in report.events)

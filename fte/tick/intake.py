@@ -57,6 +57,12 @@ class Intake:
                 ctx.log(f"source {source.name}: {exc}")
                 report.events.append(f"{source.name}: {exc}")
                 continue
+            except Exception as exc:  # noqa: BLE001 — a client library choking on a hostile reply, or a bug:
+                # that source waits (its cursor unmoved), and one bad source never stops the others.
+                said = f"{source.name}: failed ({type(exc).__name__}: {str(exc)[:300]}); will try again next tick"
+                ctx.log(f"source {said}")
+                report.events.append(said)
+                continue
             items = [self._detection(source.name, item) for item in polled.items]
             results = ctx.lifecycle.detect_many(items, cursor=(cursor_name, polled.cursor))
             if polled.cursor != before:  # said once, when the source's state changes (not at every poll)
