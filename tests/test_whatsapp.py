@@ -285,3 +285,76 @@ def test_serve_is_refused_on_a_cloud_home_and_when_the_source_is_off(tmp_path: P
         r = CliRunner().invoke(cli, ["whatsapp", "serve", "--port", "0", "--public-url", PUBLIC, "--home", str(home)])
         assert r.exit_code == 2 and says in r.output, r.output
         assert len(r.output.strip().splitlines()) == 1
+
+
+# -- written from a mutation run's survivors (docs/RELIABILITY.md) ----------------------------------
+
+def test_a_spool_file_that_is_not_a_message_is_skipped_and_the_rest_is_read(tmp_path: Path) -> None:
+    from fte.io.channels.whatsapp import spool_message
+
+    spool = tmp_path / "spool"
+    spool_message(spool, FORM)
+    for name, data in (("AAA-broken.json", b"{not json"), ("AAB-list.json", b"[1, 2]"),
+                       ("AAC-nosid.json", b'{"From": "x"}')):
+        (spool / "new" / name).write_bytes(data)
+    polled = WhatsAppSource(spool).poll(None)
+    assert [m.sid for m in polled.items] == [FORM["MessageSid"]]
+    assert [name for name, _why in polled.skipped] == ["AAA-broken.json", "AAB-list.json", "AAC-nosid.json"]
+    assert (spool / "new" / "AAA-broken.json").exists()  # left for a person
+
+
+def test_the_key_is_a_wire_format_and_a_malformed_key_is_not_found() -> None:
+    """Keys are stored with each attempt and looked up after an upgrade: their shape is fixed."""
+    import hashlib
+
+    sender = WhatsAppSender(Client(SID, TOKEN), "+14155238886")
+    task = Task(id="d" * 32, kind="whatsapp.reply", body="  We are open 10-16.\n", params={"to": "whatsapp:+4915112345678"})
+    digest = hashlib.sha256(b"We are open 10-16.").hexdigest()[:16]
+    assert sender.key_for(task) == f"wa:whatsapp:+4915112345678:{digest}"
+    with responses.RequestsMock():  # nothing is asked of Twilio for a key it could not have made
+        assert sender.lookup("wa:junk") is None and sender.lookup("sms:+1:abc") is None
+
+
+def test_a_long_message_sid_is_spooled_and_forgotten_under_the_same_name(tmp_path: Path) -> None:
+    from fte.io.channels.whatsapp import spool_message
+
+    spool = tmp_path / "spool"
+    sid = "SM" + "a" * 70 + "/../x"
+    path = spool_message(spool, dict(FORM, MessageSid=sid))
+    assert path.parent == spool / "new" and len(path.stem) == 64
+    WhatsAppSource(spool).forget([sid])
+    assert list((spool / "new").iterdir()) == []
+
+
+def test_a_body_of_exactly_the_limit_is_read_and_one_byte_more_is_refused(webhook) -> None:
+    from fte.io.channels.whatsapp import MAX_BODY
+
+    server, spool = webhook
+    validator = RequestValidator(TOKEN)
+    for extra, status in ((0, 200), (1, 413)):
+        form = dict(FORM, Body="")
+        form["Body"] = "x" * (MAX_BODY + extra - len(urllib.parse.urlencode(form)))
+        assert len(urllib.parse.urlencode(form)) == MAX_BODY + extra
+        assert post(server, form, validator.compute_signature(PUBLIC, form)) == status
+    assert MAX_BODY == 64 * 1024
+
+
+def test_a_refusal_says_the_connection_is_closed(webhook) -> None:
+    """Refused before the body is read: the unread body must not be taken for a next request."""
+    server, _spool = webhook
+    refused = raw_request(server, b"POST /whatsapp HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert refused.startswith(b"HTTP/1.0 411") and b"\r\nConnection: close\r\n" in refused
+
+
+def test_a_client_gone_mid_answer_is_not_printed_and_a_bug_is(tmp_path: Path, capsys) -> None:
+    server = make_server(tmp_path / "spool", TOKEN, PUBLIC, port=0)
+    try:
+        for error in (ConnectionResetError(104, "Connection reset by peer"), ValueError("a bug")):
+            try:
+                raise error
+            except Exception:
+                server.handle_error(None, ("203.0.113.9", 4242))
+        printed = capsys.readouterr().err
+        assert "ValueError: a bug" in printed and "ConnectionResetError" not in printed
+    finally:
+        server.server_close()

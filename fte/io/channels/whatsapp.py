@@ -194,16 +194,19 @@ class WhatsAppSource:
     def poll(self, cursor: str | None) -> Polled[WhatsAppMessage]:
         folder = self.spool / "new"
         items = []
+        skipped: list[tuple[str, str]] = []
         if folder.is_dir():
             for f in sorted(folder.glob("*.json")):
                 try:
                     data = json.loads(f.read_bytes()[:MAX_BODY])
                     items.append(WhatsAppMessage(str(data["MessageSid"]), str(data["From"]), str(data["To"]),
                                                  str(data.get("Body", ""))))
-                except (OSError, ValueError, KeyError):
+                except (OSError, ValueError, KeyError, TypeError) as exc:
+                    # Not a message the webhook wrote: left where it is for a person, the others read.
+                    skipped.append((f.name, f"not a spooled message ({type(exc).__name__})"))
                     continue
         # The dedupe on MessageSid makes re-reading harmless; the cursor only records the count seen.
-        return Polled(items, str(len(items)))
+        return Polled(items, str(len(items)), skipped)
 
     def forget(self, refs: list[str]) -> None:
         """The messages ``refs`` (MessageSids) are tasks now, committed: remove them from the spool,
