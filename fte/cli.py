@@ -919,7 +919,7 @@ def odoo() -> None:
 
 
 def _odoo_read(home: Path, fn_name: str, as_json: bool, **kw: Any) -> None:
-    from fte.odoo.tools import Tools
+    from fte.mcp_server import Tools
 
     data = getattr(Tools(home), fn_name)(**kw)
     if as_json or not isinstance(data, list):
@@ -1012,7 +1012,7 @@ def odoo_pnl(date_from: str, date_to: str, as_json: bool, home: Path) -> None:
 @handle_errors
 def mcp(verbose: bool, home: Path) -> None:
     """Serve the Odoo accounting tools over MCP (stdio). Write tools only create approval tasks."""
-    from fte.odoo.tools import serve
+    from fte.mcp_server import serve
 
     load_settings(home)
     serve(home, verbose=verbose)

@@ -9,7 +9,7 @@ real mail. ``docs/settings.md`` is generated from this table (``python -m fte.se
 and a test keeps it in step.
 
 The channels' tables (``[sources.*]``, ``[executors.*]``, ``[drafter]``, ``[odoo]``) are typed
-dataclasses in :mod:`fte.io.channels.settings`; their rows here are derived from them. Two tables
+dataclasses in :mod:`fte.settings_channels`; their rows here are derived from them. Two tables
 have open keys: ``[limits]`` and ``[expiry]``, keyed by task kind (one of
 :data:`TASK_KINDS`; ``[expiry]`` also ``default``).
 """
@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fte.errors import BadInput
-from fte.io.channels.settings import TABLES as CHANNEL_TABLES
+from fte.settings_channels import TABLES as CHANNEL_TABLES
 from fte.settings_checks import Setting, choice, is_bool, is_text, non_negative, positive, text_list, whole, zone_name
 
 #: Hours a task may wait for a decision, by kind; ``default`` for the rest.

@@ -23,7 +23,7 @@ from fte.errors import BadInput
 from fte.home import open_home
 from fte.io.channels.contract import Performed
 from fte.io.vault.notes import TEMP_PREFIX
-from fte.odoo.tools import Tools
+from fte.mcp_server import Tools
 
 from fakes.odoo_server import FakeOdoo
 from hosts import HostRun, git
@@ -180,7 +180,7 @@ def test_an_executor_bug_fails_its_task_and_the_tick_goes_on(home_dir: Path) -> 
 CALLER = textwrap.dedent("""
     import json, sys
     from pathlib import Path
-    from fte.odoo.tools import Tools
+    from fte.mcp_server import Tools
     out = Tools(Path(sys.argv[1])).create_invoice(sys.argv[2], [{"description": "Work", "quantity": 1,
                                                                   "price_unit": 10}], create_partner=True)
     print(json.dumps(out))

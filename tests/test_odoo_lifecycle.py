@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from fte.cli import cli
 from fte.home import open_home
 from fte.odoo.client import OdooClient
-from fte.odoo.tools import Tools
+from fte.mcp_server import Tools
 
 from fakes.odoo_server import FakeOdoo
 from hosts import HostRun

@@ -110,7 +110,7 @@ def test_known_values_are_typed_and_reach_the_settings(tmp_path: Path) -> None:
 
 def test_every_executor_kind_is_a_known_kind() -> None:
     from fte.io.channels.maildir import MaildirOutbox
-    from fte.odoo.executor import KINDS
+    from fte.io.channels.odoo import KINDS
 
     assert set(KINDS) <= set(settings_spec.TASK_KINDS)
     assert set(MaildirOutbox.kinds) <= set(settings_spec.TASK_KINDS)

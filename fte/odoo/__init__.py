@@ -1,1 +1,4 @@
-"""Odoo accounting (JSON-RPC and JSON-2 client, operations, MCP server) — see issue 7; not built yet."""
+"""Odoo accounting: the JSON-RPC and JSON-2 client, the operations, the checks of their parameters.
+
+Below the channels that use it: the executor is ``fte.io.channels.odoo``, the tools ``fte mcp``
+serves are ``fte.mcp_server`` (docs/odoo.md)."""

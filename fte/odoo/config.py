@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from fte.config import Settings, load_env
 from fte.errors import BadInput
-from fte.io.channels.settings import OdooSettings
 from fte.odoo.client import OdooClient
+from fte.settings_channels import OdooSettings
 
 
 def odoo_settings(settings: Settings) -> OdooSettings:

@@ -2,7 +2,7 @@
 
 ``contract`` documents what each must guarantee (results, idempotency keys, lookups), ``registry``
 declares every channel once, and each other module is one channel: ``mail`` (mail as plain
-values), ``maildir``, ``smtp``, ``gmail``, ``x``, ``linkedin``, ``whatsapp``, ``drafters`` (the
-offline template drafter) and ``openai_drafter``. Odoo's executor lives with the Odoo client in
-``fte.odoo`` and is registered here like the others.
+values), ``maildir``, ``smtp``, ``gmail``, ``x``, ``linkedin``, ``whatsapp``, ``odoo`` (accounting
+tasks, through the client in ``fte.odoo``), ``drafters`` (the offline template drafter) and
+``openai_drafter``.
 """

@@ -17,9 +17,20 @@ from typing import TYPE_CHECKING, Any
 
 from fte.config import home_path, load_env
 from fte.errors import BadInput
-from fte.io.channels.settings import (DrafterSettings, EmailSettings, GmailSourceSettings, LinkedInSettings,
-                                      LinkedInSourceSettings, MaildirSourceSettings, OdooSettings, Table,
-                                      WhatsAppSettings, WhatsAppSourceSettings, XSettings, XSourceSettings)
+from fte.settings_channels import (
+    DrafterSettings,
+    EmailSettings,
+    GmailSourceSettings,
+    LinkedInSettings,
+    LinkedInSourceSettings,
+    MaildirSourceSettings,
+    OdooSettings,
+    Table,
+    WhatsAppSettings,
+    WhatsAppSourceSettings,
+    XSettings,
+    XSourceSettings,
+)
 
 if TYPE_CHECKING:
     from fte.config import Settings
@@ -41,7 +52,7 @@ class Channel:
 
     name: str
     part: str  # one of PARTS
-    settings: type[Table]  # its settings table in fte.toml, typed (fte/io/channels/settings.py)
+    settings: type[Table]  # its settings table in fte.toml, typed (fte/settings_channels.py)
     roles: frozenset[str]  # the roles that may run it
     secrets: tuple[str, ...]  # the environment / .env names it reads
     kinds: tuple[str, ...]  # the task kinds it executes (executors)
@@ -194,8 +205,8 @@ def _whatsapp_sender(settings: Settings, cfg: WhatsAppSettings, env: Env) -> Exe
 
 
 def _odoo(settings: Settings, cfg: OdooSettings, env: Env) -> Executor:
+    from fte.io.channels.odoo import OdooExecutor
     from fte.odoo.config import make_client
-    from fte.odoo.executor import OdooExecutor
 
     return OdooExecutor(make_client(settings))
 

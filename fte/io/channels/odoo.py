@@ -20,7 +20,12 @@ from fte.errors import BadInput, FteError
 from fte.io.channels.contract import ExecutionError, OutcomeUnknown, Performed
 from fte.models.tables import Task
 from fte.odoo import accounting, validate
-from fte.odoo.client import OdooClient, OdooOutcomeUnknown, OdooUnreachable, OdooUserError
+from fte.odoo.client import (
+    OdooClient,
+    OdooOutcomeUnknown,
+    OdooUnreachable,
+    OdooUserError,
+)
 
 KINDS = ("odoo.invoice", "odoo.bill", "odoo.entry", "odoo.payment")
 
