@@ -358,3 +358,21 @@ def test_a_client_gone_mid_answer_is_not_printed_and_a_bug_is(tmp_path: Path, ca
         assert "ValueError: a bug" in printed and "ConnectionResetError" not in printed
     finally:
         server.server_close()
+
+
+def test_a_signed_message_without_a_sid_is_a_bad_request_and_spools_nothing(webhook) -> None:
+    server, spool = webhook
+    form = {k: v for k, v in FORM.items() if k != "MessageSid"}
+    assert post(server, form, RequestValidator(TOKEN).compute_signature(PUBLIC, form)) == 400
+    assert WhatsAppSource(spool).poll(None).items == []
+
+
+def test_the_task_made_of_a_message_answers_its_sender() -> None:
+    from fte.io.channels.whatsapp import WhatsAppMessage
+
+    body = "Hello, are you open on Sunday? We would like to come by with the whole family, six of us."
+    fields = WhatsAppMessage("SM1", "whatsapp:+4915112345678", "whatsapp:+14155238886", body).task_fields("whatsapp")
+    assert fields == {"kind": "whatsapp.reply", "ref": "SM1", "params": {"to": "whatsapp:+4915112345678"},
+                      "title": f"WhatsApp from whatsapp:+4915112345678: {body[:60]}",
+                      "original": f"whatsapp:+4915112345678 wrote:\n\n{body}", "actor": "whatsapp:+4915112345678"}
+    assert fields["title"].endswith("come by with")  # the first 60 characters of the text

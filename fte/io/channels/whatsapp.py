@@ -60,7 +60,8 @@ class WhatsAppMessage:
         """A ``whatsapp.reply`` task to the sender."""
         return {"kind": "whatsapp.reply", "ref": self.sid, "title": f"WhatsApp from {self.sender}: {self.body[:60]}",
                 "params": {"to": self.sender}, "original": f"{self.sender} wrote:\n\n{self.body}",
-                "actor": f"whatsapp:{self.sender}"}
+                # Twilio's From already says "whatsapp:+…": the audit log's actor is that address.
+                "actor": self.sender if self.sender.startswith("whatsapp:") else f"whatsapp:{self.sender}"}
 
 
 def spool_message(spool: Path, fields: dict[str, str]) -> Path:
