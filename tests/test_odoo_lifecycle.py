@@ -97,6 +97,43 @@ def test_a_failed_payment_is_never_retried_automatically(odoo_home) -> None:
     run.close()
 
 
+@pytest.mark.parametrize("point, state, payments", [("after-claim-push", "done", 1), ("before-call", "failed", 0),
+                                                  ("after-call", "done", 1)])
+def test_a_payment_cut_short_by_a_crash_is_paid_at_most_once(odoo_home, point: str, state: str, payments: int) -> None:
+    """A real daemon killed (SIGKILL) after the payment's claim was pushed (no attempt row: Odoo was
+    never asked), after its attempt row (Odoo not asked yet), or after Odoo registered it (the
+    attempt not finished). The next daemon: the claim with no attempt is paid; the attempt Odoo took
+    is found by its memo and is done; an attempt not found is **not** paid again — a payment is
+    never retried on its own (docs/execution.md): it fails for a person, who approves it afresh."""
+    import os
+    import subprocess
+
+    home, fake = odoo_home
+    client = OdooClient(fake.url, fake.db, fake.login, api_key=fake.api_key, backoff=0)
+    from fte.odoo import accounting
+
+    inv = accounting.create_invoice(client, "fte:x", partner="A", lines=[{"price_unit": 100}])
+    tid = Tools(home).register_payment(inv.name, amount=100)["task_id"]
+    daemon = [sys.executable, "-m", "fte", "daemon", "--once", "--home", str(home)]
+    assert subprocess.run(daemon, capture_output=True, text=True).returncode == 0
+    CliRunner().invoke(cli, ["approve", tid, "--home", str(home)], catch_exceptions=False)
+    crashed = subprocess.run(daemon, env={**os.environ, "FTE_CRASHPOINT": point}, capture_output=True, text=True)
+    assert crashed.returncode == -9, crashed.stderr
+    with open_home(home) as h:
+        assert h.store.get(tid).state == "claimed"
+    again = subprocess.run(daemon, capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    with open_home(home) as h:
+        task = h.store.get(tid)
+        assert task.state == state, task.last_error
+    memos = [p.get("memo", p.get("communication")) for p in fake.records["account.payment"].values()]
+    assert memos == [f"fte:{tid}"] * payments
+    if state == "failed":
+        assert "needs a person" in task.last_error
+        plan = json.loads(CliRunner().invoke(cli, ["replay", tid, "--dry-run", "--json", "--home", str(home)]).output)
+        assert plan[0]["target"] == "pending"  # a fresh approval, never a silent second try
+
+
 def test_odoo_check_and_reads_on_the_command_line(odoo_home) -> None:
     home, _fake = odoo_home
     r = CliRunner().invoke(cli, ["odoo", "check", "--json", "--home", str(home)])
