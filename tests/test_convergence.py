@@ -39,9 +39,14 @@ CASES = [
     ("pending", 1, "claimed", 1, False),
     ("approved", 1, "claimed", 1, False),
     ("approved", 2, "claimed", 1, True),
+    ("pending", 1, "claimed", 2, False),
+    ("approved", 1, "claimed", 2, False),
     # 3. a "no" that reached the remote first stands against our edit
     ("rejected", 1, "pending", 2, True),
     ("expired", 1, "pending", 2, True),
+    # ... and only against an edit: a note not yet presented here goes by rule 5
+    ("rejected", 1, "drafted", 2, False),
+    ("rejected", 1, "synced", 2, False),
     # 4. two decisions on different branches: the remote's, whatever the presentations
     ("approved", 1, "rejected", 2, True),
     ("rejected", 1, "approved", 2, True),
