@@ -84,3 +84,70 @@ def test_adopting_refuses_only_the_same_source_and_ref_under_another_id(home: Ho
     with pytest.raises(BadInput, match=f"repeats the source of task {mine.id[:8]}"):
         adopt_from(other, home, "<m@x>")
     assert len(home.store.tasks()) == 5
+
+
+def test_the_same_ref_from_two_sources_is_two_tasks(home: Home) -> None:
+    [(mail, made)] = home.lifecycle.detect_many([Detection(kind="email.reply", source="maildir", source_ref="<a@x>")])
+    [(gmail, also)] = home.lifecycle.detect_many([Detection(kind="email.reply", source="gmail", source_ref="<a@x>")])
+    assert made and also and mail.id != gmail.id
+
+
+def presented(home: Home):
+    task = new_task(home)
+    for event in ("draft", "sync", "present"):
+        home.lifecycle.fire(task.id, event, actor="t", source="daemon")
+    return home.store.get(task.id)
+
+
+def test_what_this_host_asserts_is_signed_and_verifies(home: Home) -> None:
+    task = home.lifecycle.fire(presented(home).id, "reject", actor="ann", source="cli")
+    record = task.assertion
+    assert record["event"] == "reject" and record["state"] == "rejected" and record["host"] == "laptop"
+    assert home.lifecycle.trust.verify_assertion(task.id, "rejected", record) is None
+
+
+def test_a_replay_to_approved_is_approved_afresh_for_the_new_presentation_and_to_pending_is_not(home: Home) -> None:
+    from fte.states.reconcile import approve
+
+    trust = home.lifecycle.trust
+    for target in ("approved", "pending"):
+        task = presented(home) if target == "approved" else new_task(home, ref="<m9@x>")
+        if target == "pending":
+            for event in ("draft", "sync", "present"):
+                home.lifecycle.fire(task.id, event, actor="t", source="daemon")
+            task = home.store.get(task.id)
+        approve(home.lifecycle, trust, task, "ann", "cli")
+        for event in ("claim", "fail"):
+            home.lifecycle.fire(task.id, event, actor="laptop", source="daemon",
+                                changes={"claimed_by": "laptop"} if event == "claim" else {})
+        before = home.store.get(task.id)
+        after = home.lifecycle.fire(task.id, "replay", actor="ann", source="replay", to=target)
+        assert after.epoch == before.epoch + 1
+        if target == "approved":
+            assert after.approval["epoch"] == after.epoch and after.approval != before.approval
+            assert trust.verify_approval(after.id, after.kind, after.params, after.body, after.approval) is None
+        else:
+            assert after.approval is None or after.approval["epoch"] != after.epoch
+
+
+def test_a_refused_move_does_not_stop_the_moves_after_it(home: Home) -> None:
+    first, second = new_task(home), new_task(home, ref="<m2@x>")
+    done, refused = home.lifecycle.fire_many([Move("f" * 32, "draft"), Move(first.id, "approve"), Move(second.id, "draft")],
+                                             actor="t", source="daemon")
+    assert [t.id for t in done] == [second.id]
+    assert [tid for tid, _why in refused] == ["f" * 32, first.id]
+
+
+def test_a_bulk_move_that_would_change_what_no_event_may_is_refused_before_anything(home: Home) -> None:
+    task = new_task(home)
+    with pytest.raises(BadInput, match="cannot change kind"):
+        home.lifecycle.fire_many([Move(task.id, "draft"), Move(task.id, "sync", changes={"kind": "x.post"})],
+                                 actor="t", source="daemon")
+    assert home.store.get(task.id).state == "detected"
+
+
+def test_an_adopted_task_was_created_when_its_note_says(home: Home, other: Home) -> None:
+    adopted = adopt_from(other, home, "<c@x>")
+    theirs = other.store.tasks()[-1]
+    # Notes say their dates to the minute; this host's own clock is days earlier (a fake one).
+    assert adopted.created_at == theirs.created_at.replace(second=0, microsecond=0) != home.lifecycle.clock()

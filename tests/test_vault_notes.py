@@ -214,3 +214,26 @@ def test_a_folder_where_a_note_was_neither_stops_a_decision_nor_the_next_start(h
         assert row.mirrored_version == row.version and (h.settings.vault / row.note_path).is_file()
         [incident] = h.store.incidents("unwritable-note")
         assert incident.task_id == blocked.id and incident.path == taken
+
+
+def test_a_link_out_of_the_vault_where_a_note_was_does_not_stop_a_decision(home_dir, tmp_path) -> None:
+    """A note replaced by a symlink to a file outside the vault: the decision moves the task's note
+    as usual; the link is neither followed nor removed, and what it points to is untouched (the
+    decision used to be committed with its note never written, an error at every start)."""
+    from fte.home import open_home
+
+    from conftest import new_task
+
+    outside = tmp_path / "outside.txt"
+    outside.write_text("not the vault's\n")
+    with open_home(home_dir) as h:
+        task = new_task(h)
+        for event in ("draft", "sync", "present"):
+            h.lifecycle.fire(task.id, event, actor="t", source="daemon")
+        note = h.settings.vault / h.store.get(task.id).note_path
+        note.unlink()
+        note.symlink_to(outside)
+        rejected = h.lifecycle.fire(task.id, "reject", actor="ann", source="cli")
+        assert rejected.mirrored_version == rejected.version
+        assert (h.settings.vault / rejected.note_path).read_bytes().startswith(b"---")
+        assert note.is_symlink() and outside.read_text() == "not the vault's\n"

@@ -613,8 +613,12 @@ class Vault:
     def remove(self, rel: str) -> bool:
         """Remove a note (and its folder, if that leaves it empty and it is not a top-level folder).
 
-        A folder at the note's path is not fte's note: it is left, with what it holds (False)."""
-        p = self.path(rel)
+        A folder at the note's path, or a link out of the vault, is not fte's note: it is left as it
+        is (False) — the move of the task's note goes on without it."""
+        try:
+            p = self.path(rel)
+        except BadInput:
+            return False
         self.touched.add(rel)
         if p.is_dir() and not p.is_symlink():
             return False
