@@ -297,9 +297,11 @@ def test_a_spool_file_that_is_not_a_message_is_skipped_and_the_rest_is_read(tmp_
     for name, data in (("AAA-broken.json", b"{not json"), ("AAB-list.json", b"[1, 2]"),
                        ("AAC-nosid.json", b'{"From": "x"}')):
         (spool / "new" / name).write_bytes(data)
+    (spool / "new" / "AAD-folder.json").mkdir()
     polled = WhatsAppSource(spool).poll(None)
     assert [m.sid for m in polled.items] == [FORM["MessageSid"]]
-    assert [name for name, _why in polled.skipped] == ["AAA-broken.json", "AAB-list.json", "AAC-nosid.json"]
+    assert [name for name, _why in polled.skipped] == ["AAA-broken.json", "AAB-list.json", "AAC-nosid.json",
+                                                       "AAD-folder.json"]
     assert (spool / "new" / "AAA-broken.json").exists()  # left for a person
 
 
@@ -376,3 +378,52 @@ def test_the_task_made_of_a_message_answers_its_sender() -> None:
                       "title": f"WhatsApp from whatsapp:+4915112345678: {body[:60]}",
                       "original": f"whatsapp:+4915112345678 wrote:\n\n{body}", "actor": "whatsapp:+4915112345678"}
     assert fields["title"].endswith("come by with")  # the first 60 characters of the text
+
+
+def test_a_signed_message_with_empty_fields_is_accepted(webhook) -> None:
+    """Twilio signs every parameter it sends, the empty ones too (a picture with no caption has
+    ``Body=``): dropping blank values would refuse a genuine message."""
+    server, spool = webhook
+    form = dict(FORM, Body="", ProfileName="")
+    assert post(server, form, RequestValidator(TOKEN).compute_signature(PUBLIC, form)) == 200
+    [msg] = WhatsAppSource(spool).poll(None).items
+    assert msg.body == ""
+
+
+def test_a_body_shorter_than_its_length_is_a_bad_request(webhook) -> None:
+    import socket
+
+    server, spool = webhook
+    with socket.create_connection(("127.0.0.1", server.server_address[1]), timeout=5) as sock:
+        sock.sendall(b"POST /whatsapp HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nMessageSid=SM1")
+        sock.shutdown(socket.SHUT_WR)  # the client says it has sent everything
+        answer = b""
+        while chunk := sock.recv(4096):
+            answer += chunk
+    assert answer.split(b" ", 2)[1] == b"400" and b"shorter" in answer
+    assert WhatsAppSource(spool).poll(None).items == []
+
+
+def test_forgetting_a_message_twice_is_harmless(tmp_path: Path) -> None:
+    from fte.io.channels.whatsapp import spool_message
+
+    spool_message(tmp_path, FORM)
+    source = WhatsAppSource(tmp_path)
+    source.forget([FORM["MessageSid"]])
+    source.forget([FORM["MessageSid"]])  # a crash between the two, then the next tick
+    assert source.poll(None).items == []
+
+
+@responses.activate
+def test_a_503_is_transient_and_a_lookup_that_fails_is_retried() -> None:
+    error = {"code": 20500, "message": "Service Unavailable", "more_info": "https://www.twilio.com/docs/errors/20500",
+             "status": 503}
+    responses.post(MESSAGES, status=503, json=error)
+    responses.get(MESSAGES, status=503, json=error)
+    sender = WhatsAppSender(Client(SID, TOKEN), "+14155238886")
+    task = Task(id="d" * 32, kind="whatsapp.reply", body="Hi", params={"to": "whatsapp:+1"})
+    with pytest.raises(ExecutionError) as sent:
+        sender.perform(task, sender.key_for(task), datetime(2026, 11, 26, tzinfo=timezone.utc))
+    with pytest.raises(ExecutionError) as looked:
+        sender.lookup(sender.key_for(task))
+    assert sent.value.transient is True and looked.value.transient is True
