@@ -125,3 +125,34 @@ def test_drafting_is_retried_at_later_ticks_then_fails(home_dir: Path) -> None:
         t = run.home.store.get(t.id)
         assert t.state == "failed" and "did not answer" in t.last_error
         run.close()
+
+
+def test_an_answer_with_no_choice_is_a_drafting_failure() -> None:
+    with FakeOpenAI() as fake:
+        fake.replies.append((200, {**completion(""), "choices": []}))
+        with pytest.raises(DraftError, match="no choice") as info:
+            drafter(fake).draft(task())
+        assert not info.value.transient
+
+
+def test_an_answer_the_client_cannot_read_fails_that_mail_alone(home_dir: Path) -> None:
+    """A choice whose ``message`` is null: reading it raises AttributeError inside the drafter. That
+    mail is retried like a timeout and then fails with the reason; the other mail of the same tick
+    is drafted and presented (the error used to escape the tick)."""
+    broken = (200, {**completion(""), "choices": [{"index": 0, "message": None, "finish_reason": "stop"}]})
+    with FakeOpenAI() as fake:
+        use_openai(home_dir, fake.base_url)
+        drop_mail(home_dir, 1)
+        drop_mail(home_dir, 2)
+        fake.replies.append(broken)
+        fake.reply({"action": "reply", "body": "Thanks, Ann.", "reason": ""})
+        run = HostRun(home_dir)
+        run.tick()
+        states = sorted(t.state for t in run.home.store.tasks())
+        assert states == ["detected", "pending"]
+        fake.replies += [broken, broken]
+        run.tick()
+        run.tick()
+        [failed] = run.home.store.tasks(state="failed")
+        assert "the drafter failed (AttributeError" in failed.last_error
+        run.close()

@@ -98,7 +98,14 @@ class Intake:
                 continue  # the cloud drafts it
             drafter = self.template if task.kind.startswith(("odoo.", "linkedin.")) else self.drafter
             try:
-                draft = unanswerable(task) or drafter.draft(task, handbook)
+                try:
+                    draft = unanswerable(task) or drafter.draft(task, handbook)
+                except DraftError:
+                    raise
+                except Exception as unexpected:  # noqa: BLE001 — a library choking on this mail, or a bug:
+                    # retried like a timeout, then this task fails with the reason; the others go on.
+                    raise DraftError(f"the drafter failed ({type(unexpected).__name__}: {str(unexpected)[:300]})",
+                                     transient=True) from unexpected
             except DraftError as exc:
                 tries = int((task.flags or {}).get("draft_attempts", 0)) + 1
                 if exc.transient and tries < MAX_DRAFT_ATTEMPTS:

@@ -92,6 +92,9 @@ class OpenAIDrafter:
             raise DraftError(f"the model endpoint did not answer: {_describe(exc)}", transient=True) from exc
         except openai.APIStatusError as exc:
             raise DraftError(f"the model endpoint refused: {_describe(exc)}") from exc
+        if not completion.choices:
+            # Some compatible servers answer a filtered prompt with no choice at all.
+            raise DraftError("the model endpoint answered with no choice (a content filter?): nothing to draft")
         choice = completion.choices[0]
         if getattr(choice, "finish_reason", None) == "length":
             raise DraftError("the model's answer was cut short (finish_reason: length): the draft would be "
