@@ -403,6 +403,37 @@ def test_an_interrupted_attempt_whose_lookup_is_refused_is_not_sent_again(home_d
     run.close()
 
 
+def test_an_interrupted_attempt_whose_lookup_breaks_is_left_to_a_person_and_the_tick_goes_on(home_dir: Path) -> None:
+    """A lookup that raises what no provider answer should (a 200 whose body is not JSON: the
+    client's ValueError) cannot tell anything: that task fails with outcome unknown, nothing is sent
+    again, and the other approval of the tick is performed (the error escaped every tick)."""
+    clock = Clock()
+    executor = Scripted("<sent-2@example.com>", lookups=[ValueError("Expecting value: line 1 column 1 (char 0)")])
+    run, tid, second = two_approvals(home_dir, executor, clock)
+    interrupt(run, executor, tid, clock)
+    second.rename(run.home.vault.root / "Approved" / second.name)
+    run.tick()
+    row = run.home.store.get(tid)
+    assert row.state == "failed" and "ValueError: Expecting value" in row.last_error and "a person decides" in row.last_error
+    assert executor.calls == 1 and run.home.store.counts() == {"failed": 1, "done": 1}
+    run.close()
+
+
+def test_a_lookup_that_breaks_after_a_transient_error_counts_as_not_found(home_dir: Path) -> None:
+    """After the provider said "not done, try later", the double-check's own failure (any error)
+    is "not found": the retry is scheduled, and the tick goes on."""
+    clock = Clock()
+    busy = ExecutionError("451 4.3.2 try again later", transient=True)
+    executor = Scripted(busy, "<sent-1@example.com>", lookups=[ValueError("not JSON")])
+    run, tid = approved(home_dir, executor, clock)
+    run.tick()
+    assert run.home.store.get(tid).state == "claimed" and run.home.store.get(tid).flags["retry_at"]
+    clock.now += timedelta(seconds=31)
+    run.tick()
+    assert run.home.store.get(tid).state == "done" and executor.calls == 2
+    run.close()
+
+
 @pytest.mark.parametrize("down", [Unreachable("Gmail not reachable"),
                                   ExecutionError("Odoo lookup failed: timed out", transient=True)])
 def test_an_interrupted_attempt_waits_while_the_lookup_cannot_reach_the_provider(home_dir: Path, down: Exception) -> None:

@@ -245,6 +245,10 @@ class Executions:
                 # It cannot tell (OutcomeUnknown) or refuses to be asked (a missing permission).
                 outcomes.append(self._unknown_after_restart(task, last.id, str(exc)))
                 continue
+            except Exception as exc:  # noqa: BLE001 — an answer the client could not read, or a bug
+                # Not an answer either way: never sent blind, and the other claims go on.
+                outcomes.append(self._unknown_after_restart(task, last.id, f"{type(exc).__name__}: {exc}"))
+                continue
             if found:
                 outcomes.append(self._complete(task, last.id, found, "found at the provider after a restart"))
                 continue
@@ -265,13 +269,15 @@ class Executions:
         return self._fail(task, error, "unknown")
 
     def _lookup(self, executor: Executor, key: str) -> str | None:
-        """The provider's answer for ``key``; OutcomeUnknown passes through, other errors count as not found."""
+        """The provider's answer for ``key`` after it said "not done, try later"; OutcomeUnknown
+        passes through, any other failure of the lookup counts as not found (the provider already
+        answered that the call was not done)."""
         try:
             return executor.lookup(key)
         except OutcomeUnknown:
             raise
-        except FteError as exc:
-            self.log(f"lookup of {key} failed: {exc}")
+        except Exception as exc:  # noqa: BLE001 — FteError, or an answer the client could not read
+            self.log(f"lookup of {key} failed: {type(exc).__name__}: {exc}")
             return None
 
     def _complete(self, task: Task, attempt_id: int, external_id: str, note: str = "") -> Outcome:
