@@ -136,9 +136,11 @@ def test_without_the_permission_the_source_says_so_once_and_stays_off_for_a_day(
     asked = len(fake.requests)
     again = src.poll(off.cursor)
     assert again.cursor == off.cursor and again.notices == [] and len(fake.requests) == asked  # not asked again
-    now[0] += 24 * 3600 + 1
     fake.can_read = True
-    assert len(src.poll(off.cursor).items) == 2
+    now[0] += 24 * 3600 - 1
+    assert src.poll(off.cursor).items == [] and len(fake.requests) == asked  # a second before the day is up
+    now[0] += 1
+    assert len(src.poll(off.cursor).items) == 2  # the day is up: asked again
 
 
 def test_a_comment_is_answered_as_the_page_once_even_after_a_crash_after_the_call(home_dir) -> None:  # noqa: ANN001
@@ -207,3 +209,13 @@ def test_a_post_that_timed_out_once_sent_is_unknown_not_refused() -> None:
     with pytest.raises(ExecutionError) as read:
         p.lookup(p.key_for(post_task()))
     assert read.value.transient and not isinstance(read.value, OutcomeUnknown)
+
+
+@pytest.mark.parametrize("status, transient", [(429, True), (500, True), (503, True), (400, False), (404, False)])
+def test_a_lookup_refused_or_failing_says_whether_to_ask_again(status: int, transient: bool) -> None:
+    fake = FakeLinkedIn()
+    fake.fail_with = [status]
+    p = poster(fake)
+    with pytest.raises(ExecutionError) as info:
+        p.lookup(p.key_for(post_task()))
+    assert info.value.transient is transient and not isinstance(info.value, OutcomeUnknown)
