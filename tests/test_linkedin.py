@@ -219,3 +219,93 @@ def test_a_lookup_refused_or_failing_says_whether_to_ask_again(status: int, tran
     with pytest.raises(ExecutionError) as info:
         p.lookup(p.key_for(post_task()))
     assert info.value.transient is transient and not isinstance(info.value, OutcomeUnknown)
+
+
+# -- written from a mutation run's survivors (docs/RELIABILITY.md) ----------------------------------
+
+def commenter(fake: FakeLinkedIn):  # noqa: ANN201
+    from fte.io.channels.linkedin import LinkedInCommenter
+
+    return LinkedInCommenter("li-token", PAGE, "202511", transport=httpx.MockTransport(fake))
+
+
+def reply_task(text: str = "Thank you!", parent: str | None = "urn:li:comment:(urn:li:activity:7000,1)") -> Task:
+    params = {"post": "urn:li:share:7000", "commenter": "urn:li:person:ann"}
+    if parent is not None:
+        params["parent_comment"] = parent
+    return Task(id="c" * 32, kind="linkedin.comment", body=text, params=params)
+
+
+def test_the_lookup_finds_only_the_pages_own_reply_with_that_text() -> None:
+    """Someone else answered the comment with the very words of our reply: that is not ours, and
+    counting it would leave the person's comment unanswered."""
+    fake = page_with_comments()
+    [ann] = fake.comments["urn:li:share:7000"]
+    fake.comment(ann["commentUrn"], "urn:li:person:bob", "Thank you!", post="urn:li:share:7000")
+    c = commenter(fake)
+    task = reply_task(parent=ann["commentUrn"])
+    assert c.lookup(c.key_for(task)) is None
+    made = c.perform(task, c.key_for(task), NOW)
+    assert c.lookup(c.key_for(task)) == made.external_id
+
+
+def test_a_post_lookup_matches_its_text_only() -> None:
+    from fte.io.channels.linkedin import _digest
+
+    fake = FakeLinkedIn()
+    p = poster(fake)
+    mine = post_task("Our shop opens on Monday.")
+    others = [f"Another post number {n}" for n in range(30)]
+    assert any(_digest(t) > _digest(mine.body) for t in others)  # some sort above ours, some below
+    assert any(_digest(t) < _digest(mine.body) for t in others)
+    for n, text in enumerate(others):
+        fake.posts.append({"id": f"urn:li:share:{100 + n}", "author": AUTHOR, "commentary": text})
+    assert p.lookup(p.key_for(mine)) is None
+
+
+@pytest.mark.parametrize("status, transient", [(429, True), (500, True), (503, True), (400, False), (403, False)])
+def test_a_refused_post_or_reply_says_whether_to_try_again(status: int, transient: bool) -> None:
+    fake = FakeLinkedIn()
+    fake.fail_with = [status, status]
+    with pytest.raises(ExecutionError) as post:
+        poster(fake).perform(post_task(), "k", NOW)
+    with pytest.raises(ExecutionError) as reply:
+        commenter(fake).perform(reply_task(), "k", NOW)
+    assert post.value.transient is transient and reply.value.transient is transient
+    assert "expired or was revoked" not in str(post.value)  # said for a 401 only
+
+
+@pytest.mark.parametrize("status, transient", [(429, True), (500, True), (400, False)])
+def test_a_reply_lookup_refused_or_failing_says_whether_to_ask_again(status: int, transient: bool) -> None:
+    fake = FakeLinkedIn()
+    fake.fail_with = [status]
+    c = commenter(fake)
+    with pytest.raises(ExecutionError) as info:
+        c.lookup(c.key_for(reply_task()))
+    assert info.value.transient is transient
+
+
+def test_a_reply_needs_its_comment_and_fits_linkedins_limit() -> None:
+    from fte.io.channels.linkedin import MAX_COMMENT
+
+    fake = page_with_comments()
+    with pytest.raises(ExecutionError, match="names no LinkedIn post and comment"):
+        commenter(fake).perform(reply_task(parent=None), "k", NOW)
+    with pytest.raises(ExecutionError, match="1-1250"):
+        commenter(fake).perform(reply_task("x" * (MAX_COMMENT + 1)), "k", NOW)
+    assert fake.requests == []  # refused before anything was sent
+    assert MAX_COMMENT == 1250  # LinkedIn's limit for a comment
+    commenter(fake).perform(reply_task("x" * MAX_COMMENT, parent=fake.comments["urn:li:share:7000"][0]["commentUrn"]),
+                            "k", NOW)
+
+
+def test_older_comments_are_not_read_again_and_a_comment_named_by_urn_only_is_read() -> None:
+    fake = page_with_comments()
+    fake.comment("urn:li:share:7000", "urn:li:person:cy", "And the salary?")
+    src = comments_source(fake)
+    first = src.poll(None)
+    assert len(first.items) == 3
+    assert src.poll(first.cursor).items == []  # the older and the newest of each post alike
+    late = fake.comment("urn:li:share:7000", "urn:li:person:di", "Part time too?")
+    late["$URN"] = late.pop("commentUrn")  # the record's own URN under its other name
+    assert [c.comment for c in src.poll(first.cursor).items] == [late["$URN"]]
