@@ -151,3 +151,28 @@ def test_an_adopted_task_was_created_when_its_note_says(home: Home, other: Home)
     theirs = other.store.tasks()[-1]
     # Notes say their dates to the minute; this host's own clock is days earlier (a fake one).
     assert adopted.created_at == theirs.created_at.replace(second=0, microsecond=0) != home.lifecycle.clock()
+
+
+def test_a_bulk_decision_is_signed_as_the_person_who_made_it(home: Home) -> None:
+    task = presented(home)
+    [done], _ = home.lifecycle.fire_many([Move(task.id, "reject", actor="ann")], actor="laptop", source="obsidian")
+    assert done.assertion["by"] == "ann" and home.store.timeline(task.id)[-1].actor == "ann"
+
+
+@pytest.mark.parametrize("detail", [{"seen": {1, 2}}, "circular"])
+def test_a_transition_detail_that_is_not_json_is_refused(home: Home, detail) -> None:
+    task = new_task(home)
+    if detail == "circular":
+        loop: dict = {}
+        loop["again"] = loop
+        detail = {"loop": loop}
+    with pytest.raises(BadInput, match="must be JSON"):
+        home.lifecycle.fire(task.id, "draft", actor="t", source="daemon", **detail)
+    assert home.store.get(task.id).state == "detected"
+
+
+def test_new_tasks_are_in_the_journal_the_commit_message_is_made_from(home: Home) -> None:
+    home.lifecycle.journal.clear()
+    [(task, _)] = home.lifecycle.detect_many([Detection(kind="email.reply", source="maildir", source_ref="<j@x>")])
+    home.lifecycle.detect_many([Detection(kind="email.reply", source="maildir", source_ref="<j@x>")])  # seen again
+    assert home.lifecycle.journal == [(task.id, "detect", "detected")]
