@@ -309,3 +309,51 @@ def test_older_comments_are_not_read_again_and_a_comment_named_by_urn_only_is_re
     late = fake.comment("urn:li:share:7000", "urn:li:person:di", "Part time too?")
     late["$URN"] = late.pop("commentUrn")  # the record's own URN under its other name
     assert [c.comment for c in src.poll(first.cursor).items] == [late["$URN"]]
+
+
+@pytest.mark.parametrize("status, error", [(429, "Unreachable"), (500, "Unreachable"), (503, "Unreachable"),
+                                           (400, "FteError")])
+def test_the_source_waits_on_a_busy_linkedin_and_reports_a_refusal(status: int, error: str) -> None:
+    from fte.errors import FteError, Unreachable
+
+    fake = page_with_comments()
+    fake.fail_with = [status]
+    with pytest.raises(FteError) as info:
+        comments_source(fake).poll(None)
+    assert isinstance(info.value, Unreachable) is (error == "Unreachable")
+
+
+def test_keys_are_a_wire_format() -> None:
+    """Keys are stored with each attempt and looked up after an upgrade: their shape is fixed."""
+    import hashlib
+
+    digest = hashlib.sha256(b"Thank you!").hexdigest()[:16]
+    assert poster(FakeLinkedIn()).key_for(post_task(" Thank you!\n")) == f"li:{digest}"
+    parent = "urn:li:comment:(urn:li:activity:7000,1)"
+    assert commenter(FakeLinkedIn()).key_for(reply_task(parent=parent)) == f"li-comment:{parent}|{digest}"
+
+
+def test_a_post_of_exactly_the_limit_is_published() -> None:
+    from fte.io.channels.linkedin import MAX_COMMENTARY
+
+    fake = FakeLinkedIn()
+    assert poster(fake).perform(post_task("x" * MAX_COMMENTARY), "k", NOW).external_id == "urn:li:share:7000"
+    assert MAX_COMMENTARY == 3000  # LinkedIn's limit for a post's commentary
+
+
+def test_an_error_page_that_is_not_json_is_quoted_as_text() -> None:
+    def gateway(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(502, text="<html><body>502 Bad Gateway</body></html>")
+
+    p = LinkedInPoster("li-token", AUTHOR, "202511", transport=httpx.MockTransport(gateway))
+    with pytest.raises(ExecutionError, match="502 Bad Gateway") as info:
+        p.perform(post_task(), "k", NOW)
+    assert info.value.transient
+
+
+def test_without_the_read_permission_the_reply_lookup_says_unknown() -> None:
+    fake = page_with_comments()
+    fake.can_read = False
+    c = commenter(fake)
+    with pytest.raises(OutcomeUnknown, match="look at the page"):
+        c.lookup(c.key_for(reply_task()))
