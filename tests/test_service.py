@@ -176,3 +176,13 @@ def test_new_tasks_are_in_the_journal_the_commit_message_is_made_from(home: Home
     [(task, _)] = home.lifecycle.detect_many([Detection(kind="email.reply", source="maildir", source_ref="<j@x>")])
     home.lifecycle.detect_many([Detection(kind="email.reply", source="maildir", source_ref="<j@x>")])  # seen again
     assert home.lifecycle.journal == [(task.id, "detect", "detected")]
+
+
+def test_in_a_batch_new_notes_are_owed_and_written_at_the_flush(home: Home) -> None:
+    with home.lifecycle.batch():
+        [(task, _)] = home.lifecycle.detect_many([Detection(kind="email.reply", source="maildir", source_ref="<b@x>")])
+        assert home.lifecycle.owes_notes is True and home.store.get(task.id).note_path is None
+        home.lifecycle.flush()
+        assert home.lifecycle.owes_notes is False
+        row = home.store.get(task.id)
+        assert row.mirrored_version == row.version == 1 and (home.vault.root / row.note_path).is_file()
