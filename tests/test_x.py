@@ -156,6 +156,11 @@ def test_reply_errors() -> None:
     ("日" * 140, 280),                                   # CJK weighs 2 (twitter-text v3)
     ("see https://example.com/" + "x" * 200 + " now", 31),  # any link weighs 23 (its t.co link)
     ("👍🏽", 2), ("👨‍👩‍👧", 2), ("e\u0301", 1),           # an emoji sequence 2; NFC first
+    # Each emoji weighs 2: two in a row are 4 (they were counted as one sequence, so 200 emoji
+    # "weighed" 2 and a post X refuses was approved); a flag is two regional indicators, a keycap
+    # a digit and U+20E3, a sun with its variation selector one emoji.
+    ("😀" * 140, 280), ("😀😀", 4), ("👍🐀", 4), ("🇿🇦🇩🇪", 4), ("1️⃣", 2), ("x1️⃣y", 4), ("☀️", 2),
+    ("\u2000", 1), ("\u201f", 1), ("\u2037", 1), ("\u200e", 2), ("\u2038", 2),  # the light ranges' edges
 ])
 def test_length_is_counted_as_x_counts_it(text: str, length: int) -> None:
     from fte.io.channels.x import weighted_length
@@ -248,3 +253,44 @@ def test_a_duplicate_post_is_a_permanent_failure_that_says_so() -> None:
     with pytest.raises(ExecutionError, match="duplicate") as info:
         poster.perform(task, poster.key_for(task), datetime(2026, 11, 26, tzinfo=timezone.utc))
     assert not info.value.transient
+
+
+def test_a_post_of_141_emoji_is_refused_before_it_is_queued() -> None:
+    from fte.errors import BadInput
+    from fte.io.channels.x import check_post
+
+    assert check_post("😀" * 140) == "😀" * 140
+    with pytest.raises(BadInput, match="this one is 282"):
+        check_post("😀" * 141)
+
+
+@responses.activate
+def test_a_429_without_a_reset_waits_a_quarter_of_an_hour_and_a_page_asks_for_100() -> None:
+    now = 1_764_000_000.0
+    responses.get(MENTIONS, status=429, json={"title": "Too Many Requests", "detail": "Too Many Requests",
+                                              "type": "about:blank", "status": 429})
+    polled = XSource(tweepy.Client(bearer_token="b"), "42", clock=lambda: now).poll(None)
+    assert json.loads(polled.cursor)["wait_until"] == now + 900
+    assert "max_results=100" in responses.calls[0].request.url
+
+
+@responses.activate
+def test_a_post_is_looked_up_among_the_last_two_days_and_a_failed_lookup_is_retried() -> None:
+    from urllib.parse import parse_qs, urlparse
+
+    from fte.io.channels.x import XPoster
+
+    now = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc).timestamp()
+    responses.get(f"{API}/users/42/tweets", json={"data": [{"id": "9", "text": "Open on Sunday! https://t.co/abc",
+                                                            "edit_history_tweet_ids": ["9"]}],
+                                                  "meta": {"result_count": 1}})
+    responses.get(f"{API}/users/42/tweets", status=503, json={"title": "Service Unavailable", "status": 503,
+                                                              "detail": "Service Unavailable", "type": "about:blank"})
+    poster = XPoster(user_client(), "42", clock=lambda: now)
+    task = Task(id="p" * 32, kind="x.post", body="Open on Sunday! https://example.com/hours", params={})
+    assert poster.lookup(poster.key_for(task)) == "9"  # the link compared as a link
+    asked = parse_qs(urlparse(responses.calls[0].request.url).query)
+    assert asked["start_time"] == ["2026-11-24T12:00:00Z"] and asked["max_results"] == ["100"]
+    with pytest.raises(ExecutionError) as info:
+        poster.lookup(poster.key_for(task))
+    assert info.value.transient is True

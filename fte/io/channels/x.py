@@ -46,26 +46,58 @@ _URL = re.compile(r"(?:https?://|www\.)[^\s]+", re.IGNORECASE)
 #: a URL weighs 23 (the length of its t.co link), an emoji 2 whatever its code points.
 _LIGHT = ((0, 4351), (8192, 8205), (8208, 8223), (8242, 8247))
 _EMOJI = ((0x1F000, 0x1FAFF), (0x2600, 0x27BF), (0x2B00, 0x2BFF), (0x1F1E6, 0x1F1FF))
-_JOINERS = {0x200D, 0xFE0F, 0xFE0E, 0x20E3} | set(range(0x1F3FB, 0x1F400)) | set(range(0xE0020, 0xE0080))
+#: Code points that continue the emoji before them without a weight of their own: variation
+#: selectors, skin tones, tag characters (subdivision flags).
+_MODIFIERS = {0xFE0F, 0xFE0E} | set(range(0x1F3FB, 0x1F400)) | set(range(0xE0020, 0xE0080))
+_ZWJ = 0x200D
+_KEYCAP = 0x20E3
+_REGIONAL = (0x1F1E6, 0x1F1FF)
+
+
+def _is_emoji(cp: int) -> bool:
+    return any(a <= cp <= b for a, b in _EMOJI)
 
 
 def weighted_length(text: str) -> int:
-    """``text``'s length as X counts it against 280: NFC, a URL 23, an emoji (with its joiners and
-    modifiers) 2, a character in the light ranges (Latin and most European scripts, general
-    punctuation) 1, any other (CJK…) 2. Close to twitter-text v3; URLs are recognised by a scheme
-    or ``www.`` (twitter-text also links bare domains, which X counts as 23 too)."""
+    """``text``'s length as X counts it against 280: NFC, a URL 23, an emoji 2 (one emoji: a
+    sequence joined by ZWJ, with its modifiers, a flag of two regional indicators, a keycap), a
+    character in the light ranges (Latin and most European scripts, general punctuation) 1, any
+    other (CJK…) 2. Close to twitter-text v3; URLs are recognised by a scheme or ``www.``
+    (twitter-text also links bare domains, which X counts as 23 too)."""
     text = unicodedata.normalize("NFC", text)
     total = 0
     for part_no, part in enumerate(_URL.split(text)):
         if part_no:
             total += 23
-        in_emoji = False
-        for ch in part:
-            cp = ord(ch)
-            if in_emoji and (cp in _JOINERS or any(a <= cp <= b for a, b in _EMOJI)):
-                continue  # part of the emoji sequence counted already
-            in_emoji = any(a <= cp <= b for a, b in _EMOJI)
-            total += 2 if in_emoji or not any(a <= cp <= b for a, b in _LIGHT) else 1
+        total += _weigh(part)
+    return total
+
+
+def _weigh(part: str) -> int:
+    total = 0
+    in_emoji = joined = lone_regional = keycap_base = False
+    for ch in part:
+        cp = ord(ch)
+        if cp in _MODIFIERS and (in_emoji or keycap_base):
+            continue  # part of the emoji (or keycap) before it
+        if cp == _ZWJ and in_emoji:
+            joined = True  # the next emoji belongs to this one
+            continue
+        if cp == _KEYCAP and keycap_base:
+            total += 1  # "1️⃣": the digit counted 1, the keycap makes it one emoji of 2
+            keycap_base, in_emoji = False, True
+            continue
+        regional = _REGIONAL[0] <= cp <= _REGIONAL[1]
+        if _is_emoji(cp):
+            if in_emoji and (joined or (lone_regional and regional)):
+                joined = lone_regional = False  # the second half of a ZWJ sequence or of a flag
+                continue
+            total += 2
+            in_emoji, joined, lone_regional, keycap_base = True, False, regional, False
+            continue
+        total += 1 if any(a <= cp <= b for a, b in _LIGHT) else 2
+        in_emoji = joined = lone_regional = False
+        keycap_base = ch in "0123456789#*"
     return total
 
 
