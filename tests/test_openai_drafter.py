@@ -156,3 +156,51 @@ def test_an_answer_the_client_cannot_read_fails_that_mail_alone(home_dir: Path) 
         [failed] = run.home.store.tasks(state="failed")
         assert "the drafter failed (AttributeError" in failed.last_error
         run.close()
+
+
+# -- written from a mutation run's survivors (docs/RELIABILITY.md) ----------------------------------
+
+@pytest.mark.parametrize(("answer", "body"), [
+    ({"action": "ignore", "body": "", "reason": "a newsletter"},
+     "(No reply suggested: a newsletter. Reject this note to close it.)\n"),
+    ({"action": "ignore", "body": " ", "reason": ""},
+     "(No reply suggested: no reason given. Reject this note to close it.)\n"),
+    ({"action": "ignore", "body": "Nothing to add.", "reason": "a receipt"}, "Nothing to add."),
+    ({"action": "reply", "body": "", "reason": ""}, ""),
+])
+def test_what_the_person_reads_when_no_reply_is_suggested(answer: dict, body: str) -> None:
+    with FakeOpenAI() as fake:
+        fake.reply(answer)
+        assert drafter(fake).draft(task()).body == body
+
+
+def test_the_request_is_the_strict_schema_and_the_message_as_readable_json() -> None:
+    """OpenAI refuses a strict schema that allows other properties; the thread goes as JSON with its
+    own characters (not \\u escapes), and names the sender the reply goes to."""
+    with FakeOpenAI() as fake:
+        fake.reply({"action": "reply", "body": "Hi", "reason": ""})
+        mail = Task(id="f" * 32, kind="email.reply", title="Grüße", original="Schöne Grüße aus Köln",
+                    params={"to": "ann@example.com", "subject": "Re: Grüße"})
+        drafter(fake).draft(mail, handbook="h" * 20_000 + "TAIL")
+        [req] = fake.requests
+        assert req["response_format"]["json_schema"]["schema"]["additionalProperties"] is False
+        system, user = req["messages"]
+        assert "Schöne Grüße aus Köln" in user["content"]
+        assert json.loads(user["content"].split("\n", 1)[1])["from"] == "ann@example.com"
+        assert "h" * 20_000 in system["content"] and "TAIL" not in system["content"]  # the handbook's first 20,000
+
+
+def test_a_refusal_says_the_status_and_the_providers_words() -> None:
+    with FakeOpenAI() as fake:
+        fake.replies.append(BAD_KEY)
+        with pytest.raises(DraftError) as info:
+            drafter(fake).draft(task())
+        assert str(info.value) == "the model endpoint refused: 401 Incorrect API key provided: sk-wrong."
+
+
+def test_without_the_openai_package_the_drafter_says_how_to_install_it(monkeypatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "openai", None)  # what an install without the extra looks like
+    with pytest.raises(DraftError, match=r"pip install 'fte\[openai\]'"):
+        OpenAIDrafter(api_key="sk-test", model="gpt-test")

@@ -118,6 +118,10 @@ class OpenAIDrafter:
 
 
 def _describe(exc: Exception) -> str:
+    """The status and the provider's own words: openai-python's ``body`` is the error object of
+    ``{"error": {"message", "type", "code"}}``; its ``message`` repeats the status in front."""
     status = getattr(exc, "status_code", None)
-    message = getattr(exc, "message", None) or str(exc)
+    body = getattr(exc, "body", None)
+    said = body.get("message") if isinstance(body, dict) else None
+    message = said if isinstance(said, str) and said else getattr(exc, "message", None) or str(exc)
     return f"{status} {message}" if status else message
