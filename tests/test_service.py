@@ -186,3 +186,23 @@ def test_in_a_batch_new_notes_are_owed_and_written_at_the_flush(home: Home) -> N
         assert home.lifecycle.owes_notes is False
         row = home.store.get(task.id)
         assert row.mirrored_version == row.version == 1 and (home.vault.root / row.note_path).is_file()
+
+
+@pytest.mark.parametrize("state", ["approved", "claimed", "done"])
+def test_a_note_adopted_in_a_decided_state_is_in_that_state(home: Home, other: Home, state: str) -> None:
+    adopted = adopt_from(other, home, f"<{state}@x>", state=state)
+    assert (adopted.state, adopted.version) == (state, 2)
+    assert [t.event for t in home.store.timeline(adopted.id)] == ["detect", "observe"]
+
+
+def test_a_released_claim_keeps_the_persons_approval(home: Home) -> None:
+    """Only a replay the person asks for is approved afresh by this host; a claim given back (lost
+    at the push, a lease run out) keeps the record of who approved it."""
+    from fte.states.reconcile import approve
+
+    task = presented(home)
+    approved = approve(home.lifecycle, home.lifecycle.trust, task, "ann", "cli")
+    home.lifecycle.fire(task.id, "claim", actor="laptop", source="daemon", changes={"claimed_by": "laptop"})
+    released = home.lifecycle.fire(task.id, "release", actor="laptop", source="daemon")
+    assert released.state == "approved" and released.approval == approved.approval
+    assert released.approval["by"] == "ann"
