@@ -204,3 +204,13 @@ def test_without_the_openai_package_the_drafter_says_how_to_install_it(monkeypat
     monkeypatch.setitem(sys.modules, "openai", None)  # what an install without the extra looks like
     with pytest.raises(DraftError, match=r"pip install 'fte\[openai\]'"):
         OpenAIDrafter(api_key="sk-test", model="gpt-test")
+
+
+def test_a_long_message_is_sent_up_to_its_first_30000_characters() -> None:
+    with FakeOpenAI() as fake:
+        fake.reply({"action": "reply", "body": "Hi", "reason": ""})
+        long = Task(id="f" * 32, kind="email.reply", title="Long", original="x" * 30_000 + "END",
+                    params={"to": "ann@example.com"})
+        drafter(fake).draft(long)
+        sent = json.loads(fake.requests[0]["messages"][1]["content"].split("\n", 1)[1])["message"]
+        assert sent == "x" * 30_000
