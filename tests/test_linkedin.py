@@ -275,7 +275,7 @@ def test_a_refused_post_or_reply_says_whether_to_try_again(status: int, transien
     assert "expired or was revoked" not in str(post.value)  # said for a 401 only
 
 
-@pytest.mark.parametrize("status, transient", [(429, True), (500, True), (400, False)])
+@pytest.mark.parametrize("status, transient", [(429, True), (500, True), (503, True), (400, False)])
 def test_a_reply_lookup_refused_or_failing_says_whether_to_ask_again(status: int, transient: bool) -> None:
     fake = FakeLinkedIn()
     fake.fail_with = [status]
@@ -357,3 +357,47 @@ def test_without_the_read_permission_the_reply_lookup_says_unknown() -> None:
     c = commenter(fake)
     with pytest.raises(OutcomeUnknown, match="look at the page"):
         c.lookup(c.key_for(reply_task()))
+
+
+def test_the_reply_lookup_ignores_another_pages_words_and_the_pages_other_replies() -> None:
+    from fte.io.channels.linkedin import _digest
+
+    fake = page_with_comments()
+    [ann] = fake.comments["urn:li:share:7000"]
+    parent = ann["commentUrn"]
+    fake.comment(parent, "urn:li:organization:1000", "Thank you!", post="urn:li:share:7000")  # another company
+    others = [f"We will write to you, number {n}." for n in range(20)]
+    assert any(_digest(t) > _digest("Thank you!") for t in others)
+    for text in others:
+        fake.comment(parent, PAGE, text, post="urn:li:share:7000")
+    c = commenter(fake)
+    assert c.lookup(c.key_for(reply_task(parent=parent))) is None
+
+
+def test_a_comment_by_another_company_is_read_and_one_without_text_is_not() -> None:
+    fake = page_with_comments()
+    fake.comment("urn:li:share:7000", "urn:li:organization:1000", "Do you ship to Spain?")
+    fake.comment("urn:li:share:7000", "urn:li:person:eve", "")  # a picture alone: nothing to answer
+    texts = [c.text for c in comments_source(fake).poll(None).items]
+    assert "Do you ship to Spain?" in texts and "" not in texts and len(texts) == 3
+
+
+def test_a_reply_created_without_the_header_is_known_by_its_urn_in_the_body() -> None:
+    fake = page_with_comments()
+    fake.omit_restli_id = True
+    parent = fake.comments["urn:li:share:7000"][0]["commentUrn"]
+    made = commenter(fake).perform(reply_task(parent=parent), "k", NOW)
+    assert made.external_id == fake.comments[parent][0]["commentUrn"]
+
+
+def test_a_connection_refused_is_transient_and_the_posts_wire_fields() -> None:
+    def refused(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
+
+    p = LinkedInPoster("li-token", AUTHOR, "202511", transport=httpx.MockTransport(refused))
+    with pytest.raises(ExecutionError, match="not reachable") as info:
+        p.perform(post_task(), "k", NOW)
+    assert info.value.transient and not isinstance(info.value, OutcomeUnknown)
+    fake = FakeLinkedIn()
+    poster(fake).perform(post_task(), "k", NOW)
+    assert json.loads(fake.requests[0].content)["isReshareDisabledByAuthor"] is False

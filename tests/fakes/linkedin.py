@@ -25,6 +25,8 @@ class FakeLinkedIn:
         #: object URN (a post or a comment) → the comments on it, oldest first
         self.comments: dict[str, list[dict]] = {}
         self.clock_ms = 1_764_147_600_000
+        #: Answer a created comment without the ``x-restli-id`` header (its URN only in the body).
+        self.omit_restli_id = False
 
     def comment(self, on: str, actor: str, text: str, post: str | None = None) -> dict:
         """Someone comments on ``on`` (a post, or a comment: then ``post`` is the post)."""
@@ -68,7 +70,8 @@ class FakeLinkedIn:
             body = json.loads(request.content)
             made = self.comment(target, body["actor"], body["message"]["text"], post=body["object"])
             assert body.get("parentComment") == target
-            return httpx.Response(201, headers={"x-restli-id": made["commentUrn"]}, json=made)
+            return httpx.Response(201, headers={} if self.omit_restli_id else {"x-restli-id": made["commentUrn"]},
+                                  json=made)
         if request.method == "GET" and request.url.path == "/rest/posts" and not self.can_read:
             return httpx.Response(403, json={"status": 403, "serviceErrorCode": 100, "code": "ACCESS_DENIED",
                                              "message": "Not enough permissions to access: posts.FINDER-author.20251101"})
