@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from fte.cli import cli
 from fte.home import open_home
+from fte.models.tables import Task
 from fte.odoo.client import OdooClient
 from fte.mcp_server import Tools
 
@@ -66,6 +67,7 @@ def test_an_approved_invoice_is_written_once(odoo_home) -> None:
     assert task.state == "done", task.last_error
     [move] = fake.records["account.move"].values()
     assert move["ref"] == f"fte:{tid}" and move["state"] == "posted" and move["amount_total"] == 1200.0
+    assert move["move_type"] == "out_invoice"  # a customer invoice, not a vendor bill
     # The same task executed again (a retry after a lost answer) finds its ref and writes nothing.
     executor = run.runner.executions.executors["odoo.invoice"]
     again = executor.perform(task, executor.key_for(task), datetime.now(timezone.utc))
@@ -132,6 +134,24 @@ def test_a_payment_cut_short_by_a_crash_is_paid_at_most_once(odoo_home, point: s
         assert "needs a person" in task.last_error
         plan = json.loads(CliRunner().invoke(cli, ["replay", tid, "--dry-run", "--json", "--home", str(home)]).output)
         assert plan[0]["target"] == "pending"  # a fresh approval, never a silent second try
+
+
+def test_an_approved_bill_is_a_vendor_bill_and_a_payment_of_no_invoice_is_refused(odoo_home) -> None:
+    from fte.io.channels.contract import ExecutionError
+    from fte.io.channels.odoo import OdooExecutor
+
+    _home, fake = odoo_home
+    executor = OdooExecutor(OdooClient(fake.url, fake.db, fake.login, api_key=fake.api_key, backoff=0))
+    now = datetime(2026, 11, 26, tzinfo=timezone.utc)
+    bill = Task(id="b" * 32, kind="odoo.bill", params={"partner": "Paper Co", "lines": [
+        {"description": "Paper", "quantity": 1, "price_unit": 80}]})
+    done = executor.perform(bill, executor.key_for(bill), now)
+    [move] = [m for m in fake.records["account.move"].values() if m["ref"] == f"fte:{'b' * 32}"]
+    assert move["move_type"] == "in_invoice" and done.external_id.startswith(f"account.move:{move['id']}")
+    pay = Task(id="p" * 32, kind="odoo.payment", params={"invoice": "INV/2026/40404", "amount": 10})
+    with pytest.raises(ExecutionError, match="Odoo refused it: no invoice 'INV/2026/40404'") as info:
+        executor.perform(pay, executor.key_for(pay), now)
+    assert not info.value.transient and fake.records["account.payment"] == {}
 
 
 def test_odoo_check_and_reads_on_the_command_line(odoo_home) -> None:
