@@ -123,6 +123,7 @@ def test_a_replay_to_approved_is_approved_afresh_for_the_new_presentation_and_to
         before = home.store.get(task.id)
         after = home.lifecycle.fire(task.id, "replay", actor="ann", source="replay", to=target)
         assert after.epoch == before.epoch + 1
+        assert before.assertion["state"] == "failed" and after.assertion is None  # a new presentation
         if target == "approved":
             assert after.approval["epoch"] == after.epoch and after.approval != before.approval
             assert trust.verify_approval(after.id, after.kind, after.params, after.body, after.approval) is None
@@ -146,11 +147,29 @@ def test_a_bulk_move_that_would_change_what_no_event_may_is_refused_before_anyth
     assert home.store.get(task.id).state == "detected"
 
 
-def test_an_adopted_task_was_created_when_its_note_says(home: Home, other: Home) -> None:
+def test_an_adopted_task_was_created_when_its_note_says(home: Home, other: Home, clock) -> None:
+    from datetime import datetime, timezone
+
     adopted = adopt_from(other, home, "<c@x>")
     theirs = other.store.tasks()[-1]
     # Notes say their dates to the minute; this host's own clock is days earlier (a fake one).
     assert adopted.created_at == theirs.created_at.replace(second=0, microsecond=0) != home.lifecycle.clock()
+    # Seen here later than it was made there: detected when the note says, not when it was pulled.
+    clock.now = datetime(2027, 1, 4, tzinfo=timezone.utc)
+    later = adopt_from(other, home, "<d@x>")
+    assert home.store.timeline(later.id)[0].at == later.created_at < clock.now
+
+
+def test_a_host_that_signs_nothing_fails_a_draft_without_a_record(tmp_path: Path) -> None:
+    """A cloud host holds no signing key: its drafting failures carry no signed record (and raise
+    nothing for the lack of one)."""
+    init_home(tmp_path / "cloud", role="cloud", agent="cloud")
+    with open_home(tmp_path / "cloud") as cloud:
+        assert cloud.lifecycle.trust is not None and cloud.lifecycle.trust.signer is None
+        task = new_task(cloud)
+        failed = cloud.lifecycle.fire(task.id, "fail", actor="openai", source="daemon",
+                                      changes={"last_error": "drafting failed: 401"})
+        assert failed.state == "failed" and failed.assertion is None
 
 
 def test_a_bulk_decision_is_signed_as_the_person_who_made_it(home: Home) -> None:
@@ -174,8 +193,10 @@ def test_a_transition_detail_that_is_not_json_is_refused(home: Home, detail) -> 
 def test_new_tasks_are_in_the_journal_the_commit_message_is_made_from(home: Home) -> None:
     home.lifecycle.journal.clear()
     [(task, _)] = home.lifecycle.detect_many([Detection(kind="email.reply", source="maildir", source_ref="<j@x>")])
-    home.lifecycle.detect_many([Detection(kind="email.reply", source="maildir", source_ref="<j@x>")])  # seen again
     assert home.lifecycle.journal == [(task.id, "detect", "detected")]
+    home.lifecycle.journal.clear()
+    home.lifecycle.detect_many([Detection(kind="email.reply", source="maildir", source_ref="<j@x>")])  # seen again
+    assert home.lifecycle.journal == []
 
 
 def test_in_a_batch_new_notes_are_owed_and_written_at_the_flush(home: Home) -> None:
