@@ -279,3 +279,71 @@ def test_a_kind_held_back_does_not_hold_back_the_tasks_after_it(odoo_home, held:
     run.tick()
     assert run.home.store.get(invoice).state == "approved" and run.home.store.get(reply).state == "done"
     run.close()
+
+
+# -- the executor's answers, one by one (written from a mutation run's survivors) -------------------
+
+def executor_for(fake: FakeOdoo):  # noqa: ANN201
+    from fte.io.channels.odoo import OdooExecutor
+
+    return OdooExecutor(OdooClient(fake.url, fake.db, fake.login, api_key=fake.api_key, backoff=0, retries=0))
+
+
+NOW = datetime(2026, 11, 26, tzinfo=timezone.utc)
+
+
+def test_an_approved_entry_and_payment_are_written_as_such(odoo_home) -> None:
+    _home, fake = odoo_home
+    ex = executor_for(fake)
+    entry = Task(id="e" * 32, kind="odoo.entry", params={"date": "2026-11-26", "lines": [
+        {"account": "600000", "debit": 50, "label": "Paper"}, {"account": "101401", "credit": 50, "label": "Bank"}]})
+    ex.perform(entry, ex.key_for(entry), NOW)
+    [move] = [m for m in fake.records["account.move"].values() if m["ref"] == f"fte:{'e' * 32}"]
+    assert move["move_type"] == "entry" and move["state"] == "posted"
+    assert len([x for x in fake.records["account.move.line"].values() if x["move_id"] == move["id"]]) == 2
+    from fte.odoo import accounting
+
+    inv = accounting.create_invoice(ex.client, "fte:inv", partner="A", lines=[{"price_unit": 100}])
+    pay = Task(id="p" * 32, kind="odoo.payment", params={"invoice": inv.name, "amount": 100})
+    done = ex.perform(pay, ex.key_for(pay), NOW)
+    assert done.external_id.startswith("account.payment:") and ex.lookup(ex.key_for(pay)) == done.external_id.split()[0]
+
+
+def test_what_odoo_cannot_take_is_refused_before_any_call(odoo_home) -> None:
+    from fte.io.channels.contract import ExecutionError
+
+    _home, fake = odoo_home
+    ex = executor_for(fake)
+    before = len(fake.calls)
+    entry = Task(id="e" * 32, kind="odoo.entry", params={"lines": [{"account": "600000", "debit": 50},
+                                                                   {"account": "101401", "credit": 40}]})
+    with pytest.raises(ExecutionError, match="not sent to Odoo") as info:
+        ex.perform(entry, ex.key_for(entry), NOW)
+    assert not info.value.transient and len(fake.calls) == before
+
+
+def test_odoo_down_is_transient_a_lost_answer_is_unknown_and_a_bad_key_is_permanent(odoo_home) -> None:
+    from fte.io.channels.contract import ExecutionError, OutcomeUnknown
+
+    _home, fake = odoo_home
+    ex = executor_for(fake)
+    bill = Task(id="b" * 32, kind="odoo.bill", params={"partner": "Paper Co", "lines": [
+        {"description": "Paper", "quantity": 1, "price_unit": 80}]})
+    fake.fail_next = [503] * 10
+    with pytest.raises(ExecutionError) as down:
+        ex.perform(bill, ex.key_for(bill), NOW)
+    with pytest.raises(ExecutionError) as looked:
+        ex.lookup(ex.key_for(bill))
+    assert down.value.transient and looked.value.transient and not isinstance(down.value, OutcomeUnknown)
+    fake.fail_next = []
+    fake.drop_after_next_write = True
+    with pytest.raises(OutcomeUnknown):  # the first write (the new partner) done, its answer lost
+        ex.perform(bill, ex.key_for(bill), NOW)
+    ex.perform(bill, ex.key_for(bill), NOW)  # what a retry after the lookup does: the bill, once
+    assert [m["ref"] for m in fake.records["account.move"].values()].count(f"fte:{'b' * 32}") == 1
+    assert [p["name"] for p in fake.records["res.partner"].values()].count("Paper Co") == 1
+    stranger = executor_for(fake)
+    stranger.client.api_key = "wrong"
+    with pytest.raises(ExecutionError) as refused:
+        stranger.perform(Task(id="c" * 32, kind="odoo.bill", params=bill.params), "fte:" + "c" * 32, NOW)
+    assert not refused.value.transient

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import threading
 from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -86,6 +87,19 @@ FIELDS: dict[str, set[str]] = {
 }
 
 
+class _Swallow:
+    """The request's handler, except that its answer is never sent."""
+
+    def __init__(self, handler: Any) -> None:
+        self._handler = handler
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._handler, name)
+
+    def send(self, *_args: Any, **_kwargs: Any) -> None:
+        pass
+
+
 class FakeOdoo:
     def __init__(self, version: int = 19, db: str = "acme", login: str = "admin", password: str = "admin-pw",
                  api_key: str = "odoo-api-key") -> None:
@@ -96,6 +110,9 @@ class FakeOdoo:
         self.seq: dict[str, int] = {}
         self.calls: list[tuple[str, str, str]] = []  # (transport, model, method)
         self.fail_next: list[int] = []  # HTTP statuses to answer the next requests with (e.g. a 503 from a proxy)
+        #: Perform the next write (create, action_post, …), then close the connection without an
+        #: answer: what a client sees when a proxy or the network drops a request that was done.
+        self.drop_after_next_write = False
         self.lock = threading.Lock()
         #: the companies of the call being served, and the one new records go to (see :meth:`_enter`)
         self.companies: list[int] = [1, 2]
@@ -164,6 +181,13 @@ class FakeOdoo:
                 if self.path == "/web/webclient/version_info":
                     return self.send(200, {"jsonrpc": "2.0", "id": None, "result": fake._version()})
                 if self.path.startswith("/json/2/"):
+                    if fake.drop_after_next_write and not self.path.rsplit("/", 1)[-1].startswith(
+                            ("search", "read", "fields_get", "check_access", "context_get", "name_search")):
+                        fake.drop_after_next_write = False
+                        fake._json2(_Swallow(self), raw)  # done, and the answer never sent
+                        self.close_connection = True
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                        return None
                     return fake._json2(self, raw)
                 self.send(404, b"<html><body>Not Found</body></html>", "text/html")
 
