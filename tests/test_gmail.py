@@ -302,3 +302,15 @@ def test_a_reply_that_crashes_the_client_library_stops_only_that_source(home_dir
         report = Runner(h, sources=[GmailSource(svc), *build_sources(h.settings)]).tick()
         assert h.store.cursor("gmail") == "4" and [t.source for t in h.store.tasks()] == ["maildir"]
         assert any(e.startswith("gmail: failed (TypeError") for e in report.events)
+
+
+def test_a_message_gmail_fails_to_give_is_not_skipped_the_poll_waits(home_dir) -> None:
+    """Only a 404 means "deleted": a 503 on messages.get must not skip the message (it would be lost)."""
+    svc, _http = service([
+        profile("6000"),
+        ok({"history": [{"id": "5001", "messagesAdded": [{"message": {"id": "m1", "threadId": "t1"}}]}],
+            "historyId": "6000"}),
+        BACKEND_ERROR,
+    ])
+    with pytest.raises(Unreachable):
+        GmailSource(svc).poll("5000")

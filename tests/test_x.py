@@ -160,7 +160,9 @@ def test_reply_errors() -> None:
     # "weighed" 2 and a post X refuses was approved); a flag is two regional indicators, a keycap
     # a digit and U+20E3, a sun with its variation selector one emoji.
     ("😀" * 140, 280), ("😀😀", 4), ("👍🐀", 4), ("🇿🇦🇩🇪", 4), ("1️⃣", 2), ("x1️⃣y", 4), ("☀️", 2),
-    ("\u2000", 1), ("\u201f", 1), ("\u2037", 1), ("\u200e", 2), ("\u2038", 2),  # the light ranges' edges
+    ("\u2002", 1), ("\u2010", 1), ("\u201f", 1), ("\u2032", 1), ("\u2037", 1), ("\u200e", 2),
+    ("\u2038", 2),  # the light ranges' edges (U+2000 and U+2001 become U+2002 and U+2003 in NFC)
+    ("\u27bf\ufe0f", 2), ("👍🏽 hi", 5), ("1a\ufe0f", 4),  # an emoji range's last code point; after a modifier
 ])
 def test_length_is_counted_as_x_counts_it(text: str, length: int) -> None:
     from fte.io.channels.x import weighted_length
@@ -291,6 +293,17 @@ def test_a_post_is_looked_up_among_the_last_two_days_and_a_failed_lookup_is_retr
     assert poster.lookup(poster.key_for(task)) == "9"  # the link compared as a link
     asked = parse_qs(urlparse(responses.calls[0].request.url).query)
     assert asked["start_time"] == ["2026-11-24T12:00:00Z"] and asked["max_results"] == ["100"]
+    assert responses.calls[0].request.headers["Authorization"].startswith("OAuth ")  # as the account
     with pytest.raises(ExecutionError) as info:
         poster.lookup(poster.key_for(task))
     assert info.value.transient is True
+
+
+@responses.activate
+def test_a_quote_of_the_tweet_is_not_a_reply_to_it() -> None:
+    responses.get(f"{API}/users/42/tweets", json={"data": [{"id": "556", "text": "Look at this",
+                                                            "referenced_tweets": [{"type": "quoted", "id": "101"}],
+                                                            "edit_history_tweet_ids": ["556"]}],
+                                                  "meta": {"result_count": 1}})
+    replier = XReplier(user_client(), "42")
+    assert replier.lookup(replier.key_for(reply_task("101"))) is None

@@ -236,6 +236,11 @@ class GmailSender:
         return Performed(external_id=str(sent.get("id", key)))
 
 
+def scopes_for(purpose: str) -> list[str]:
+    """The scopes a token for ``purpose`` (``read`` on cloud, ``send`` on local) is asked for and used with."""
+    return READ_SCOPES if purpose == "read" else SEND_SCOPES
+
+
 def token_path(home: Path, purpose: str) -> Path:
     return home / f"gmail-{purpose}.json"
 
@@ -248,7 +253,7 @@ def load_service(home: Path, purpose: str) -> Any:
     from googleapiclient.discovery import build
 
     path = token_path(home, purpose)
-    scopes = READ_SCOPES if purpose == "read" else SEND_SCOPES
+    scopes = scopes_for(purpose)
     if not path.exists():
         raise GmailAuthError(f"no Gmail token at {path}; run: fte auth gmail --purpose {purpose}")
     creds = Credentials.from_authorized_user_file(str(path), scopes)
@@ -277,7 +282,7 @@ def authorize(home: Path, client_secrets: Path, purpose: str, open_browser: bool
     """The installed-app OAuth flow (a local redirect on 127.0.0.1); the token is stored mode 0600."""
     from google_auth_oauthlib.flow import InstalledAppFlow
 
-    scopes = READ_SCOPES if purpose == "read" else SEND_SCOPES
+    scopes = scopes_for(purpose)
     flow = InstalledAppFlow.from_client_secrets_file(str(client_secrets), scopes)
     creds = flow.run_local_server(host="127.0.0.1", port=0, open_browser=open_browser)
     path = token_path(home, purpose)
