@@ -314,3 +314,17 @@ def test_a_message_gmail_fails_to_give_is_not_skipped_the_poll_waits(home_dir) -
     ])
     with pytest.raises(Unreachable):
         GmailSource(svc).poll("5000")
+
+
+@pytest.mark.parametrize("failure, error", [(UNAUTHENTICATED, GmailAuthError), (NO_SCOPE, GmailAuthError)])
+def test_a_refused_message_get_is_about_the_token_not_a_deleted_message(failure, error) -> None:
+    svc, _http = service([profile("7"), ok({"messages": [{"id": "m1"}]}), failure])
+    with pytest.raises(error):
+        GmailSource(svc).poll(None)
+
+
+def test_mail_after_a_no_reply_sender_is_still_read() -> None:
+    svc, _http = service([profile("7"), ok({"messages": [{"id": "m1"}, {"id": "m2"}]}),
+                          raw_message("m1", sender="Shop <no-reply@shop.example>"), raw_message("m2")])
+    polled = GmailSource(svc).poll(None)
+    assert polled.skipped == [("m1", "no-reply sender")] and [i.gmail_id for i in polled.items] == ["m2"]
