@@ -414,12 +414,13 @@ def test_forgetting_a_message_twice_is_harmless(tmp_path: Path) -> None:
     assert source.poll(None).items == []
 
 
+@pytest.mark.parametrize("status", [500, 503])
 @responses.activate
-def test_a_503_is_transient_and_a_lookup_that_fails_is_retried() -> None:
-    error = {"code": 20500, "message": "Service Unavailable", "more_info": "https://www.twilio.com/docs/errors/20500",
-             "status": 503}
-    responses.post(MESSAGES, status=503, json=error)
-    responses.get(MESSAGES, status=503, json=error)
+def test_a_5xx_is_transient_and_a_lookup_that_fails_is_retried(status: int) -> None:
+    error = {"code": 20500, "message": "Internal Server Error", "more_info": "https://www.twilio.com/docs/errors/20500",
+             "status": status}
+    responses.post(MESSAGES, status=status, json=error)
+    responses.get(MESSAGES, status=status, json=error)
     sender = WhatsAppSender(Client(SID, TOKEN), "+14155238886")
     task = Task(id="d" * 32, kind="whatsapp.reply", body="Hi", params={"to": "whatsapp:+1"})
     with pytest.raises(ExecutionError) as sent:
