@@ -307,3 +307,51 @@ def test_a_quote_of_the_tweet_is_not_a_reply_to_it() -> None:
                                                   "meta": {"result_count": 1}})
     replier = XReplier(user_client(), "42")
     assert replier.lookup(replier.key_for(reply_task("101"))) is None
+
+
+@responses.activate
+def test_the_lookup_wants_a_reply_to_that_very_tweet() -> None:
+    responses.get(f"{API}/users/42/tweets", json={"data": [
+        {"id": "557", "text": "Thanks!", "referenced_tweets": [{"type": "replied_to", "id": "102"}],
+         "edit_history_tweet_ids": ["557"]},
+        {"id": "558", "text": "RT", "referenced_tweets": [{"type": "retweeted", "id": "101"}],
+         "edit_history_tweet_ids": ["558"]}], "meta": {"result_count": 2}})
+    replier = XReplier(user_client(), "42")
+    assert replier.lookup(replier.key_for(reply_task("101"))) is None
+
+
+@responses.activate
+def test_the_source_asks_again_at_the_reset_second_and_says_when_a_sweep_is_long() -> None:
+    now = 1_764_000_000.0
+    responses.get(MENTIONS, json=mentions_page(ids(350, 100), "350", "p2"))
+    src = XSource(tweepy.Client(bearer_token="b"), "42", clock=lambda: now, max_pages=1)
+    polled = src.poll(json.dumps({"since_id": "100", "wait_until": now}))  # the reset is now
+    assert len(polled.items) == 100 and polled.notices == ["more than 100 mentions: the rest next time"]
+
+
+@pytest.mark.parametrize("status, said", [(503, "X is failing"), (404, "X not reachable")])
+@responses.activate
+def test_mentions_that_fail_make_the_source_wait(status: int, said: str) -> None:
+    from fte.errors import Unreachable
+
+    responses.get(MENTIONS, status=status, json={"title": "Error", "detail": "Error", "type": "about:blank",
+                                                 "status": status})
+    with pytest.raises(Unreachable, match=said):
+        XSource(tweepy.Client(bearer_token="b"), "42", clock=lambda: 0.0).poll(None)
+
+
+@responses.activate
+def test_a_failed_reply_lookup_is_retried_and_post_keys_are_a_wire_format() -> None:
+    import hashlib
+
+    from fte.io.channels.x import XPoster
+
+    responses.get(f"{API}/users/42/tweets", status=400, json={"title": "Invalid Request", "detail": "bad",
+                                                              "type": "about:blank", "status": 400})
+    replier = XReplier(user_client(), "42")
+    with pytest.raises(ExecutionError) as info:
+        replier.lookup(replier.key_for(reply_task("101")))
+    assert info.value.transient is True
+    post = Task(id="p" * 32, kind="x.post", body=" Open on Sunday! https://example.com/a ", params={})
+    digest = hashlib.sha256(b"Open on Sunday! <url>").hexdigest()[:16]
+    assert XPoster(user_client(), "42").key_for(post) == f"x-post:{digest}"
