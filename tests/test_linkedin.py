@@ -401,3 +401,11 @@ def test_a_connection_refused_is_transient_and_the_posts_wire_fields() -> None:
     fake = FakeLinkedIn()
     poster(fake).perform(post_task(), "k", NOW)
     assert json.loads(fake.requests[0].content)["isReshareDisabledByAuthor"] is False
+
+
+def test_a_comment_with_an_unreadable_time_does_not_stop_the_others() -> None:
+    fake = page_with_comments()
+    odd = fake.comment("urn:li:share:7000", "urn:li:person:zed", "When?")
+    odd["created"] = {"time": "soon"}
+    polled = comments_source(fake).poll(None)
+    assert sorted(c.text for c in polled.items) == ["Is the job remote?", "Where is it?"]

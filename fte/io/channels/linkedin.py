@@ -204,7 +204,10 @@ class LinkedInCommentsSource:
             self._check(got, f"read the comments of {post}")
             newest = seen.get(post, 0)
             for c in got.json().get("elements", []):
-                created = int((c.get("created") or {}).get("time") or 0)
+                try:
+                    created = int((c.get("created") or {}).get("time") or 0)
+                except (TypeError, ValueError, AttributeError):
+                    continue  # a comment without a readable time: not this poll's to judge, the rest is read
                 actor = str(c.get("actor") or "")
                 if created <= seen.get(post, 0) or actor == self.organization:
                     continue  # already taken, or the page's own reply
