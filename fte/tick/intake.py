@@ -98,15 +98,11 @@ class Intake:
                 continue  # the cloud drafts it
             drafter = self.template if task.kind.startswith(("odoo.", "linkedin.")) else self.drafter
             try:
-                try:
-                    draft = unanswerable(task) or drafter.draft(task, handbook)
-                except DraftError:
-                    raise
-                except Exception as unexpected:  # noqa: BLE001 — a library choking on this mail, or a bug:
-                    # retried like a timeout, then this task fails with the reason; the others go on.
-                    raise DraftError(f"the drafter failed ({type(unexpected).__name__}: {str(unexpected)[:300]})",
-                                     transient=True) from unexpected
-            except DraftError as exc:
+                draft = unanswerable(task) or drafter.draft(task, handbook)
+            except Exception as raised:  # noqa: BLE001 — beyond DraftError: a library choking on this mail,
+                # or a bug; retried like a timeout, then this task fails with the reason; the others go on.
+                exc = raised if isinstance(raised, DraftError) else DraftError(
+                    f"the drafter failed ({type(raised).__name__}: {str(raised)[:300]})", transient=True)
                 tries = int((task.flags or {}).get("draft_attempts", 0)) + 1
                 if exc.transient and tries < MAX_DRAFT_ATTEMPTS:
                     ctx.store.set_flags(task.id, draft_attempts=tries)  # try again at a later tick
