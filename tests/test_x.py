@@ -329,7 +329,7 @@ def test_the_source_asks_again_at_the_reset_second_and_says_when_a_sweep_is_long
     assert len(polled.items) == 100 and polled.notices == ["more than 100 mentions: the rest next time"]
 
 
-@pytest.mark.parametrize("status, said", [(503, "X is failing"), (404, "X not reachable")])
+@pytest.mark.parametrize("status, said", [(503, "X is failing"), (502, "X is failing")])
 @responses.activate
 def test_mentions_that_fail_make_the_source_wait(status: int, said: str) -> None:
     from fte.errors import Unreachable
@@ -338,6 +338,45 @@ def test_mentions_that_fail_make_the_source_wait(status: int, said: str) -> None
                                                  "status": status})
     with pytest.raises(Unreachable, match=said):
         XSource(tweepy.Client(bearer_token="b"), "42", clock=lambda: 0.0).poll(None)
+
+
+# X's problem objects, as its API answers a path id it cannot use (docs.x.com, "Error troubleshooting").
+INVALID_ID = {"errors": [{"parameters": {"id": ["4x2"]}, "message": "The `id` query parameter value [4x2] is not valid"}],
+              "title": "Invalid Request", "detail": "One or more parameters to your request was invalid.",
+              "type": "https://api.twitter.com/2/problems/invalid-request"}
+NO_SUCH_USER = {"errors": [{"value": "42", "detail": "Could not find user with id: [42].", "title": "Not Found Error",
+                            "resource_type": "user", "parameter": "id", "resource_id": "42",
+                            "type": "https://api.twitter.com/2/problems/resource-not-found"}]}
+
+
+@pytest.mark.parametrize(("status", "body", "said"), [
+    (400, INVALID_ID, "is not valid"),
+    (404, {"title": "Not Found", "detail": "Not Found", "type": "about:blank", "status": 404}, "404 Not Found"),
+    (200, NO_SUCH_USER, "Could not find user with id: \\[42\\]"),
+])
+@responses.activate
+def test_mentions_of_an_account_x_cannot_find_say_to_check_the_user_id(status: int, body: dict, said: str) -> None:
+    """Not "not reachable": asking again is refused again, so the person is told what to fix — and a
+    200 that only carries X's not-found error is not read as "no new mentions" (the cursor stays)."""
+    from fte.errors import FteError, Unreachable
+
+    responses.get(MENTIONS, status=status, json=body)
+    with pytest.raises(FteError, match=said) as info:
+        XSource(tweepy.Client(bearer_token="b"), "42", clock=lambda: 0.0).poll(json.dumps({"since_id": "100"}))
+    assert not isinstance(info.value, Unreachable)
+    assert "check [sources.x] user_id" in str(info.value)
+
+
+@responses.activate
+def test_an_error_about_something_else_than_the_account_does_not_stop_the_mentions() -> None:
+    """X attaches errors for expansions it could not fill (a deleted author): the mentions are still read."""
+    page = mentions_page(["101"], "101")
+    page["errors"] = [{"value": "7", "detail": "Could not find tweet with referenced_tweets.id: [7].",
+                       "title": "Not Found Error", "resource_type": "tweet", "parameter": "referenced_tweets.id",
+                       "resource_id": "7", "type": "https://api.twitter.com/2/problems/resource-not-found"}]
+    responses.get(MENTIONS, json=page)
+    polled = XSource(tweepy.Client(bearer_token="b"), "42", clock=lambda: 0.0).poll(None)
+    assert [m.tweet_id for m in polled.items] == ["101"]
 
 
 @responses.activate

@@ -168,10 +168,17 @@ class XSource:
                 return Polled(list(reversed(items)), sweep(wait_until=wait_until), notices=["rate limited (429)"])
             except (tweepy.Unauthorized, tweepy.Forbidden) as exc:
                 raise FteError(f"X refused the token: {exc}") from exc
+            except (tweepy.BadRequest, tweepy.NotFound) as exc:  # asking again would be refused again
+                raise FteError(f"X refused to read the mentions of user {self.user_id} ({exc}); "
+                               "check [sources.x] user_id (the account's numeric id)") from exc
             except tweepy.TwitterServerError as exc:
                 raise Unreachable(f"X is failing: {exc}") from exc
             except tweepy.errors.TweepyException as exc:
                 raise Unreachable(f"X not reachable: {exc}") from exc
+            missing = _missing_user(resp)
+            if missing:  # a 200 whose errors say the account does not exist: the poll would read nothing, forever
+                raise FteError(f"X has no user {self.user_id} ({missing}); check [sources.x] user_id "
+                               "(the account's numeric id)")
             users = {u.id: u.username for u in (resp.includes or {}).get("users", [])}
             items += [Mention(str(t.id), users.get(t.author_id, str(t.author_id)), str(t.author_id), t.text,
                               str(t.conversation_id or t.id)) for t in (resp.data or [])]
@@ -183,6 +190,18 @@ class XSource:
                 return Polled(list(reversed(items)), json.dumps({"since_id": done} if done else {}))
         return Polled(list(reversed(items)), sweep(),
                       notices=[f"more than {self.max_pages * 100} mentions: the rest next time"])
+
+
+def _missing_user(resp: Any) -> str | None:
+    """X answers a timeline of an account that does not exist with a 200, no data, and an error of
+    ``resource_type: user`` (``{"title": "Not Found Error", "detail": "Could not find user with id:
+    [1]."}``, as the X API's problem objects are documented); what that error says, else None."""
+    if resp.data:
+        return None
+    for error in resp.errors or []:
+        if isinstance(error, dict) and error.get("resource_type") == "user":
+            return str(error.get("detail") or error.get("title") or "not found")[:200]
+    return None
 
 
 class XReplier:
