@@ -125,16 +125,23 @@ def test_an_approval_for_other_content_is_refused(trust: Trust) -> None:
 
 
 @pytest.mark.parametrize("state", ["approved", "claimed", "done", "failed"])
-def test_an_approval_of_another_presentation_than_the_note_is_refused(trust: Trust, state: str) -> None:
-    """A replayed or re-presented task: the old approval's signature still verifies, its epoch does not."""
-    note = signed(trust, state, task(epoch=1)) | {"epoch": 2}
-    assert unproven(trust, ID, state, note, None) == "its approval is of presentation 1, the note is at 2"
+@pytest.mark.parametrize(("signed_at", "note_at"), [(1, 2), (3, 2)])
+def test_an_approval_of_another_presentation_than_the_note_is_refused(trust: Trust, state: str, signed_at: int,
+                                                                      note_at: int) -> None:
+    """A replayed or re-presented task: the old approval's signature still verifies, its epoch does
+    not — nor does a newer one's under a note rolled back to an older presentation."""
+    note = signed(trust, state, task(epoch=signed_at)) | {"epoch": note_at}
+    assert unproven(trust, ID, state, note, None) == \
+        f"its approval is of presentation {signed_at}, the note is at {note_at}"
 
 
 @pytest.mark.parametrize("state", ["rejected", "expired"])
-def test_a_record_of_another_presentation_than_the_note_is_refused(trust: Trust, state: str) -> None:
-    note = signed(trust, state, task(epoch=1)) | {"epoch": 3}
-    assert unproven(trust, ID, state, note, None) == f"its {state} record is of presentation 1, the note is at 3"
+@pytest.mark.parametrize(("signed_at", "note_at"), [(1, 3), (4, 3)])
+def test_a_record_of_another_presentation_than_the_note_is_refused(trust: Trust, state: str, signed_at: int,
+                                                                   note_at: int) -> None:
+    note = signed(trust, state, task(epoch=signed_at)) | {"epoch": note_at}
+    assert unproven(trust, ID, state, note, None) == \
+        f"its {state} record is of presentation {signed_at}, the note is at {note_at}"
 
 
 def test_a_done_whose_record_is_of_another_presentation_than_its_approval_is_refused(trust: Trust) -> None:
