@@ -68,9 +68,25 @@ def signed(trust: Trust, state: str, t: Task | None = None, **kw: Any) -> dict[s
 # -- unproven: what a pulled note may assert -----------------------------------------------------------
 
 
+def fresh(text: str) -> str:
+    """``text`` as a new string object, as a parser makes it (a literal is interned: ``is`` would pass)."""
+    return "".join(list(text))
+
+
 @pytest.mark.parametrize("state", ["approved", "rejected", "expired", "claimed", "done", "failed"])
 def test_every_decided_state_signed_by_a_trusted_host_is_proven(trust: Trust, state: str) -> None:
     assert unproven(trust, ID, state, signed(trust, state), None) is None
+
+
+@pytest.mark.parametrize("state", ["approved", "rejected", "expired", "claimed", "done", "failed"])
+def test_states_and_epochs_are_compared_by_value_as_a_parsed_note_gives_them(trust: Trust, state: str) -> None:
+    """A note's state is a string its parser made and its epoch may be past the small ints Python
+    shares: compared by identity, a proven note would be refused (or an unproven one believed)."""
+    t = task(epoch=1000)
+    note = signed(trust, state, t)
+    note = note | {"epoch": int(fresh("1000")), "claimed_by": note["claimed_by"] and fresh(note["claimed_by"])}
+    assert unproven(trust, ID, fresh(state), note, None) is None
+    assert unproven(trust, ID, fresh("failed"), fields(task()), task(state=fresh("synced"))) is None
 
 
 @pytest.mark.parametrize("state", ["detected", "drafted", "synced", "pending"])
@@ -274,10 +290,11 @@ def test_an_answer_with_a_recipient_can_be_approved() -> None:
 
 
 def pending(home: Home) -> Task:
+    """A pending task, read back from the database (its state a string SQLite gave, not a literal)."""
     t = new_task(home)
     for event in ("draft", "sync", "present"):
         t = home.lifecycle.fire(t.id, event, actor="t", source="daemon")
-    return t
+    return home.store.get(t.id)
 
 
 def test_an_approval_move_signs_what_the_person_saw_and_records_where(home: Home) -> None:
