@@ -165,6 +165,43 @@ def test_a_gmail_outage_skips_the_source_and_keeps_the_cursor(home_dir) -> None:
         assert h.store.cursor("gmail") == "4" and any("busy" in e for e in report.events)
 
 
+@pytest.mark.parametrize(("answer", "said"), [
+    (ok({"id": "m1", "threadId": "t1", "labelIds": ["INBOX"], "raw": "A"}), "unreadable: Error:"),  # not base64
+    (ok({"id": "m1", "threadId": "t1", "labelIds": ["INBOX"], "snippet": "hi"}), "unreadable: KeyError:"),  # no raw
+])
+def test_a_message_that_cannot_be_read_is_skipped_said_and_the_cursor_moves(answer, said: str) -> None:  # noqa: ANN001
+    """One message fte cannot read (a reply not as documented) must not fail the poll: it would be
+    listed again at every tick and no mail after it would ever be read."""
+    svc, _http = service([
+        profile("6000"),
+        ok({"history": [{"id": "5001", "messagesAdded": [{"message": {"id": "m1", "threadId": "t1"}},
+                                                         {"message": {"id": "m2", "threadId": "t2"}}]}],
+            "historyId": "6000"}),
+        answer,
+        raw_message("m2", thread="t2"),
+    ])
+    polled = GmailSource(svc).poll("5000")
+    assert [i.gmail_id for i in polled.items] == ["m2"] and polled.cursor == "6000"
+    [(mid, why)] = polled.skipped
+    assert mid == "m1" and why.startswith(said)
+    assert polled.notices == [f"message m1 not read: {why}"]
+
+
+def test_a_mail_whose_charset_name_holds_a_nul_is_read_as_utf8() -> None:
+    """Python refuses such a codec name with ValueError (not LookupError): the mail, not the poll, pays."""
+    raw = (b"From: Ann <ann@example.com>\r\nTo: me@example.com\r\nSubject: Hi\r\nMessage-ID: <m1@x>\r\n"
+           b"Content-Type: text/plain; charset=\"utf-8\x00evil\"\r\n\r\nCaf\xc3\xa9\r\n")
+    svc, _http = service([
+        profile("6000"),
+        ok({"history": [{"id": "5001", "messagesAdded": [{"message": {"id": "m1", "threadId": "t1"}}]}],
+            "historyId": "6000"}),
+        ok({"id": "m1", "threadId": "t1", "labelIds": ["INBOX"],
+            "raw": base64.urlsafe_b64encode(raw).decode().rstrip("=")}),
+    ])
+    [item] = GmailSource(svc).poll("5000").items
+    assert item.mail.text == "Café\n" and item.mail.sender == "ann@example.com"
+
+
 def test_tokens_are_private_and_a_missing_one_is_a_clear_error(tmp_path) -> None:
     from fte.io.channels.gmail import load_service, save_token, token_path
 

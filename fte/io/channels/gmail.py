@@ -174,8 +174,13 @@ class GmailSource:
                 skipped.append((mid, "deleted before it was read"))
                 continue
             labels = set(msg.get("labelIds", []))
-            raw = base64.urlsafe_b64decode(msg["raw"] + "=" * (-len(msg["raw"]) % 4))
-            mail = parse_mail(raw)
+            try:
+                raw = base64.urlsafe_b64decode(msg["raw"] + "=" * (-len(msg["raw"]) % 4))
+                mail = parse_mail(raw)
+            except Exception as exc:  # noqa: BLE001 — one message we cannot read must not stop the others:
+                # failing the poll would list it again at every tick, and nothing after it would be read.
+                skipped.append((mid, f"unreadable: {type(exc).__name__}: {str(exc)[:200]}"))
+                continue
             if "SENT" in labels or (self._own and mail.sender == self._own):
                 skipped.append((mid, "our own mail"))
                 continue
@@ -185,6 +190,7 @@ class GmailSource:
             items.append(GmailItem(mid, msg.get("threadId", ""), mail))
         notices = [f"read the newest {len(ids)} messages (a first run, or Gmail's history of the last cursor "
                    f"expired: up to [sources.gmail] max_full_sync = {self.max_full_sync})"] if full else []
+        notices += [f"message {mid} not read: {why}" for mid, why in skipped if why.startswith("unreadable")]
         return Polled(items, cursor, skipped, notices)
 
 

@@ -131,7 +131,7 @@ def _text(msg: Message) -> str:
     charset = chosen.get_content_charset() or "utf-8"
     try:
         text = payload.decode(charset, "replace")
-    except LookupError:
+    except (LookupError, ValueError):  # an unknown charset, or one whose name holds a NUL (ValueError)
         text = payload.decode("utf-8", "replace")
     text = text.replace("\r\n", "\n")
     return re.sub(r"<[^>]+>", "", text) if chosen is html else text
