@@ -72,6 +72,13 @@ def test_new_and_cur_are_read_oldest_first_and_hidden_files_and_folders_are_not(
     assert polled.skipped == [] and polled.cursor == str(T0 + 3)
 
 
+def test_cur_is_read_when_new_is_missing(tmp_path: Path) -> None:
+    """A mail client may leave only ``cur/`` (everything read): a missing ``new/`` stops nothing."""
+    inbox = tmp_path / "inbox"
+    drop(inbox, "1.seen", mail(1), T0 + 1, sub="cur")
+    assert [m.message_id for m in MaildirSource(inbox).poll(None).items] == ["<m1@example.com>"]
+
+
 def test_files_at_the_cursor_are_read_again_and_older_ones_are_not(tmp_path: Path) -> None:
     """Two messages in the same instant: the second lands after the poll; the dedupe on Message-ID
     drops the first's second reading."""
