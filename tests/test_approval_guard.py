@@ -172,9 +172,10 @@ def test_a_record_of_another_state_is_refused(trust: Trust) -> None:
     assert unproven(trust, ID, "done", note, None) == "the signed record says 'claimed', the note says 'done'"
 
 
-def test_a_claim_names_the_host_that_signed_it(trust: Trust) -> None:
-    note = signed(trust, "claimed") | {"claimed_by": "mallory"}
-    assert unproven(trust, ID, "claimed", note, None) == "claimed by 'mallory' but signed by 'laptop'"
+@pytest.mark.parametrize("claimant", ["mallory", "desktop"])  # names that sort after and before the signer's
+def test_a_claim_names_the_host_that_signed_it(trust: Trust, claimant: str) -> None:
+    note = signed(trust, "claimed") | {"claimed_by": claimant}
+    assert unproven(trust, ID, fresh("claimed"), note, None) == f"claimed by {claimant!r} but signed by 'laptop'"
 
 
 def test_only_a_claim_is_checked_against_claimed_by(trust: Trust) -> None:
@@ -265,6 +266,8 @@ def test_a_note_that_does_not_parse_proves_nothing_and_raises_nothing(trust: Tru
 def test_a_decision_after_the_deadline_is_refused_and_at_the_deadline_is_not() -> None:
     t = task(expires_at=AT)
     check_deadline(t, AT)
+    check_deadline(t, AT - timedelta(hours=1))
+    check_deadline(t, datetime(2026, 11, 26, 9, 0, tzinfo=timezone.utc))  # the same instant, another object
     with pytest.raises(BadInput, match="passed its deadline"):
         check_deadline(t, AT + timedelta(microseconds=1))
     check_deadline(task(expires_at=None), AT + timedelta(days=3650))
