@@ -4,6 +4,7 @@ and executor contracts (tests/test_channels.py) cover the common promises."""
 
 from __future__ import annotations
 
+import ast
 import os
 from datetime import datetime, timezone
 from email import message_from_bytes
@@ -50,6 +51,18 @@ def test_the_limit_is_25_mib_and_a_larger_file_is_skipped_unread(tmp_path: Path)
     assert polled.skipped == [("2.big", "larger than 25 MiB")]
     assert polled.notices == ["'2.big' not read: larger than 25 MiB"]
     assert polled.cursor == str(T0 + 3)
+
+
+def test_a_notice_quotes_at_most_80_characters_of_a_file_name_made_visible(tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    name = "1." + "n" * 70 + "\u202e" + "x" * 60  # a bidi override in a hostile name is shown, not obeyed
+    big = drop(inbox, name, b"", T0 + 1)
+    with open(big, "r+b") as fh:
+        fh.truncate(MAX_MESSAGE_BYTES + 1)
+    [notice] = MaildirSource(inbox).poll(None).notices
+    shown = notice.removesuffix(" not read: larger than 25 MiB")
+    quoted = ast.literal_eval(shown)  # the notice holds the name's repr
+    assert "\u202e" not in quoted and len(quoted) == 80 and quoted.startswith("1." + "n" * 70)
 
 
 def test_a_file_of_exactly_the_limit_is_read(tmp_path: Path) -> None:
