@@ -45,7 +45,7 @@ def changed_lines(module: str) -> set[int]:
     """The lines of the committed ``module`` that the working tree's version changes."""
     diff = subprocess.run(["git", "diff", "-U0", "--", module], capture_output=True, text=True, check=True).stdout
     lines: set[int] = set()
-    for start, count in re.findall(r"^@@ -(\d+)(?:,(\d+))? ", diff, re.M):
+    for start, count in re.findall(r"^@@ -(\d+)(?:,(\d+))? ", diff, re.MULTILINE):
         lines.update(range(int(start), int(start) + max(int(count or 1), 1)))
     return lines
 
@@ -66,7 +66,7 @@ def covering(lines: set[int], by_line: dict[int, list[str]]) -> set[str]:
 def within_budget(tests: set[str], durations: str, budget: float) -> set[str]:
     """The fastest of ``tests`` whose summed durations stay within ``budget`` seconds (at least one)."""
     took: dict[str, float] = {}
-    for seconds, node in re.findall(r"^([0-9.]+)s (?:call|setup|teardown)\s+(\S+)$", Path(durations).read_text(), re.M):
+    for seconds, node in re.findall(r"^([0-9.]+)s (?:call|setup|teardown)\s+(\S+)$", Path(durations).read_text(), re.MULTILINE):
         took[node] = took.get(node, 0.0) + float(seconds)
     chosen: set[str] = set()
     spent = 0.0
@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     workers = ["-n", args.workers] if args.workers else []
     return subprocess.run([sys.executable, "-m", "pytest", *workers, "-x", "-q", "-p", "no:cacheprovider",
-                           "-p", "no:randomly", *selected]).returncode
+                           "-p", "no:randomly", *selected], check=False).returncode
 
 
 if __name__ == "__main__":
