@@ -102,6 +102,30 @@ def test_headers_are_unfolded_decoded_and_stripped_of_control_characters() -> No
     assert parse_mail(raw("From: a@x.example\nSubject: =?utf-8?q?a=0D=0Ab=07c?=\n")).subject == "a b c"
 
 
+@pytest.mark.parametrize("word", ["=?x-unknown?q?Caf=E9?=", "=?utf-8?b?////?=", "=?us-ascii?q?caf=E9?=",
+                                  "=?utf-8?b?A?=", "=?utf-8?b?Q?="])
+def test_an_encoded_word_that_cannot_be_decoded_is_kept_as_written(word: str) -> None:
+    """An unknown charset (LookupError), bytes its charset refuses (UnicodeDecodeError), base64
+    that does not decode (the stdlib's HeaderParseError): the subject is the encoded word itself,
+    and the mail is still read."""
+    mail = parse_mail(raw(f"From: a@x.example\nSubject: Order {word}\nMessage-ID: <m@x>\n"))
+    assert mail.subject == f"Order {word}" and mail.text == "Hello\n"
+
+
+def test_an_encoded_word_whose_charset_name_holds_a_raw_byte_is_kept_as_written() -> None:
+    """``=?ut\\x80f-8?q?hi?=``: the stdlib's CharsetError, which failed the whole mail (a Maildir
+    skipped it as unreadable; the person never saw it)."""
+    mail = parse_mail(b"From: a@x.example\r\nSubject: =?ut\x80f-8?q?hi?=\r\nMessage-ID: <m@x>\r\n\r\nHello\r\n")
+    assert mail.subject == "=?ut\ufffdf-8?q?hi?=" and mail.text == "Hello\n" and mail.sender == "a@x.example"
+
+
+def test_incoming_mail_is_a_plain_frozen_value() -> None:
+    import dataclasses
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        incoming().sender = "mallory@evil.example"  # type: ignore[misc]
+
+
 def test_a_mail_without_to_has_no_recipients_and_one_without_a_message_id_gets_one_from_its_bytes() -> None:
     data = raw("From: a@x.example\nSubject: s\n")
     mail = parse_mail(data)
@@ -137,6 +161,14 @@ def test_without_a_plain_part_the_first_html_part_is_read_without_its_tags() -> 
     assert parse_mail(data).text == "Hi there\n"
 
 
+def test_other_text_parts_are_neither_the_plain_nor_the_html_one() -> None:
+    """``text/x-vcard`` sorts after ``text/plain`` and ``text/html``: only those two types are read."""
+    data = multipart(("x-vcard", "BEGIN:VCARD\n", None), ("plain", "Hi there\n", None))
+    assert parse_mail(data).text == "Hi there\n"
+    assert parse_mail(multipart(("x-vcard", "BEGIN:VCARD\n", None))).text == ""
+    assert parse_mail(multipart(("rfc822-headers", "X: y\n", None), ("html", "<p>Hi</p>\n", None))).text == "Hi\n"
+
+
 def test_a_mail_with_no_text_part_has_an_empty_body() -> None:
     data = multipart(("plain", "only an attachment\n", "attachment"))
     assert parse_mail(data).text == ""
@@ -154,9 +186,10 @@ def test_the_body_is_decoded_with_its_charset_else_as_utf8(charset: str | None, 
     assert mail.text == f"{text}\nline two\n"
 
 
-def test_the_body_is_cut_at_the_limit() -> None:
-    mail = parse_mail(raw("From: a@x.example\n", b"x" * (MAX_TEXT + 10)))
-    assert len(mail.text) == MAX_TEXT
+def test_the_body_is_cut_at_100_000_characters() -> None:
+    assert MAX_TEXT == 100_000
+    assert len(parse_mail(raw("From: a@x.example\n", b"x" * 100_010)).text) == 100_000
+    assert len(parse_mail(raw("From: a@x.example\n", b"x" * 99_999)).text) == 99_999
 
 
 # -- writing a reply -------------------------------------------------------------------------------
@@ -178,6 +211,7 @@ def test_a_reply_carries_exactly_its_headers() -> None:
         ("Date", "Sat, 28 Nov 2026 09:30:00 +0000"), ("Message-ID", "<fte.t@example.com>"),
         ("In-Reply-To", "<m1@example.com>"), ("References", "<r1@x> <m1@example.com>"), ("X-FTE-Task", "t" * 32)]
     assert sent.get_content() == "Sure, attached.\n" and sent.get_content_charset() == "utf-8"
+    assert b"\nSubject: Re: Invoice\n" in sent.as_bytes()  # ASCII as written, not an encoded word
 
 
 def test_a_reply_without_threading_has_no_threading_headers() -> None:
@@ -198,6 +232,13 @@ def test_threading_headers_with_a_line_break_are_refused(key: str) -> None:
         reply(**{key: "<m1@example.com>\r\nBcc: victim@example.org"})
 
 
+def test_a_refusal_quotes_at_most_80_characters_of_the_value() -> None:
+    value = "<m1@example.com>\n" + "x" * 200
+    with pytest.raises(UnsafeMail) as info:
+        reply(references=value)
+    assert str(info.value).endswith(repr(value[:80]))
+
+
 @pytest.mark.parametrize("to", ["", "ann", "Ann Lee", "<>"])
 def test_a_reply_without_an_address_is_refused(to: str) -> None:
     with pytest.raises(UnsafeMail, match="no recipient address"):
@@ -205,7 +246,8 @@ def test_a_reply_without_an_address_is_refused(to: str) -> None:
 
 
 @pytest.mark.parametrize(("sender", "domain"), [
-    ("Ann Lee <ann@example.com>", "example.com"), ("ann@Example.COM", "Example.COM"), ("fte@localhost", "localhost"),
+    ("Ann Lee <ann@example.com>", "example.com"), ("ann@example.com (Ann Lee)", "example.com"),
+    ("ann@Example.COM", "Example.COM"), ("fte@localhost", "localhost"),
     ("no address here", "localhost"), ("ann@bad_domain!", "localhost"), ("", "localhost"),
     ("ann@" + "a" * 254, "localhost"), ("ann@" + "a" * 253, "a" * 253),
 ])

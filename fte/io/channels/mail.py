@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
+from email.errors import MessageError
 from email.header import Header, decode_header, make_header
 from email.mime.text import MIMEText
 from email.message import Message
@@ -90,8 +91,8 @@ def _decoded(text: str) -> str:
     reach a title, a draft or an outgoing header)."""
     try:
         text = str(make_header(decode_header(text)))
-    except (LookupError, ValueError, UnicodeDecodeError, UnicodeEncodeError):
-        pass
+    except (LookupError, ValueError, MessageError):  # an unknown or malformed charset, bad base64, bytes
+        pass  # the charset refuses (UnicodeError is a ValueError): the header as written, still encoded
     return " ".join(_CONTROL.sub(" ", text).split())
 
 
