@@ -293,6 +293,26 @@ def test_an_unsigned_state_pulled_from_the_remote_changes_nothing(net, state: st
     assert sent(net.homes["alpha"]) == [] and sent(net.homes["beta"]) == []
 
 
+@pytest.mark.parametrize(("change", "said"), [({"state": "exploded"}, "is not a lifecycle state"),
+                                              ({"kind": "Email Reply"}, "is not valid")])
+def test_a_pulled_note_that_is_not_a_task_is_refused_with_its_id_and_changes_nothing(net, change: dict,
+                                                                                    said: str) -> None:
+    """A note another device pushed with a state or kind fte does not know: an incident names the
+    task and the path (so the person can find it), the task stays where it was."""
+    [tid] = presented(net)
+    device = Device(net.remote, net.root / "device")
+    src = device.note_of(tid)
+    note = parse_note(src.read_bytes())
+    src.write_bytes(render_note(dict(note.meta, **change), note.body))
+    device.push("a note fte cannot read")
+    settle(net, rounds=2)
+    assert states(net, tid) == {"cloud": "pending", "alpha": "pending", "beta": "pending"}
+    refused = [i for i in net.runs["alpha"].home.store.incidents() if i.kind == "refused-note"]
+    assert refused, [i.kind for i in net.runs["alpha"].home.store.incidents()]
+    assert refused[0].task_id == tid and refused[0].path == src.relative_to(device.root).as_posix()
+    assert said in refused[0].detail["error"]
+
+
 def test_a_signature_from_a_host_that_is_not_trusted_is_refused(net) -> None:
     [tid] = presented(net)
     # beta no longer trusts alpha; alpha approves.
