@@ -132,6 +132,7 @@ def test_a_withdrawn_approval_pushed_again_is_refused(net) -> None:
 
 def test_a_pending_note_edited_on_another_device_is_an_edit_everywhere_and_is_what_is_signed(net) -> None:
     [tid] = presented(net)
+    before = net.runs["alpha"].home.store.get(tid).epoch
     device = Device(net.remote, net.root / "device")
     note = device.note_of(tid)
     note.write_text(note.read_text().replace("Hello", "Dear Ann", 1))
@@ -140,6 +141,7 @@ def test_a_pending_note_edited_on_another_device_is_an_edit_everywhere_and_is_wh
     for name, run in net.runs.items():
         row = run.home.store.get(tid)
         assert row.state == "pending" and "Dear Ann" in row.body, name
+        assert row.epoch == before + 1, (name, before, row.epoch)  # a new presentation, whatever the old one
         last = run.home.store.timeline(tid)[-1]
         assert last.event == "edit" and "Dear Ann" in last.detail["diff"], name
     bodies = {run.home.store.get(tid).body for run in net.runs.values()}
