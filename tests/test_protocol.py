@@ -144,6 +144,7 @@ def test_a_pending_note_edited_on_another_device_is_an_edit_everywhere_and_is_wh
         assert row.epoch == before + 1, (name, before, row.epoch)  # a new presentation, whatever the old one
         last = run.home.store.timeline(tid)[-1]
         assert last.event == "edit" and "Dear Ann" in last.detail["diff"], name
+        assert "params" not in last.detail, name  # only the body changed: the audit log says so
     bodies = {run.home.store.get(tid).body for run in net.runs.values()}
     epochs = {run.home.store.get(tid).epoch for run in net.runs.values()}
     assert len(bodies) == 1 and len(epochs) == 1
