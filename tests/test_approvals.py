@@ -240,3 +240,20 @@ def test_an_edit_is_kept_when_the_pull_reads_older_versions_of_its_note(tmp_path
     assert task.state == "pending" and "Many thanks" in task.body and "Many thanks" in path.read_text()
     assert [t.event for t in run.home.store.timeline(tid)][-1] == "edit"
     run.close()
+
+
+def test_a_live_note_the_person_deletes_is_put_back_and_said(home_dir: Path) -> None:
+    """The row is the truth: a pending note deleted in Obsidian comes back (the person rejects by a
+    move to Rejected/, not by deleting), with a ``note-deleted`` incident naming it; nothing is
+    decided."""
+    run, [tid] = pending(home_dir)
+    path = run.home.store.get(tid).note_path
+    before = run.home.vault.path(path).read_bytes()
+    run.home.vault.path(path).unlink()
+    run.tick()
+    assert run.home.vault.path(path).read_bytes() == before
+    assert run.home.store.get(tid).state == "pending"
+    [incident] = run.home.store.incidents("note-deleted")
+    assert (incident.task_id, incident.path) == (tid, path)
+    assert git(run.home.vault.root, "status", "--porcelain") == ""
+    run.close()
