@@ -257,3 +257,17 @@ def test_a_live_note_the_person_deletes_is_put_back_and_said(home_dir: Path) -> 
     assert (incident.task_id, incident.path) == (tid, path)
     assert git(run.home.vault.root, "status", "--porcelain") == ""
     run.close()
+
+
+def test_a_note_the_person_renames_in_its_folder_is_followed_not_reported(home_dir: Path) -> None:
+    """Notes are matched by id, not by name: a rename in the same folder is the task's new path
+    (no ``unexpected-move``, no copy written back under the old name)."""
+    run, [tid] = pending(home_dir)
+    old = run.home.vault.path(run.home.store.get(tid).note_path)
+    new = old.with_name("Ann asks about the invoice.md")
+    os.replace(old, new)
+    run.tick()
+    assert run.home.store.get(tid).note_path == new.relative_to(run.home.vault.root).as_posix()
+    assert run.home.store.get(tid).state == "pending" and new.exists() and not old.exists()
+    assert not run.home.store.incidents("unexpected-move")
+    run.close()
