@@ -93,6 +93,24 @@ def test_a_property_fte_owns_is_put_back_and_the_persons_stay(home_dir: Path) ->
     run.close()
 
 
+def test_a_note_whose_formatting_alone_changed_is_kept_as_the_person_wrote_it(home_dir: Path) -> None:
+    """The formatting is the person's: the same properties written another way (quoted, in flow
+    style) are neither an edit nor put back — the note stays byte for byte."""
+    drop_mail(home_dir, 1)
+    run = HostRun(home_dir)
+    run.tick()
+    [task] = run.home.store.tasks(state="pending")
+    note = run.home.vault.path(task.note_path)
+    text = note.read_text().replace("kind: email.reply", 'kind: "email.reply"')
+    text = text.replace("aliases:\n- Question 1\n", "aliases: [Question 1]\n")
+    note.write_text(text)
+    events = len(run.home.store.timeline(task.id))
+    run.tick()
+    assert note.read_text() == text
+    assert len(run.home.store.timeline(task.id)) == events and run.home.store.get(task.id).state == "pending"
+    run.close()
+
+
 def test_the_persons_text_is_not_read_as_the_original_message(home_dir: Path) -> None:
     drop_mail(home_dir, 1)
     run = HostRun(home_dir)
