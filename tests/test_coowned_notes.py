@@ -111,6 +111,27 @@ def test_a_note_whose_formatting_alone_changed_is_kept_as_the_person_wrote_it(ho
     run.close()
 
 
+def test_the_note_of_a_decided_task_is_the_persons_to_annotate(home_dir: Path) -> None:
+    """Editing the draft of a rejected reply changes nothing: no transition, no incident, the words stay."""
+    drop_mail(home_dir, 1)
+    run = HostRun(home_dir)
+    run.tick()
+    [task] = run.home.store.tasks(state="pending")
+    note = run.home.vault.path(task.note_path)
+    os.replace(note, run.home.vault.root / "Rejected" / note.name)
+    run.tick()
+    rejected = run.home.store.get(task.id)
+    assert rejected.state == "rejected"
+    note = run.home.vault.path(rejected.note_path)
+    text = note.read_text().replace("Best regards,", "Best regards, (answered by phone instead)")
+    note.write_text(text)
+    events = len(run.home.store.timeline(task.id))
+    run.tick()
+    assert run.home.store.get(task.id).state == "rejected" and len(run.home.store.timeline(task.id)) == events
+    assert not run.home.store.incidents("refused-change") and "by phone instead" in note.read_text()
+    run.close()
+
+
 def test_the_persons_text_is_not_read_as_the_original_message(home_dir: Path) -> None:
     drop_mail(home_dir, 1)
     run = HostRun(home_dir)
