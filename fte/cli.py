@@ -595,7 +595,7 @@ def _decide(home: Path, task_id: str, decision: str, reason: str | None, by: str
                            f"recorded as an edit — look at {task.note_path} again, then approve")
         check_deadline(task, h.lifecycle.clock())
         if decision == "approve":
-            task = approve_task(h.lifecycle, runner.trust, task, person, "cli", via="cli")
+            task = approve_task(h.lifecycle, runner.trust, task, person, "cli", detail={"via": "cli"})
         else:
             task = h.lifecycle.fire(task.id, "reject", actor=person, source="cli", reason=reason,
                                     changes={"last_error": f"rejected: {reason}" if reason else None})

@@ -303,7 +303,8 @@ def pending(home: Home) -> Task:
 def test_an_approval_move_signs_what_the_person_saw_and_records_where(home: Home) -> None:
     row = pending(home)
     move = approve_move(home.lifecycle, home.lifecycle.trust, row, "ann", body="Edited.\n",
-                        params={"to": "bob@example.com", "subject": "Re: x"}, path="Approved/n.md", via="move")
+                        params={"to": "bob@example.com", "subject": "Re: x"}, path="Approved/n.md",
+                        detail={"via": "move"})
     assert (move.task_id, move.event, move.actor, move.detail) == (row.id, "approve", "ann", {"via": "move"})
     assert move.changes["body"] == "Edited.\n" and move.changes["params"] == {"to": "bob@example.com",
                                                                              "subject": "Re: x"}

@@ -271,3 +271,22 @@ def test_a_note_the_person_renames_in_its_folder_is_followed_not_reported(home_d
     assert run.home.store.get(tid).state == "pending" and new.exists() and not old.exists()
     assert not run.home.store.incidents("unexpected-move")
     run.close()
+
+
+def test_an_approval_of_an_edited_draft_records_what_the_person_changed(home_dir: Path) -> None:
+    """The edit and the move in one look: the approve transition carries the diff (whichever way
+    the new text sorts) and the parameters before and after."""
+    run, [tid] = pending(home_dir)
+    note = run.home.vault.path(run.home.store.get(tid).note_path)
+    text = note.read_text()
+    edited = text.replace("Hello Ann,", "Zoe here, Ann —", 1).replace("to: ann@example.com", "to: zoe@example.com")
+    assert edited.count("Zoe here") == 1 and "zoe@example.com" in edited
+    note.write_text(edited)
+    move(run, tid, "Approved")
+    run.runner.sync_in(TickReport())
+    run.runner.work_tree(TickReport())
+    last = run.home.store.timeline(tid)[-1]
+    assert last.event == "approve" and "+Zoe here, Ann —" in last.detail["diff"]
+    assert last.detail["params"]["before"]["to"] == "ann@example.com"
+    assert last.detail["params"]["after"]["to"] == "zoe@example.com"
+    run.close()

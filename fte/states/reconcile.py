@@ -525,7 +525,7 @@ class Reconciler:
         if fields["params"] != (row.params or {}):
             detail["params"] = {"before": row.params, "after": fields["params"]}
         self._approvals.append(approve_move(self.lifecycle, self.trust, row, self.person,
-                                            body=fields["body"], params=fields["params"], path=path, **detail))
+                                            body=fields["body"], params=fields["params"], path=path, detail=detail))
         return {path}
 
 
@@ -595,18 +595,23 @@ def check_sendable(row: Task) -> None:
 
 def approve(
     lifecycle: Lifecycle, trust: Trust, row: Task, person: str, source: str, *,
-    body: str | None = None, params: dict[str, Any] | None = None, path: str | None = None, **detail: Any,
+    body: str | None = None, params: dict[str, Any] | None = None, path: str | None = None,
+    detail: dict[str, Any] | None = None,
 ) -> Task:
-    """Approve ``row`` with a signed record over exactly the body and parameters given (or the row's)."""
-    move = approve_move(lifecycle, trust, row, person, body=body, params=params, path=path, **detail)
+    """Approve ``row`` with a signed record over exactly the body and parameters given (or the row's);
+    ``detail`` goes to the audit log's transition."""
+    move = approve_move(lifecycle, trust, row, person, body=body, params=params, path=path, detail=detail)
     return lifecycle.fire(row.id, "approve", actor=person, source=source, changes=move.changes, **move.detail)
 
 
 def approve_move(
     lifecycle: Lifecycle, trust: Trust, row: Task, person: str, *,
-    body: str | None = None, params: dict[str, Any] | None = None, path: str | None = None, **detail: Any,
+    body: str | None = None, params: dict[str, Any] | None = None, path: str | None = None,
+    detail: dict[str, Any] | None = None,
 ) -> Move:
-    """The ``approve`` transition for ``row``, with its signed record, ready to fire."""
+    """The ``approve`` transition for ``row``, with its signed record, ready to fire. ``detail`` is a
+    dict, not keywords: it holds ``params`` (before and after) when the person changed them, which
+    as a keyword collided with the parameters being approved (a TypeError at every tick)."""
     if row.state != "pending":
         raise BadInput(f"task {row.short_id} is already decided ({row.state})" if row.state in
                        ("approved", "claimed", "done", "failed", "rejected", "expired") else
@@ -620,4 +625,4 @@ def approve_move(
     changes: dict[str, Any] = {"body": probe.body, "params": probe.params, "approval": record, "last_error": None}
     if path is not None:
         changes["note_path"] = path
-    return Move(row.id, "approve", changes=changes, detail=detail, actor=person)
+    return Move(row.id, "approve", changes=changes, detail=dict(detail or {}), actor=person)
