@@ -132,6 +132,23 @@ def test_the_note_of_a_decided_task_is_the_persons_to_annotate(home_dir: Path) -
     run.close()
 
 
+def test_a_deadline_changed_in_the_note_is_put_back(home_dir: Path) -> None:
+    """``expires`` is fte's: written later in the note, it is put back at the next look (a later
+    deadline is not the person's to set by typing; nothing was signed with it)."""
+    drop_mail(home_dir, 1)
+    run = HostRun(home_dir)
+    run.tick()
+    [task] = run.home.store.tasks(state="pending")
+    note = run.home.vault.path(task.note_path)
+    original = parse_note(note.read_bytes()).meta["expires"]
+    text = note.read_text()
+    note.write_text(text.replace(f"expires: {original}", "expires: 2099-01-01T00:00"))
+    run.tick()
+    assert parse_note(note.read_bytes()).meta["expires"] == original
+    assert run.home.store.get(task.id).expires_at == task.expires_at and run.home.store.get(task.id).state == "pending"
+    run.close()
+
+
 def test_the_persons_text_is_not_read_as_the_original_message(home_dir: Path) -> None:
     drop_mail(home_dir, 1)
     run = HostRun(home_dir)
