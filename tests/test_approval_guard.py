@@ -288,6 +288,12 @@ def test_an_action_that_answers_no_one_needs_no_recipient(kind: str) -> None:
     check_sendable(task(kind=kind, params={}))
 
 
+@pytest.mark.parametrize("to", [["ann@example.com", "bob@example.com"], 5, {"a": 1}, True])
+def test_a_recipient_that_is_not_text_cannot_be_approved(to: object) -> None:
+    with pytest.raises(BadInput, match="'to' must be one address as text"):
+        check_sendable(task(params={"to": to, "subject": "Re: x"}))
+
+
 def test_an_answer_with_a_recipient_can_be_approved() -> None:
     check_sendable(task(kind="whatsapp.reply", params={"to": "+15551234567"}))
 

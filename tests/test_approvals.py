@@ -290,3 +290,18 @@ def test_an_approval_of_an_edited_draft_records_what_the_person_changed(home_dir
     assert last.detail["params"]["before"]["to"] == "ann@example.com"
     assert last.detail["params"]["after"]["to"] == "zoe@example.com"
     run.close()
+
+
+def test_a_move_that_would_approve_a_list_of_recipients_is_refused_and_undone(home_dir: Path) -> None:
+    """Typed as a YAML list, ``to`` would be approved and fail at the send: refused at the move,
+    said, the note put back where it was — the person corrects it and approves again."""
+    run, [tid] = pending(home_dir)
+    note = run.home.vault.path(run.home.store.get(tid).note_path)
+    note.write_text(note.read_text().replace("to: ann@example.com", "to: [ann@example.com, bob@example.com]"))
+    moved = move(run, tid, "Approved")
+    run.tick()
+    assert run.home.store.get(tid).state == "pending" and not moved.exists() and note.exists()
+    assert any("must be one address as text" in str(i.detail) for i in run.home.store.incidents("refused-change"))
+    assert outbox(home_dir) == []
+    run.close()
+

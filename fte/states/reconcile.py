@@ -587,8 +587,14 @@ ADDRESSED = frozenset({"email.reply", "x.reply", "whatsapp.reply"})
 
 
 def check_sendable(row: Task) -> None:
-    """An answer with no recipient cannot be approved: the person is asked to add one or reject it."""
-    if row.kind in ADDRESSED and not str((row.params or {}).get("to") or "").strip():
+    """An answer with no recipient cannot be approved: the person is asked to add one or reject it.
+    A recipient is one address as text: a list or a number typed into the note would be approved
+    and then fail at the send."""
+    to = (row.params or {}).get("to")
+    if row.kind in ADDRESSED and to is not None and not isinstance(to, str):
+        raise BadInput(f"task {row.short_id}: 'to' must be one address as text, not {type(to).__name__} "
+                       f"{str(to)[:80]!r}. Correct the note's 'to' property first, or reject it")
+    if row.kind in ADDRESSED and not str(to or "").strip():
         raise BadInput(f"task {row.short_id} has no recipient (the message had no usable sender address): nothing "
                        "can be sent. Add a 'to' property to the note first, or reject it")
 
