@@ -150,6 +150,6 @@ def test_a_reply_without_a_recipient_is_refused_and_nothing_is_delivered(tmp_pat
 
 
 def test_a_key_names_a_file_that_stays_in_its_folder() -> None:
-    assert maildir_name("<fte.abc@example.com>") == "fte-fte.abc@example.com".replace("@", "_")
+    assert maildir_name("<fte.abc@example.com>") == "fte-fte.abc_example.com"
     assert maildir_name("<../../etc/passwd>") == "fte-.._.._etc_passwd"
     assert "/" not in maildir_name("<a/b\\c:d>") and ":" not in maildir_name("<a:2,S>")
