@@ -3,7 +3,7 @@ may assert (``unproven``), which version of a note counts as a decision at a mer
 (``merge_evidence``), and the checks every approval passes (``check_deadline``,
 ``check_sendable``, ``approve_move``). The protocol tests drive the same code through real hosts
 and git; these name each refusal's reason, so a guard that goes missing fails here by name
-(docs/protocol.md, "Every host signs what it asserts")."""
+(docs/protocol.md, "What each transition needs" and "Pulled notes")."""
 
 from __future__ import annotations
 
