@@ -11,12 +11,22 @@ import time
 from pathlib import Path
 
 from fte.io.vault.notes import parse_note, person_parts, render_task, split_body
+from fte.models.tables import Task
 
 from conftest import set_debounce
 from hosts import HostRun, drop_mail
 
 PERSONAL = "reason: too expensive\n"
 THEIR_TEXT = "My own note: call Dana first."
+
+
+def presented(home_dir: Path) -> tuple[HostRun, Task, Path]:
+    """One mail, ticked until its note waits in ``Pending_Approval/``: the host, the task, its note."""
+    drop_mail(home_dir, 1)
+    run = HostRun(home_dir)
+    run.tick()
+    [task] = run.home.store.tasks(state="pending")
+    return run, task, run.home.vault.path(task.note_path)
 
 
 def add_personal(note: Path) -> None:
@@ -79,11 +89,7 @@ def test_what_the_person_adds_survives_a_running_daemon_and_reason_is_recorded(h
 
 
 def test_a_property_fte_owns_is_put_back_and_the_persons_stay(home_dir: Path) -> None:
-    drop_mail(home_dir, 1)
-    run = HostRun(home_dir)
-    run.tick()
-    [task] = run.home.store.tasks(state="pending")
-    note = run.home.vault.path(task.note_path)
+    run, task, note = presented(home_dir)
     add_personal(note)
     note.write_text(note.read_text().replace("state: pending", "state: done"))  # not the person's to say
     run.tick()
@@ -96,11 +102,7 @@ def test_a_property_fte_owns_is_put_back_and_the_persons_stay(home_dir: Path) ->
 def test_a_note_whose_formatting_alone_changed_is_kept_as_the_person_wrote_it(home_dir: Path) -> None:
     """The formatting is the person's: the same properties written another way (quoted, in flow
     style) are neither an edit nor put back — the note stays byte for byte."""
-    drop_mail(home_dir, 1)
-    run = HostRun(home_dir)
-    run.tick()
-    [task] = run.home.store.tasks(state="pending")
-    note = run.home.vault.path(task.note_path)
+    run, task, note = presented(home_dir)
     text = note.read_text().replace("kind: email.reply", 'kind: "email.reply"')
     text = text.replace("aliases:\n- Question 1\n", "aliases: [Question 1]\n")
     note.write_text(text)
@@ -113,11 +115,7 @@ def test_a_note_whose_formatting_alone_changed_is_kept_as_the_person_wrote_it(ho
 
 def test_the_note_of_a_decided_task_is_the_persons_to_annotate(home_dir: Path) -> None:
     """Editing the draft of a rejected reply changes nothing: no transition, no incident, the words stay."""
-    drop_mail(home_dir, 1)
-    run = HostRun(home_dir)
-    run.tick()
-    [task] = run.home.store.tasks(state="pending")
-    note = run.home.vault.path(task.note_path)
+    run, task, note = presented(home_dir)
     os.replace(note, run.home.vault.root / "Rejected" / note.name)
     run.tick()
     rejected = run.home.store.get(task.id)
@@ -135,11 +133,7 @@ def test_the_note_of_a_decided_task_is_the_persons_to_annotate(home_dir: Path) -
 def test_a_deadline_changed_in_the_note_is_put_back(home_dir: Path) -> None:
     """``expires`` is fte's: written later in the note, it is put back at the next look (a later
     deadline is not the person's to set by typing; nothing was signed with it)."""
-    drop_mail(home_dir, 1)
-    run = HostRun(home_dir)
-    run.tick()
-    [task] = run.home.store.tasks(state="pending")
-    note = run.home.vault.path(task.note_path)
+    run, task, note = presented(home_dir)
     original = parse_note(note.read_bytes()).meta["expires"]
     text = note.read_text()
     note.write_text(text.replace(f"expires: {original}", "expires: 2099-01-01T00:00"))
@@ -150,11 +144,7 @@ def test_a_deadline_changed_in_the_note_is_put_back(home_dir: Path) -> None:
 
 
 def test_the_persons_text_is_not_read_as_the_original_message(home_dir: Path) -> None:
-    drop_mail(home_dir, 1)
-    run = HostRun(home_dir)
-    run.tick()
-    [task] = run.home.store.tasks(state="pending")
-    note = run.home.vault.path(task.note_path)
+    run, task, note = presented(home_dir)
     add_personal(note)
     parsed = parse_note(note.read_bytes())
     draft, original = split_body(parsed.body, parsed.meta["title"])
@@ -170,11 +160,7 @@ def test_an_edit_waits_while_the_person_types_and_is_read_once_they_stop(home_di
     """Deterministic (file times set by hand): an in-place edit younger than ``[notes] debounce``
     is left alone — no event, no rewrite — and read as one edit once it is older."""
     set_debounce(home_dir, 60)
-    drop_mail(home_dir, 1)
-    run = HostRun(home_dir)
-    run.tick()
-    [task] = run.home.store.tasks(state="pending")
-    note = run.home.vault.path(task.note_path)
+    run, task, note = presented(home_dir)
     typed = note.read_text().replace("Hello Ann,", "Hello Ann, about your question:")
     note.write_text(typed)
     run.tick()
@@ -193,11 +179,7 @@ def test_an_edit_waits_while_the_person_types_and_is_read_once_they_stop(home_di
 
 def test_a_move_right_after_an_edit_is_a_decision_at_once_with_the_edit(home_dir: Path) -> None:
     set_debounce(home_dir, 60)
-    drop_mail(home_dir, 1)
-    run = HostRun(home_dir)
-    run.tick()
-    [task] = run.home.store.tasks(state="pending")
-    note = run.home.vault.path(task.note_path)
+    run, task, note = presented(home_dir)
     note.write_text(note.read_text().replace("Hello Ann,", "Dear Ann,"))
     note.rename(run.home.vault.root / "Approved" / note.name)  # moved within the debounce
     run.tick()
