@@ -20,6 +20,12 @@ from fakes.gmail import (BACKEND_ERROR, DAILY_LIMIT, INTERNAL_ERROR, INVALID_GRA
                          USER_RATE_LIMITED, DeadHttp, authorized_user, ok, profile, raw_message, service)
 
 
+def history_added(*ids: str, history_id: str = "6000"):  # noqa: ANN201
+    """``history.list``'s answer: one history record adding these messages (thread ``t`` + the id's digits)."""
+    added = [{"message": {"id": mid, "threadId": "t" + mid.lstrip("m")}} for mid in ids]
+    return ok({"history": [{"id": "5001", "messagesAdded": added}], "historyId": history_id})
+
+
 def query(http, i: int) -> dict[str, list[str]]:
     return parse_qs(urlparse(http.request_sequence[i][0]).query)
 
@@ -174,9 +180,7 @@ def test_a_message_that_cannot_be_read_is_skipped_said_and_the_cursor_moves(answ
     listed again at every tick and no mail after it would ever be read."""
     svc, _http = service([
         profile("6000"),
-        ok({"history": [{"id": "5001", "messagesAdded": [{"message": {"id": "m1", "threadId": "t1"}},
-                                                         {"message": {"id": "m2", "threadId": "t2"}}]}],
-            "historyId": "6000"}),
+        history_added("m1", "m2"),
         answer,
         raw_message("m2", thread="t2"),
     ])
@@ -193,8 +197,7 @@ def test_a_mail_whose_charset_name_holds_a_nul_is_read_as_utf8() -> None:
            b"Content-Type: text/plain; charset=\"utf-8\x00evil\"\r\n\r\nCaf\xc3\xa9\r\n")
     svc, _http = service([
         profile("6000"),
-        ok({"history": [{"id": "5001", "messagesAdded": [{"message": {"id": "m1", "threadId": "t1"}}]}],
-            "historyId": "6000"}),
+        history_added("m1"),
         ok({"id": "m1", "threadId": "t1", "labelIds": ["INBOX"],
             "raw": base64.urlsafe_b64encode(raw).decode().rstrip("=")}),
     ])
@@ -217,9 +220,7 @@ def test_a_message_deleted_before_it_was_read_is_skipped_and_the_cursor_moves() 
     list it again at every tick, and nothing after it would ever be read."""
     svc, _http = service([
         profile("6000"),
-        ok({"history": [{"id": "5001", "messagesAdded": [{"message": {"id": "m1", "threadId": "t1"}},
-                                                         {"message": {"id": "m2", "threadId": "t2"}}]}],
-            "historyId": "6000"}),
+        history_added("m1", "m2"),
         NOT_FOUND,
         raw_message("m2", thread="t2"),
     ])
@@ -345,8 +346,7 @@ def test_a_message_gmail_fails_to_give_is_not_skipped_the_poll_waits(home_dir) -
     """Only a 404 means "deleted": a 503 on messages.get must not skip the message (it would be lost)."""
     svc, _http = service([
         profile("6000"),
-        ok({"history": [{"id": "5001", "messagesAdded": [{"message": {"id": "m1", "threadId": "t1"}}]}],
-            "historyId": "6000"}),
+        history_added("m1"),
         BACKEND_ERROR,
     ])
     with pytest.raises(Unreachable):
