@@ -590,11 +590,13 @@ def check_sendable(row: Task) -> None:
     """An answer with no recipient cannot be approved: the person is asked to add one or reject it.
     A recipient is one address as text: a list or a number typed into the note would be approved
     and then fail at the send."""
+    if row.kind not in ADDRESSED:
+        return
     to = (row.params or {}).get("to")
-    if row.kind in ADDRESSED and to is not None and not isinstance(to, str):
+    if to is not None and not isinstance(to, str):
         raise BadInput(f"task {row.short_id}: 'to' must be one address as text, not {type(to).__name__} "
                        f"{str(to)[:80]!r}. Correct the note's 'to' property first, or reject it")
-    if row.kind in ADDRESSED and not str(to or "").strip():
+    if not (to or "").strip():
         raise BadInput(f"task {row.short_id} has no recipient (the message had no usable sender address): nothing "
                        "can be sent. Add a 'to' property to the note first, or reject it")
 
@@ -616,8 +618,7 @@ def approve_move(
     detail: dict[str, Any] | None = None,
 ) -> Move:
     """The ``approve`` transition for ``row``, with its signed record, ready to fire. ``detail`` is a
-    dict, not keywords: it holds ``params`` (before and after) when the person changed them, which
-    as a keyword collided with the parameters being approved (a TypeError at every tick)."""
+    dict, not keywords: it may hold ``params`` (before and after), the name of an argument here."""
     if row.state != "pending":
         raise BadInput(f"task {row.short_id} is already decided ({row.state})" if row.state in
                        ("approved", "claimed", "done", "failed", "rejected", "expired") else
