@@ -132,6 +132,7 @@ def _emit_json(data: Any) -> None:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="fte")
 @click.option("--home", type=click.Path(file_okay=False), default=None, help="The host's home folder (also $FTE_HOME).")
+@handle_errors
 def cli(home: str | None) -> None:
     """fte — a personal digital employee.
 
@@ -139,6 +140,9 @@ def cli(home: str | None) -> None:
     approved by moving a note in your Obsidian vault. Each host keeps its tasks in its own SQLite
     database; the vault, synced with git, is the protocol between hosts.
     """
+    from fte.clock import start_clock
+
+    start_clock()  # FTE_CLOCK, read once per command (docs/settings.md, "Environment")
 
 
 @cli.command()

@@ -2,7 +2,7 @@
 
 Each check says ``ok``, ``warn`` (works, but look at it) or ``fail`` (fte will not do its job), with
 what was found and, when something is wrong, the command or edit that fixes it. Checks in order:
-settings, secrets, role, database, vault, remote, keys, channels, Odoo. When the settings cannot be
+settings, clock, secrets, role, database, vault, remote, keys, channels, Odoo. When the settings cannot be
 read nothing else can be checked. ``offline`` skips the two that reach the network (the remote and
 Odoo's login).
 """
@@ -46,7 +46,7 @@ def diagnose(home: Path, offline: bool = False) -> list[Check]:
         return [Check("settings", FAIL, str(exc), "edit fte.toml (every setting: docs/settings.md)")]
     found = [Check("settings", OK, f"{settings.role} host {settings.agent!r}, vault {settings.vault}")]
     steps: list[Callable[[Settings, bool], Iterator[Check]]] = [
-        _secrets, _role, _database, _vault, _remote, _keys, _channels, _odoo]
+        _clock, _secrets, _role, _database, _vault, _remote, _keys, _channels, _odoo]
     for step in steps:
         try:
             found.extend(step(settings, offline))
@@ -55,6 +55,16 @@ def diagnose(home: Path, offline: bool = False) -> list[Check]:
         except Exception as exc:  # noqa: BLE001 — a library's own error (a bad token file…): still a finding
             found.append(Check(step.__name__.strip("_"), FAIL, f"{type(exc).__name__}: {exc}"[:500]))
     return found
+
+
+def _clock(_settings: Settings, _offline: bool) -> Iterator[Check]:
+    from fte.clock import CLOCK_ENV, clock_pinned, iso, utcnow
+
+    if clock_pinned() is None:
+        yield Check("clock", OK, f"the system clock: {iso(utcnow())}")
+    else:  # deadlines, expiry and the audit log follow it: fine in a test, never on a working host
+        yield Check("clock", WARN, f"{CLOCK_ENV} sets this command's clock: {iso(utcnow())}",
+                    f"unset {CLOCK_ENV} to use the system clock")
 
 
 def _secrets(settings: Settings, _offline: bool) -> Iterator[Check]:

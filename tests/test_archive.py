@@ -12,15 +12,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from fte.cli import cli
 from fte.errors import NoteError
 from fte.io.vault.archive import entry_of_note, parse_archive, render_archive
 from fte.io.vault.notes import render_task
 from fte.models.tables import Task
 
-from conftest import FakeClock
+from conftest import FakeClock, fte_cli
 from hosts import HostRun, bare_remote, drop_mail, git, make_host
 
 MAY = datetime(2026, 5, 12, 9, 0, tzinfo=timezone.utc)
@@ -102,12 +100,12 @@ def test_finished_notes_of_an_old_month_leave_the_tree_and_come_back_byte_for_by
     assert not (vault / "Done" / "2026-05").exists()
     assert not run.home.store.incidents("note-deleted")
     run.close()
-    shown = CliRunner().invoke(cli, ["show", ids[0], "--json", "--home", str(home_dir)])
+    shown = fte_cli("show", ids[0], "--json", "--home", str(home_dir))
     assert shown.exit_code == 0 and json.loads(shown.output)["note"] == "Archive/2026-05.md"
     # Restore: the exact bytes where they were; the entry leaves the archive; never archived again.
     name = done[0].name  # the note with the person's remark
     tid = next(t for t in ids if name.endswith(f"-{t[:8]}.md"))
-    r = CliRunner().invoke(cli, ["archive", "restore", tid[:8], "--home", str(home_dir)])
+    r = fte_cli("archive", "restore", tid[:8], "--home", str(home_dir))
     assert r.exit_code == 0, r.output
     assert (vault / "Done" / "2026-05" / name).read_bytes() == before[name]
     assert tid not in parse_archive((vault / "Archive" / "2026-05.md").read_bytes())
@@ -136,6 +134,7 @@ def test_a_crash_in_the_middle_of_a_month_resumes_and_loses_nothing(home_dir: Pa
     ids = done_in_may(home_dir, 3, clock)
     vault = home_dir / "vault"
     notes = {p.name: p.read_bytes() for p in (vault / "Done" / "2026-05").iterdir()}
+    clock.now = datetime(2026, 9, 1, 0, 1, tzinfo=timezone.utc)  # May is three months past
     env = {**os.environ, "FTE_CRASHPOINT": point}
     crashed = subprocess.run([sys.executable, "-m", "fte", "archive", "run", "--home", str(home_dir)],
                              env=env, capture_output=True, text=True)
@@ -285,6 +284,6 @@ def test_a_forged_archive_entry_cannot_restore_a_note_into_approved(home_dir: Pa
     text = archive.read_text()
     was = parse_archive(archive.read_bytes())[tid].path
     archive.write_text(text.replace(f"- was: `{was}`", f"- was: `Approved/{Path(was).name}`"))
-    r = CliRunner().invoke(cli, ["archive", "restore", tid, "--home", str(home_dir)])
+    r = fte_cli("archive", "restore", tid, "--home", str(home_dir), code=2)
     assert r.exit_code == 2 and "refused" in r.output
     assert not list((home_dir / "vault" / "Approved").glob("*.md"))

@@ -6,14 +6,12 @@ import json
 import statistics
 from datetime import timedelta
 
-from click.testing import CliRunner
 
 from fte.audit import export
-from fte.cli import cli
 from fte.models.readonly import run_query
 from fte.report import briefing_path, figures, render
 
-from conftest import new_task
+from conftest import fte_cli, new_task
 
 WAITS = {"a": 2, "b": 5, "c": 1}  # hours each decision waits
 
@@ -73,12 +71,12 @@ def test_views_answer_with_the_numbers_of_the_lifecycle(home, clock) -> None:
 
 def test_named_queries_from_the_command_line(home, clock) -> None:
     fill(home, clock)
-    listing = CliRunner().invoke(cli, ["sql", "--list", "--home", str(home.settings.home)])
+    listing = fte_cli("sql", "--list", "--home", str(home.settings.home))
     assert "approval-latency" in listing.output and "failures" in listing.output
-    r = CliRunner().invoke(cli, ["sql", "approval-latency", "--json", "--home", str(home.settings.home)])
+    r = fte_cli("sql", "approval-latency", "--json", "--home", str(home.settings.home))
     rows = json.loads(r.output)
     assert [round(x["seconds_waited"] / 3600) for x in rows] == [5, 2, 1]
-    r = CliRunner().invoke(cli, ["sql", "failures", "--csv", "--home", str(home.settings.home)])
+    r = fte_cli("sql", "failures", "--csv", "--home", str(home.settings.home))
     assert r.output.splitlines()[1].startswith("smtp down,email.reply,1,")
 
 
@@ -116,5 +114,5 @@ def test_briefing_gives_the_weeks_numbers(home, clock) -> None:
     assert "the median decision took 2.0 h" in text
     assert "smtp down" in text and "```mermaid" in text and "Odoo is not configured" in text
     assert briefing_path(now) == "Briefings/2026-11-23_Monday_Briefing.md"  # the Monday of that week
-    r = CliRunner().invoke(cli, ["report", "--home", str(home.settings.home)])
+    r = fte_cli("report", "--home", str(home.settings.home))
     assert r.exit_code == 0 and "Monday_Briefing.md" in r.output

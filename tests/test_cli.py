@@ -9,12 +9,11 @@ from pathlib import Path
 
 import click
 import pytest
-from click.testing import CliRunner
 
 from fte.cli import cli
 from fte.home import open_home
 
-from conftest import new_task
+from conftest import fte_cli, new_task
 
 
 def all_commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
@@ -28,7 +27,7 @@ def all_commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple
 
 @pytest.mark.parametrize("path", [()] + all_commands(cli), ids=lambda p: " ".join(p) or "fte")
 def test_every_command_has_help(path: tuple[str, ...]) -> None:
-    result = CliRunner().invoke(cli, [*path, "--help"])
+    result = fte_cli(*path, "--help")
     assert result.exit_code == 0
     assert "Usage:" in result.output
     cmd: click.Command = cli
@@ -37,45 +36,42 @@ def test_every_command_has_help(path: tuple[str, ...]) -> None:
     assert cmd.help and len(cmd.help.strip()) > 20, f"{path} needs real help text"
 
 
-def run(*args: str) -> "click.testing.Result":
-    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
-
 
 def test_init_then_status_json(tmp_path: Path) -> None:
     home = tmp_path / "h"
-    r = run("init", "--role", "local", "--agent", "desk", "--home", str(home))
+    r = fte_cli("init", "--role", "local", "--agent", "desk", "--home", str(home))
     assert r.exit_code == 0, r.output
-    r = run("status", "--json", "--home", str(home))
+    r = fte_cli("status", "--json", "--home", str(home))
     data = json.loads(r.output)
     assert data["role"] == "local" and data["agent"] == "desk" and data["tasks"] == 0
     assert data["schema"] and set(data["counts"]) >= {"pending", "done"}
     assert (home / "vault" / ".git").is_dir() and (home / "vault" / "Pending_Approval").is_dir()
     assert (home / ".env").stat().st_mode & 0o777 == 0o600
     assert (home / "host.key").stat().st_mode & 0o777 == 0o600 and not (home / "approval.key").exists()
-    keys = json.loads(run("keys", "list", "--json", "--home", str(home)).output)
+    keys = json.loads(fte_cli("keys", "list", "--json", "--home", str(home)).output)
     assert [k["agent"] for k in keys] == ["desk"] and keys[0]["this_host"]
 
 
 def test_init_twice_is_refused(home_dir: Path) -> None:
-    r = CliRunner().invoke(cli, ["init", "--home", str(home_dir)])
+    r = fte_cli("init", "--home", str(home_dir), code=2)
     assert r.exit_code == 2 and "already an fte home" in r.output
 
 
 def test_fte_home_environment_variable(home_dir: Path) -> None:
-    r = CliRunner().invoke(cli, ["status", "--json"], env={"FTE_HOME": str(home_dir)})
+    r = fte_cli("status", "--json", env={"FTE_HOME": str(home_dir)})
     assert r.exit_code == 0 and json.loads(r.output)["home"] == str(home_dir.resolve())
 
 
 def test_not_a_home_is_bad_input(tmp_path: Path) -> None:
-    r = CliRunner().invoke(cli, ["status", "--home", str(tmp_path)])
+    r = fte_cli("status", "--home", str(tmp_path), code=2)
     assert r.exit_code == 2 and "not an fte home" in r.output
 
 
 def test_bad_usage_exits_2(home_dir: Path) -> None:
-    assert CliRunner().invoke(cli, ["tasks", "--state", "nope", "--home", str(home_dir)]).exit_code == 2
-    assert CliRunner().invoke(cli, ["no-such-command"]).exit_code == 2
-    assert CliRunner().invoke(cli, ["init", "--role", "boss"]).exit_code == 2
-    r = CliRunner().invoke(cli, ["show", "zzzz", "--home", str(home_dir)])
+    fte_cli("tasks", "--state", "nope", "--home", str(home_dir), code=2)
+    fte_cli("no-such-command", code=2)
+    fte_cli("init", "--role", "boss", code=2)
+    r = fte_cli("show", "zzzz", "--home", str(home_dir), code=2)
     assert r.exit_code == 2 and "no task" in r.output
 
 
@@ -83,14 +79,14 @@ def test_tasks_and_show(home_dir: Path) -> None:
     with open_home(home_dir) as h:
         task = new_task(h, title="Where is my invoice?")
         h.lifecycle.fire(task.id, "draft", actor="template", source="daemon", changes={"body": "Here."})
-    r = run("tasks", "--json", "--home", str(home_dir))
+    r = fte_cli("tasks", "--json", "--home", str(home_dir))
     [row] = json.loads(r.output)
     assert row["id"] == task.id and row["state"] == "drafted"
-    assert run("tasks", "--state", "pending", "--json", "--home", str(home_dir)).output.strip() == "[]"
-    r = run("show", task.id[:8], "--json", "--home", str(home_dir))
+    assert fte_cli("tasks", "--state", "pending", "--json", "--home", str(home_dir)).output.strip() == "[]"
+    r = fte_cli("show", task.id[:8], "--json", "--home", str(home_dir))
     shown = json.loads(r.output)
     assert shown["body"] == "Here." and [t["event"] for t in shown["timeline"]] == ["detect", "draft"]
-    r = run("show", task.id[:8], "--home", str(home_dir))
+    r = fte_cli("show", task.id[:8], "--home", str(home_dir))
     assert "detected → drafted" in r.output and "Where is my invoice?" in r.output
 
 
@@ -124,7 +120,7 @@ def test_sql_refuses_writes(home_dir: Path, query: str, limit: list[str]) -> Non
         new_task(h)
     db = home_dir / "fte.db"
     before = _fingerprint(db)
-    r = CliRunner().invoke(cli, ["sql", query, *limit, "--home", str(home_dir)])
+    r = fte_cli("sql", query, *limit, "--home", str(home_dir), code=2)
     assert r.exit_code == 2, r.output
     assert r.output.startswith("fte: ") and len(r.output.strip().splitlines()) == 1
     assert _fingerprint(db) == before
@@ -136,22 +132,22 @@ def test_a_named_query_shows_the_newest_rows_and_says_when_it_cut(home_dir: Path
     with open_home(home_dir) as h:
         for i in range(3):
             new_task(h, ref=f"<limit-{i}@x>")
-    r = CliRunner().invoke(cli, ["sql", "timeline", "--json", "--limit", "2", "--home", str(home_dir)])
+    r = fte_cli("sql", "timeline", "--json", "--limit", "2", "--home", str(home_dir))
     assert r.exit_code == 0 and len(json.loads(r.stdout)) == 2
     assert "the first 2 rows; --limit 0 for all" in r.stderr
-    whole = CliRunner().invoke(cli, ["sql", "timeline", "--json", "--limit", "0", "--home", str(home_dir)])
+    whole = fte_cli("sql", "timeline", "--json", "--limit", "0", "--home", str(home_dir))
     assert len(json.loads(whole.stdout)) == 3 and not whole.stderr
-    assert len(json.loads(run("sql", "timeline", "--json", "--home", str(home_dir)).stdout)) == 3
+    assert len(json.loads(fte_cli("sql", "timeline", "--json", "--home", str(home_dir)).stdout)) == 3
 
 
 def test_sql_reads_in_three_formats(home_dir: Path) -> None:
     with open_home(home_dir) as h:
         new_task(h)
     q = "SELECT event, to_state FROM transitions"
-    assert json.loads(run("sql", q, "--json", "--home", str(home_dir)).output) == [{"event": "detect", "to_state": "detected"}]
-    assert run("sql", q, "--csv", "--home", str(home_dir)).output.splitlines() == ["event,to_state", "detect,detected"]
-    assert "detect" in run("sql", q, "--home", str(home_dir)).output
-    assert "name" in run("sql", "PRAGMA table_info(tasks)", "--home", str(home_dir)).output
+    assert json.loads(fte_cli("sql", q, "--json", "--home", str(home_dir)).output) == [{"event": "detect", "to_state": "detected"}]
+    assert fte_cli("sql", q, "--csv", "--home", str(home_dir)).output.splitlines() == ["event,to_state", "detect,detected"]
+    assert "detect" in fte_cli("sql", q, "--home", str(home_dir)).output
+    assert "name" in fte_cli("sql", "PRAGMA table_info(tasks)", "--home", str(home_dir)).output
 
 
 def test_sql_has_a_time_limit(home_dir: Path) -> None:
@@ -160,14 +156,14 @@ def test_sql_has_a_time_limit(home_dir: Path) -> None:
 
     endless = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c"
     started = time.monotonic()
-    r = CliRunner().invoke(cli, ["sql", endless, "--timeout", "0.5", "--home", str(home_dir)])
+    r = fte_cli("sql", endless, "--timeout", "0.5", "--home", str(home_dir), code=2)
     assert r.exit_code == 2 and "0.5-second limit" in r.output, r.output
     assert time.monotonic() - started < 30
 
 
 @pytest.mark.parametrize("query", ["SELECT fts3_tokenizer('simple')", "SELECT load_extension('/tmp/x.so')"])
 def test_sql_refuses_functions_that_reach_past_sql(home_dir: Path, query: str) -> None:
-    r = CliRunner().invoke(cli, ["sql", query, "--home", str(home_dir)])
+    r = fte_cli("sql", query, "--home", str(home_dir), code=2)
     assert r.exit_code == 2 and "read-only" in r.output, r.output
 
 
@@ -175,14 +171,14 @@ def test_tables_show_control_and_direction_characters_as_escapes(home_dir: Path)
     """A subject carrying a terminal escape or a right-to-left override reached the terminal raw."""
     with open_home(home_dir) as h:
         new_task(h, title="Pay \x1b[8mhidden\x1b[0m now \u202eRTL")
-    out = run("tasks", "--home", str(home_dir)).output
+    out = fte_cli("tasks", "--home", str(home_dir)).output
     assert "\x1b" not in out and "\u202e" not in out
     assert "\\u001b[8mhidden" in out and "\\u202eRTL" in out
-    assert "\x1b" not in run("sql", "SELECT title FROM tasks", "--home", str(home_dir)).output
+    assert "\x1b" not in fte_cli("sql", "SELECT title FROM tasks", "--home", str(home_dir)).output
 
 
 def test_db_upgrade(home_dir: Path) -> None:
-    assert "already at" in run("db", "upgrade", "--home", str(home_dir)).output
+    assert "already at" in fte_cli("db", "upgrade", "--home", str(home_dir)).output
 
 
 def test_console_script_and_module_run(home_dir: Path) -> None:

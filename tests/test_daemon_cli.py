@@ -10,16 +10,11 @@ import sys
 import time
 from pathlib import Path
 
-from click.testing import CliRunner
 
-from fte.cli import cli
 from fte.home import open_home
 
+from conftest import TEST_EPOCH, fte_cli
 from hosts import HostRun, drop_mail
-
-
-def fte(*args: str) -> "click.testing.Result":  # noqa: F821
-    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
 
 def pending_all_host(home_dir: Path, n: int = 2) -> list[str]:
@@ -35,15 +30,15 @@ def pending_all_host(home_dir: Path, n: int = 2) -> list[str]:
 
 def test_approve_from_the_command_line_executes_and_a_second_decision_is_refused(home_dir: Path) -> None:
     [tid, other] = pending_all_host(home_dir)
-    r = fte("approve", tid[:8], "--by", "ann", "--home", str(home_dir))
+    r = fte_cli("approve", tid[:8], "--by", "ann", "--home", str(home_dir))
     assert r.exit_code == 0, r.output
     with open_home(home_dir) as h:
         task = h.store.get(tid)
         assert task.state == "approved" and task.approval["by"] == "ann"
         assert task.note_path.startswith("Approved/")
-    again = CliRunner().invoke(cli, ["reject", tid[:8], "--home", str(home_dir)])
+    again = fte_cli("reject", tid[:8], "--home", str(home_dir), code=2)
     assert again.exit_code == 2 and "already decided" in again.output
-    r = fte("reject", other[:8], "--reason", "not now", "--home", str(home_dir))
+    r = fte_cli("reject", other[:8], "--reason", "not now", "--home", str(home_dir))
     assert r.exit_code == 0
     run = HostRun(home_dir)
     run.tick()
@@ -56,7 +51,7 @@ def test_approve_from_the_command_line_executes_and_a_second_decision_is_refused
 
 def test_replay_refuses_a_task_that_is_not_failed(home_dir: Path) -> None:
     [tid] = pending_all_host(home_dir, 1)
-    r = CliRunner().invoke(cli, ["replay", tid[:8], "--home", str(home_dir)])
+    r = fte_cli("replay", tid[:8], "--home", str(home_dir), code=2)
     assert r.exit_code == 2 and "not failed" in r.output
     with open_home(home_dir) as h:
         assert h.store.get(tid).state == "pending" and len(h.store.timeline(tid)) == 4
@@ -67,14 +62,14 @@ def test_replay_sends_a_failed_reply_again_with_the_same_key(home_dir: Path) -> 
     with open_home(home_dir) as h:  # a reply that cannot be built safely fails at the executor
         h.lifecycle.fire(tid, "edit", actor="ann", source="obsidian",
                          changes={"params": {"to": "ann@example.com\r\nBcc: eve@example.com", "subject": "x"}})
-    fte("approve", tid, "--home", str(home_dir))
+    fte_cli("approve", tid, "--home", str(home_dir))
     run = HostRun(home_dir)
     run.tick()
     assert run.home.store.get(tid).state == "failed"
     run.close()
-    plan = json.loads(fte("replay", "--all", "--dry-run", "--json", "--home", str(home_dir)).output)
+    plan = json.loads(fte_cli("replay", "--all", "--dry-run", "--json", "--home", str(home_dir)).output)
     assert plan == [{"id": tid, "target": "approved", "reason": "retry with the same idempotency key", "done": False}]
-    r = fte("replay", tid[:8], "--home", str(home_dir))
+    r = fte_cli("replay", tid[:8], "--home", str(home_dir))
     assert "replayed" in r.output
     with open_home(home_dir) as h:
         last = h.store.timeline(tid)[-1]
@@ -126,12 +121,12 @@ def test_cloud_daemon_refuses_executor_credentials(tmp_path: Path) -> None:
     home = tmp_path / "c"
     init_home(home, role="cloud", agent="cloud")
     (home / ".env").write_text("FTE_SMTP_PASSWORD=hunter22\n")
-    r = CliRunner().invoke(cli, ["daemon", "--once", "--home", str(home)])
+    r = fte_cli("daemon", "--once", "--home", str(home), code=2)
     assert r.exit_code == 2 and "must not hold executor credentials" in r.output
 
 
 def test_demo_runs_offline(tmp_path: Path) -> None:
-    r = CliRunner().invoke(cli, ["demo", "--dir", str(tmp_path / "demo")])
+    r = fte_cli("demo", "--dir", str(tmp_path / "demo"))
     assert r.exit_code == 0, r.output
     assert "Done in" in r.output and "In-Reply-To" in r.output
     assert len(list((tmp_path / "demo" / "local" / "outbox" / "new").iterdir())) == 1
@@ -170,7 +165,7 @@ def test_transient_errors_back_off_and_retry_within_limits(home_dir: Path) -> No
     run.tick()
     ids = [t.id for t in run.home.store.tasks(state="pending")]
     for tid in ids:
-        fte("approve", tid, "--home", str(home_dir))
+        fte_cli("approve", tid, "--home", str(home_dir))
     executions = run.runner.executions
     outbox = executions.executors["email.reply"]
     executions.executors = {"email.reply": FlakyOutbox(outbox, failures=2)}
@@ -195,7 +190,7 @@ def test_rate_limit_holds_the_rest_back(home_dir: Path) -> None:
     toml.write_text(toml.read_text().replace('"email.reply" = 10\n', '"email.reply" = 2\n'))
     ids = pending_all_host(home_dir, 3)
     for tid in ids:
-        fte("approve", tid, "--home", str(home_dir))
+        fte_cli("approve", tid, "--home", str(home_dir))
     run = HostRun(home_dir)
     run.tick()
     states = sorted(run.home.store.get(t).state for t in ids)
@@ -207,7 +202,7 @@ def test_dry_run_performs_nothing(home_dir: Path) -> None:
     toml = home_dir / "fte.toml"
     toml.write_text(toml.read_text().replace("dry_run = false", "dry_run = true"))
     [tid] = pending_all_host(home_dir, 1)
-    fte("approve", tid, "--home", str(home_dir))
+    fte_cli("approve", tid, "--home", str(home_dir))
     run = HostRun(home_dir)
     run.tick()
     assert run.home.store.get(tid).state == "approved" and not list((home_dir / "outbox" / "new").iterdir())
@@ -267,8 +262,6 @@ def test_a_bad_reload_keeps_the_previous_settings_and_says_so(home_dir: Path) ->
 
 
 def test_maildir_outbox_lookup_sees_a_message_a_mail_client_moved_to_cur(tmp_path: Path) -> None:
-    from datetime import datetime, timezone
-
     from fte.io.channels.maildir import MaildirOutbox
     from fte.models.tables import Task
 
@@ -276,9 +269,9 @@ def test_maildir_outbox_lookup_sees_a_message_a_mail_client_moved_to_cur(tmp_pat
     task = Task(id="f" * 32, kind="email.reply", body="x", params={"to": "a@example.com", "subject": "s"})
     key = box.key_for(task)
     assert box.lookup(key) is None
-    box.perform(task, key, datetime.now(timezone.utc))
+    box.perform(task, key, TEST_EPOCH)
     [delivered] = (tmp_path / "outbox" / "new").iterdir()
     os.replace(delivered, tmp_path / "outbox" / "cur" / f"{delivered.name}:2,S")
     assert box.lookup(key) == key
-    box.perform(task, key, datetime.now(timezone.utc))  # a second attempt delivers nothing
+    box.perform(task, key, TEST_EPOCH)  # a second attempt delivers nothing
     assert not list((tmp_path / "outbox" / "new").iterdir())

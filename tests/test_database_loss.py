@@ -4,22 +4,16 @@ rows are read back from the vault — without performing anything a second time.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from fte import crashpoints
-from fte.cli import cli
 from fte.home import open_home
 
+from conftest import fte_cli, fte_process
 from hosts import HostRun, drop_mail, make_host
 
-
-def fte(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "fte", *args], capture_output=True, text=True, timeout=120)
 
 
 def remove_db(home: Path) -> None:
@@ -32,7 +26,7 @@ def test_a_corrupt_database_is_one_line_naming_the_file_and_the_way_back(tmp_pat
     home = make_host(tmp_path, "laptop", "all", "")
     remove_db(home)
     (home / "fte.db").write_bytes(os.urandom(4096))
-    r = fte(*command, "--home", str(home))
+    r = fte_process(*command, "--home", str(home), code=2)
     assert r.returncode == 2, r.stderr
     [line] = r.stderr.strip().splitlines()
     assert str(home / "fte.db") in line and "not a readable fte database" in line and "mv " in line, line
@@ -50,8 +44,8 @@ def test_a_missing_database_is_rebuilt_from_the_vault_loudly_and_nothing_is_sent
     run.tick()
     done, performed, waiting, rejected = sorted(t.id for t in run.home.store.tasks(state="pending"))
     for tid in (done, performed):
-        assert CliRunner().invoke(cli, ["approve", tid, "--home", str(home)]).exit_code == 0
-    assert CliRunner().invoke(cli, ["reject", rejected, "--home", str(home)]).exit_code == 0
+        assert fte_cli("approve", tid, "--home", str(home)).exit_code == 0
+    assert fte_cli("reject", rejected, "--home", str(home)).exit_code == 0
     run.runner.executions.dry_run = False
 
     def die() -> None:
@@ -85,7 +79,7 @@ def test_a_missing_database_is_rebuilt_from_the_vault_loudly_and_nothing_is_sent
         assert complete.detail.get("note") == "found at the provider after a restart", complete.detail
         assert len(run.home.store.executions(tid)) == 1
     # The person carries on: the waiting task can still be approved and is sent once.
-    assert CliRunner().invoke(cli, ["approve", waiting, "--home", str(home)]).exit_code == 0
+    assert fte_cli("approve", waiting, "--home", str(home)).exit_code == 0
     run.tick()
     assert run.home.store.get(waiting).state == "done"
     assert len(list((home / "outbox" / "new").iterdir())) == 3
@@ -99,7 +93,7 @@ def test_a_reader_never_makes_an_empty_database_silently(tmp_path: Path) -> None
     run.tick()
     run.close()
     remove_db(home)
-    r = fte("status", "--home", str(home))
+    r = fte_process("status", "--home", str(home))
     assert r.returncode == 0, r.stderr
     assert "was missing" in r.stderr and "1 task(s) were read back" in r.stderr
     assert "pending" in r.stdout

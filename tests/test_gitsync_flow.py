@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 
+from conftest import fte_cli
 from hosts import HostRun, bare_remote, drop_mail, make_host
 
 
@@ -75,10 +76,8 @@ def test_remote_down_for_several_ticks_then_back(net) -> None:
     assert local.states() == {}
     host = next(h for h in cloud.home.store.hosts() if h.agent == "cloud")
     assert host.info["sync"]["error"] and host.info["sync"]["ahead"] >= 1
-    from click.testing import CliRunner
-    from fte.cli import cli
 
-    status = CliRunner().invoke(cli, ["status", "--json", "--home", str(net.cloud)])
+    status = fte_cli("status", "--json", "--home", str(net.cloud))
     import json
 
     sync = json.loads(status.output)["sync"]
@@ -87,7 +86,7 @@ def test_remote_down_for_several_ticks_then_back(net) -> None:
     cloud.tick(), local.tick(), cloud.tick()
     assert set(local.states().values()) == {"pending"} and len(local.states()) == 4
     assert set(cloud.states().values()) == {"pending"}
-    assert json.loads(CliRunner().invoke(cli, ["status", "--json", "--home", str(net.cloud)]).output)["sync"]["error"] is None
+    assert json.loads(fte_cli("status", "--json", "--home", str(net.cloud)).output)["sync"]["error"] is None
 
 
 def test_stale_index_lock_is_cleared(net) -> None:
@@ -173,11 +172,9 @@ def test_interrupted_rebase_is_recovered_before_new_work(net) -> None:
 
 
 def test_init_with_an_unreachable_remote_exits_3_and_creates_nothing(tmp_path: Path) -> None:
-    from click.testing import CliRunner
-    from fte.cli import cli
 
     home = tmp_path / "h"
-    r = CliRunner().invoke(cli, ["init", "--remote", str(tmp_path / "nowhere.git"), "--home", str(home)])
+    r = fte_cli("init", "--remote", str(tmp_path / "nowhere.git"), "--home", str(home), code=3)
     assert r.exit_code == 3 and "not reachable" in r.output
     assert not (home / "fte.toml").exists()
 

@@ -12,6 +12,7 @@ from fte.io.channels.contract import ExecutionError, OutcomeUnknown
 from fte.io.channels.linkedin import LinkedInPoster
 from fte.models.tables import Task
 
+from conftest import fte_cli
 from fakes.linkedin import AUTHOR, PAGE, FakeLinkedIn
 
 NOW = datetime(2026, 11, 26, tzinfo=timezone.utc)
@@ -68,9 +69,7 @@ def test_without_the_read_permission_the_lookup_says_unknown_not_absent() -> Non
 
 
 def test_a_post_written_on_the_local_host_is_approved_and_published(tmp_path) -> None:
-    from click.testing import CliRunner
 
-    from fte.cli import cli
     from fte.daemon import Runner
     from fte.home import open_home
     from fte.io.channels.maildir import MaildirOutbox
@@ -80,7 +79,7 @@ def test_a_post_written_on_the_local_host_is_approved_and_published(tmp_path) ->
     remote = bare_remote(tmp_path / "remote.git")
     make_host(tmp_path, "cloud", "cloud", remote)
     local = make_host(tmp_path, "local", "local", remote)
-    r = CliRunner().invoke(cli, ["post", "linkedin", "We are hiring a bookkeeper!", "--json", "--home", str(local)])
+    r = fte_cli("post", "linkedin", "We are hiring a bookkeeper!", "--json", "--home", str(local))
     tid = json.loads(r.output)["id"]
     fake = FakeLinkedIn()
     with open_home(local) as h:
@@ -88,7 +87,7 @@ def test_a_post_written_on_the_local_host_is_approved_and_published(tmp_path) ->
                                       "email.reply": MaildirOutbox(local / "outbox")})
         runner.tick()
         assert h.store.get(tid).state == "pending"  # drafted on the local host: its own source
-        CliRunner().invoke(cli, ["approve", tid, "--home", str(local)], catch_exceptions=False)
+        fte_cli("approve", tid, "--home", str(local))
         runner.tick()
         task = h.store.get(tid)
         assert task.state == "done" and [p["commentary"] for p in fake.posts] == ["We are hiring a bookkeeper!"]
@@ -144,10 +143,8 @@ def test_without_the_permission_the_source_says_so_once_and_stays_off_for_a_day(
 
 
 def test_a_comment_is_answered_as_the_page_once_even_after_a_crash_after_the_call(home_dir) -> None:  # noqa: ANN001
-    from click.testing import CliRunner
 
     from fte import crashpoints
-    from fte.cli import cli
     from fte.daemon import Runner
     from fte.home import open_home
     from fte.io.channels.maildir import MaildirOutbox
@@ -166,7 +163,7 @@ def test_a_comment_is_answered_as_the_page_once_even_after_a_crash_after_the_cal
     assert len(waiting) == 2
     ann = next(t for t in waiting.values() if t.params["commenter"] == "urn:li:person:ann")
     assert ann.kind == "linkedin.comment" and ann.params["post"] == "urn:li:share:7000"
-    assert CliRunner().invoke(cli, ["approve", ann.id, "--home", str(home_dir)]).exit_code == 0
+    assert fte_cli("approve", ann.id, "--home", str(home_dir)).exit_code == 0
 
     class Crash(Exception):
         pass

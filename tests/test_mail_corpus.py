@@ -9,11 +9,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from fte.cli import cli
 from fte.io.channels.mail import UnsafeMail, build_reply, parse_mail
 
+from conftest import fte_cli
 from hosts import HostRun, drop_mail
 
 CORPUS = Path(__file__).parent / "data" / "mail"
@@ -84,11 +83,9 @@ def test_poisoned_mails_fail_alone_and_the_rest_are_sent(home_dir: Path) -> None
     no_from = {t.title: t for t in run.home.store.tasks()}["No sender here"]
     assert no_from.state == "pending" and "no usable sender address" in no_from.body  # it asks the person
     for task in run.home.store.tasks(state="pending"):
-        r = CliRunner().invoke(cli, ["approve", task.id, "--home", str(home_dir)])
-        if task.id == no_from.id:  # it cannot be approved: there is no one to send it to
-            assert r.exit_code == 2 and "has no recipient" in r.output, r.output
-        else:
-            assert r.exit_code == 0, r.output
+        refused = task.id == no_from.id  # it cannot be approved: there is no one to send it to
+        r = fte_cli("approve", task.id, "--home", str(home_dir), code=2 if refused else 0)
+        assert not refused or "has no recipient" in r.output, r.output
     run.tick()
     states = {t.title: t for t in run.home.store.tasks()}
     assert sum(t.state == "done" for t in states.values()) == 21  # the 20, and the CR/LF one, made safe
@@ -126,7 +123,7 @@ def test_a_mail_with_no_sender_asks_the_person_and_a_move_cannot_approve_it(home
     note.write_text(text.replace("\nto: ''\n", "\nto: dana@example.com\n"))
     run.tick()
     assert run.home.store.get(task.id).params["to"] == "dana@example.com"
-    assert CliRunner().invoke(cli, ["approve", task.id, "--home", str(home_dir)]).exit_code == 0
+    assert fte_cli("approve", task.id, "--home", str(home_dir)).exit_code == 0
     run.tick()
     assert run.home.store.get(task.id).state == "done"
     [sent] = (home_dir / "outbox" / "new").iterdir()

@@ -16,15 +16,14 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from fte.cli import cli
 from fte.errors import BadInput
 from fte.home import open_home
 from fte.io.channels.contract import Performed
 from fte.io.vault.notes import TEMP_PREFIX
 from fte.mcp_server import Tools
 
+from conftest import fte_cli
 from fakes.odoo_server import FakeOdoo
 from hosts import HostRun, git
 from test_odoo_lifecycle import configure
@@ -130,7 +129,7 @@ def test_a_poisoned_approved_task_fails_alone(odoo_home) -> None:
                                        body="old", via="cli", actor="mcp")
     run.tick()
     for tid in (bad.id, good):
-        r = CliRunner().invoke(cli, ["approve", tid, "--home", str(home)])
+        r = fte_cli("approve", tid, "--home", str(home))
         assert r.exit_code == 0, r.output
     run.tick()
     assert run.home.store.get(good).state == "done"
@@ -166,7 +165,7 @@ def test_an_executor_bug_fails_its_task_and_the_tick_goes_on(home_dir: Path) -> 
     run.runner.executions.executors["email.reply"] = Broken()
     run.tick()
     for task in run.home.store.tasks(state="pending"):
-        assert CliRunner().invoke(cli, ["approve", task.id, "--home", str(home_dir)]).exit_code == 0
+        assert fte_cli("approve", task.id, "--home", str(home_dir)).exit_code == 0
     run.tick()
     by_title = {t.title: t for t in run.home.store.tasks()}
     boom = next(t for title, t in by_title.items() if "boom" in title)

@@ -6,18 +6,15 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from fte.cli import cli
 from fte.errors import BadInput
 from fte.notify import expand
 
-from conftest import FakeClock
+from conftest import FakeClock, fte_cli
 from hosts import HostRun, drop_mail
 
 
@@ -85,7 +82,7 @@ def test_include_text_carries_the_draft(home_dir: Path, endpoint: Endpoint) -> N
 
 def test_an_expiry_and_a_failure_are_told(home_dir: Path, endpoint: Endpoint) -> None:
     configure(home_dir, endpoint.port)
-    clock = FakeClock(datetime.now(timezone.utc))
+    clock = FakeClock()
     drop_mail(home_dir, 1)
     drop_mail(home_dir, 2)
     run = HostRun(home_dir, clock=clock)
@@ -94,7 +91,7 @@ def test_an_expiry_and_a_failure_are_told(home_dir: Path, endpoint: Endpoint) ->
     run.home.lifecycle.fire(second.id, "edit", actor="ann", source="obsidian",
                             changes={"params": {"to": "x@example.com\r\nBcc: y@example.com", "subject": "s"}})
     run.close()
-    assert CliRunner().invoke(cli, ["approve", second.id, "--home", str(home_dir)]).exit_code == 0
+    assert fte_cli("approve", second.id, "--home", str(home_dir)).exit_code == 0
     clock.advance(hours=61)  # 72 h to decide: 11 h left for the first
     run = HostRun(home_dir, clock=clock)
     run.tick()
@@ -131,5 +128,5 @@ def test_a_url_names_a_secret_that_is_not_set() -> None:
 def test_notify_settings_are_strict(home_dir: Path) -> None:
     toml = home_dir / "fte.toml"
     toml.write_text(toml.read_text() + '\n[notify]\nurls = "json://x"\n')
-    r = CliRunner().invoke(cli, ["status", "--home", str(home_dir)])
+    r = fte_cli("status", "--home", str(home_dir), code=2)
     assert r.exit_code == 2 and "notify.urls must be a list of text" in r.output, r.output

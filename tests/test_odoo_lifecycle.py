@@ -9,14 +9,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from fte.cli import cli
 from fte.home import open_home
 from fte.models.tables import Task
 from fte.odoo.client import OdooClient
 from fte.mcp_server import Tools
 
+from conftest import TEST_EPOCH, fte_cli
 from fakes.odoo_server import FakeOdoo
 from hosts import HostRun
 
@@ -61,7 +60,7 @@ def test_an_approved_invoice_is_written_once(odoo_home) -> None:
     assert task.state == "pending" and task.note_path.startswith("Pending_Approval/odoo/")
     assert "total 1200.00" in task.body
     assert fake.records["account.move"] == {}
-    CliRunner().invoke(cli, ["approve", tid, "--home", str(home)], catch_exceptions=False)
+    fte_cli("approve", tid, "--home", str(home))
     run.tick()
     task = run.home.store.get(tid)
     assert task.state == "done", task.last_error
@@ -70,7 +69,7 @@ def test_an_approved_invoice_is_written_once(odoo_home) -> None:
     assert move["move_type"] == "out_invoice"  # a customer invoice, not a vendor bill
     # The same task executed again (a retry after a lost answer) finds its ref and writes nothing.
     executor = run.runner.executions.executors["odoo.invoice"]
-    again = executor.perform(task, executor.key_for(task), datetime.now(timezone.utc))
+    again = executor.perform(task, executor.key_for(task), TEST_EPOCH)
     assert again.external_id.startswith(f"account.move:{move['id']}") and len(fake.records["account.move"]) == 1
     run.close()
 
@@ -84,7 +83,7 @@ def test_a_failed_payment_is_never_retried_automatically(odoo_home) -> None:
     tid = Tools(home).register_payment(inv.name, amount=100)["task_id"]
     run = HostRun(home)
     run.tick()
-    CliRunner().invoke(cli, ["approve", tid, "--home", str(home)], catch_exceptions=False)
+    fte_cli("approve", tid, "--home", str(home))
     fake.fail_next = [503] * 20  # the proxy in front of Odoo fails for a while
     run.tick()
     fake.fail_next = []
@@ -94,7 +93,7 @@ def test_a_failed_payment_is_never_retried_automatically(odoo_home) -> None:
     assert task.state == "failed"
     assert [e.outcome for e in run.home.store.executions(tid)] == ["unknown"]
     assert fake.records["account.payment"] == {}
-    plan = json.loads(CliRunner().invoke(cli, ["replay", tid, "--dry-run", "--json", "--home", str(home)]).output)
+    plan = json.loads(fte_cli("replay", tid, "--dry-run", "--json", "--home", str(home)).output)
     assert plan[0]["target"] == "pending"  # a payment needs a fresh approval
     run.close()
 
@@ -118,7 +117,7 @@ def test_a_payment_cut_short_by_a_crash_is_paid_at_most_once(odoo_home, point: s
     tid = Tools(home).register_payment(inv.name, amount=100)["task_id"]
     daemon = [sys.executable, "-m", "fte", "daemon", "--once", "--home", str(home)]
     assert subprocess.run(daemon, capture_output=True, text=True).returncode == 0
-    CliRunner().invoke(cli, ["approve", tid, "--home", str(home)], catch_exceptions=False)
+    fte_cli("approve", tid, "--home", str(home))
     crashed = subprocess.run(daemon, env={**os.environ, "FTE_CRASHPOINT": point}, capture_output=True, text=True)
     assert crashed.returncode == -9, crashed.stderr
     with open_home(home) as h:
@@ -132,7 +131,7 @@ def test_a_payment_cut_short_by_a_crash_is_paid_at_most_once(odoo_home, point: s
     assert memos == [f"fte:{tid}"] * payments
     if state == "failed":
         assert "needs a person" in task.last_error
-        plan = json.loads(CliRunner().invoke(cli, ["replay", tid, "--dry-run", "--json", "--home", str(home)]).output)
+        plan = json.loads(fte_cli("replay", tid, "--dry-run", "--json", "--home", str(home)).output)
         assert plan[0]["target"] == "pending"  # a fresh approval, never a silent second try
 
 
@@ -156,27 +155,27 @@ def test_an_approved_bill_is_a_vendor_bill_and_a_payment_of_no_invoice_is_refuse
 
 def test_odoo_check_and_reads_on_the_command_line(odoo_home) -> None:
     home, _fake = odoo_home
-    r = CliRunner().invoke(cli, ["odoo", "check", "--json", "--home", str(home)])
+    r = fte_cli("odoo", "check", "--json", "--home", str(home))
     info = json.loads(r.output)
     assert info["version"] == "19.0" and info["transport"] == "json2" and info["rights"]["account.move"] == "read"
-    r = CliRunner().invoke(cli, ["odoo", "accounts", "--code", "4", "--json", "--home", str(home)])
+    r = fte_cli("odoo", "accounts", "--code", "4", "--json", "--home", str(home))
     assert [a["code"] for a in json.loads(r.output)] == ["400000", "450000"]
-    r = CliRunner().invoke(cli, ["odoo", "pnl", "--from", "2026-01-01", "--to", "2026-12-31", "--home", str(home)])
+    r = fte_cli("odoo", "pnl", "--from", "2026-01-01", "--to", "2026-12-31", "--home", str(home))
     assert json.loads(r.output)["profit"] == 0
 
 
 def test_odoo_check_names_the_company_and_refuses_one_the_login_cannot_access(odoo_home) -> None:
     home, fake = odoo_home
-    info = json.loads(CliRunner().invoke(cli, ["odoo", "check", "--json", "--home", str(home)]).output)
+    info = json.loads(fte_cli("odoo", "check", "--json", "--home", str(home)).output)
     assert info["company"] == {"id": 1, "name": "YourCompany", "currency": "USD"}
-    r = CliRunner().invoke(cli, ["odoo", "balance", "999000", "--home", str(home)])
+    r = fte_cli("odoo", "balance", "999000", "--home", str(home), code=2)
     assert r.exit_code == 2 and "no account with code '999000'" in r.output  # not a balance of 0
     toml = home / "fte.toml"
     toml.write_text(toml.read_text().replace("[odoo]\n", '[odoo]\ncompany = "My EU Company"\n'))
-    info = json.loads(CliRunner().invoke(cli, ["odoo", "check", "--json", "--home", str(home)]).output)
+    info = json.loads(fte_cli("odoo", "check", "--json", "--home", str(home)).output)
     assert info["company"] == {"id": 2, "name": "My EU Company", "currency": "EUR"}
     toml.write_text(toml.read_text().replace('company = "My EU Company"', 'company = "Globex"'))
-    r = CliRunner().invoke(cli, ["odoo", "check", "--home", str(home)])
+    r = fte_cli("odoo", "check", "--home", str(home), code=2)
     assert r.exit_code == 2 and "cannot access company 'Globex'" in r.output
     assert len(r.output.strip().splitlines()) == 1
 
@@ -234,23 +233,24 @@ def test_an_invoice_request_in_a_mail_becomes_an_invoice_task(home_dir: Path) ->
 
 def test_the_briefing_takes_revenue_and_profit_from_odoo(odoo_home) -> None:
     home, fake = odoo_home
-    from datetime import date
+    from datetime import timedelta
 
+    from fte.clock import utcnow
     from fte.odoo import accounting
 
     client = OdooClient(fake.url, fake.db, fake.login, api_key=fake.api_key, backoff=0)
-    today = date.today().isoformat()
+    today = (utcnow() - timedelta(days=1)).date().isoformat()  # within the week the briefing looks back on
     accounting.create_invoice(client, "fte:a", partner="A", lines=[{"price_unit": 900}], invoice_date=today)
     accounting.create_bill(client, "fte:b", partner="B", lines=[{"price_unit": 250}], invoice_date=today)
     fake.post_entry(2, today, [("121000", 900.0, 0), ("400000", 0, 900.0)])  # the other company: not counted
-    r = CliRunner().invoke(cli, ["report", "--home", str(home)], catch_exceptions=False)
+    r = fte_cli("report", "--home", str(home))
     assert r.exit_code == 0
     [briefing] = (home / "vault" / "Briefings").glob("*_Monday_Briefing.md")
     text = briefing.read_text()
     assert "| 900.00 | 250.00 | 650.00 |" in text and "not configured" not in text
     assert "for YourCompany" in text and "in USD" in text
     fake.fail_next = [503] * 10
-    data = json.loads(CliRunner().invoke(cli, ["report", "--json", "--home", str(home)]).output)
+    data = json.loads(fte_cli("report", "--json", "--home", str(home)).output)
     assert "not reachable" in data["odoo"]["error"] or "503" in data["odoo"]["error"]
 
 
@@ -275,7 +275,7 @@ def test_a_kind_held_back_does_not_hold_back_the_tasks_after_it(odoo_home, held:
     run.tick()
     [reply] = [t.id for t in run.home.store.tasks(state="pending") if t.kind == "email.reply"]
     for tid in (invoice, reply):
-        CliRunner().invoke(cli, ["approve", tid, "--home", str(home)], catch_exceptions=False)
+        fte_cli("approve", tid, "--home", str(home))
     run.tick()
     assert run.home.store.get(invoice).state == "approved" and run.home.store.get(reply).state == "done"
     run.close()

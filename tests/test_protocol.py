@@ -11,14 +11,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from fte.cli import cli
 from fte.daemon import TickReport
 from fte.io.vault.properties import APPROVAL_KEYS, ASSERTION_KEYS, compact
 from fte.io.vault.notes import parse_note, render_note
 
-from conftest import FakeClock
+from conftest import FakeClock, fte_cli
 from hosts import HostRun, bare_remote, drop_mail, git, make_host
 
 
@@ -149,7 +147,7 @@ def test_a_pending_note_edited_on_another_device_is_an_edit_everywhere_and_is_wh
     epochs = {run.home.store.get(tid).epoch for run in net.runs.values()}
     assert len(bodies) == 1 and len(epochs) == 1
     # The other local host approves what it shows: the edited draft is what is sent.
-    r = CliRunner().invoke(cli, ["approve", tid, "--home", str(net.homes["beta"])])
+    r = fte_cli("approve", tid, "--home", str(net.homes["beta"]))
     assert r.exit_code == 0, r.output
     settle(net)
     [(task, body)] = sent(net.homes["alpha"]) + sent(net.homes["beta"])
@@ -184,7 +182,7 @@ def test_an_execution_hidden_by_a_later_push_is_not_run_again(net, cover: str) -
     device = Device(net.remote, net.root / "device")
     alpha = net.runs["alpha"]
     alpha.runner.executions.dry_run = True
-    r = CliRunner().invoke(cli, ["approve", tid, "--home", str(net.homes["alpha"])])
+    r = fte_cli("approve", tid, "--home", str(net.homes["alpha"]))
     assert r.exit_code == 0, r.output
     device.pull()
     approved_bytes, approved_name = device.note_of(tid).read_bytes(), device.note_of(tid).name
@@ -222,7 +220,7 @@ def test_a_claim_hidden_by_a_later_push_is_not_claimed_again(net) -> None:
     alpha, beta = net.runs["alpha"], net.runs["beta"]
     device = Device(net.remote, net.root / "device")
     beta.runner.executions.dry_run = True  # beta decides nothing yet: it only syncs
-    r = CliRunner().invoke(cli, ["approve", tid, "--home", str(net.homes["alpha"])])
+    r = fte_cli("approve", tid, "--home", str(net.homes["alpha"]))
     assert r.exit_code == 0, r.output
     device.pull()
     approved = device.note_of(tid)
@@ -259,11 +257,11 @@ def test_fte_approve_does_not_sign_a_note_that_differs_from_what_was_presented(n
     alpha = net.runs["alpha"]
     note = alpha.home.vault.path(alpha.home.store.get(tid).note_path)
     note.write_text(note.read_text().replace("Hello", "Hi there", 1))
-    r = CliRunner().invoke(cli, ["approve", tid, "--home", str(net.homes["alpha"])])
+    r = fte_cli("approve", tid, "--home", str(net.homes["alpha"]), code=2)
     assert r.exit_code == 2 and "look at" in r.output and "again" in r.output
     row = alpha.home.store.get(tid)
     assert row.state == "pending" and "Hi there" in row.body and row.approval is None
-    r = CliRunner().invoke(cli, ["approve", tid, "--home", str(net.homes["alpha"])])
+    r = fte_cli("approve", tid, "--home", str(net.homes["alpha"]))
     assert r.exit_code == 0, r.output
     alpha.tick()
     [(_t, body)] = sent(net.homes["alpha"])
@@ -319,7 +317,7 @@ def test_a_pulled_note_that_is_not_a_task_is_refused_with_its_id_and_changes_not
 def test_a_signature_from_a_host_that_is_not_trusted_is_refused(net) -> None:
     [tid] = presented(net)
     # beta no longer trusts alpha; alpha approves.
-    r = CliRunner().invoke(cli, ["keys", "revoke", "alpha", "--home", str(net.homes["beta"])])
+    r = fte_cli("keys", "revoke", "alpha", "--home", str(net.homes["beta"]))
     assert r.exit_code == 0, r.output
     net.runs["beta"].close()
     net.runs["beta"] = HostRun(net.homes["beta"])
@@ -364,7 +362,7 @@ def test_a_decision_lost_in_the_merge_of_fte_reject_converges_in_the_daemon(net)
     [tid] = presented(net)
     move(net.runs["beta"], tid, "Approved")
     net.runs["beta"].tick()  # approved, claimed, sent, done — on the remote
-    r = CliRunner().invoke(cli, ["reject", tid, "--home", str(net.homes["alpha"])])
+    r = fte_cli("reject", tid, "--home", str(net.homes["alpha"]))
     assert r.exit_code == 0, r.output  # alpha had not seen it: its rejection loses at the merge
     settle(net)
     assert set(states(net, tid).values()) == {"done"}
@@ -490,7 +488,7 @@ def test_a_decision_covered_on_the_remote_still_reached_it_first(net, cover: str
         move(beta, tid, "Approved")
         beta.tick()  # the approval reaches the remote first (beta executes it too)
     else:
-        r = CliRunner().invoke(cli, ["approve", tid, "--home", str(net.homes["beta"])])
+        r = fte_cli("approve", tid, "--home", str(net.homes["beta"]))
         assert r.exit_code == 0, r.output  # signed and pushed; executed at beta's next tick
     device.pull()
     current = device.note_of(tid)
@@ -516,7 +514,7 @@ def test_a_host_that_refuses_a_pulled_note_takes_the_newest_proven_version_under
     """The cloud pulled a signed approval and a forged ``failed`` over it in one fetch: it refused
     the forgery and used to write its own view (pending) back over both, hiding the approval."""
     [tid] = presented(net)
-    r = CliRunner().invoke(cli, ["approve", tid, "--home", str(net.homes["beta"])])
+    r = fte_cli("approve", tid, "--home", str(net.homes["beta"]))
     assert r.exit_code == 0, r.output
     device = Device(net.remote, net.root / "device")
     current = device.note_of(tid)
@@ -548,7 +546,7 @@ def test_a_done_of_an_older_presentation_is_still_believed(net) -> None:
     remote.rename(net.root / "away.git")
     move(beta, tid, "Approved", edit="edit-beta Hello")
     beta.tick()  # edit, approve (presentation 2), claim: nothing pushed, nothing sent
-    r = CliRunner().invoke(cli, ["approve", tid, "--home", str(net.homes["alpha"])])
+    r = fte_cli("approve", tid, "--home", str(net.homes["alpha"]))
     assert r.exit_code == 0 and "not pushed yet" in r.output, r.output  # signed here, not on the remote yet
     alpha.tick()
     (net.root / "away.git").rename(remote)
@@ -578,7 +576,7 @@ def test_an_edit_made_while_the_remote_is_away_is_not_undone_by_this_hosts_own_o
     note.write_text(note.read_text().replace("Hello", "edit-alpha Hello", 1))
     alpha.tick()
     assert "edit-alpha" in alpha.home.store.get(tid).body
-    r = CliRunner().invoke(cli, ["approve", tid, "--home", str(net.homes["alpha"])])
+    r = fte_cli("approve", tid, "--home", str(net.homes["alpha"]))
     assert r.exit_code == 0, r.output
     (net.root / "away.git").rename(remote)
     alpha.tick()
@@ -629,14 +627,14 @@ def test_a_decision_after_the_deadline_is_refused(tmp_path: Path) -> None:
     run.tick()
     first, second = sorted(t.id for t in run.home.store.tasks(state="pending"))
     run.close()
-    # The command line runs on the real clock, after the deadline: refused, nothing changes.
-    r = CliRunner().invoke(cli, ["approve", first, "--home", str(home)])
-    assert r.exit_code == 2 and "passed its deadline" in r.output
-    r = CliRunner().invoke(cli, ["reject", first, "--home", str(home)])
-    assert r.exit_code == 2 and "passed its deadline" in r.output
+    # The command line runs on the test's clock (FTE_CLOCK), after the deadline: refused, nothing changes.
+    clock.advance(hours=73)
+    r = fte_cli("approve", first, "--home", str(home), code=2)
+    assert "passed its deadline" in r.output
+    r = fte_cli("reject", first, "--home", str(home), code=2)
+    assert "passed its deadline" in r.output
     # A move made after the deadline is refused too, even before the expiry step of the tick.
     run = HostRun(home, clock)
-    clock.advance(hours=73)
     move(run, second, "Approved")
     run.runner.work_tree(TickReport())
     assert run.home.store.get(second).state == "pending"
@@ -701,7 +699,7 @@ def test_a_home_made_with_the_shared_hmac_key_is_migrated(tmp_path: Path) -> Non
     conn.execute("UPDATE tasks SET state = 'approved', approval = ? WHERE id = ?", (json.dumps(hmac_record), task.id))
     conn.commit()
     conn.close()
-    r = CliRunner().invoke(cli, ["db", "upgrade", "--home", str(home)])
+    r = fte_cli("db", "upgrade", "--home", str(home))
     assert r.exit_code == 0 and "signing key" in r.output, r.output
     assert (home / "host.key").exists() and not (home / "approval.key").exists()
     assert (home / "approval.key.retired").exists()
@@ -719,24 +717,24 @@ def test_a_home_made_with_the_shared_hmac_key_is_migrated(tmp_path: Path) -> Non
 def test_keys_show_trust_list_revoke(tmp_path: Path) -> None:
     a = make_host(tmp_path / "a", "alpha", "local", "")
     b = make_host(tmp_path / "b", "beta", "cloud", "")
-    show = CliRunner().invoke(cli, ["keys", "show", "--home", str(a)])
+    show = fte_cli("keys", "show", "--home", str(a))
     assert show.exit_code == 0 and show.output.startswith("fte keys trust alpha ")
     _fte, _keys, _trust, agent, key = show.output.split()
-    r = CliRunner().invoke(cli, ["keys", "trust", agent, key, "--home", str(b)])
+    r = fte_cli("keys", "trust", agent, key, "--home", str(b))
     assert r.exit_code == 0, r.output
-    listed = json.loads(CliRunner().invoke(cli, ["keys", "list", "--json", "--home", str(b)]).output)
+    listed = json.loads(fte_cli("keys", "list", "--json", "--home", str(b)).output)
     assert [(k["agent"], k["key"]) for k in listed] == [("alpha", key)]
-    bad = CliRunner().invoke(cli, ["keys", "trust", "gamma", "not-a-key", "--home", str(b)])
+    bad = fte_cli("keys", "trust", "gamma", "not-a-key", "--home", str(b), code=2)
     assert bad.exit_code == 2 and "not an Ed25519 public key" in bad.output
-    assert CliRunner().invoke(cli, ["keys", "revoke", "alpha", "--home", str(b)]).exit_code == 0
-    assert CliRunner().invoke(cli, ["keys", "revoke", "alpha", "--home", str(b)]).exit_code == 2
+    assert fte_cli("keys", "revoke", "alpha", "--home", str(b)).exit_code == 0
+    fte_cli("keys", "revoke", "alpha", "--home", str(b), code=2)
     assert not (b / "host.key").exists()  # a cloud host never holds a signing key
 
 
 def test_the_cloud_refuses_to_run_with_a_signing_key(tmp_path: Path) -> None:
     cloud = make_host(tmp_path, "cloud", "cloud", "")
     (cloud / "host.key").write_text("00" * 32 + "\n")
-    r = CliRunner().invoke(cli, ["daemon", "--once", "--home", str(cloud)])
+    r = fte_cli("daemon", "--once", "--home", str(cloud), code=2)
     assert r.exit_code == 2 and "signing key" in r.output
 
 
@@ -752,10 +750,10 @@ def test_fte_approve_signs_what_the_note_shows_even_when_a_git_plugin_committed_
     note.write_text(note.read_text().replace("Hello", "edit-plugin Hello", 1))
     git(vault, "add", "-A")
     git(vault, "commit", "-qm", "vault backup: 2026-11-27 10:00")  # the repository's identity, the plugin's message
-    r = CliRunner().invoke(cli, ["approve", tid, "--home", str(net.homes["alpha"])])
+    r = fte_cli("approve", tid, "--home", str(net.homes["alpha"]), code=2)
     assert r.exit_code == 2 and "look at" in r.output, r.output
     assert "edit-plugin" in alpha.home.store.get(tid).body
-    r = CliRunner().invoke(cli, ["approve", tid, "--home", str(net.homes["alpha"])])
+    r = fte_cli("approve", tid, "--home", str(net.homes["alpha"]))
     assert r.exit_code == 0, r.output
     alpha.tick()
     [(task, body)] = sent(net.homes["alpha"])

@@ -28,14 +28,13 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from click.testing import CliRunner
 from hypothesis import HealthCheck, settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from fte.cli import cli
 from fte.errors import NoteError
 from fte.io.vault.notes import parse_note, render_note, split_body
 
+from conftest import fte_cli
 from hosts import HostRun, bare_remote, drop_mail, make_host
 
 EXAMPLES = int(os.environ.get("FTE_MODEL_EXAMPLES", "3"))
@@ -153,7 +152,7 @@ class Protocol(RuleBasedStateMachine):
         src = notes[pick % len(notes)]
         note = parse_note(src.read_bytes())
         seen = self._seen(src)
-        r = CliRunner().invoke(cli, ["approve", note.id, "--home", str(self.homes[host])])
+        r = fte_cli("approve", note.id, "--home", str(self.homes[host]), code=None)
         if r.exit_code == 0:
             self.approved_drafts.setdefault(note.id, []).append(seen)
         else:

@@ -7,15 +7,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from fte.cli import cli
 
+from conftest import fte_cli
 from hosts import HostRun, bare_remote, drop_mail, git
 
-
-def fte(*args: str):
-    return CliRunner().invoke(cli, list(args))
 
 
 def test_reject_says_rejected(home_dir: Path) -> None:
@@ -24,18 +20,18 @@ def test_reject_says_rejected(home_dir: Path) -> None:
     run.tick()
     [task] = run.home.store.tasks(state="pending")
     run.close()
-    r = fte("reject", task.id, "--home", str(home_dir))
+    r = fte_cli("reject", task.id, "--home", str(home_dir))
     assert r.exit_code == 0 and r.output.startswith(f"rejected {task.short_id}"), r.output
 
 
 def test_status_without_a_remote_says_so(home_dir: Path) -> None:
     HostRun(home_dir).close()
-    r = fte("status", "--home", str(home_dir))
+    r = fte_cli("status", "--home", str(home_dir))
     assert "sync: no remote" in r.output and "ahead" not in r.output, r.output
 
 
 def test_an_unknown_named_query_is_named(home_dir: Path) -> None:
-    r = fte("sql", "bogus-name", "--home", str(home_dir))
+    r = fte_cli("sql", "bogus-name", "--home", str(home_dir), code=2)
     assert r.exit_code == 2 and "no named query 'bogus-name'" in r.output and "approval-latency" in r.output
 
 
@@ -43,7 +39,7 @@ def test_remote_set_keeps_the_file_and_the_daemon_syncs_there(home_dir: Path, tm
     toml = home_dir / "fte.toml"
     before = toml.read_text()
     remote = bare_remote(tmp_path / "remote.git")
-    r = fte("remote", "set", remote, "--home", str(home_dir))
+    r = fte_cli("remote", "set", remote, "--home", str(home_dir))
     assert r.exit_code == 0, r.output
     after = toml.read_text()
     changed = [(a, b) for a, b in zip(before.splitlines(), after.splitlines()) if a != b]
@@ -67,13 +63,13 @@ def test_a_remote_changed_in_fte_toml_by_hand_is_taken_at_the_next_start(home_di
 
 
 def test_remote_set_refuses_what_is_not_a_url(home_dir: Path) -> None:
-    r = fte("remote", "set", "--home", str(home_dir), "--", "--upload-pack=touch /tmp/x")
+    r = fte_cli("remote", "set", "--home", str(home_dir), "--", "--upload-pack=touch /tmp/x", code=2)
     assert r.exit_code == 2 and "not a git remote URL" in r.output, r.output
 
 
 def test_the_home_and_the_database_are_private(tmp_path: Path) -> None:
     home = tmp_path / "new-home"
-    assert fte("init", "--home", str(home), "--role", "all", "--agent", "p").exit_code == 0
+    assert fte_cli("init", "--home", str(home), "--role", "all", "--agent", "p").exit_code == 0
     assert stat.S_IMODE(home.stat().st_mode) == 0o700
     assert stat.S_IMODE((home / "fte.db").stat().st_mode) == 0o600
     HostRun(home).close()
@@ -83,12 +79,10 @@ def test_the_home_and_the_database_are_private(tmp_path: Path) -> None:
 
 
 def test_an_edit_does_not_reset_the_measured_wait(home_dir: Path) -> None:
-    from datetime import datetime, timezone
-
     from conftest import FakeClock
     from fte.models.readonly import run_query
 
-    clock = FakeClock(datetime.now(timezone.utc))
+    clock = FakeClock()
     drop_mail(home_dir, 1)
     run = HostRun(home_dir, clock=clock)
     run.tick()
@@ -225,7 +219,7 @@ def test_a_from_setting_with_a_display_name_is_sent_as_such(home_dir: Path) -> N
     run.tick()
     [task] = run.home.store.tasks(state="pending")
     run.close()
-    assert fte("approve", task.id, "--home", str(home_dir)).exit_code == 0
+    assert fte_cli("approve", task.id, "--home", str(home_dir)).exit_code == 0
     run = HostRun(home_dir)
     run.tick()
     run.close()
@@ -280,12 +274,12 @@ def test_tasks_as_a_reader_lists_what_the_store_holds(home_dir: Path) -> None:
     expected = [task_summary(t) for t in run.home.store.tasks()]
     pending = [task_summary(t) for t in run.home.store.tasks(state="pending", limit=2)]
     run.close()
-    assert json.loads(fte("tasks", "--json", "--home", str(home_dir)).output) == expected
-    assert json.loads(fte("tasks", "--json", "--state", "pending", "--limit", "2", "--home", str(home_dir)).output) == pending
+    assert json.loads(fte_cli("tasks", "--json", "--home", str(home_dir)).output) == expected
+    assert json.loads(fte_cli("tasks", "--json", "--state", "pending", "--limit", "2", "--home", str(home_dir)).output) == pending
 
 
 def test_a_bare_write_word_is_refused_as_a_write(home_dir: Path) -> None:
-    r = fte("sql", "vacuum", "--home", str(home_dir))
+    r = fte_cli("sql", "vacuum", "--home", str(home_dir), code=2)
     assert r.exit_code == 2 and "fte sql is read-only: refused" in r.output, r.output
 
 
@@ -320,7 +314,7 @@ def test_show_as_a_reader_shows_what_the_store_holds(home_dir: Path) -> None:
     task = run.home.store.get(task.id)
     expected = task_detail(task) | {"timeline": [transition_view(t) for t in run.home.store.timeline(task.id)]}
     run.close()
-    assert json.loads(fte("show", task.id[:6], "--json", "--home", str(home_dir)).output) == json.loads(
+    assert json.loads(fte_cli("show", task.id[:6], "--json", "--home", str(home_dir)).output) == json.loads(
         json.dumps(expected, default=str))
-    r = fte("show", "zzzz", "--home", str(home_dir))
+    r = fte_cli("show", "zzzz", "--home", str(home_dir), code=2)
     assert r.exit_code == 2 and "no task" in r.output

@@ -4,16 +4,16 @@ run's survivors (docs/RELIABILITY.md)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from conftest import TEST_EPOCH, new_task
 
 from fte.errors import BadInput
 from fte.home import Home, init_home, open_home
 from fte.io.vault.notes import parse_note, render_task
 from fte.states.service import Detection, Move
-
-from conftest import new_task
 
 
 def versions(home: Home, task_id: str) -> list[int]:
@@ -56,9 +56,9 @@ def test_a_conditional_write_on_another_version_changes_nothing(home: Home, expe
 
 @pytest.fixture
 def other(tmp_path: Path) -> Home:
-    """A second host, whose notes the first adopts."""
+    """A second host, whose notes the first adopts; its clock is days ahead of the first's."""
     init_home(tmp_path / "other", role="cloud", agent="cloud")
-    with open_home(tmp_path / "other") as h:
+    with open_home(tmp_path / "other", clock=lambda: TEST_EPOCH + timedelta(days=3, minutes=7, seconds=13.5)) as h:
         yield h
 
 

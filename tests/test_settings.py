@@ -6,12 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from fte import settings_spec
-from fte.cli import cli
 from fte.config import load_settings
 from fte.errors import BadInput
+
+from conftest import fte_cli
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -19,13 +19,13 @@ REPO = Path(__file__).resolve().parent.parent
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
     h = tmp_path / "home"
-    r = CliRunner().invoke(cli, ["init", "--home", str(h), "--role", "all", "--agent", "laptop"])
+    r = fte_cli("init", "--home", str(h), "--role", "all", "--agent", "laptop")
     assert r.exit_code == 0, r.output
     return h
 
 
 def run_status(home: Path) -> tuple[int, str]:
-    r = CliRunner().invoke(cli, ["status", "--home", str(home)])
+    r = fte_cli("status", "--home", str(home), code=None)
     return r.exit_code, r.output
 
 
@@ -77,19 +77,19 @@ def test_the_same_table_twice_is_refused_by_toml_itself(home: Path) -> None:
 @pytest.mark.parametrize("name", ["fte.toml", ".env"])
 def test_a_file_that_is_not_utf8_is_one_line_and_exit_2(home: Path, name: str) -> None:
     (home / name).write_bytes((home / name).read_bytes() + b"\n# caf\xe9\n")
-    r = CliRunner().invoke(cli, ["daemon", "--once", "--home", str(home)])
+    r = fte_cli("daemon", "--once", "--home", str(home), code=2)
     assert r.exit_code == 2, r.output
     assert f"{name}: not UTF-8 text" in r.output and len(r.output.strip().splitlines()) == 1, r.output
 
 
 def test_an_env_line_that_is_not_key_value_is_named(home: Path) -> None:
     (home / ".env").write_text("FTE_SMTP_PASSWORD=x\nthis is not a setting\n")
-    r = CliRunner().invoke(cli, ["daemon", "--once", "--home", str(home)])
+    r = fte_cli("daemon", "--once", "--home", str(home), code=2)
     assert r.exit_code == 2 and ".env, line 2: not a KEY=value line" in r.output, r.output
 
 
 def test_a_home_under_a_file_is_one_line(tmp_path: Path) -> None:
-    r = CliRunner().invoke(cli, ["status", "--home", "/dev/null/x"])
+    r = fte_cli("status", "--home", "/dev/null/x", code=2)
     assert r.exit_code == 2 and "Traceback" not in r.output and len(r.output.strip().splitlines()) == 1, r.output
 
 

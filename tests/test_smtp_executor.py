@@ -14,6 +14,7 @@ from fte.io.channels.maildir import maildir_name
 from fte.io.channels.smtp import SmtpExecutor, SmtpSettings
 from fte.models.tables import Task
 
+from conftest import fte_cli
 from fakes.smtp import Inbox, start_server
 
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=timezone.utc)
@@ -194,8 +195,6 @@ def send_through(home: Path, server) -> None:  # noqa: ANN001
 
 def test_the_daemon_sends_through_smtp(home_dir: Path) -> None:
     from hosts import HostRun, drop_mail
-    from click.testing import CliRunner
-    from fte.cli import cli
 
     inbox = Inbox()
     server = start_server(inbox)
@@ -205,7 +204,7 @@ def test_the_daemon_sends_through_smtp(home_dir: Path) -> None:
         run = HostRun(home_dir)
         run.tick()
         [task] = run.home.store.tasks(state="pending")
-        CliRunner().invoke(cli, ["approve", task.id, "--home", str(home_dir)], catch_exceptions=False)
+        fte_cli("approve", task.id, "--home", str(home_dir))
         run.tick()
         assert run.home.store.get(task.id).state == "done"
         [msg] = inbox.messages
@@ -219,8 +218,6 @@ def test_a_send_the_server_refused_is_replayed_without_force(home_dir: Path) -> 
     """550 5.7.1 at DATA: the task fails as refused (not "may have been delivered"), and `fte replay`
     sends it again when the person asks, without --force, once the server takes it."""
     from hosts import HostRun, drop_mail
-    from click.testing import CliRunner
-    from fte.cli import cli
 
     inbox = Inbox(refuse_data_with="550 5.7.1 Message rejected as spam")
     server = start_server(inbox)
@@ -230,14 +227,14 @@ def test_a_send_the_server_refused_is_replayed_without_force(home_dir: Path) -> 
         run = HostRun(home_dir)
         run.tick()
         [task] = run.home.store.tasks(state="pending")
-        CliRunner().invoke(cli, ["approve", task.id, "--home", str(home_dir)], catch_exceptions=False)
+        fte_cli("approve", task.id, "--home", str(home_dir))
         run.tick()
         failed = run.home.store.get(task.id)
         assert failed.state == "failed" and "550" in failed.last_error and "unknown" not in failed.last_error
         assert run.home.store.executions(task.id)[-1].outcome == "error"
         run.close()
         inbox.refuse_data_with = None  # the person fixed what the server disliked
-        result = CliRunner().invoke(cli, ["replay", task.id, "--home", str(home_dir)])
+        result = fte_cli("replay", task.id, "--home", str(home_dir))
         assert result.exit_code == 0, result.output
         run = HostRun(home_dir)
         run.tick()
@@ -270,9 +267,7 @@ def test_a_daemon_killed_mid_send_leaves_that_reply_to_the_person_and_goes_on(ho
     import subprocess
     import sys
 
-    from click.testing import CliRunner
 
-    from fte.cli import cli
     from fte.home import open_home
 
     from hosts import HostRun, drop_mail
@@ -287,7 +282,7 @@ def test_a_daemon_killed_mid_send_leaves_that_reply_to_the_person_and_goes_on(ho
         run.tick()
         first, second = sorted(run.home.store.tasks(state="pending"), key=lambda t: (t.created_at, t.id))
         run.close()
-        CliRunner().invoke(cli, ["approve", first.id, "--home", str(home_dir)], catch_exceptions=False)
+        fte_cli("approve", first.id, "--home", str(home_dir))
         daemon = subprocess.Popen([sys.executable, "-m", "fte", "daemon", "--once", "--home", str(home_dir)],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
@@ -296,7 +291,7 @@ def test_a_daemon_killed_mid_send_leaves_that_reply_to_the_person_and_goes_on(ho
             daemon.kill()
             daemon.wait(30)
         inbox.stall_data = False
-        CliRunner().invoke(cli, ["approve", second.id, "--home", str(home_dir)], catch_exceptions=False)
+        fte_cli("approve", second.id, "--home", str(home_dir))
         again = subprocess.run([sys.executable, "-m", "fte", "daemon", "--once", "--home", str(home_dir)],
                                capture_output=True, text=True, timeout=120)
         assert again.returncode == 0, again.stderr

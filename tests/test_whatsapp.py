@@ -19,6 +19,8 @@ from fte.io.channels.contract import ExecutionError
 from fte.io.channels.whatsapp import WhatsAppSender, WhatsAppSource, make_server
 from fte.models.tables import Task
 
+from conftest import fte_cli
+
 TOKEN = "twilio-auth-token-test"
 SID = "AC" + "0" * 32
 PUBLIC = "https://fte.example.com/whatsapp"
@@ -149,9 +151,7 @@ def test_twilio_errors() -> None:
 
 @responses.activate
 def test_a_whatsapp_message_is_answered_after_approval(home_dir: Path) -> None:
-    from click.testing import CliRunner
 
-    from fte.cli import cli
     from fte.daemon import Runner
     from fte.home import open_home
     from fte.io.channels.whatsapp import spool_message
@@ -167,7 +167,7 @@ def test_a_whatsapp_message_is_answered_after_approval(home_dir: Path) -> None:
         assert "Sunday" in task.original
         runner.tick()
         assert len(h.store.tasks()) == 1  # the spooled message is not taken twice
-        CliRunner().invoke(cli, ["approve", task.id, "--home", str(home_dir)], catch_exceptions=False)
+        fte_cli("approve", task.id, "--home", str(home_dir))
         runner.tick()
         assert h.store.get(task.id).state == "done"
         sent = urllib.parse.parse_qs(responses.calls[-1].request.body)
@@ -272,9 +272,7 @@ def test_the_spool_is_emptied_once_messages_are_tasks(home_dir: Path) -> None:
 
 
 def test_serve_is_refused_on_a_cloud_home_and_when_the_source_is_off(tmp_path: Path) -> None:
-    from click.testing import CliRunner
 
-    from fte.cli import cli
     from fte.home import init_home
 
     cloud, local = tmp_path / "cloud", tmp_path / "local"
@@ -282,7 +280,7 @@ def test_serve_is_refused_on_a_cloud_home_and_when_the_source_is_off(tmp_path: P
     init_home(local, role="local", agent="laptop")
     for home, says in ((cloud, "runs on a local host"), (local, "[sources.whatsapp] enabled = true")):
         (home / ".env").write_text(f"FTE_TWILIO_AUTH_TOKEN={TOKEN}\n")
-        r = CliRunner().invoke(cli, ["whatsapp", "serve", "--port", "0", "--public-url", PUBLIC, "--home", str(home)])
+        r = fte_cli("whatsapp", "serve", "--port", "0", "--public-url", PUBLIC, "--home", str(home), code=2)
         assert r.exit_code == 2 and says in r.output, r.output
         assert len(r.output.strip().splitlines()) == 1
 

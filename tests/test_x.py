@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 import pytest
 import responses
 import tweepy
+from conftest import fte_cli
 from fakes.x import FakeX
 
 from fte.io.channels.contract import ExecutionError
@@ -185,29 +186,25 @@ def x_home(tmp_path):  # noqa: ANN001, ANN201
 
 
 def test_a_post_too_long_for_x_is_refused_before_anything_is_queued(tmp_path) -> None:  # noqa: ANN001
-    from click.testing import CliRunner
 
-    from fte.cli import cli
     from fte.home import open_home
 
     home = x_home(tmp_path)
-    result = CliRunner().invoke(cli, ["post", "x", "日" * 141, "--home", str(home)])
+    result = fte_cli("post", "x", "日" * 141, "--home", str(home), code=2)
     assert result.exit_code == 2 and "282" in result.output
     with open_home(home) as h:
         assert h.store.tasks() == []
 
 
 def test_an_x_post_is_approved_published_once_and_a_crash_after_the_call_does_not_post_twice(tmp_path) -> None:  # noqa: ANN001
-    from click.testing import CliRunner
     from hosts import HostRun
 
     from fte import crashpoints
-    from fte.cli import cli
 
     home = x_home(tmp_path)
     fake = FakeX()
     texts = ["We open a new shop on Monday! https://example.com/shop", "Closed on Friday for inventory."]
-    ids = [json.loads(CliRunner().invoke(cli, ["post", "x", t, "--json", "--home", str(home)]).output)["id"]
+    ids = [json.loads(fte_cli("post", "x", t, "--json", "--home", str(home)).output)["id"]
            for t in texts]
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         fake.serve(mock)
@@ -216,7 +213,7 @@ def test_an_x_post_is_approved_published_once_and_a_crash_after_the_call_does_no
         assert {run.home.store.get(i).state for i in ids} == {"pending"}
         assert run.home.store.get(ids[0]).expires_at is not None  # the kind's expiry, like any draft
         for i in ids:
-            assert CliRunner().invoke(cli, ["approve", i, "--home", str(home)]).exit_code == 0
+            assert fte_cli("approve", i, "--home", str(home)).exit_code == 0
 
         class Crash(Exception):
             pass

@@ -20,9 +20,9 @@ date range included.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
+from fte.clock import utcnow
 from fte.errors import BadInput
 from fte.odoo.client import OdooClient, OdooError
 
@@ -233,7 +233,7 @@ def _sum_balance(client: OdooClient, domain: list[Any]) -> float:
 
 def get_balance(client: OdooClient, code: str, as_of: str | None = None) -> dict[str, Any]:
     """The balance (debit − credit) of posted lines on an account, up to a date (included)."""
-    as_of = as_of or date.today().isoformat()
+    as_of = as_of or utcnow().date().isoformat()
     account_id(client, code)  # an account that does not exist is an error, not a balance of 0
     balance = _sum_balance(client, [["account_id.code", "=", str(code)], ["date", "<=", as_of]])
     return {"account": str(code), "as_of": as_of, "balance": balance} | _in_company(client)
