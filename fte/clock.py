@@ -7,10 +7,11 @@ which case the command runs from that instant at the system clock's pace (docs/s
 
 from __future__ import annotations
 
+import math
 import os
 import time
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone, tzinfo
-from typing import Callable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fte.errors import BadInput
@@ -18,31 +19,37 @@ from fte.errors import BadInput
 Clock = Callable[[], datetime]
 
 
-#: The environment variable that sets a command's clock (an ISO 8601 instant with its offset).
+#: The environment variable that sets a command's clock: ``INSTANT`` (an ISO 8601 instant with its
+#: offset: the command starts there) or ``INSTANT@UNIX`` (the clock read INSTANT when the system clock
+#: read UNIX seconds: every process given the same value agrees, and each runs on from there).
 CLOCK_ENV = "FTE_CLOCK"
 
-#: (the instant ``FTE_CLOCK`` named, ``time.monotonic()`` when it was read), or None: the system clock.
-_origin: tuple[datetime, float] | None = None
+#: (the instant ``FTE_CLOCK`` named, what ``reading()`` returned at that instant, ``reading``), or
+#: None: the system clock.
+_origin: tuple[datetime, float, Callable[[], float]] | None = None
 
 
-def start_clock(environ: "os._Environ[str] | dict[str, str] | None" = None) -> datetime | None:
+def start_clock(environ: Mapping[str, str] | None = None) -> datetime | None:
     """Read ``FTE_CLOCK`` at the start of a command: from then on :func:`utcnow` runs from the
-    instant it names (at the pace of ``time.monotonic``), or is the system clock when it is unset or
-    empty. Returns that instant, or None. BadInput when the value is not an instant with its offset."""
+    instant it names, at the system clock's pace; with the system clock when it is unset or empty.
+    Returns that instant (as of its anchor), or None. BadInput when the value cannot be read."""
     global _origin
     value = (os.environ if environ is None else environ).get(CLOCK_ENV, "").strip()
     if not value:
         _origin = None
         return None
+    text, at, anchor = value.partition("@")
     try:
-        instant = datetime.fromisoformat(value)
+        instant: datetime | None = datetime.fromisoformat(text.strip())
+        since = float(anchor) if at else None
     except ValueError:
-        instant = None
-    if instant is None or instant.tzinfo is None:
-        raise BadInput(f"{CLOCK_ENV}={value!r} is not an instant with its offset "
-                       "(for example 2026-11-26T09:00:00+00:00); unset it to use the system clock")
-    _origin = (instant.astimezone(timezone.utc), time.monotonic())
-    return _origin[0]
+        instant = since = None
+    if instant is None or instant.tzinfo is None or (at and (since is None or not math.isfinite(since))):
+        raise BadInput(f"{CLOCK_ENV}={value!r} is not an instant with its offset, optionally @ the Unix time it "
+                       "was read at (for example 2026-11-26T09:00:00+00:00); unset it to use the system clock")
+    instant = instant.astimezone(timezone.utc)
+    _origin = (instant, since, time.time) if since is not None else (instant, time.monotonic(), time.monotonic)
+    return instant
 
 
 def clock_pinned() -> datetime | None:
@@ -54,8 +61,8 @@ def utcnow() -> datetime:
     """The current time, timezone-aware, in UTC (see :func:`start_clock`)."""
     if _origin is None:
         return datetime.now(timezone.utc)
-    instant, started = _origin
-    return instant + timedelta(seconds=time.monotonic() - started)
+    instant, since, reading = _origin
+    return instant + timedelta(seconds=reading() - since)
 
 
 def iso(dt: datetime) -> str:

@@ -4,6 +4,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterator
@@ -34,7 +35,7 @@ class FakeClock:
     @now.setter
     def now(self, value: datetime) -> None:
         self._now = value
-        os.environ[CLOCK_ENV] = iso(value)
+        os.environ[CLOCK_ENV] = clock_value(value)
         start_clock()  # this process's own default clock too (a HostRun opened without a clock)
 
     def __call__(self) -> datetime:
@@ -45,11 +46,17 @@ class FakeClock:
         return self.now
 
 
+def clock_value(now: datetime) -> str:
+    """``FTE_CLOCK`` for "it is ``now`` at this moment": every process started with it agrees on the
+    time and sees it run on, so commands run one after the other see it move forward."""
+    return f"{iso(now)}@{time.time():.6f}"
+
+
 @pytest.fixture(autouse=True)
 def _every_process_on_the_tests_clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Each test starts at TEST_EPOCH in this process and in every process it starts; the variable
     is put back after the test (monkeypatch restores what a FakeClock published)."""
-    monkeypatch.setenv(CLOCK_ENV, iso(TEST_EPOCH))
+    monkeypatch.setenv(CLOCK_ENV, clock_value(TEST_EPOCH))
     start_clock()
     yield
     monkeypatch.undo()

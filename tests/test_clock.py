@@ -71,7 +71,9 @@ def test_an_in_process_command_runs_on_the_tests_clock_too(home_dir: Path) -> No
     assert timedelta(0) <= parse_iso(found["detail"].rsplit(": ", 1)[1]) - clock.now < timedelta(seconds=60)
 
 
-@pytest.mark.parametrize("value", ["tomorrow", "2026-11-26T09:00:00", "2026-13-01T00:00:00+00:00"])
+@pytest.mark.parametrize("value", ["tomorrow", "2026-11-26T09:00:00", "2026-13-01T00:00:00+00:00",
+                                   "2026-11-26T09:00:00+00:00@", "2026-11-26T09:00:00+00:00@soon",
+                                   "2026-11-26T09:00:00+00:00@nan"])
 def test_a_clock_that_is_not_an_instant_with_its_offset_is_refused(home_dir: Path, value: str) -> None:
     r = fte_cli("status", "--home", home_dir, code=2, env={CLOCK_ENV: value})
     assert CLOCK_ENV in r.output and "offset" in r.output and "Traceback" not in r.output
@@ -88,3 +90,15 @@ def test_the_clock_runs_from_the_instant_it_names(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv(CLOCK_ENV, "soon")
     with pytest.raises(BadInput):
         start_clock()
+
+
+def test_processes_given_one_anchored_value_agree_and_see_time_move_on(home_dir: Path) -> None:
+    """``INSTANT@UNIX``: the instant as of that system-clock reading; commands run one after the
+    other see later times (each bare ``INSTANT`` would start again at the instant)."""
+    FakeClock(datetime(2040, 5, 6, 7, 8, tzinfo=timezone.utc))
+    seen = []
+    for _ in range(3):
+        found = doctor_clock(home_dir)
+        seen.append(parse_iso(found["detail"].rsplit(": ", 1)[1]))
+    assert seen == sorted(seen) and len(set(seen)) == 3
+    assert seen[0] >= datetime(2040, 5, 6, 7, 8, tzinfo=timezone.utc) and seen[-1] - seen[0] < timedelta(minutes=1)
