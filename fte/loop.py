@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from fte.clock import Clock, iso, utcnow
+from fte.clock import CLOCK_ENV, Clock, clock_pinned, iso, utcnow
 from fte.errors import AlreadyRunning, FteError
 from fte.config import load_settings
 from fte.home import Home, open_home
@@ -62,7 +62,7 @@ class DaemonLock:
 
 
 _DECISION = re.compile(r"^(?P<event>approve|reject|edit|invalidate): (?P<task>[0-9a-f]{8}) .* by (?P<actor>\S+) -> ")
-_TROUBLE = ("error", "failed", "refused", "not delivered", "unreachable", "held")
+_TROUBLE = ("error", "failed", "refused", "not delivered", "unreachable", "held", "warning")
 
 
 def log_line(message: str, fmt: str = "text") -> str:
@@ -216,6 +216,8 @@ def run_daemon(
                 log(f"fte daemon: {opened.settings.role} host {opened.settings.agent!r}, vault {opened.settings.vault}"
                     + ("" if once else f", {'file events' if watching else 'polling'}")
                     + (f", the remote's head every {opened.settings.remote_check:g} s" if looking else ""))
+                if clock_pinned() is not None:
+                    log(f"fte daemon: warning: {CLOCK_ENV} sets the clock ({iso(clock())}), not the system")
                 ticks = 0
                 failures = 0
                 try:
