@@ -760,3 +760,34 @@ def test_fte_approve_signs_what_the_note_shows_even_when_a_git_plugin_committed_
     assert task == tid and "edit-plugin" in body
     settle(net)
     assert {run.home.store.get(tid).state for run in net.runs.values()} == {"done"}
+
+
+def recipients(home: Path) -> list[str]:
+    return [str(email.message_from_bytes(f.read_bytes(), policy=email.policy.default)["To"])
+            for f in (home / "outbox" / "new").iterdir()]
+
+
+@pytest.mark.parametrize("where", ["pushed", "typed here"])
+def test_a_note_that_says_a_property_twice_is_refused_and_what_is_sent_is_what_it_showed(net, where: str) -> None:
+    """A second ``to:`` line: PyYAML took the last, Obsidian shows the first. Now the note has no
+    reading at all: it is refused (an incident naming it), and the task keeps what was presented."""
+    [tid] = presented(net)
+    beta = net.runs["beta"]
+    if where == "pushed":
+        device = Device(net.remote, net.root / "device")
+        note = device.note_of(tid)
+        note.write_text(note.read_text().replace("\nto: ann@example.com\n", "\nto: ann@example.com\nto: eve@evil.example\n", 1))
+        device.push("a second recipient")
+        settle(net, rounds=2)
+    else:
+        note = beta.home.vault.path(beta.home.store.get(tid).note_path)
+        note.write_text(note.read_text().replace("\nto: ann@example.com\n", "\nto: ann@example.com\nto: eve@evil.example\n", 1))
+        beta.tick()
+    for name, run in net.runs.items():
+        assert run.home.store.get(tid).params["to"] == "ann@example.com", name
+    refused = [i for i in beta.home.store.incidents() if i.kind in ("refused-note", "bad-note", "refused-change")]
+    assert refused and any("written twice" in json.dumps(i.detail) for i in refused), \
+        [(i.kind, i.detail) for i in beta.home.store.incidents()]
+    fte_cli("approve", tid, "--home", str(net.homes["alpha"]))
+    settle(net)
+    assert recipients(net.homes["alpha"]) + recipients(net.homes["beta"]) == ["ann@example.com"]

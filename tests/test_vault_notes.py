@@ -116,6 +116,29 @@ def test_a_yaml_alias_bomb_is_refused_before_it_expands() -> None:
         parse_note(b"---\nid: x\nsub: &s {a: 1}\nother: *s\n---\nbody")
 
 
+@pytest.mark.parametrize("head", [
+    "to: a@example.com\nto: eve@example.com",                    # the last would win; Obsidian shows the first
+    "params:\n  amount: 10\n  amount: 1000",                    # inside a nested set of properties too
+    "to: a@example.com\n'to': eve@example.com",                  # the same key, quoted
+    "epoch: 1\n? epoch\n: 2",                                   # the same key, as a complex key
+], ids=["flat", "nested", "quoted", "complex-key"])
+def test_a_property_written_twice_is_refused(head: str) -> None:
+    with pytest.raises(NoteError, match="written twice"):
+        parse_note(f"---\nid: x\n{head}\n---\nbody".encode())
+
+
+@pytest.mark.parametrize("value", ["!!binary ZXZlQGV4YW1wbGUuY29t", "!!set {a@example.com}", "!!str 12",
+                                   "!!python/object:os.system x", "!local thing", "!<tag:yaml.org,2002:str> x"])
+def test_a_yaml_tag_is_refused(value: str) -> None:
+    with pytest.raises(NoteError, match="YAML tag"):
+        parse_note(f"---\nid: x\nto: {value}\n---\nbody".encode())
+
+
+@pytest.mark.parametrize("title", ["Wow! Great", "'!important'", "a ! b", '"!!"'])
+def test_an_exclamation_mark_in_text_is_not_a_tag(title: str) -> None:
+    assert "!" in parse_note(f"---\nid: x\ntitle: {title}\n---\nbody".encode()).meta["title"]
+
+
 def test_a_value_used_twice_is_written_twice_and_reads_back() -> None:
     shared = {"description": "Work", "quantity": 1}
     data = render_note({"id": "x", "params": {"lines": [shared, shared]}}, "body")

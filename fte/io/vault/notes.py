@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone, tzinfo
 from pathlib import Path, PurePosixPath
-from typing import Any, Iterator
+from typing import Any, Hashable, Iterator
 
 import yaml
 
@@ -126,6 +126,23 @@ def front_matter(task: Task, tz: tzinfo = timezone.utc) -> dict[str, Any]:
 
 _BaseDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml when PyYAML has it: ~5x faster
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _NoteLoader(_Loader):  # type: ignore[misc,valid-type]
+    """The safe loader, with one reading of a note: a property written twice is refused (PyYAML keeps
+    the last, while Obsidian shows the first: the person would approve what they did not see)."""
+
+    def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict[Any, Any]:
+        if isinstance(node, yaml.MappingNode):
+            seen: set[Any] = set()
+            for key_node, _value in node.value:
+                key = self.construct_object(key_node, deep=True)
+                if isinstance(key, Hashable) and key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"property {str(key)[:40]!r} is written twice", key_node.start_mark)
+                if isinstance(key, Hashable):
+                    seen.add(key)
+        return super().construct_mapping(node, deep)
 
 
 class _NoteDumper(_BaseDumper):  # type: ignore[misc,valid-type]
@@ -401,12 +418,16 @@ def parse_note(data: bytes, name: str = "note") -> Note:
     if has_conflict_markers(text):
         raise NoteError(f"{name}: unresolved git conflict markers")
     try:
-        if ("&" in head or "*" in head) and any(isinstance(t, (yaml.AnchorToken, yaml.AliasToken))
-                                                for t in yaml.scan(head, Loader=_Loader)):
+        tokens = {type(t) for t in yaml.scan(head, Loader=_Loader)} if any(c in head for c in "&*!") else set()
+        if tokens & {yaml.AnchorToken, yaml.AliasToken}:
             # An alias expands to what it names, as often as it is used: a few hundred bytes can
             # stand for gigabytes. fte never writes one, so a note holding one is refused unread.
             raise NoteError(f"{name}: front matter uses YAML anchors or aliases (&name, *name), which notes may not")
-        meta = yaml.load(head, Loader=_Loader) if head.strip() else {}
+        if yaml.TagToken in tokens:
+            # A tag (!!binary, !!set, !!str…) makes a value mean what Obsidian does not show; fte
+            # never writes one.
+            raise NoteError(f"{name}: front matter uses a YAML tag (!name, !!type), which notes may not")
+        meta = yaml.load(head, Loader=_NoteLoader) if head.strip() else {}
     except yaml.YAMLError as exc:
         raise NoteError(f"{name}: front matter is not valid YAML: {str(exc).splitlines()[0]}") from None
     if not isinstance(meta, dict):
