@@ -330,3 +330,37 @@ def test_a_long_token_is_redacted_whole(length: int) -> None:
     out, [f] = redact(b"secret = " + value + b" end")
     assert f.kind == "token-assignment" and f.end - f.offset == length
     assert out == b"secret = [redacted: token-assignment] end"
+
+
+@pytest.mark.parametrize("header", ["Subject", "Message-ID", "References", "From-name"])
+@pytest.mark.parametrize("place", ["alone", "first", "inside"])
+def test_a_secret_in_a_header_reaches_the_person_redacted_and_no_commit(tmp_path: Path, header: str, place: str) -> None:
+    """Every header that reaches the front matter (or the note's file name): the redaction keeps the
+    YAML one reading (the marker is text, quoted as any text is), the note's name is made from the
+    redacted title, and the secret is in no commit of the remote."""
+    secret = SECRETS["github-token"]
+    value = {"alone": secret, "first": f"{secret} is the new key", "inside": f"the key: {secret}, use it"}[place]
+    remote = bare_remote(tmp_path / "remote.git")
+    cloud_home = make_host(tmp_path, "cloud", "cloud", remote)
+    local_home = make_host(tmp_path, "local", "local", remote)
+    msg = EmailMessage()
+    msg["From"] = f'"{value}" <ann@example.com>' if header == "From-name" else "Ann <ann@example.com>"
+    msg["Subject"] = value if header == "Subject" else "A question"
+    msg_id = "<" + "".join(c if c.isalnum() or c in "_-" else "." for c in value) + "@example.com>"
+    msg["Message-ID"] = msg_id if header == "Message-ID" else "<q@example.com>"
+    if header == "References":
+        msg[header] = msg_id
+    msg.set_content("Hello, could you answer?\n")
+    (cloud_home / "inbox" / "new" / "1.secret").write_bytes(bytes(msg))
+    cloud, local = HostRun(cloud_home), HostRun(local_home)
+    cloud.tick(), local.tick(), cloud.tick()
+    [task] = local.home.store.tasks()
+    assert task.state == "pending", (task.state, [(i.kind, i.detail) for i in local.home.store.incidents()])
+    note = local.home.vault.path(task.note_path)
+    tail = secret[-20:].lower()  # what a file name keeps of it (lower case, '_' made '-')
+    assert secret not in note.read_text() and tail not in task.note_path.lower()
+    assert "redacted" in note.read_text()
+    history = subprocess.run(["git", "log", "-p", "--all", "--name-only", "--format=%B"], cwd=remote,
+                             capture_output=True, text=True, check=True).stdout
+    assert secret not in history and tail not in history.lower()
+    cloud.close(), local.close()

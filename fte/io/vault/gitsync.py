@@ -31,7 +31,7 @@ from fte.io.vault.secretguard import Finding, redact, scan
 from fte.io.vault.treemerge import Entry, MergePolicy, blob_sha, conflict_copy_path, plan_merge, side_copy_path
 from fte.io.vault.gitrepo import (BRANCH, EMPTY_TREE, REMOTE, UPSTREAM, ZERO, CommitResult, GitEvent,
                                   GitRepo, SyncResult, first_line)
-from fte.io.vault.notes import TASK_FOLDERS, has_conflict_markers, parse_note
+from fte.io.vault.notes import TASK_FOLDERS, has_conflict_markers, parse_note, redacted_note
 
 __all__ = ["GitSync", "QUARANTINE", "SYNCED_SUFFIXES"]
 
@@ -264,7 +264,7 @@ class GitSync(GitRepo):
             if blob is None:
                 continue  # a deletion
             data = self._blob(blob)
-            clean, findings = redact(data)
+            clean, findings = redacted_note(data, path) if path.endswith(".md") else redact(data)
             if findings:
                 result.redacted.append(self._redact(path, data, clean, findings))
         if result.redacted:

@@ -13,6 +13,8 @@ import re
 import unicodedata
 from datetime import datetime
 
+from fte.io.vault.secretguard import redacted_text
+
 SLUG_MAX = 60
 _FORBIDDEN = set('<>:"/\\|?*#^[]%&{}$!`=@+\'') | {"\x7f"}
 _DASHES = re.compile(r"[-\s_]+")
@@ -40,5 +42,7 @@ def slugify(text: str, max_len: int = SLUG_MAX) -> str:
 
 
 def note_name(created: datetime, kind: str, title: str, task_id: str) -> str:
-    """The file name of a task's note."""
-    return f"{created:%Y%m%d}-{slugify(kind, 40)}-{slugify(title)}-{task_id[:8]}.md"
+    """The file name of a task's note, made from the title with its secrets redacted (a name is in
+    every commit, the Dashboard's links and the remote's history, where a redaction of the note's
+    content would not reach)."""
+    return f"{created:%Y%m%d}-{slugify(kind, 40)}-{slugify(redacted_text(title))}-{task_id[:8]}.md"

@@ -34,6 +34,7 @@ import yaml
 from fte.crashpoints import crashpoint
 from fte.errors import BadInput, NoteError
 from fte.io.vault.names import note_name, slugify
+from fte.io.vault.secretguard import Finding, redact, redacted_text, scan
 from fte.plaintext import plain
 from fte.clock import zone
 from fte.io.vault.properties import (APPROVAL_KEYS, ASSERTION_KEYS, compact, expand, fte_tags, merge_shared,
@@ -435,6 +436,34 @@ def parse_note(data: bytes, name: str = "note") -> Note:
     if not isinstance(meta.get("id"), str) or not meta["id"]:
         raise NoteError(f"{name}: front matter has no 'id'")
     return Note(meta=meta, body=body)
+
+
+def redacted_note(data: bytes, name: str = "note") -> tuple[bytes, list[Finding]]:
+    """``data`` with its secrets redacted (docs/sync.md, "The secret guard"), and the findings. A note
+    fte can read is redacted value by value — each property (keys too, at any depth) and the body —
+    and written again, so a marker is text quoted like any other and the front matter keeps its one
+    reading; anything else is redacted byte by byte."""
+    findings = scan(data)
+    if not findings:
+        return data, []
+    try:
+        note = parse_note(data, name)
+    except NoteError:
+        return redact(data)
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, str):
+            return redacted_text(value)
+        if isinstance(value, dict):
+            return {clean(k): clean(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [clean(v) for v in value]
+        return value
+
+    cleaned = render_note(clean(note.meta), redacted_text(note.body))
+    if scan(cleaned):  # a secret the values alone do not hold (across a line of the YAML): the bytes
+        return redact(cleaned)[0], findings
+    return cleaned, findings
 
 
 def _fsync_dir(path: Path) -> None:

@@ -189,3 +189,10 @@ def redact(data: bytes) -> tuple[bytes, list[Finding]]:
         last = max(end, f.offset)
     out.append(data[last:])
     return b"".join(out), findings
+
+
+def redacted_text(text: str) -> str:
+    """``text`` with every secret replaced by its marker (see :func:`redact`)."""
+    data = text.encode("utf-8", "surrogatepass")
+    clean, findings = redact(data)
+    return clean.decode("utf-8", "surrogatepass") if findings else text
