@@ -661,7 +661,7 @@ def test_pulled_symlinks_never_lead_a_write_outside_the_vault(net) -> None:
     alpha_vault = net.homes["alpha"] / "vault"
     assert not (alpha_vault / "Logs" / "alpha" / "conflicts").is_symlink()
     assert not (alpha_vault / "Dashboard.md").is_symlink() and not (alpha_vault / "Quarantine").is_symlink()
-    assert "refused-file" in [i.kind for i in net.runs["alpha"].home.store.incidents()]
+    assert "refused-entry" in [i.kind for i in net.runs["alpha"].home.store.incidents()]  # refused at the pull
 
 
 def test_a_deleted_vault_is_cloned_again_and_rendered_from_the_database(net) -> None:

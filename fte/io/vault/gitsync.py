@@ -31,7 +31,8 @@ from fte.io.vault.secretguard import Finding, redact, scan
 from fte.io.vault.treemerge import Entry, MergePolicy, blob_sha, conflict_copy_path, plan_merge, side_copy_path
 from fte.io.vault.gitrepo import (BRANCH, EMPTY_TREE, REMOTE, UPSTREAM, ZERO, CommitResult, GitEvent,
                                   GitRepo, SyncResult, first_line)
-from fte.io.vault.notes import TASK_FOLDERS, has_conflict_markers, parse_note, redacted_note
+from fte.io.vault.notes import FOLDERS, TASK_FOLDERS, has_conflict_markers, parse_note, redacted_note
+from fte.io.vault.treecheck import prefixes, refused_reason, shown_path
 
 __all__ = ["GitSync", "QUARANTINE", "SYNCED_SUFFIXES"]
 
@@ -537,26 +538,57 @@ class GitSync(GitRepo):
             return []
         if head is not None and self._is_ancestor(upstream, head):
             return []  # nothing new on the remote: our commits only wait to be pushed
-        events: list[GitEvent] = []
-        if head is None or self._is_ancestor(head, upstream):
+        fast_forward = head is None or self._is_ancestor(head, upstream)
+        base = head if fast_forward else self._merge_base_of(head, upstream)
+        theirs = self._diff_raw(["diff-tree", base or EMPTY_TREE, upstream])
+        refused = self._refused_entries(theirs, head)
+        events = [GitEvent("refused-entry", shown_path(path), None, {"reason": reason})
+                  for path, reason in sorted(refused.items()) if theirs[path] is not None]
+        if fast_forward and not refused:
             target = upstream
-        else:
-            target, events = self._merge(head, upstream)
+        else:  # a merge, also where a fast-forward would do: it leaves what was refused out
+            target, merged = self._merge(head or EMPTY_TREE, upstream, base, theirs, refused)
+            events += merged
         crashpoint("sync-merged")
         events += self._checkout(head, target)
         return events
 
-    def _merge(self, head: str, upstream: str) -> tuple[str, list[GitEvent]]:
-        """A merge commit of ``head`` and ``upstream`` (see :mod:`fte.io.vault.treemerge`), built in a
-        private index: the person's index and working tree are not touched."""
-        base = self._merge_base_of(head, upstream)
+    def _refused_entries(self, theirs: dict[str, Entry | None], head: str | None) -> dict[str, str]:
+        """The entries of a pulled change that may not enter this host's tree, with why
+        (:mod:`fte.io.vault.treecheck`): judged alone, then against ``head``'s tree — a file where it
+        has a folder, a folder where it has a file — and against the vault's own folders."""
+        refused = {path: reason for path, entry in theirs.items()
+                   if (reason := refused_reason(path, None if entry is None else entry.mode))}
+        added = [p for p, e in theirs.items() if e is not None and p not in refused]
+        folders = prefixes(added)
+        kinds: dict[str, str] = {}
+        if head is not None and added:
+            asked = sorted(set(added) | folders)
+            out = self._git_input(["cat-file", "--batch-check=%(objecttype)"],
+                                  "".join(f"{head}:{p}\n" for p in asked).encode("utf-8", "surrogateescape"))
+            kinds = {p: line.split()[-1] for p, line in zip(asked, out.decode().splitlines())}
+        for path in added:
+            parts = path.split("/")
+            if kinds.get(path) == "tree" or path in FOLDERS or path in folders or (
+                    parts[0] == "In_Progress" and len(parts) == 2):
+                refused[path] = "a file where the vault has a folder"
+            elif any(kinds.get(f) == "blob" or f in OWN_FILES for f in prefixes([path])):
+                refused[path] = "a folder where the vault has a file"
+        return refused
+
+    def _merge(self, head: str, upstream: str, base: str | None, theirs: dict[str, Entry | None],
+               refused: dict[str, str]) -> tuple[str, list[GitEvent]]:
+        """A merge commit of ``head`` and ``upstream`` (see :mod:`fte.io.vault.treemerge`) without the
+        ``refused`` entries, built in a private index: the person's index and working tree are not
+        touched. ``head`` may be the empty tree (a host with no commit yet): the commit then has
+        ``upstream`` alone as its parent."""
         ours = self._diff_raw(["diff-tree", base or EMPTY_TREE, head])
+        theirs = {p: e for p, e in theirs.items() if p not in refused}
         # Every version the remote held since the base, not only its tip: a decision that reached
         # the remote first still wins when someone pushed an unproven note over it.
         history = [(c.path, Entry(c.mode or "100644", c.blob)) for c in self.history(base, upstream, sorted(TASK_FOLDERS))
-                   if c.blob is not None] if any(self._is_task_note(p) for p in ours) else []
-        plan = plan_merge(ours, self._diff_raw(["diff-tree", base or EMPTY_TREE, upstream]),
-                          self._blob, self.agent, self.policy, owns=self._owns, history=history,
+                   if c.blob is not None and c.path not in refused] if any(self._is_task_note(p) for p in ours) else []
+        plan = plan_merge(ours, theirs, self._blob, self.agent, self.policy, owns=self._owns, history=history,
                           proves=self.proves)
         for data in plan.new_blobs.values():
             self._git_input(["hash-object", "-w", "--stdin"], data)
@@ -573,7 +605,10 @@ class GitSync(GitRepo):
         message = f"fte {self.agent}: merge {UPSTREAM}"
         if plan.resolutions:
             message += f" ({len(plan.resolutions)} conflict(s) resolved)"
-        sha = self._git_input(["commit-tree", tree, "-p", head, "-p", upstream, "-m", message], b"").decode().strip()
+        if refused:
+            message += f" ({len(refused)} entr{'y' if len(refused) == 1 else 'ies'} refused)"
+        parents = ["-p", upstream] if head == EMPTY_TREE else ["-p", head, "-p", upstream]
+        sha = self._git_input(["commit-tree", tree, *parents, "-m", message], b"").decode().strip()
         events = [GitEvent(r.kind if r.kind == "conflict" else "conflict", r.path, r.task_id, r.detail)
                   for r in plan.resolutions]
         return sha, events
@@ -620,6 +655,10 @@ class GitSync(GitRepo):
         crashpoint("sync-checked-out")
         journal.unlink(missing_ok=True)
         return events
+
+
+#: Files at the top of the vault that a pulled folder may never take the place of.
+OWN_FILES = frozenset({"Dashboard.md"})
 
 
 class _PushRejected(FteError):
