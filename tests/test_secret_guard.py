@@ -5,6 +5,7 @@ holds one is never pushed. The corpus test measures the scanner on labelled mail
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from email.message import EmailMessage
@@ -364,3 +365,37 @@ def test_a_secret_in_a_header_reaches_the_person_redacted_and_no_commit(tmp_path
                              capture_output=True, text=True, check=True).stdout
     assert secret not in history and tail not in history.lower()
     cloud.close(), local.close()
+
+
+@pytest.mark.parametrize("how", ["a note renamed", "committed by the person"])
+def test_a_file_whose_name_holds_a_secret_never_reaches_the_remote(tmp_path: Path, how: str) -> None:
+    """A name is in every commit and clone: the guard scans paths as well as contents."""
+    secret = SECRETS["github-token"]
+    remote = bare_remote(tmp_path / "remote.git")
+    home = make_host(tmp_path, "laptop", "all", remote)
+    run = HostRun(home)
+    run.tick()
+    vault = home / "vault"
+    if how == "a note renamed":
+        drop_mail(home, 1)
+        run.tick()
+        [task] = run.home.store.tasks(state="pending")
+        note = run.home.vault.path(task.note_path)
+        os.replace(note, note.with_name(f"token {secret}.md"))
+    else:
+        (vault / "Notes").mkdir()
+        (vault / "Notes" / f"token {secret}.md").write_text("my notes\n")
+        subprocess.run(["git", "add", "Notes"], cwd=vault, check=True)
+        subprocess.run(["git", "commit", "-qm", "vault backup"], cwd=vault, check=True)
+        drop_mail(home, 1)
+    for _ in range(3):
+        run.tick()
+    history = subprocess.run(["git", "log", "-p", "--all", "--name-only", "--format=%B"], cwd=remote,
+                             capture_output=True, text=True, check=True).stdout
+    assert secret not in history
+    kinds = [i.kind for i in run.home.store.incidents() if i.kind in ("push-held", "secret-in-path")]
+    assert kinds == (["push-held"] if how == "committed by the person" else ["secret-in-path"]), kinds
+    if how == "a note renamed":  # back under the name fte gave it, and nothing else said
+        assert run.home.vault.path(task.note_path).is_file() and not note.with_name(f"token {secret}.md").exists()
+        assert not run.home.store.incidents("redacted")
+    run.close()

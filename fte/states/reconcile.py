@@ -24,6 +24,7 @@ from typing import Any, Callable
 from datetime import datetime
 
 from fte.clock import Clock, iso
+from fte.io.vault.secretguard import scan
 from fte.errors import BadInput, FteError, InvalidTransition, NoteError
 from fte.io.vault.archive import archive_path, parse_archive
 from fte.io.vault.gitrepo import Change
@@ -479,6 +480,15 @@ class Reconciler:
             return {path}
         if where == row.state or (where == "rejected" and row.state == "expired") or (
                 where == "drafted" and row.state == "synced"):
+            if scan(path.encode("utf-8", "surrogateescape")) and row.note_path:
+                # Renamed to a name holding a secret: a name reaches every commit and clone, so the
+                # note goes back to the name fte gave it (made from redacted text).
+                self.incident("secret-in-path", row.id, path, kept=row.note_path)
+                try:
+                    os.replace(self.vault.path(path), self.vault.path(row.note_path))
+                except (OSError, BadInput):
+                    return set()
+                return {path, row.note_path}
             self.store.mark_mirrored(row.id, row.version, path)  # renamed, same folder
             return {path}
         key = (path, -2, row.version)

@@ -65,6 +65,8 @@ class GitSync(GitRepo):
         #: keyring): at a merge, only proven decisions take part in the race (fte.io.vault.treemerge).
         self.proves: Callable[[bytes, str], bool] | None = None
         self._removed: list[str] = []
+        #: Paths whose name holds a secret, already said (each is said once per process).
+        self._secret_paths_said: set[str] = set()
         #: The index file (inode, size, mtime) last seen without unmerged entries, or None.
         self._clean_index: tuple[int, int, int] | None = None
 
@@ -242,6 +244,16 @@ class GitSync(GitRepo):
         """
         wanted = sorted({p for p in paths if p})
         result = CommitResult(sha=None)
+        for path in [p for p in wanted if scan(p.encode("utf-8", "surrogateescape"))]:
+            # A name is in every commit and every clone's history: one holding a secret stays here
+            # (fte's own names are made from redacted text; this is a file the person named).
+            wanted.remove(path)
+            if path in self._secret_paths_said or not os.path.lexists(self.root / path):
+                continue
+            self._secret_paths_said.add(path)
+            result.events.append(GitEvent("secret-in-path", shown_path(path), None, {
+                "kinds": sorted({f.kind for f in scan(path.encode("utf-8", "surrogateescape"))}),
+                "reason": "a file whose name holds a secret is never committed; rename it"}))
         if not wanted:
             return result
         with self.lock.hold():
@@ -268,8 +280,9 @@ class GitSync(GitRepo):
             clean, findings = redacted_note(data, path) if path.endswith(".md") else redact(data)
             if findings:
                 result.redacted.append(self._redact(path, data, clean, findings))
-        if result.redacted:
+        if result.redacted:  # a redacted file may now hold what HEAD holds: nothing of it to commit
             changes = self._staged_raw()
+            staged = [p for p in staged if p in changes]
         if not staged:
             return
         crashpoint("before-git-commit")
@@ -395,9 +408,8 @@ class GitSync(GitRepo):
         found = []
         for path, blob in sorted((added or {}).items()):
             data = self.read_blob(blob, 2_000_000)
-            if b"\0" in data[:8000]:
-                continue  # not text
-            kinds = sorted({f.kind for f in scan(data)})
+            named = {f.kind for f in scan(path.encode("utf-8", "surrogateescape"))}  # the name is pushed too
+            kinds = sorted(named | ({f.kind for f in scan(data)} if b"\0" not in data[:8000] else set()))
             if kinds:
                 author = self._git_input(["log", "-1", "--format=%an <%ae>", sha], b"").decode().strip()
                 found.append(GitEvent("push-held", path, None, {"commit": sha, "author": author, "kinds": kinds}))
