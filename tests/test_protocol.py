@@ -6,6 +6,7 @@ from __future__ import annotations
 import email
 import json
 import os
+import re
 import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
@@ -791,3 +792,35 @@ def test_a_note_that_says_a_property_twice_is_refused_and_what_is_sent_is_what_i
     fte_cli("approve", tid, "--home", str(net.homes["alpha"]))
     settle(net)
     assert recipients(net.homes["alpha"]) + recipients(net.homes["beta"]) == ["ann@example.com"]
+
+
+def test_an_epoch_pushed_to_the_top_of_its_range_splits_no_host(net) -> None:
+    """An edit pushed at the largest epoch a note may say is taken everywhere; the next edit cannot
+    be presented (it would leave the range every host reads) and is refused where it is made, the
+    same on every host — instead of one host going on alone and sending a second, different mail."""
+    from fte.io.vault.notes import MAX_EPOCH
+
+    [tid] = presented(net)
+    device = Device(net.remote, net.root / "device")
+    note = device.note_of(tid)
+    text = note.read_text().replace("Hello", "Dear Ann", 1)
+    note.write_text(re.sub(r"(?m)^epoch: \d+$", f"epoch: {MAX_EPOCH}", text))
+    device.push("an edit at the top of the range")
+    settle(net, rounds=2)
+    for name, run in net.runs.items():
+        row = run.home.store.get(tid)
+        assert (row.state, row.epoch) == ("pending", MAX_EPOCH) and "Dear Ann" in row.body, name
+    alpha = net.runs["alpha"]
+    mine = alpha.home.vault.path(alpha.home.store.get(tid).note_path)
+    mine.write_text(mine.read_text().replace("Dear Ann", "Hi Ann", 1))
+    settle(net, rounds=2)  # raises nothing
+    assert any("presented" in json.dumps(i.detail) for i in alpha.home.store.incidents()), \
+        [(i.kind, i.detail) for i in alpha.home.store.incidents()]
+    for name, run in net.runs.items():
+        row = run.home.store.get(tid)
+        assert (row.state, row.epoch) == ("pending", MAX_EPOCH) and "Dear Ann" in row.body, name
+    fte_cli("approve", tid, "--home", net.homes["beta"])
+    settle(net)
+    [(task, body)] = sent(net.homes["alpha"]) + sent(net.homes["beta"])
+    assert task == tid and "Dear Ann" in body and "Hi Ann" not in body
+    assert set(states(net, tid).values()) == {"done"}

@@ -21,7 +21,7 @@ from fte.clock import Clock, utcnow
 from fte.crashpoints import crashpoint
 from fte.errors import BadInput, InvalidTransition, NotFound
 from fte.io.vault.properties import ceil_minute
-from fte.io.vault.notes import Note, PersonParts, Vault, note_fields, note_relpath, person_parts, render_task
+from fte.io.vault.notes import MAX_EPOCH, Note, PersonParts, Vault, note_fields, note_relpath, person_parts, render_task
 from fte.models.store import Store
 from fte.models.tables import Cursor, Task, Transition
 from fte.states.approvals import ASSERTED, Trust
@@ -96,6 +96,9 @@ class Lifecycle:
         signature on what it asserts (docs/protocol.md)."""
         if event in NEW_EPOCH and "epoch" not in changes:
             task.epoch = int(task.epoch or 0) + 1
+        if int(task.epoch or 0) > MAX_EPOCH:
+            raise BadInput(f"task {task.id[:8]} has been presented as often as a note can say (epoch {MAX_EPOCH}): "
+                           "it cannot be edited or replayed again; approve or reject it as it stands")
         if event in NEW_EPOCH and "assertion" not in changes:
             task.assertion = None
         signer = self.trust if self.trust is not None and self.trust.signer is not None else None

@@ -51,6 +51,10 @@ TASK_FOLDERS: frozenset[str] = frozenset(FOLDERS) - {"Logs", "Briefings"}
 TEMP_PREFIX = ".fte-tmp-"
 _TEMP_COUNTER = itertools.count()
 MAX_NOTE_BYTES = 5 * 1024 * 1024
+#: The largest presentation epoch a note may say, on every host. No run of edits a person makes can
+#: reach it; one pushed there is taken, and the next edit, which would leave the range, is refused
+#: where it is made (docs/protocol.md, "The presentation epoch").
+MAX_EPOCH = 2**31 - 1
 _DELIM = "---\n"
 
 
@@ -362,7 +366,7 @@ def note_fields(note: Note) -> dict[str, Any]:
             raise NoteError(f"note {note.id[:8]}: property {key!r} is not a date and time") from None
 
     epoch = meta.get("epoch", 0)
-    if not isinstance(epoch, int) or isinstance(epoch, bool) or not 0 <= epoch < 2**31:
+    if not isinstance(epoch, int) or isinstance(epoch, bool) or not 0 <= epoch <= MAX_EPOCH:
         raise NoteError(f"note {note.id[:8]}: property 'epoch' must be a whole number")
     if not re.fullmatch(r"[0-9a-f]{32}", note.id):
         raise NoteError(f"note id {note.id[:40]!r} is not an fte task id")
