@@ -314,6 +314,10 @@ def status(as_json: bool, home: Path) -> None:
     elif sync:
         state = f"error since {sync.get('error_since')}: {sync['error']}" if sync.get("error") else "ok"
         click.echo(f"sync: {state}; {sync.get('ahead', 0)} ahead, {sync.get('behind', 0)} behind (at {sync.get('at')})")
+        if sync.get("rewound"):
+            went = sync["rewound"]
+            click.echo(f"the remote went back at {went['at']}: it no longer held {went['had']} (its head was "
+                       f"{went['remote']}); this host pushed its own history back (docs/protocol.md)")
     for h in info["hosts"]:
         click.echo(f"host {h['agent']} ({h['role']}) last seen {h['last_seen']}")
 

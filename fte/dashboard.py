@@ -18,6 +18,8 @@ from fte.models.tables import Task
 from fte.states.lifecycle import STATES
 
 EXPIRES_SOON = timedelta(hours=12)
+#: How long the Dashboard shows that the remote went back.
+REWIND_SHOWN = timedelta(days=7)
 
 
 def _link(task: Task, in_table: bool = False) -> str:
@@ -47,6 +49,7 @@ def render_dashboard(store: Store, now: datetime, agent: str, sync: dict[str, An
     failed = store.tasks(state="failed")
     redacted = store.redacted()
     refused = store.incidents("refused-approval", last=5)
+    rewound = [i for i in store.incidents("remote-rewound", last=1) if now - i.at <= REWIND_SHOWN]
     props = {"role": "dashboard", "written_by": agent, "waiting": len(pending), "failed": len(failed)}
     out = ["---", yaml.safe_dump(props, sort_keys=False).strip(), "---", "# Dashboard", ""]
     out.append("| " + " | ".join(s for s in STATES) + " |")
@@ -85,6 +88,13 @@ def render_dashboard(store: Store, now: datetime, agent: str, sync: dict[str, An
         out.append("\nNothing is pushed until the secret is out of those commits (fte never rewrites your "
                    "commits): `git -C <vault> reset --soft origin/main`, remove the secret from the file, and "
                    "fte commits the rest (redacted) at its next tick.")
+    if rewound:
+        went = rewound[0]
+        out += ["", "## The remote went back", "",
+                f"At {at(went.at)} the remote no longer held `{_cell(str(went.detail.get('had'))[:12])}`, which this "
+                f"host had read from it (its head was `{_cell(str(went.detail.get('remote'))[:12])}`): someone rewound "
+                "or rewrote it. Nothing it lacked was taken as undone; this host pushed its history back. See who "
+                "can push to the remote."]
     if refused:
         out += ["", "## Refused approvals", ""]
         out += [f"- `{_cell(i.path)}`: {_cell(i.detail.get('reason'))}" for i in refused]

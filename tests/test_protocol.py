@@ -824,3 +824,34 @@ def test_an_epoch_pushed_to_the_top_of_its_range_splits_no_host(net) -> None:
     [(task, body)] = sent(net.homes["alpha"]) + sent(net.homes["beta"])
     assert task == tid and "Dear Ann" in body and "Hi Ann" not in body
     assert set(states(net, tid).values()) == {"done"}
+
+
+@pytest.mark.parametrize("how", ["rewound", "rewritten"])
+def test_a_host_that_sees_the_remote_go_back_says_so_and_puts_its_history_back(net, how: str) -> None:
+    """The remote is force-moved to before a claim (and, rewritten, given a commit of someone
+    else's on top): the host that had read past it takes nothing it lacks as undone, says so, and its
+    next push puts its history back — so a host that pulls afterwards sees the outcome and sends
+    nothing a second time."""
+    [tid] = presented(net)
+    alpha = net.runs["alpha"]
+    fte_cli("approve", tid, "--home", net.homes["alpha"])
+    before = git(Path(net.remote), "rev-parse", "main").strip()
+    alpha.tick()
+    assert alpha.home.store.get(tid).state == "done" and len(sent(net.homes["alpha"])) == 1
+    git(Path(net.remote), "update-ref", "refs/heads/main", before)  # a force-push back
+    if how == "rewritten":
+        device = Device(net.remote, net.root / "device")
+        (device.root / "Company_Handbook.md").write_text("# Handbook\n\nRewritten.\n")
+        device.push("someone else's commit on the rewound branch")
+    alpha.tick()
+    [went] = alpha.home.store.incidents("remote-rewound")
+    assert went.detail["remote"] != went.detail["had"]
+    done_commit = went.detail["had"]
+    assert git(Path(net.remote), "merge-base", "--is-ancestor", done_commit, "main") == ""  # it is back
+    settle(net)
+    assert set(states(net, tid).values()) == {"done"}
+    assert len(sent(net.homes["alpha"]) + sent(net.homes["beta"])) == 1
+    assert len(alpha.home.store.incidents("remote-rewound")) == 1  # said once
+    status = fte_cli("status", "--home", net.homes["alpha"]).output
+    assert "the remote went back" in status, status
+    assert "## The remote went back" in (net.homes["alpha"] / "vault" / "Dashboard.md").read_text()

@@ -38,6 +38,10 @@ class Sync:
         self.error_since: str | None = None
         self._removed: list[str] = []
         self._held_reported: set[tuple[str, str | None]] = set()
+        #: (what this host had integrated, the remote's head) of each rewind already said.
+        self._rewinds: set[tuple[str, str]] = set()
+        #: The last time the remote was found to have gone back, for the heartbeat; or None.
+        self.rewound: dict[str, str] | None = None
 
     def recover(self) -> None:
         """Finish a tree update a crash interrupted, and forget a git operation someone left
@@ -65,6 +69,7 @@ class Sync:
 
         pending = bool(ctx.vault.touched or ctx.lifecycle.owes_notes)
         result = ctx.git.sync(push=False, before_merge=commit_first if pending else None)
+        self._went_back(cursor, result.upstream)
         self._after_sync(result, report)
         upstream = result.upstream if ctx.settings.remote else ctx.git.head()
         if upstream and upstream != cursor and result.head and result.head != upstream \
@@ -96,6 +101,22 @@ class Sync:
             ctx.store.set_cursor(INTEGRATED, upstream, ctx.now())
         removed, self._removed = self._removed, []
         self.reconciler.removed_by_sync(removed)
+
+    def _went_back(self, cursor: str | None, upstream: str | None) -> None:
+        """A remote that no longer holds what this host integrated from it was rewound, rewritten or
+        replaced (docs/protocol.md, "A host never goes backwards"): said once, as an incident, in the
+        heartbeat (``fte status``) and on the Dashboard. Nothing it lacks is believed gone — the merge
+        keeps this host's side — and the next push puts this host's history back on it."""
+        ctx = self.ctx
+        if not (ctx.settings.remote and cursor and upstream) or cursor == upstream or (cursor, upstream) in self._rewinds:
+            return
+        if not ctx.git.has_commit(cursor) or ctx.git.contains(cursor, upstream):
+            return  # moved forward (or a vault cloned anew, which never held the cursor)
+        self._rewinds.add((cursor, upstream))
+        self.rewound = {"had": cursor[:12], "remote": upstream[:12], "at": iso(ctx.now())}
+        ctx.incident("remote-rewound", None, None, had=cursor, remote=upstream,
+                     reason="the remote no longer holds what this host had read from it; this host's history "
+                            "goes back with its next push")
 
     def publish(self, report: TickReport, push: bool = True, message: str | None = None) -> SyncResult:
         """Commit what this host changed (after the secret guard) and, with ``push``, sync.
@@ -184,7 +205,7 @@ class Sync:
                 "held": [{"commit": e.detail["commit"][:8], "author": e.detail["author"], "path": e.path,
                           "kinds": e.detail["kinds"]} for e in result.held[:20]],
                 "error_since": self.error_since, "ahead": result.ahead, "behind": result.behind,
-                "at": iso(ctx.now())}
+                "rewound": self.rewound, "at": iso(ctx.now())}
         ctx.store.heartbeat(ctx.settings.agent, ctx.settings.role, ctx.now(), sync=info)
 
     def _heartbeats_seen(self, changes: list[Any]) -> None:

@@ -339,6 +339,14 @@ class GitRepo:
             expected = parents
         return expected == base
 
+    def has_commit(self, sha: str) -> bool:
+        """Whether this repository holds the commit ``sha``."""
+        try:
+            self._git_input(["cat-file", "-e", f"{sha}^{{commit}}"], b"")
+            return True
+        except GitCommandError:
+            return False
+
     def contains(self, ancestor: str, commit: str) -> bool:
         """Whether ``commit`` holds ``ancestor`` in its history (or is it)."""
         return ancestor == commit or self._is_ancestor(ancestor, commit)
