@@ -4,7 +4,8 @@ Hypothesis drives real hosts — one cloud and two local hosts, each its own hom
 git working tree, on a real bare remote — through interleavings of: mail arriving, ticks of any
 host, a person (moves into Approved/ or Rejected/, edits, `fte approve` on either local host), an
 adversary with push access (pushes an older version of a note again, forges a state, pushes a
-symlink, deletes a note) and a remote that goes away and comes back. After every step it checks:
+symlink, deletes a note, rewinds or rewrites the remote, pushes tree entries no checkout makes, writes
+a property twice) and a remote that goes away and comes back. After every step it checks:
 
 * I1/I4 — every mail sent carries exactly a draft the person approved (the edits they made are
   tokens: the tokens in the sent mail are those of a draft the person saw when approving);
@@ -190,8 +191,10 @@ class Protocol(RuleBasedStateMachine):
         if self.remote_away:
             return False
         git(self.device, "fetch", "-q", "origin")
-        git(self.device, "reset", "-q", "--hard", "origin/main")  # the adversary's own clone
-        return True
+        # The adversary's own clone; a tip holding a hostile entry cannot be checked out (until a
+        # host's merge takes it off): the adversary waits.
+        return subprocess.run(["git", "reset", "-q", "--hard", "origin/main"], cwd=self.device,
+                              capture_output=True).returncode == 0
 
     def _device_push(self, message: str) -> None:
         git(self.device, "add", "-A")
@@ -274,6 +277,70 @@ class Protocol(RuleBasedStateMachine):
             notes[pick % len(notes)].unlink()
             self._device_push("deleted")
 
+    @rule(back=st.integers(1, 6), rewrite=st.booleans())
+    def adversary_rewinds_the_remote(self, back: int, rewrite: bool) -> None:
+        """A force-push back by ``back`` commits (and, rewritten, a commit of the adversary's on
+        top) — of history every local host has read: what a host integrated is never lost
+        (docs/protocol.md, "A host never goes backwards", which states the window left when a host
+        had not read it)."""
+        if self.remote_away:
+            return
+        remote = Path(self.remote)
+        tip = git(remote, "rev-parse", "main").strip()
+        for host in LOCALS:
+            cursor = self.runs[host].home.store.cursor("git.integrated")
+            if not cursor or subprocess.run(["git", "merge-base", "--is-ancestor", tip, cursor],
+                                            cwd=remote, capture_output=True).returncode != 0:
+                return  # a local host has not read the tip yet
+        older = git(remote, "rev-parse", "--verify", "-q", f"main~{back}", check=False).strip()
+        if not older:
+            return
+        git(remote, "update-ref", "refs/heads/main", older)
+        if rewrite and self._device_sync():
+            (self.device / "Company_Handbook.md").write_text(f"# Handbook\n\nRewritten {back}.\n")
+            self._device_push("rewritten")
+
+    @rule(entry=st.sampled_from(("..", ".git", "a" * 300 + ".md", "Pending_Approval", "Dashboard.md/x.md",
+                                 ".gitignore", "In_Progress/beta")))
+    def adversary_pushes_a_hostile_entry(self, entry: str) -> None:
+        """An entry no checkout can make, made with git's plumbing (docs/protocol.md, "What a pulled
+        tree may hold")."""
+        if not self._device_sync():
+            return
+        data = subprocess.run(["git", "hash-object", "-w", "--stdin"], cwd=self.device, input=b"*\n",
+                              capture_output=True, check=True).stdout.decode().strip()
+        top = [line for line in git(self.device, "ls-tree", "HEAD").splitlines() if line]
+        name, _, inner = entry.partition("/")
+        if inner:
+            sha = subprocess.run(["git", "mktree"], cwd=self.device, input=f"100644 blob {data}\t{inner}\n".encode(),
+                                 capture_output=True, check=True).stdout.decode().strip()
+            line = f"040000 tree {sha}\t{name}"
+        else:
+            line = f"100644 blob {data}\t{name}"
+        if name == "In_Progress":  # a file directly in In_Progress/, beside the hosts' folders
+            current = [x for x in top if x.endswith("\tIn_Progress")]
+            listing = git(self.device, "ls-tree", "HEAD:In_Progress").splitlines() if current else []
+            sha = subprocess.run(["git", "mktree"], cwd=self.device, capture_output=True, check=True, input=(
+                "".join(f"{x}\n" for x in listing if not x.endswith("\tbeta")) + f"100644 blob {data}\tbeta\n"
+            ).encode()).stdout.decode().strip()
+            line = f"040000 tree {sha}\tIn_Progress"
+        top = [x for x in top if x.split("\t", 1)[1] != name] + [line]
+        tree = subprocess.run(["git", "mktree"], cwd=self.device, input=("\n".join(top) + "\n").encode(),
+                              capture_output=True, check=True).stdout.decode().strip()
+        commit = git(self.device, "commit-tree", tree, "-p", "HEAD", "-m", "hostile").strip()
+        git(self.device, "push", "-q", "origin", f"{commit}:refs/heads/main", check=False)
+
+    @rule(pick=st.integers(0, 50))
+    def adversary_writes_a_property_twice(self, pick: int) -> None:
+        """A second ``to:`` in a waiting note: what Obsidian shows and what YAML's last value says differ."""
+        if not self._device_sync():
+            return
+        notes = [p for p in self._device_notes() if "Pending_Approval" in p.parts]
+        if notes:
+            src = notes[pick % len(notes)]
+            src.write_text(src.read_text().replace("\nto: ", "\nto: eve@evil.example\nto: ", 1))
+            self._device_push("a property twice")
+
     # -- invariants --------------------------------------------------------------------------------
 
     @invariant()
@@ -282,6 +349,7 @@ class Protocol(RuleBasedStateMachine):
         for host in LOCALS:
             for f in (self.homes[host] / "outbox" / "new").iterdir():
                 msg = email.message_from_bytes(f.read_bytes(), policy=email.policy.default)
+                assert "evil" not in str(msg["To"]), f"I4: sent to {msg['To']}, which no note showed"
                 sent.setdefault(str(msg["X-FTE-Task"]), []).append(msg.get_body(("plain",)).get_content())
         for task_id, bodies in sent.items():
             assert len(bodies) == 1, f"I2: {task_id[:8]} sent {len(bodies)} times"
