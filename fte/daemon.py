@@ -133,7 +133,7 @@ class Runner:
         if self.execute is not None:
             self.execute(report)
         self.home.lifecycle.flush()  # the Dashboard and the briefing link notes where their rows say
-        if executes:
+        if outputs.writes_shared_files():  # one local host writes them (docs/sync.md, "One voice")
             outputs.write_dashboard()
             outputs.weekly_briefing()
         outputs.daily_audit()

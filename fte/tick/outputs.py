@@ -25,6 +25,23 @@ class Outputs:
         self._last_heartbeat: datetime | None = None
         self._last_redacted: list[dict[str, Any]] = []
 
+    def writes_shared_files(self) -> bool:
+        """Whether this host speaks for the local hosts — writes ``Dashboard.md`` and the weekly
+        briefing, and sends the notices about tasks: the first by name of the local hosts it trusts
+        that were seen alive (a heartbeat within three intervals), itself always counted. Every
+        local host reaches the same answer from the same synced heartbeats; when the writer has
+        been silent for three intervals, the next one takes over (docs/sync.md, "One voice")."""
+        ctx = self.ctx
+        if not ctx.settings.executes:
+            return False
+        trust = ctx.lifecycle.trust
+        trusted = set(trust.keyring.entries) if trust is not None else set()
+        window = timedelta(seconds=3 * ctx.settings.heartbeat_interval)
+        now = ctx.now()
+        alive = {h.agent for h in ctx.store.hosts()
+                 if h.agent in trusted and h.role in ("local", "all") and now - h.last_seen <= window}
+        return ctx.settings.agent <= min(alive | {ctx.settings.agent})
+
     def write_dashboard(self) -> None:
         ctx = self.ctx
         host = next((h for h in ctx.store.hosts() if h.agent == ctx.settings.agent), None)
@@ -85,7 +102,7 @@ class Outputs:
             return
         ctx = self.ctx
         notices = task_notices(ctx.store, ctx.now(), ctx.settings.section("notify")["include_text"]) \
-            if ctx.settings.executes else []
+            if self.writes_shared_files() else []  # one notice per event, from one host
         sync = self.sync.last
         for event in (sync.held if sync else []):
             key = f"held:{event.detail['commit']}:{event.path}"
