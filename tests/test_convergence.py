@@ -32,7 +32,13 @@ CASES = [
     ("claimed", 1, "failed", 1, False),
     ("done", 1, "claimed", 1, True),
     ("failed", 1, "done", 1, True),
-    # 2. our unpushed claim yields to a newer presentation or a decision that got there first
+    # 2. our outcome stands: what was executed stays executed (even against a "no" or an edit)
+    ("rejected", 1, "done", 1, False),
+    ("expired", 1, "done", 1, False),
+    ("pending", 2, "done", 1, False),
+    ("rejected", 1, "failed", 1, False),
+    ("pending", 3, "failed", 1, False),
+    # ... and our unpushed claim yields to a newer presentation or a decision that got there first
     ("pending", 2, "claimed", 1, True),
     ("rejected", 1, "claimed", 1, True),
     ("expired", 1, "claimed", 1, True),

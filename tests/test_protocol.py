@@ -855,3 +855,40 @@ def test_a_host_that_sees_the_remote_go_back_says_so_and_puts_its_history_back(n
     status = fte_cli("status", "--home", net.homes["alpha"]).output
     assert "the remote went back" in status, status
     assert "## The remote went back" in (net.homes["alpha"] / "vault" / "Dashboard.md").read_text()
+
+
+def test_a_performed_task_is_done_on_every_host_whatever_decision_reached_the_remote_first(net) -> None:
+    """Alpha's rejection reached the remote first; beta had already sent the mail and signed its
+    ``done``. Alpha held "rejected, a later done cannot overturn it" while the others held done, each
+    refusing the other's note at every tick. An outcome is final: alpha converges, says which
+    decision stood, and the hosts then stop writing."""
+    [tid] = presented(net)
+    remote = Path(net.remote)
+    before = git(remote, "rev-parse", "main").strip()
+    fte_cli("approve", tid, "--home", net.homes["beta"])
+    net.runs["beta"].tick()
+    assert net.runs["beta"].home.store.get(tid).state == "done" and len(sent(net.homes["beta"])) == 1
+    done_tip = git(remote, "rev-parse", "main").strip()
+    git(remote, "update-ref", "refs/heads/main", before)  # alpha never sees beta's outcome before deciding
+    alpha = net.runs["alpha"]
+    move(alpha, tid, "Rejected")
+    alpha.tick()
+    assert alpha.home.store.get(tid).state == "rejected"
+    # beta's signed done reaches the remote after alpha's rejection (a merge of both histories).
+    device = Device(net.remote, net.root / "device")
+    [done_path] = [p for p in git(remote, "ls-tree", "-r", "--name-only", done_tip).split("\n")
+                   if p.endswith(f"-{tid[:8]}.md")]
+    device.note_of(tid).unlink()
+    (device.root / done_path).parent.mkdir(parents=True, exist_ok=True)
+    (device.root / done_path).write_bytes(subprocess.run(["git", "show", f"{done_tip}:{done_path}"], cwd=remote,
+                                                         capture_output=True, check=True).stdout)
+    device.push("beta's outcome")
+    settle(net, rounds=3)
+    assert set(states(net, tid).values()) == {"done"}, states(net, tid)
+    lost = [i for i in alpha.home.store.incidents("lost-decision") if i.task_id == tid]
+    assert lost and "stands" in lost[-1].detail["reason"]
+    quiet = git(remote, "rev-parse", "main").strip()
+    incidents = len(alpha.home.store.incidents())
+    settle(net, rounds=2)
+    assert git(remote, "rev-parse", "main").strip() == quiet and len(alpha.home.store.incidents()) == incidents
+    assert len(sent(net.homes["alpha"]) + sent(net.homes["beta"])) == 1

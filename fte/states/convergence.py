@@ -16,6 +16,8 @@ from fte.states.lifecycle import APPROVED_BRANCH, DECLINED_BRANCH, STATES, prece
 #: A claim and its outcomes: past this point the action may have been performed.
 EXECUTING: frozenset[str] = frozenset({"claimed", "done", "failed"})
 _DECIDED: frozenset[str] = APPROVED_BRANCH | DECLINED_BRANCH
+#: Outcomes of an execution: final on every host, whatever reached the remote first.
+FINAL: frozenset[str] = frozenset({"done", "failed"})
 
 
 class Convergence:
@@ -31,8 +33,9 @@ class Convergence:
 
         1. A claim (or its outcome) on the remote is a lock: it stands, unless ours is a later step
            of the execution.
-        2. Our unpushed claim yields to a remote note of a newer presentation (an edit reached the
-           remote first) or to a remote rejection or expiry (a decision reached the remote first).
+        2. Our outcome (``done``, ``failed``) stands: what was executed stays executed. Our unpushed
+           claim yields to a remote note of a newer presentation (an edit reached the remote
+           first) or to a remote rejection or expiry (a decision reached the remote first).
         3. A rejection or expiry on the remote stands against our unpushed edit: a "no" that reached
            the remote first is final (the edit is kept as a conflict copy). Only an approval is
            withdrawn by an edit, never brought back by one.
@@ -43,6 +46,8 @@ class Convergence:
         """
         if remote.state in EXECUTING:
             return not (mine.state in EXECUTING and self.rank(mine.state) > self.rank(remote.state))
+        if mine.state in FINAL:
+            return False  # performed (or answered by the provider): what was executed stays executed
         if mine.state in EXECUTING:
             return remote.epoch > mine.epoch or remote.state in DECLINED_BRANCH
         if remote.state in DECLINED_BRANCH and mine.state == "pending":

@@ -35,6 +35,7 @@ from fte.models.store import Store
 from fte.models.tables import Task
 from fte.states.approvals import SIGNED_STATES, Trust
 from fte.states.lifecycle import APPROVED_BRANCH, DECLINED_BRANCH, LATER
+from fte.states.convergence import FINAL
 from fte.states.service import Lifecycle, Move
 
 
@@ -322,6 +323,14 @@ class Reconciler:
                           reason="another host's decision reached the remote first")
             self.lifecycle.fire(row.id, "converge", actor=who, source="daemon", to=state, changes=changes,
                                 adopt_note=path, note=path, reason="another host's decision reached the remote first")
+            return True
+        if state in FINAL and row.state in DECLINED_BRANCH and fields["approval"]:
+            # An outcome is final on every host: the action was performed (or the provider answered),
+            # whatever decision reached this host or the remote first (docs/protocol.md, "Convergence").
+            reason = f"{who} had already performed it when this host's {row.state} was made: the {state} stands"
+            self.incident("lost-decision", row.id, path, ours=row.state, theirs=state, by=who, reason=reason)
+            self.lifecycle.fire(row.id, "converge", actor=who, source="daemon", to=state, changes=changes,
+                                adopt_note=path, note=path, reason=reason)
             return True
         if _decided(row.state) and _decided(state) and _branch(row.state) != _branch(state):
             return self._refuse_pulled(note, path, row, state, f"this host's {row.state} reached the remote first; "
