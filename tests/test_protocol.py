@@ -892,3 +892,31 @@ def test_a_performed_task_is_done_on_every_host_whatever_decision_reached_the_re
     settle(net, rounds=2)
     assert git(remote, "rev-parse", "main").strip() == quiet and len(alpha.home.store.incidents()) == incidents
     assert len(sent(net.homes["alpha"]) + sent(net.homes["beta"])) == 1
+
+
+def test_a_replay_on_another_local_host_is_taken_by_every_host(net) -> None:
+    """A send fails on beta (its outbox is gone); the person replays it on alpha, which sends it.
+    Beta and the cloud kept ``failed`` and the hosts overwrote each other's note; now the replay is
+    a new presentation every host takes, and the vault holds one note for the task."""
+    [tid] = presented(net)
+    beta = net.runs["beta"]
+    outbox = net.homes["beta"] / "outbox"
+    os.rename(outbox, net.root / "beta-outbox")
+    outbox.write_text("not a folder\n")
+    fte_cli("approve", tid, "--home", net.homes["beta"])
+    beta.tick()  # beta claims it first, and its send fails
+    assert beta.home.store.get(tid).state == "failed"
+    settle(net, rounds=2)
+    assert set(states(net, tid).values()) == {"failed"}, states(net, tid)
+    r = fte_cli("replay", tid, "--home", net.homes["alpha"])
+    assert "replayed" in r.output
+    settle(net, rounds=3)
+    assert set(states(net, tid).values()) == {"done"}, states(net, tid)
+    assert len(sent(net.homes["alpha"])) == 1
+    epochs = {run.home.store.get(tid).epoch for run in net.runs.values()}
+    assert len(epochs) == 1, epochs
+    notes = [p for p in (net.homes["alpha"] / "vault").rglob(f"*-{tid[:8]}.md") if "Logs" not in p.parts]
+    assert len(notes) == 1 and "Done" in notes[0].parts, notes
+    quiet = git(Path(net.remote), "rev-parse", "main").strip()
+    settle(net, rounds=2)
+    assert git(Path(net.remote), "rev-parse", "main").strip() == quiet

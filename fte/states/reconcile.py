@@ -305,6 +305,17 @@ class Reconciler:
                                 reason="edited on another device after approval", note=path,
                                 **self._edit_detail(row, fields))
             return True
+        if row.state == "failed" and fields["epoch"] > row.epoch and state != "pending":
+            # A replay made on another host: a new presentation, proven by its signed decision or
+            # outcome (an unsigned pending note proves nothing: that replay reaches this host with
+            # the person's next decision). Every host takes it (docs/protocol.md, "Convergence").
+            target = "approved" if state in APPROVED_BRANCH else "pending"
+            self.lifecycle.fire(row.id, "replay", actor=who, source="daemon", to=target, changes=changes,
+                                adopt_note=path, note=path, reason="replayed on another host")
+            if state != target:
+                self.lifecycle.fire(row.id, "observe", actor=who, source="daemon", to=state, changes=changes,
+                                    adopt_note=path, note=path)
+            return True
         if state in LATER[row.state]:
             self.lifecycle.fire(row.id, "observe", actor=who, source="daemon", to=state, changes=changes,
                                 adopt_note=path, note=path)
