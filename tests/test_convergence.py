@@ -42,6 +42,9 @@ CASES = [
     ("pending", 2, "claimed", 1, True),
     ("rejected", 1, "claimed", 1, True),
     ("expired", 1, "claimed", 1, True),
+    ("rejected", 2, "claimed", 1, True),
+    ("rejected", 1, "claimed", 2, False),  # a "no" to a draft an edit had replaced: our claim stands
+    ("expired", 1, "claimed", 2, False),
     ("pending", 1, "claimed", 1, False),
     ("approved", 1, "claimed", 1, False),
     ("approved", 2, "claimed", 1, True),

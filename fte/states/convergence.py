@@ -35,7 +35,8 @@ class Convergence:
            of the execution.
         2. Our outcome (``done``, ``failed``) stands: what was executed stays executed. Our unpushed
            claim yields to a remote note of a newer presentation (an edit reached the remote
-           first) or to a remote rejection or expiry (a decision reached the remote first).
+           first) or to a remote rejection or expiry of its presentation or a newer one (a decision
+           reached the remote first).
         3. A rejection or expiry on the remote stands against our unpushed edit: a "no" that reached
            the remote first is final (the edit is kept as a conflict copy). Only an approval is
            withdrawn by an edit, never brought back by one.
@@ -49,7 +50,9 @@ class Convergence:
         if mine.state in FINAL:
             return False  # performed (or answered by the provider): what was executed stays executed
         if mine.state in EXECUTING:
-            return remote.epoch > mine.epoch or remote.state in DECLINED_BRANCH
+            # A "no" beats our unpushed claim only if it was said of this presentation or a newer one:
+            # a rejection of a draft that an edit had already replaced lost to that edit.
+            return remote.epoch > mine.epoch or (remote.state in DECLINED_BRANCH and remote.epoch >= mine.epoch)
         if remote.state in DECLINED_BRANCH and mine.state == "pending":
             return True
         both_decided = remote.state in _DECIDED and mine.state in _DECIDED
