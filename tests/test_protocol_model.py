@@ -434,12 +434,12 @@ def test_long_run_6_a_done_of_an_older_presentation_is_believed() -> None:
     machine.teardown()
 
 
-#: Run 7 (session 11, the long run with the adversary's new moves), shrunk to the steps that matter:
+#: Run 12 (session 11, the first long run with the adversary's new moves), shrunk to the steps that matter:
 #: beta's edit reached the remote; alpha, not having seen it, rejected the old draft while beta
 #: approved the new one (the remote away). Alpha's merge rightly let the edit beat its rejection, but
 #: beta took that losing rejection, found in the history, as a "no" that reached the remote first and
 #: dropped its claim: beta held rejected, the others claimed, for ever.
-RUN_7 = [
+RUN_12 = [
     ("three_tasks_presented", dict()),
     ("person_approves_by_move", dict(edit=False, host="alpha", pick=8)),
     ("person_edits", dict(host="beta", pick=18)),
@@ -452,9 +452,9 @@ RUN_7 = [
 ]
 
 
-def test_long_run_7_a_rejection_of_a_replaced_draft_does_not_beat_a_claim_of_the_new_one() -> None:
+def test_long_run_12_a_rejection_of_a_replaced_draft_does_not_beat_a_claim_of_the_new_one() -> None:
     machine = Protocol()
-    for name, args in RUN_7:
+    for name, args in RUN_12:
         getattr(machine, name)(**args)
         machine.check_safety()
     machine.teardown()
