@@ -133,6 +133,10 @@ class VaultWatcher:
             self.observer.join(timeout=5)
 
 
+#: Most seconds between looks at a remote that does not answer.
+UNREACHABLE_LOOK = 8.0
+
+
 class RemoteWatcher:
     """Sets ``wake`` when the remote's branch moved past what this host last fetched: another host
     pushed, so a sync now brings it in seconds instead of at the next ``sync_interval``.
@@ -140,7 +144,9 @@ class RemoteWatcher:
     One ``git ls-remote`` every ``every`` seconds (a round trip; nothing is fetched, no lock is
     taken: it reads the remote and one ref). It wakes once per new remote head — if that sync
     fails, the loop's own backoff applies — and looks less often while the remote does not answer
-    (doubling, up to a minute)."""
+    (doubling, up to :data:`UNREACHABLE_LOOK` seconds). The first answer after the remote was away
+    wakes the loop too, so what waits to be pushed goes out in seconds, not at the end of the
+    loop's backoff."""
 
     def __init__(self, remote_head: Callable[[], tuple[str | None, str | None]], every: float,
                  wake: threading.Event) -> None:
@@ -159,14 +165,17 @@ class RemoteWatcher:
 
     def _run(self) -> None:
         delay = self.every
+        away = False
         while not self._stopped.wait(delay):
             try:
                 now, fetched = self.remote_head()
             except FteError:
-                delay = min(max(delay * 2, self.every), 60.0)
+                delay = min(max(delay * 2, self.every), max(UNREACHABLE_LOOK, self.every))
+                away = True
                 continue
             delay = self.every
-            if now is not None and now != fetched and now != self.woken_for:
+            if away or (now is not None and now != fetched and now != self.woken_for):
+                away = False
                 self.woken_for = now
                 self.wake.set()
 

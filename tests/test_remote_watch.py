@@ -104,3 +104,25 @@ def test_the_watcher_wakes_once_per_new_head_and_backs_off_while_the_remote_is_a
     assert woken == ["b", "c"], "once for b (not again while b is unfetched), once for c; never for a"
     gaps = [b - a for a, b in zip(asked, asked[1:])]
     assert gaps[4] >= 0.035 and gaps[5] < gaps[4], "longer waits while the remote is away, back to normal after"
+
+
+def test_the_first_answer_after_the_remote_was_away_wakes_the_loop() -> None:
+    """Nothing new on the remote when it comes back, but this host may have commits waiting to be
+    pushed (an approved mail's claim): the loop is woken at once, not at the end of its backoff."""
+    answers: list[object] = [("a", "a"), Unreachable("down"), Unreachable("down"), ("a", "a"), ("a", "a")]
+    done = threading.Event()
+
+    def remote_head() -> tuple[str | None, str | None]:
+        answer = answers.pop(0) if answers else ("a", "a")
+        if not answers:
+            done.set()
+        if isinstance(answer, Exception):
+            raise answer
+        return answer  # type: ignore[return-value]
+
+    wake = threading.Event()
+    watcher = RemoteWatcher(remote_head, 0.02, wake)
+    watcher.start()
+    assert done.wait(10)
+    watcher.stop()
+    assert wake.is_set(), "the remote's return did not wake the loop"
