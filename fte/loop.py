@@ -217,8 +217,7 @@ def run_daemon(
                 runner = Runner(opened, log=log)
                 if opened.repaired:
                     log(f"repaired {opened.repaired} note(s) left behind by a crash")
-                roots = [opened.settings.vault] + ([opened.settings.maildir_path / "new"] if opened.settings.drafts else [])
-                watcher = VaultWatcher(roots, wake)
+                watcher = VaultWatcher(_roots(opened), wake)
                 watching = False if (once or not opened.settings.file_events) else watcher.start()
                 remote = RemoteWatcher(opened.git.remote_head, opened.settings.remote_check, wake)
                 looking = bool(not once and opened.settings.remote and opened.settings.remote_check) and remote.start()
@@ -231,13 +230,21 @@ def run_daemon(
                 failures = 0
                 try:
                     while True:
-                        if flags.reload:
+                        gone = not (opened.settings.vault / ".git").exists()
+                        if gone:  # deleted under the running daemon: opening the home again rebuilds it
+                            log(f"fte daemon: warning: the vault {opened.settings.vault} is gone; it is made again "
+                                "from the remote and the database")
+                        if flags.reload or gone:
+                            reloaded = _reload(home, clock, log, "vault rebuilt" if gone else "settings reloaded")
                             flags.reload = False
-                            reloaded = _reload(home, clock, log)
                             if reloaded is not None:
                                 opened.close()
                                 opened, runner = reloaded
                                 opened.git.should_stop = lambda: flags.stop
+                                if watching:  # the folders it watched may be new ones
+                                    watcher.stop()
+                                    watcher = VaultWatcher(_roots(opened), wake)
+                                    watching = watcher.start()
                         wake.clear()
                         report = _tick(runner, log)
                         ticks += 1
@@ -266,9 +273,16 @@ def run_daemon(
     return 0
 
 
-def _reload(home: Path, clock: Clock, log: Callable[[str], None]) -> tuple[Home, Runner] | None:
-    """The home opened again with its new settings, or None (said in the log) when they are bad:
-    a typo made while the daemon runs never stops it, and the previous settings stay in force."""
+def _roots(opened: Home) -> list[Path]:
+    """The folders whose file events wake the loop: the vault, and the Maildir's ``new/`` on a drafting host."""
+    return [opened.settings.vault] + ([opened.settings.maildir_path / "new"] if opened.settings.drafts else [])
+
+
+def _reload(home: Path, clock: Clock, log: Callable[[str], None], done: str = "settings reloaded",
+            ) -> tuple[Home, Runner] | None:
+    """The home opened again (with its new settings; a vault that is gone made again), or None (said
+    in the log) when the settings are bad: a typo made while the daemon runs never stops it, and the
+    previous settings stay in force."""
     try:
         fresh = open_home(home, clock=clock)
     except FteError as exc:
@@ -280,7 +294,7 @@ def _reload(home: Path, clock: Clock, log: Callable[[str], None]) -> tuple[Home,
         fresh.close()
         log(f"settings not reloaded, the previous ones stay in force: {exc}")
         return None
-    log("settings reloaded")
+    log(done)
     return fresh, runner
 
 
@@ -290,7 +304,10 @@ def _tick(runner: Runner, log: Callable[[str], None]) -> TickReport | None:
     except FteError as exc:
         log(f"tick failed: {exc}")
         return None
-    except Exception:  # a bug or an OS error must not stop the host; the next tick retries
+    except Exception as exc:  # a bug or an OS error must not stop the host; the next tick retries
+        if not (runner.home.settings.vault / ".git").exists():  # removed under this tick: made again next
+            log(f"tick interrupted: the vault was removed while it ran ({type(exc).__name__})")
+            return None
         import traceback
 
         log("tick crashed:\n" + traceback.format_exc())

@@ -275,3 +275,38 @@ def test_maildir_outbox_lookup_sees_a_message_a_mail_client_moved_to_cur(tmp_pat
     assert box.lookup(key) == key
     box.perform(task, key, TEST_EPOCH)  # a second attempt delivers nothing
     assert not list((tmp_path / "outbox" / "new").iterdir())
+
+
+def test_a_vault_deleted_under_a_running_daemon_is_made_again_without_a_restart(tmp_path: Path) -> None:
+    """The whole vault removed while the daemon runs: it failed every tick with a traceback until
+    restarted. Now the next tick makes it again (from the remote and the database) and goes on."""
+    import shutil
+
+    from hosts import bare_remote, make_host
+
+    home = make_host(tmp_path, "laptop", "all", bare_remote(tmp_path / "remote.git"))
+    drop_mail(home, 1)
+    proc = subprocess.Popen([sys.executable, "-m", "fte", "daemon", "--home", str(home)],
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert "fte daemon:" in proc.stderr.readline()
+        pending = home / "vault" / "Pending_Approval" / "email"
+        deadline = time.monotonic() + 60
+        while not (pending.is_dir() and list(pending.glob("*.md"))):
+            assert time.monotonic() < deadline, "the first mail never reached Pending_Approval/"
+            time.sleep(0.05)
+        shutil.rmtree(home / "vault")
+        drop_mail(home, 2)  # a new mail wakes it (and is presented in the new vault)
+        deadline = time.monotonic() + 60
+        while not pending.is_dir() or len(list(pending.glob("*.md"))) < 2:
+            assert time.monotonic() < deadline, "the vault was not made again"
+            assert proc.poll() is None
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+        assert "the vault" in err and "is gone" in err and "vault rebuilt" in err
+        assert "Traceback" not in err, err
+    finally:
+        if proc.poll() is None:
+            proc.kill()

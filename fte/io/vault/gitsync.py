@@ -32,7 +32,7 @@ from fte.io.vault.treemerge import Entry, MergePolicy, blob_sha, conflict_copy_p
 from fte.io.vault.gitrepo import (BRANCH, EMPTY_TREE, REMOTE, UPSTREAM, ZERO, CommitResult, GitEvent,
                                   GitRepo, SyncResult, first_line)
 from fte.io.vault.notes import FOLDERS, TASK_FOLDERS, has_conflict_markers, parse_note, redacted_note
-from fte.io.vault.treecheck import prefixes, refused_reason, shown_path
+from fte.io.vault.treecheck import GIT_CONFIG_NAMES, prefixes, refused_reason, shown_path
 
 __all__ = ["GitSync", "QUARANTINE", "SYNCED_SUFFIXES"]
 
@@ -573,12 +573,21 @@ class GitSync(GitRepo):
                    if (reason := refused_reason(path, None if entry is None else entry.mode))}
         added = [p for p, e in theirs.items() if e is not None and p not in refused]
         folders = prefixes(added)
+        config = [p for p in refused if p.rsplit("/", 1)[-1].lower() in GIT_CONFIG_NAMES]
         kinds: dict[str, str] = {}
-        if head is not None and added:
-            asked = sorted(set(added) | folders)
-            out = self._git_input(["cat-file", "--batch-check=%(objecttype)"],
+        shas: dict[str, str] = {}
+        if head is not None and (added or config):
+            asked = sorted(set(added) | folders | set(config))
+            out = self._git_input(["cat-file", "--batch-check=%(objecttype) %(objectname)"],
                                   "".join(f"{head}:{p}\n" for p in asked).encode("utf-8", "surrogateescape"))
-            kinds = {p: line.split()[-1] for p, line in zip(asked, out.decode().splitlines())}
+            for p, line in zip(asked, out.decode().splitlines()):
+                words = line.split()
+                kinds[p] = words[-1] if words[-1] == "missing" else words[0]
+                shas[p] = words[1] if len(words) == 2 else ""
+        for path in config:  # the same configuration as this host's own (two vaults made alike) changes nothing
+            entry = theirs[path]
+            if entry is not None and shas.get(path) == entry.sha:
+                del refused[path]
         for path in added:
             parts = path.split("/")
             if kinds.get(path) == "tree" or path in FOLDERS or path in folders or (
