@@ -307,6 +307,7 @@ def test_a_vault_deleted_under_a_running_daemon_is_made_again_without_a_restart(
         assert proc.returncode == 0, err
         assert "the vault" in err and "is gone" in err and "vault rebuilt" in err
         assert "Traceback" not in err, err
+        assert "refused-entry" not in err, err  # the remote's .gitignore is the one a new vault has too
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -158,16 +158,3 @@ def test_what_no_file_system_or_git_should_hold_is_refused(path: str) -> None:
 def test_only_regular_files_are_taken(mode: str) -> None:
     assert refused_reason("Notes/a.md", mode) is not None
 
-
-def test_git_configuration_the_same_as_this_hosts_is_no_change(tmp_path: Path) -> None:
-    """Two vaults made alike hold the same ``.gitignore``: meeting it in a pull (a vault made again
-    here, unrelated to the remote's history) is not a refusal."""
-    remote = bare_remote(tmp_path / "remote.git")
-    home = make_host(tmp_path, "alpha", "all", remote)
-    run = HostRun(home)
-    run.tick()
-    ours = (home / "vault" / ".gitignore").read_bytes()
-    hostile_push(remote, tmp_path / "device", [("100644", ".gitignore", ours)])
-    run.tick()
-    assert run.home.store.incidents("refused-entry") == []
-    run.close()
