@@ -29,7 +29,7 @@ from fte.io.vault import worktree
 from fte.io.vault.gitlock import HostLock, clear_stale_index_lock
 from fte.io.vault.secretguard import Finding, redact, scan
 from fte.io.vault.treemerge import Entry, MergePolicy, blob_sha, conflict_copy_path, plan_merge, side_copy_path
-from fte.io.vault.gitrepo import (BRANCH, EMPTY_TREE, REMOTE, UPSTREAM, ZERO, CommitResult, GitEvent,
+from fte.io.vault.gitrepo import (BRANCH, EMPTY_TREE, GITIGNORE, REMOTE, UPSTREAM, ZERO, CommitResult, GitEvent,
                                   GitRepo, SyncResult, first_line)
 from fte.io.vault.notes import FOLDERS, TASK_FOLDERS, has_conflict_markers, parse_note, redacted_note
 from fte.io.vault.treecheck import GIT_CONFIG_NAMES, prefixes, refused_reason, shown_path
@@ -586,8 +586,9 @@ class GitSync(GitRepo):
                 shas[p] = words[1] if len(words) == 2 else ""
         for path in config:  # the same configuration as this host's own (two vaults made alike) changes nothing
             entry = theirs[path]
-            if entry is not None and shas.get(path) == entry.sha:
-                del refused[path]
+            mine = shas.get(path) if head is not None else _sha_of(self._worktree_bytes(path))
+            if entry is not None and (mine == entry.sha or (path == ".gitignore" and entry.sha == _FTE_GITIGNORE)):
+                del refused[path]  # fte's own .gitignore, as every vault fte makes holds it
         for path in added:
             parts = path.split("/")
             if kinds.get(path) == "tree" or path in FOLDERS or path in folders or (
@@ -684,6 +685,14 @@ OWN_FILES = frozenset({"Dashboard.md"})
 
 class _PushRejected(FteError):
     pass
+
+
+#: The blob of the ``.gitignore`` fte writes in every vault.
+_FTE_GITIGNORE = blob_sha(GITIGNORE.encode("utf-8"))
+
+
+def _sha_of(data: bytes | None) -> str | None:
+    return None if data is None else blob_sha(data)
 
 
 def _index_stamp(root: Path) -> tuple[int, int, int] | None:
