@@ -70,20 +70,29 @@ def test_a_push_by_another_host_is_fetched_in_seconds_not_at_the_next_sync(tmp_p
         proc.communicate(timeout=60)
 
 
-def test_the_watcher_wakes_once_per_new_head_and_backs_off_while_the_remote_is_away() -> None:
-    answers: list[object] = [("a", "a"), ("b", "a"), ("b", "a"), Unreachable("down"), Unreachable("down"),
-                             ("c", "b"), ("c", "c")]
-    asked: list[float] = []
-    done = threading.Event()
+def scripted_remote(answers: list[object], asked: list[float], done: threading.Event):
+    """A remote's ``(head, fetched)`` answers in turn (an exception is raised), then the last one
+    again; ``done`` is set once all were given; ``asked`` gets the time of every look."""
+    last = answers[-1]
 
     def remote_head() -> tuple[str | None, str | None]:
         asked.append(time.monotonic())
-        answer = answers.pop(0) if answers else ("c", "c")
+        answer = answers.pop(0) if answers else last
         if not answers:
             done.set()
         if isinstance(answer, Exception):
             raise answer
         return answer  # type: ignore[return-value]
+
+    return remote_head
+
+
+def test_the_watcher_wakes_once_per_new_head_and_backs_off_while_the_remote_is_away() -> None:
+    answers: list[object] = [("a", "a"), ("b", "a"), ("b", "a"), Unreachable("down"), Unreachable("down"),
+                             ("c", "b"), ("c", "c")]
+    asked: list[float] = []
+    done = threading.Event()
+    remote_head = scripted_remote(answers, asked, done)
 
     wake = threading.Event()
     woken: list[str | None] = []
@@ -109,17 +118,9 @@ def test_the_watcher_wakes_once_per_new_head_and_backs_off_while_the_remote_is_a
 def test_the_first_answer_after_the_remote_was_away_wakes_the_loop() -> None:
     """Nothing new on the remote when it comes back, but this host may have commits waiting to be
     pushed (an approved mail's claim): the loop is woken at once, not at the end of its backoff."""
-    answers: list[object] = [("a", "a"), Unreachable("down"), Unreachable("down"), ("a", "a"), ("a", "a")]
     done = threading.Event()
-
-    def remote_head() -> tuple[str | None, str | None]:
-        answer = answers.pop(0) if answers else ("a", "a")
-        if not answers:
-            done.set()
-        if isinstance(answer, Exception):
-            raise answer
-        return answer  # type: ignore[return-value]
-
+    remote_head = scripted_remote([("a", "a"), Unreachable("down"), Unreachable("down"), ("a", "a"), ("a", "a")],
+                                  [], done)
     wake = threading.Event()
     watcher = RemoteWatcher(remote_head, 0.02, wake)
     watcher.start()
