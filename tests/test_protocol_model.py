@@ -126,7 +126,16 @@ class Protocol(RuleBasedStateMachine):
     # -- the person --------------------------------------------------------------------------------
 
     def _pending(self, host: str) -> list[Path]:
-        return sorted((self.homes[host] / "vault" / "Pending_Approval").rglob("*.md"))
+        """The notes the person sees waiting: ones with one reading (an adversary's note that says a
+        property twice is refused by the host, and put back at its next look)."""
+        def readable(path: Path) -> bool:
+            try:
+                parse_note(path.read_bytes())
+            except (NoteError, OSError):
+                return False
+            return True
+
+        return [p for p in sorted((self.homes[host] / "vault" / "Pending_Approval").rglob("*.md")) if readable(p)]
 
     def _seen(self, path: Path) -> frozenset[str]:
         note = parse_note(path.read_bytes())
