@@ -42,6 +42,17 @@ def positive(value: Any) -> str | None:
     return None if ok else "a positive, finite number"
 
 
+def within(low: float, high: float, low_included: bool = True) -> Callable[[Any], str | None]:
+    """A finite number from ``low`` (or above it) to ``high``: a setting bounded by its meaning, so
+    one that passes can never overflow what the daemon computes from it (``1e308`` seconds did)."""
+    def check(value: Any) -> str | None:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and (
+            value >= low if low_included else value > low) and value <= high
+        return None if ok else f"a number {'from' if low_included else 'above'} {low:g} to {high:g}"
+    check.real = True  # type: ignore[attr-defined]  # read as a float, as positive() and non_negative() are
+    return check
+
+
 def non_negative(value: Any) -> str | None:
     ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
     return None if ok else "a finite number, 0 or more"

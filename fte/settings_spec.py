@@ -22,7 +22,8 @@ from typing import Any
 
 from fte.errors import BadInput
 from fte.settings_channels import TABLES as CHANNEL_TABLES
-from fte.settings_checks import Setting, choice, is_bool, is_text, non_negative, positive, text_list, whole, zone_name
+from fte.settings_checks import (Setting, choice, is_bool, is_text, non_negative, positive, text_list, whole, within,
+                                 zone_name)
 
 #: Hours a task may wait for a decision, by kind; ``default`` for the rest.
 DEFAULT_EXPIRY_HOURS: dict[str, float] = {"email.reply": 72, "odoo.payment": 24, "default": 72}
@@ -35,6 +36,11 @@ TASK_KINDS = ("email.reply", "x.reply", "x.post", "whatsapp.reply", "linkedin.po
               "odoo.invoice", "odoo.bill", "odoo.entry", "odoo.payment")
 
 
+#: Seconds bounded by what they mean: an interval of at most a day, a wait of at most an hour.
+DAY = within(0, 86_400, low_included=False)
+HOUR = within(0, 3_600, low_included=False)
+HOUR_OR_OFF = within(0, 3_600)
+
 S = Setting
 SETTINGS: tuple[Setting, ...] = (
     S("role", "all", "`cloud` (drafts only, never executes), `local` (approves and executes), `all` (both)",
@@ -46,24 +52,24 @@ SETTINGS: tuple[Setting, ...] = (
     S("person", "person", "the name approvals made on this host are recorded under", is_text),
     S("dry_run", False, "perform nothing: approved tasks are logged, not claimed", is_bool),
     S("daemon.sync_interval", 30.0, "seconds between syncs when nothing happens; doubles (up to ×10) while the "
-      "remote is unreachable", positive),
+      "remote is unreachable; at most a day", DAY),
     S("daemon.remote_check", 2.0, "seconds between cheap looks at the remote's head (`git ls-remote`: one round "
       "trip, nothing fetched); a sync runs as soon as it moved. 0 = off (sync every `sync_interval` only)",
-      non_negative),
+      HOUR_OR_OFF),
     S("daemon.watch_interval", 1.0, "seconds between looks at the vault when file-system events are unavailable",
-      positive),
+      HOUR),
     S("daemon.heartbeat_interval", 300.0, "seconds between heartbeats written to `Logs/<agent>/heartbeat.json`",
-      positive),
+      DAY),
     S("daemon.file_events", True, "wake on file-system events in the vault and the Maildir; `false` polls every "
       "`watch_interval` seconds", is_bool),
     S("notes.timezone", "UTC", "the person's time zone (IANA name, e.g. `Europe/Paris`): notes show their dates "
       "in it, to the minute", zone_name),
     S("notes.debounce", 3.0, "seconds fte waits before rewriting a note the person changed just now, so Obsidian "
-      "never reloads a note under their cursor; 0 = never wait", non_negative),
+      "never reloads a note under their cursor; 0 = never wait", HOUR_OR_OFF),
     S("archive.after_months", 3, "finished notes (done, rejected, expired) leave the task folders for one note per "
       "month, `Archive/<YYYY-MM>.md`, once their month is this many months past; 0 = at the next tick "
-      "(docs/sync.md, \"Archive\")", whole(0)),
-    S("audit.retention_days", 90, "daily audit files older than this are removed", whole(1)),
+      "(docs/sync.md, \"Archive\")", whole(0, 1200)),
+    S("audit.retention_days", 90, "daily audit files older than this are removed", whole(1, 36500)),
     *(setting for table in CHANNEL_TABLES for setting in table.settings()),
     S("notify.urls", [], "Apprise URLs (`ntfy://…`, `tgram://…`, `mailto://…`, `json://…`); a `${NAME}` in one is "
       "filled from the environment or `.env`, so tokens stay out of this file (docs/notifications.md)", text_list),
@@ -75,7 +81,8 @@ del S
 #: Tables keyed by task kind: the table, the check of each value, and what its keys may be.
 MAPS: dict[str, tuple[Callable[[Any], str | None], tuple[str, ...], str]] = {
     "limits": (whole(0), TASK_KINDS, "most executions started per hour, by kind; the rest waits"),
-    "expiry": (positive, (*TASK_KINDS, "default"), "hours a task waits for a decision before it expires, by kind"),
+    "expiry": (within(0, 24 * 365 * 10, low_included=False), (*TASK_KINDS, "default"),
+               "hours a task waits for a decision before it expires, by kind (at most ten years)"),
 }
 
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
@@ -124,7 +131,8 @@ def _walk(table: dict[str, Any], prefix: str, values: dict[str, Any], where: str
             problem = BY_NAME[name].check(value)
             if problem:
                 raise BadInput(f"{where}: {name} must be {problem}, not {value!r}")
-            values[name] = float(value) if BY_NAME[name].check in (positive, non_negative) else value
+            check = BY_NAME[name].check
+            values[name] = float(value) if check in (positive, non_negative) or getattr(check, "real", False) else value
         else:
             known = [s.name for s in SETTINGS] + sorted(TABLES)
             what = "table" if isinstance(value, dict) else "setting"
