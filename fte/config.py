@@ -245,6 +245,10 @@ def load_env(home: Path) -> dict[str, str]:
         key, sep, value = line.removeprefix("export ").partition("=")
         if not sep or not key.strip():
             raise BadInput(f"{path}, line {number}: not a KEY=value line")
+        if any(ord(c) < 32 and c != "\t" for c in line) or "\x7f" in line:
+            # A NUL or another control character cannot be a secret's text (the environment refuses a
+            # NUL; a header built from it would be cut or split).
+            raise BadInput(f"{path}, line {number}: holds a control character (a NUL?); remove it")
         values[key.strip()] = value.strip().strip('"').strip("'")
     values.update({k: v for k, v in os.environ.items() if k.startswith(("FTE_", "OPENAI_"))})
     return values

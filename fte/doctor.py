@@ -179,6 +179,12 @@ def _keys(settings: Settings, _offline: bool) -> Iterator[Check]:
             yield Check("keys", WARN, f"no {KEY_NAME}: this host cannot sign its decisions yet",
                         "start fte (or fte keys show): a local host makes its key on start")
             return
+        key_path = settings.home / KEY_NAME
+        mode = stat.S_IMODE(key_path.stat().st_mode)
+        if mode & 0o077:  # whoever reads it signs approvals as this host
+            yield Check("keys", FAIL, f"{key_path} is readable by others (mode {mode:o}): anyone who can read it "
+                        "can sign approvals as this host", f"chmod 600 {key_path}")
+            return
         key = load_host_key(settings.home, settings.agent)
         if keyring.entries.get(settings.agent, {}).get("key") != key.public:
             yield Check("keys", FAIL, f"this host's own key is not in its keyring as {settings.agent!r}",

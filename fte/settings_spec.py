@@ -92,9 +92,18 @@ TABLES: frozenset[str] = frozenset(
 
 
 def _nearest(name: str, known: list[str]) -> str:
-    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
-    if not close and "." in name:  # a right key in the wrong table: match the last part alone
-        tail = name.rsplit(".", 1)[1]
+    table, _, tail = name.rpartition(".")
+    if table:
+        # A key written below a [table] line belongs to that table: a top-level setting typed at the
+        # end of the file (`dryrun = true` after `[executors.email]`) is matched by its own name
+        # among the top-level ones first, and the answer says where it belongs.
+        top = [k for k in known if "." not in k]
+        close = difflib.get_close_matches(tail, top, n=1, cutoff=0.75)
+        if close:
+            return (f" (did you mean {close[0]!r}? A setting below a [table] line belongs to that table: "
+                    "put it above the first one)")
+    close = difflib.get_close_matches(name, [k for k in known if "." in k or not table], n=1, cutoff=0.6)
+    if not close and table:  # a right key in the wrong table: match the last part alone
         close = [k for k in known if k.rsplit(".", 1)[-1] == tail][:1]
     return f" (did you mean {close[0]!r}?)" if close else ""
 

@@ -77,3 +77,13 @@ def test_the_odoo_login_is_checked(tmp_path: Path, good: bool) -> None:
     assert found["odoo"]["status"] == ("ok" if good else "fail"), found["odoo"]
     if good:
         assert "YourCompany" in found["odoo"]["detail"]
+
+
+def test_a_signing_key_others_can_read_is_a_failure_with_its_fix(tmp_path: Path) -> None:
+    home = make_host(tmp_path, "laptop", "local", "")
+    code, found = doctor(home, "--offline")
+    assert found["keys"]["status"] == "ok"
+    os.chmod(home / "host.key", 0o644)
+    code, found = doctor(home, "--offline")
+    assert code == 1 and found["keys"]["status"] == "fail", found["keys"]
+    assert "readable by others" in found["keys"]["detail"] and found["keys"]["fix"] == f"chmod 600 {home / 'host.key'}"

@@ -11,7 +11,7 @@ from fte import settings_spec
 from fte.config import load_settings
 from fte.errors import BadInput
 
-from conftest import fte_cli
+from conftest import fte_cli, fte_process
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -31,6 +31,9 @@ def run_status(home: Path) -> tuple[int, str]:
 
 BAD = [
     ("dryrun = true\n", "unknown setting 'dryrun' (did you mean 'dry_run'?)"),
+    # typed at the end of the file, below the last [table]: it belongs to that table, and the answer says so
+    ("[executors.email]\ntransport = \"maildir\"\ndryrun = true\n",
+     "unknown setting 'executors.email.dryrun' (did you mean 'dry_run'? A setting below a [table] line"),
     ("executors = 5\n", "[executors] must be a table"),
     ("vault = 5\n", "vault must be text"),
     ("[sources.maildir]\npath = 5\n", "sources.maildir.path must be text"),
@@ -94,6 +97,15 @@ def test_an_env_line_that_is_not_key_value_is_named(home: Path) -> None:
     (home / ".env").write_text("FTE_SMTP_PASSWORD=x\nthis is not a setting\n")
     r = fte_cli("daemon", "--once", "--home", str(home), code=2)
     assert r.exit_code == 2 and ".env, line 2: not a KEY=value line" in r.output, r.output
+
+
+@pytest.mark.parametrize("value", ["hunter\x0022", "x\x1by", "a\x7fb"], ids=["NUL", "ESC", "DEL"])
+def test_an_env_line_holding_a_control_character_is_named(home: Path, value: str) -> None:
+    (home / ".env").write_text(f"# secrets\nFTE_SMTP_PASSWORD={value}\n")
+    r = fte_cli("daemon", "--once", "--home", str(home), code=2)
+    assert ".env, line 2: holds a control character" in r.output and "Traceback" not in r.output, r.output
+    p = fte_process("doctor", "--json", "--offline", "--home", home, code=1)
+    assert "holds a control character" in p.stdout
 
 
 def test_a_home_under_a_file_is_one_line(tmp_path: Path) -> None:
