@@ -902,15 +902,29 @@ def remote() -> None:
 
 @remote.command("set")
 @click.argument("url")
+@click.option("--no-check", is_flag=True, help="Set it even if it does not answer now (it is tried at every sync).")
 @home_option
 @handle_errors
-def remote_set(url: str, home: Path) -> None:
+def remote_set(url: str, no_check: bool, home: Path) -> None:
     """Sync the vault with URL from now on: the `remote` line of fte.toml (comments kept) and the
-    vault's origin. A running daemon takes it at its next SIGHUP or start."""
+    vault's origin. The remote must answer first (exit 3 and nothing changed when it does not), as
+    for `fte init --remote`. A running daemon takes it at its next SIGHUP or start."""
     from fte.home import set_remote
 
-    settings = set_remote(home, url)
+    settings = set_remote(home, url, check=not no_check)
     click.echo(f"remote {settings.remote}; the vault's origin is set. Reload a running daemon: kill -HUP <pid>")
+
+
+@remote.command("unset")
+@home_option
+@handle_errors
+def remote_unset(home: Path) -> None:
+    """Stop syncing: `remote = ""` in fte.toml and the vault's origin removed. The vault and its
+    history stay; `fte remote set URL` syncs again. A running daemon takes it at its next SIGHUP."""
+    from fte.home import set_remote
+
+    set_remote(home, "", allow_none=True)
+    click.echo("no remote: this host no longer syncs. Reload a running daemon: kill -HUP <pid>")
 
 
 @remote.command("show")

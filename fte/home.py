@@ -292,14 +292,17 @@ def _rebuild_vault(settings: Settings) -> None:
 _REMOTE_LINE = re.compile(r'^remote\s*=\s*(?:"(?:[^"\\]|\\.)*"|\'[^\']*\')(?P<rest>[ \t]*(?:#.*)?)$', re.MULTILINE)
 
 
-def set_remote(home: Path, url: str) -> Settings:
+def set_remote(home: Path, url: str, check: bool = True, allow_none: bool = False) -> Settings:
     """Set the ``remote`` of ``home``: the ``remote = …`` line of ``fte.toml`` (its comment and every
     other line kept as they are) and the vault's ``origin``. The file is checked by reading it back
-    before it replaces the old one."""
+    before it replaces the old one. ``check``: the remote must answer first (Unreachable, and nothing
+    changes, when it does not). ``allow_none``: an empty ``url`` means no remote (the origin removed)."""
     url = url.strip()
-    if not url or any(c in url for c in "\n\r\0") or url.startswith("-"):
+    if (not url and not allow_none) or any(c in url for c in "\n\r\0") or url.startswith("-"):
         raise BadInput(f"not a git remote URL: {url!r}")
     settings = load_settings(home)
+    if url and check:
+        GitRepo.check_reachable(url)  # as `fte init --remote` does: a misspelt URL is said now, not at every sync
     path = home / CONFIG_NAME
     text = path.read_text(encoding="utf-8")
     line = f"remote = {toml_str(url)}"
@@ -315,5 +318,9 @@ def set_remote(home: Path, url: str) -> Settings:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
-    GitRepo(settings.vault, settings.agent, HostLock(home / LOCK_NAME), url).ensure_origin(url)
+    repo = GitRepo(settings.vault, settings.agent, HostLock(home / LOCK_NAME), url)
+    if url:
+        repo.ensure_origin(url)
+    else:
+        repo.forget_origin()
     return load_settings(home)

@@ -67,6 +67,30 @@ def test_remote_set_refuses_what_is_not_a_url(home_dir: Path) -> None:
     assert r.exit_code == 2 and "not a git remote URL" in r.output, r.output
 
 
+def test_remote_set_refuses_a_remote_that_does_not_answer_and_changes_nothing(home_dir: Path, tmp_path: Path) -> None:
+    """As `fte init --remote` does: a misspelt URL is said at once (exit 3), not at every sync."""
+    toml = home_dir / "fte.toml"
+    before = toml.read_text()
+    r = fte_cli("remote", "set", str(tmp_path / "nowhere.git"), "--home", home_dir, code=3)
+    assert "is not reachable" in r.output
+    assert toml.read_text() == before and "origin" not in git(home_dir / "vault", "remote")
+    fte_cli("remote", "set", str(tmp_path / "nowhere.git"), "--no-check", "--home", home_dir)
+    assert fte_cli("remote", "show", "--home", home_dir).output.strip() == str(tmp_path / "nowhere.git")
+
+
+def test_remote_unset_goes_back_to_no_remote(home_dir: Path, tmp_path: Path) -> None:
+    remote = bare_remote(tmp_path / "remote.git")
+    fte_cli("remote", "set", remote, "--home", home_dir)
+    r = fte_cli("remote", "unset", "--home", home_dir)
+    assert "no longer syncs" in r.output
+    assert fte_cli("remote", "show", "--home", home_dir).output.startswith("(none")
+    assert 'remote = ""' in (home_dir / "fte.toml").read_text()
+    assert "origin" not in git(home_dir / "vault", "remote")
+    run = HostRun(home_dir)
+    assert run.tick().sync_error is None
+    run.close()
+
+
 def test_the_home_and_the_database_are_private(tmp_path: Path) -> None:
     home = tmp_path / "new-home"
     assert fte_cli("init", "--home", str(home), "--role", "all", "--agent", "p").exit_code == 0

@@ -115,6 +115,13 @@ class GitRepo:
 
     # -- set-up -----------------------------------------------------------------------------------
 
+    def forget_origin(self) -> None:
+        """The vault syncs with no remote: its ``origin`` is removed (if it has one)."""
+        if REMOTE in [r.name for r in self.repo.remotes]:
+            with self.lock.hold():
+                self.repo.git.remote("remove", REMOTE)
+        self.remote = ""
+
     def ensure_origin(self, url: str) -> bool:
         """The vault's ``origin`` is ``url`` (the ``remote`` setting, which a person may change after
         ``fte init``); True when it had to change. An empty ``url`` leaves the repository alone."""
@@ -166,14 +173,23 @@ class GitRepo:
             for (section, key), value in wanted.items():
                 cw.set_value(section, key, value)
 
+    @staticmethod
+    def check_reachable(remote: str, timeout: float = 30.0) -> None:
+        """Unreachable unless ``git ls-remote`` answers for ``remote`` within ``timeout`` seconds."""
+        try:
+            listed = subprocess.run(["git", "ls-remote", "--", remote], capture_output=True, timeout=timeout,
+                                    env={**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"})
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise Unreachable(f"git remote {remote} is not reachable: {exc}") from exc
+        if listed.returncode != 0:
+            why = listed.stderr.decode(errors="replace").strip().splitlines()
+            raise Unreachable(f"git remote {remote} is not reachable: {why[0][:200] if why else 'no answer'}")
+
     @classmethod
     def init(cls, root: Path, agent: str, remote: str = "") -> git.Repo:
         """Create (or clone) the vault repository. With a remote that already has a vault: clone it."""
         if remote:
-            try:
-                git.cmd.Git().ls_remote(remote, env={"GIT_TERMINAL_PROMPT": "0"})
-            except GitCommandError as exc:
-                raise Unreachable(f"git remote {remote} is not reachable: {first_line(exc)}") from exc
+            cls.check_reachable(remote)
             has_branch = bool(str(git.cmd.Git().ls_remote("--heads", remote, BRANCH)).strip())
             if has_branch and not (root / ".git").exists():
                 if root.exists() and any(root.iterdir()):
