@@ -91,10 +91,10 @@ def render_dashboard(store: Store, now: datetime, agent: str, sync: dict[str, An
     if rewound:
         went = rewound[0]
         out += ["", "## The remote went back", "",
-                f"At {at(went.at)} the remote no longer held `{_cell(str(went.detail.get('had'))[:12])}`, which this "
+                (f"At {at(went.at)} the remote no longer held `{_cell(str(went.detail.get('had'))[:12])}`, which this "
                 f"host had read from it (its head was `{_cell(str(went.detail.get('remote'))[:12])}`): someone rewound "
                 "or rewrote it. Nothing it lacked was taken as undone; this host pushed its history back. See who "
-                "can push to the remote."]
+                "can push to the remote.")]
     if refused:
         out += ["", "## Refused approvals", ""]
         out += [f"- `{_cell(i.path)}`: {_cell(i.detail.get('reason'))}" for i in refused]

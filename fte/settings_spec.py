@@ -151,14 +151,14 @@ def _walk(table: dict[str, Any], prefix: str, values: dict[str, Any], where: str
 #: The environment variables that are not secrets (those are in docs/channels.md), with what they do.
 ENVIRONMENT = (
     ("FTE_HOME", "the home every command uses when `--home` is not given (default `~/.fte`)"),
-    ("FTE_CLOCK", "this command's clock instead of the system's: `INSTANT` (ISO 8601 with its offset, e.g. "
+    ("FTE_CLOCK", ("this command's clock instead of the system's: `INSTANT` (ISO 8601 with its offset, e.g. "
                   "`2026-11-26T09:00:00+00:00`: the command starts there and runs on) or `INSTANT@UNIX` (the clock "
                   "read INSTANT when the system clock read UNIX seconds, so commands run one after the other agree "
                   "and see time move on). Deadlines, expiry, the archive's months, the briefing's week and the audit "
                   "log follow it. For tests and rehearsals: `fte doctor` warns while it is set; a value it cannot "
-                  "read stops the command (exit 2)"),
-    ("FTE_CRASHPOINT", "for crash tests only: the process kills itself at that named point "
-                       "(`fte/crashpoints.py`)"),
+                  "read stops the command (exit 2)")),
+    ("FTE_CRASHPOINT", ("for crash tests only: the process kills itself at that named point "
+                       "(`fte/crashpoints.py`)")),
 )
 
 

@@ -24,10 +24,11 @@ import os
 import re
 import stat
 import time
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone, tzinfo
 from pathlib import Path, PurePosixPath
-from typing import Any, Hashable, Iterator
+from typing import Any, Iterator
 
 import yaml
 
