@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -29,12 +29,12 @@ CLOCK_ENV = "FTE_CLOCK"
 _origin: tuple[datetime, float, Callable[[], float]] | None = None
 
 
-def start_clock(environ: Mapping[str, str] | None = None) -> datetime | None:
+def start_clock() -> datetime | None:
     """Read ``FTE_CLOCK`` at the start of a command: from then on :func:`utcnow` runs from the
     instant it names, at the system clock's pace; with the system clock when it is unset or empty.
     Returns that instant (as of its anchor), or None. BadInput when the value cannot be read."""
     global _origin
-    value = (os.environ if environ is None else environ).get(CLOCK_ENV, "").strip()
+    value = os.environ.get(CLOCK_ENV, "").strip()
     if not value:
         _origin = None
         return None
