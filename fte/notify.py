@@ -104,6 +104,21 @@ def _names(tasks: list[Any], include_text: bool) -> str:
     return "\n".join(lines)
 
 
+def overruled_notices(store: Any) -> list[Notice]:
+    """The decisions the person made on this host that did not stand (another device's decision
+    did: docs/protocol.md, "Convergence"), each told once. Only the host where the overruled
+    decision was made knows it, so every host sends these, not only the one that speaks for all."""
+    told = [t for t in store.flagged("overruled") if not (t.flags or {}).get("notified_overruled")]
+    if not told:
+        return []
+    for t in told:
+        store.set_flags(t.id, notified_overruled=True)
+    n = len(told)
+    return [Notice(f"fte: {n} decision{'s' if n != 1 else ''} you made here did not stand",
+                   "\n".join(f"- {t.short_id} {t.title}: now {t.state} — {t.flags['overruled']}"[:400]
+                             for t in told[:_LIST]))]
+
+
 def task_notices(store: Any, now: Any, include_text: bool = False) -> list[Notice]:
     """The notices the tasks call for now; each task is flagged so it is told once."""
     from datetime import timedelta

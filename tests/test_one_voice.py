@@ -83,3 +83,37 @@ def test_a_waiting_task_is_told_once_across_local_hosts(hosts) -> None:
             run.close()
     finally:
         endpoint.server.shutdown()
+
+
+def test_a_decision_that_did_not_stand_is_told_once_by_the_host_where_it_was_made(hosts) -> None:
+    """Beta (not the host that speaks for all) rejects; a minute later the person approves the same
+    task on alpha, which had not seen the rejection: the approval is the last word and stands
+    everywhere (docs/protocol.md, "Convergence"). Only beta knows that its rejection was overruled,
+    so beta tells — once — and alpha does not."""
+    remote, homes = hosts
+    told = {"alpha": Endpoint(), "beta": Endpoint()}
+    try:
+        for name, endpoint in told.items():
+            configure(homes[name], endpoint.port)
+        clock = FakeClock()
+        drop_mail(homes["cloud"], 1)
+        runs = {name: HostRun(home, clock) for name, home in homes.items()}
+        rounds(runs, clock, 3)
+        [task] = runs["beta"].home.store.tasks(state="pending")
+        for name, folder in (("beta", "Rejected"), ("alpha", "Approved")):
+            run = runs[name]
+            note = run.home.vault.path(run.home.store.get(task.id).note_path)
+            note.rename(run.home.vault.root / folder / note.name)
+            run.tick()
+            clock.advance(minutes=1)
+        rounds(runs, clock, 3)
+        assert {name: run.home.store.get(task.id).state for name, run in runs.items()} == \
+            {"cloud": "done", "alpha": "done", "beta": "done"}
+        overruled = {name: [n for n in e.received if "did not stand" in n["title"]] for name, e in told.items()}
+        assert overruled["alpha"] == [] and len(overruled["beta"]) == 1, overruled
+        assert task.id[:8] in overruled["beta"][0]["message"] and "now done" in overruled["beta"][0]["message"]
+        for run in runs.values():
+            run.close()
+    finally:
+        for endpoint in told.values():
+            endpoint.server.shutdown()

@@ -335,8 +335,11 @@ def test_a_signature_from_a_host_that_is_not_trusted_is_refused(net) -> None:
 
 @pytest.mark.parametrize("first", ["alpha", "beta"])
 def test_an_approve_reject_race_between_two_local_hosts_converges(net, first: str) -> None:
-    """alpha approves while beta rejects, neither having seen the other: the decision that
-    reaches the remote first wins everywhere; the mail is sent exactly when the approval won."""
+    """alpha approves while beta rejects, neither having seen the other (each signs its decision
+    when its tick reads the move). Approving first, alpha claims and pushes before beta's
+    rejection exists: the claim is a lock and the outcome final. Approving second, alpha's is the
+    person's last word and beats the rejection that reached the remote first. Either way every
+    host ends alike, the mail goes out once, and beta says its decision lost."""
     [tid] = presented(net)
     move(net.runs["alpha"], tid, "Approved")
     move(net.runs["beta"], tid, "Rejected")
@@ -347,12 +350,10 @@ def test_an_approve_reject_race_between_two_local_hosts_converges(net, first: st
     mails = sent(net.homes["alpha"]) + sent(net.homes["beta"])
     final = states(net, tid)
     assert len(set(final.values())) == 1, final
-    if first == "alpha":
-        assert final["alpha"] == "done" and [t for t, _ in mails] == [tid]
-    else:
-        assert final["alpha"] == "rejected" and mails == []
-    loser = net.runs[second]
+    assert final["alpha"] == "done" and [t for t, _ in mails] == [tid]
+    loser = net.runs["beta"]
     assert "lost-decision" in [i.kind for i in loser.home.store.incidents()]
+    assert "lost-decision" not in [i.kind for i in net.runs["alpha"].home.store.incidents()]
     last = loser.home.store.timeline(tid)
     assert "converge" in [t.event for t in last]
 
@@ -397,21 +398,39 @@ def test_an_edit_that_reached_the_remote_first_beats_an_unpushed_claim(net) -> N
     assert "invalidate" in [t.event for t in net.runs["beta"].home.store.timeline(tid)]
 
 
-def test_a_rejection_that_reached_the_remote_first_beats_an_unpushed_claim_everywhere(net) -> None:
-    """The losing claim stays in the history every host pulls; read at every version, it must not
-    count for a host that sees both (the claim lost its merge, and was never performed)."""
+@pytest.mark.parametrize("last", ["rejection", "approval"])
+def test_a_rejection_on_the_remote_and_an_unpushed_claim_settle_by_the_persons_last_word(net, last: str) -> None:
+    """Alpha's rejection reaches the remote before beta's claim, which beta could not push. The
+    person's last word stands (docs/protocol.md, "Convergence"), whichever reached the remote
+    first: a rejection made after the approval beats the claim everywhere — the losing claim stays
+    in the history every host pulls and must not count for a host that sees both; an approval made
+    after the rejection keeps its claim, the mail goes out once, and alpha converges and says so."""
     [tid] = presented(net)
+    alpha, beta = net.runs["alpha"], net.runs["beta"]
     away = net.root / "away.git"
     Path(net.remote).rename(away)
-    move(net.runs["beta"], tid, "Approved")
-    net.runs["beta"].tick()  # approved and claimed here; the push fails
+    if last == "approval":
+        move(alpha, tid, "Rejected")
+        alpha.tick()  # signed now; the push fails
+    move(beta, tid, "Approved")
+    beta.tick()  # approved and claimed here; the push fails
     away.rename(net.remote)
-    move(net.runs["alpha"], tid, "Rejected")
-    net.runs["alpha"].tick()  # the rejection reaches the remote first
-    net.runs["beta"].tick()   # beta's claim loses the merge
+    if last == "rejection":
+        move(alpha, tid, "Rejected")
+    alpha.tick()  # the rejection reaches the remote first
+    beta.tick()   # beta's claim meets it at the merge
     settle(net, rounds=4)
-    assert set(states(net, tid).values()) == {"rejected"}
-    assert sent(net.homes["alpha"]) == [] and sent(net.homes["beta"]) == []
+    if last == "rejection":
+        assert set(states(net, tid).values()) == {"rejected"}
+        assert sent(net.homes["alpha"]) == [] and sent(net.homes["beta"]) == []
+        [lost] = [i for i in beta.home.store.incidents() if i.task_id == tid and i.kind == "lost-decision"]
+        assert "made after" in lost.detail["reason"], lost.detail
+        return
+    assert set(states(net, tid).values()) == {"done"}
+    assert [task for task, _ in sent(net.homes["beta"])] == [tid] and sent(net.homes["alpha"]) == []
+    [lost] = [i for i in alpha.home.store.incidents() if i.task_id == tid and i.kind == "lost-decision"]
+    assert "made after" in lost.detail["reason"], lost.detail
+    assert [t.event for t in alpha.home.store.timeline(tid)][-3:] == ["reject", "converge", "observe"]
 
 
 @pytest.mark.parametrize("first", ["edit", "rejection"])
@@ -478,7 +497,8 @@ def test_a_decision_covered_on_the_remote_still_reached_it_first(net, cover: str
     executed: the hosts disagreed forever. (With a forged tip, the cloud had put its own view —
     pending — back over the approval.) The race is judged on every version the remote held since
     the merge base, only a version that proves what it asserts takes part, and a host that refuses
-    a pulled note takes the newest proven version under it."""
+    a pulled note takes the newest proven version under it. (Approved with ``fte approve``, the
+    mail waits for beta's next tick: alpha's rejection, signed later, is the person's last word.)"""
     [tid] = presented(net)
     alpha, beta = net.runs["alpha"], net.runs["beta"]
     device = Device(net.remote, net.root / "device")
@@ -506,6 +526,11 @@ def test_a_decision_covered_on_the_remote_still_reached_it_first(net, cover: str
     net.runs["cloud"].tick()  # the cloud pulls the cover first
     alpha.tick()  # alpha's rejection meets the covered approval at the merge
     settle(net, rounds=4)
+    if how == "cli":
+        assert set(states(net, tid).values()) == {"rejected"}, states(net, tid)
+        assert sent(net.homes["alpha"]) + sent(net.homes["beta"]) == []
+        assert "lost-decision" in [i.kind for i in beta.home.store.incidents() if i.task_id == tid]
+        return
     assert set(states(net, tid).values()) == {"done"}, states(net, tid)
     assert [t for t, _ in sent(net.homes["alpha"]) + sent(net.homes["beta"])] == [tid]
     assert "lost-decision" in [i.kind for i in alpha.home.store.incidents() if i.task_id == tid]

@@ -2,7 +2,9 @@
 
 Hypothesis drives real hosts — one cloud and two local hosts, each its own home, SQLite file and
 git working tree, on a real bare remote — through interleavings of: mail arriving, ticks of any
-host, a person (moves into Approved/ or Rejected/, edits, `fte approve` on either local host), an
+host, a person (moves into Approved/ or Rejected/, edits, `fte approve` on either local host, at
+any moment of a host's tick too — while its sync brings notes in; `fte replay` of a send that
+failed while a host's outbox was broken), an
 adversary with push access (pushes an older version of a note again, forges a state, pushes a
 symlink, deletes a note, rewinds or rewrites the remote, pushes tree entries no checkout makes, writes
 a property twice) and a remote that goes away and comes back. After every step it checks:
@@ -14,7 +16,7 @@ a property twice) and a remote that goes away and comes back. After every step i
 * every host holds a decided or executed state only with a trusted signature for it;
 
 and at the end, after every host has synced with no new input, I3 — all hosts hold the same state
-for every task. The bounded profile runs in CI; ``FTE_MODEL_EXAMPLES`` and ``FTE_MODEL_STEPS`` set
+for every task — and then a quiet system is quiet: more rounds make no commit but heartbeats. The bounded profile runs in CI; ``FTE_MODEL_EXAMPLES`` and ``FTE_MODEL_STEPS`` set
 a long run (docs/RELIABILITY.md records one).
 """
 
@@ -32,6 +34,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
+from fte import crashpoints
 from fte.errors import NoteError
 from fte.io.vault.notes import parse_note, render_note, split_body
 
@@ -68,11 +71,14 @@ class Protocol(RuleBasedStateMachine):
         #: task id → the sets of edit tokens of every draft the person approved
         self.approved_drafts: dict[str, list[frozenset[str]]] = {}
         self.remote_away = False
+        self.outbox_broken = ""
 
     def teardown(self) -> None:
         try:
             if self.remote_away:
                 self.remote_back()
+            if self.outbox_broken:
+                self.outbox_mends()
             # Quiescence: every host syncs with no new input, then I3.
             for _ in range(4):
                 for name in ("alpha", "beta", "cloud"):
@@ -83,6 +89,13 @@ class Protocol(RuleBasedStateMachine):
             for task_id in ids:
                 seen = {name: states.get(task_id) for name, states in zip(self.runs, known)}
                 assert len(set(seen.values())) == 1, f"I3: hosts disagree on {task_id[:8]}: {seen}"
+            # A quiet system is quiet: more rounds with no new input make no commit but a heartbeat.
+            quiet = git(Path(self.remote), "rev-parse", "main").strip()
+            for _ in range(2):
+                for name in ("alpha", "beta", "cloud"):
+                    self.runs[name].tick()
+            changed = git(Path(self.remote), "diff", "--name-only", quiet, "main").split()
+            assert all(re.fullmatch(r"Logs/[a-z]+/heartbeat\.json", p) for p in changed), f"not quiet: {changed}"
         finally:
             for run in self.runs.values():
                 run.close()
@@ -187,6 +200,58 @@ class Protocol(RuleBasedStateMachine):
                 # first sees it in Approved/ is what is approved (docs/protocol.md). If the move was
                 # already recorded, the edit withdraws the approval instead.
                 self.approved_drafts.setdefault(parse_note(path.read_bytes()).id, []).append(self._seen(path))
+
+    @rule(host=st.sampled_from(LOCALS), pick=st.integers(0, 20), folder=st.sampled_from(("Approved", "Rejected", "edit")),
+          point=st.sampled_from(("sync-checkout-path", "sync-checked-out", "after-note-write", "after-commit")))
+    def person_decides_while_the_host_syncs(self, host: str, pick: int, folder: str, point: str) -> None:
+        """The person moves or edits a waiting note at any moment of a host's tick — while the sync
+        brings notes in, just after a note was written and before its row says so. A decision made
+        then is a decision like any other (docs/protocol.md): never refused for its timing."""
+        acted: list[Path] = []
+
+        def person() -> None:
+            notes = self._pending(host)
+            if acted or not notes:
+                return
+            src = notes[pick % len(notes)]
+            acted.append(src)
+            if folder == "edit":
+                self._edit(src)
+                return
+            if folder == "Approved":
+                self.approved_drafts.setdefault(parse_note(src.read_bytes()).id, []).append(self._seen(src))
+            os.replace(src, self.homes[host] / "vault" / folder / src.name)
+
+        remove = crashpoints.on(point, person)
+        try:
+            self.runs[host].tick()
+        finally:
+            remove()
+
+    @precondition(lambda self: not self.outbox_broken)
+    @rule(host=st.sampled_from(LOCALS))
+    def outbox_breaks(self, host: str) -> None:
+        """Sends fail on ``host`` (its outbox is a file): what it claims fails, for the person to replay."""
+        outbox = self.homes[host] / "outbox"
+        os.rename(outbox, self.tmp / f"{host}-outbox")
+        outbox.write_text("not a folder\n")
+        self.outbox_broken = host
+
+    @precondition(lambda self: bool(self.outbox_broken))
+    @rule()
+    def outbox_mends(self) -> None:
+        host = str(self.outbox_broken)
+        (self.homes[host] / "outbox").unlink()
+        os.rename(self.tmp / f"{host}-outbox", self.homes[host] / "outbox")
+        self.outbox_broken = ""
+
+    @rule(host=st.sampled_from(LOCALS), pick=st.integers(0, 20))
+    def person_replays(self, host: str, pick: int) -> None:
+        failed = sorted(t.id for t in self.runs[host].home.store.tasks(state="failed"))
+        if not failed:
+            return
+        r = fte_cli("replay", failed[pick % len(failed)], "--home", str(self.homes[host]), code=None)
+        assert r.exit_code in (0, 1, 2, 3), r.output
 
     def _edit(self, path: Path) -> None:
         self.tokens += 1
@@ -356,7 +421,8 @@ class Protocol(RuleBasedStateMachine):
     def check_safety(self) -> None:
         sent: dict[str, list[str]] = {}
         for host in LOCALS:
-            for f in (self.homes[host] / "outbox" / "new").iterdir():
+            outbox = self.tmp / f"{host}-outbox" if self.outbox_broken == host else self.homes[host] / "outbox"
+            for f in (outbox / "new").iterdir():
                 msg = email.message_from_bytes(f.read_bytes(), policy=email.policy.default)
                 assert "evil" not in str(msg["To"]), f"I4: sent to {msg['To']}, which no note showed"
                 sent.setdefault(str(msg["X-FTE-Task"]), []).append(msg.get_body(("plain",)).get_content())

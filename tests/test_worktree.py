@@ -103,18 +103,32 @@ class Blobs(dict):
 TID = "a" * 32
 
 
-def test_two_decisions_on_one_task_keep_one_note_the_first_to_reach_the_remote() -> None:
+def decided(task_id: str, state: str, minute: int, body: str = "draft") -> bytes:
+    """A decided note whose record was signed at ``minute`` (only what the merge policy reads)."""
+    record = "approval" if state == "approved" else "assertion"
+    at = f"2031-05-01T09%3A{minute:02d}%3A00%2B00%3A00"
+    return (f"---\nid: {task_id}\nkind: email.reply\nstate: {state}\n"
+            f"{record}: by=person host=h at={at} epoch=0 signature=x\n---\n{body}\n").encode()
+
+
+@pytest.mark.parametrize("stands", ["remote", "ours"])
+def test_two_decisions_on_one_task_keep_one_note_the_last_word(stands: str) -> None:
+    """Approved and rejected rank the same; the person's last word stays, whichever side holds it."""
     blobs = Blobs()
-    ours = {"Pending_Approval/email/n.md": None, "Approved/n.md": blobs.put(note(TID, "approved"))}
-    theirs = {"Pending_Approval/email/n.md": None, "Rejected/n.md": blobs.put(note(TID, "rejected"))}
+    mine, theirs_note = decided(TID, "approved", 5 if stands == "remote" else 20), decided(TID, "rejected", 10)
+    ours = {"Pending_Approval/email/n.md": None, "Approved/n.md": blobs.put(mine)}
+    theirs = {"Pending_Approval/email/n.md": None, "Rejected/n.md": blobs.put(theirs_note)}
     plan = plan_merge(ours, theirs, blobs.__getitem__, "laptop", CONVERGENCE)
-    # approved and rejected rank the same: the remote's (it got there first) wins.
-    assert plan.updates["Approved/n.md"] is None
-    assert plan.updates["Rejected/n.md"] == Entry("100644", blob_sha(note(TID, "rejected")))
     [resolution] = plan.resolutions
-    assert resolution.task_id == TID and resolution.detail["kept"] == "remote"
     [copy] = [p for p in plan.updates if p.startswith("Logs/laptop/conflicts/")]
-    assert plan.new_blobs[copy] == note(TID, "approved")
+    assert resolution.task_id == TID and resolution.detail["kept"] == stands.replace("ours", "local")
+    if stands == "remote":
+        assert plan.updates["Approved/n.md"] is None
+        assert plan.updates["Rejected/n.md"] == Entry("100644", blob_sha(theirs_note))
+        assert plan.new_blobs[copy] == mine
+    else:
+        assert plan.updates["Rejected/n.md"] is None and "Approved/n.md" not in plan.updates
+        assert plan.new_blobs[copy] == theirs_note
 
 
 def test_a_later_state_wins_over_an_edit_in_place_and_the_edit_is_kept_as_a_copy() -> None:
@@ -144,9 +158,9 @@ def test_a_decision_that_a_later_push_covered_still_reached_the_remote_first() -
     """The remote held an approval, then the old pending note again (same bytes as the base): the
     tip shows no change, yet the approval was first; our rejection loses to it."""
     blobs = Blobs()
-    approved = blobs.put(note(TID, "approved"))
+    approved = blobs.put(decided(TID, "approved", 15))
     pending = blobs.put(note(TID, "pending"))
-    ours = {f"Pending_Approval/email/{N}": None, f"Rejected/{N}": blobs.put(note(TID, "rejected"))}
+    ours = {f"Pending_Approval/email/{N}": None, f"Rejected/{N}": blobs.put(decided(TID, "rejected", 10))}
     history = [(f"Approved/{N}", approved), (f"Pending_Approval/email/{N}", pending)]
     plan = plan_merge(ours, {}, blobs.__getitem__, "laptop", CONVERGENCE, history=history, proves=lambda _d, _p: True)
     assert plan.updates[f"Rejected/{N}"] is None
@@ -159,16 +173,16 @@ def test_a_decision_that_a_later_push_covered_still_reached_the_remote_first() -
 
 def test_a_version_that_proves_nothing_never_wins_and_is_reported() -> None:
     blobs = Blobs()
-    forged = blobs.put(note(TID, "rejected", "forged"))
-    ours = {f"Pending_Approval/email/{N}": None, f"Approved/{N}": blobs.put(note(TID, "approved"))}
+    forged = blobs.put(decided(TID, "rejected", 20, "forged"))
+    ours = {f"Pending_Approval/email/{N}": None, f"Approved/{N}": blobs.put(decided(TID, "approved", 10))}
     theirs = {f"Pending_Approval/email/{N}": None, f"Rejected/{N}": forged}
     proves = lambda data, _path: b"forged" not in data  # noqa: E731
     plan = plan_merge(ours, theirs, blobs.__getitem__, "laptop", CONVERGENCE, history=[(f"Rejected/{N}", forged)], proves=proves)
     assert plan.updates[f"Rejected/{N}"] is None and f"Approved/{N}" not in plan.updates
     [resolution] = plan.resolutions
     assert resolution.detail["kept"] == "local" and resolution.detail["unproven"] == [f"Rejected/{N}"]
-    assert list(plan.new_blobs.values()) == [note(TID, "rejected", "forged")]  # set aside, not dropped
-    # Believed, the same forgery would have won: a rejection on the remote is first.
+    assert list(plan.new_blobs.values()) == [decided(TID, "rejected", 20, "forged")]  # set aside, not dropped
+    # Believed, the same forgery would have won: it says it was the last word.
     assert plan_merge(ours, theirs, blobs.__getitem__, "laptop", CONVERGENCE).resolutions[0].detail["kept"] == "remote"
 
 

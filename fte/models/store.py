@@ -134,6 +134,14 @@ class Store:
                 q = q.limit(limit)
             return list(s.scalars(q))
 
+    def flagged(self, flag: str) -> list[Task]:
+        """The tasks whose flags hold ``flag`` (a name of letters and underscores), oldest first."""
+        if not flag.replace("_", "").isalpha():
+            raise BadInput(f"flag {flag!r} is not a name")
+        with self.read() as s:
+            q = select(Task).where(func.json_extract(Task.flags, f"$.{flag}").is_not(None))
+            return list(s.scalars(q.order_by(Task.created_at, Task.id)))
+
     def cursor(self, name: str) -> str | None:
         with self.read() as s:
             row = s.get(Cursor, name)

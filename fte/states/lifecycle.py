@@ -14,8 +14,8 @@ Beyond the basic lifecycle, these events are added (docs/lifecycle.md):
 * ``edit`` leads ``pending → pending``: the person changed the draft or its parameters; the audit
   row records the change.
 * ``converge`` leads from one decision to the other (``rejected → approved…``, ``approved →
-  rejected``…): two hosts decided differently and the other host's decision reached the remote
-  first; never out of ``done`` or ``failed``. Also ``rejected → pending``: another device's edit
+  rejected``…): two hosts decided differently and the other host's decision stands
+  (docs/protocol.md, "Convergence"); never out of ``done`` or ``failed``. Also ``rejected → pending``: another device's edit
   reached the remote before this host's rejection, which was of the older draft.
 
 ``observe`` (another host's transition, seen in pulled files) may move a task to any state that is
@@ -59,8 +59,8 @@ TABLE: tuple[tuple[str, str | None, str], ...] = (
     # A claim never pushed, beaten at the merge by an edit that reached the remote first: nothing
     # was executed (a claim is executed only once pushed), and the person must look again.
     ("invalidate", "claimed", "pending"),
-    # Two decisions on one task from two hosts: the first to reach the remote wins everywhere; the
-    # loser's host converges to the winner's state (docs/protocol.md, "Convergence"). Never out of
+    # Two decisions on one task from two hosts: the one that stands by the order of decisions (the
+    # person's last word) wins everywhere; the loser's host converges to the winner's state (docs/protocol.md, "Convergence"). Never out of
     # done or failed: what was executed stays executed.
     *(("converge", src, dst) for src, dsts in (
         ("approved", ("rejected", "expired")),

@@ -35,7 +35,7 @@ from fte.models.store import Store
 from fte.models.tables import Task
 from fte.states.approvals import SIGNED_STATES, Trust
 from fte.states.lifecycle import APPROVED_BRANCH, DECLINED_BRANCH, LATER
-from fte.states.convergence import FINAL
+from fte.states.convergence import EXECUTING, FINAL, decision_order
 from fte.states.service import Lifecycle, Move
 
 
@@ -58,6 +58,10 @@ def _decided(state: str) -> bool:
 
 def _branch(state: str) -> str:
     return "approved" if state in APPROVED_BRANCH else "declined"
+
+
+def _branch_word(state: str) -> str:
+    return "approval" if state in APPROVED_BRANCH else "rejection" if state == "rejected" else "expiry"
 
 
 def _diff(before: str, after: str) -> str:
@@ -329,24 +333,35 @@ class Reconciler:
             self.lifecycle.fire(row.id, "converge", actor=who, source="daemon", to=state, changes=changes,
                                 adopt_note=path, note=path, reason=reason, **self._edit_detail(row, fields))
             return True
-        if row.id in lost and _decided(row.state) and _decided(state) and _branch(row.state) != _branch(state):
-            self.incident("lost-decision", row.id, path, ours=row.state, theirs=state, by=who,
-                          reason="another host's decision reached the remote first")
-            self.lifecycle.fire(row.id, "converge", actor=who, source="daemon", to=state, changes=changes,
-                                adopt_note=path, note=path, reason="another host's decision reached the remote first")
-            return True
-        if state in FINAL and row.state in DECLINED_BRANCH and fields["approval"]:
-            # An outcome is final on every host: the action was performed (or the provider answered),
-            # whatever decision reached this host or the remote first (docs/protocol.md, "Convergence").
-            reason = f"{who} had already performed it when this host's {row.state} was made: the {state} stands"
-            self.incident("lost-decision", row.id, path, ours=row.state, theirs=state, by=who, reason=reason)
-            self.lifecycle.fire(row.id, "converge", actor=who, source="daemon", to=state, changes=changes,
-                                adopt_note=path, note=path, reason=reason)
-            return True
         if _decided(row.state) and _decided(state) and _branch(row.state) != _branch(state):
-            return self._refuse_pulled(note, path, row, state, f"this host's {row.state} reached the remote first; "
-                                       f"a later {state} cannot overturn it")
+            return self._two_decisions(row, note, path, state, fields, changes, who, lost)
         return False  # the same or an earlier state: forward only
+
+    def _two_decisions(self, row: Task, note: Note, path: str, state: str, fields: dict[str, Any],
+                       changes: dict[str, Any], who: str, lost: frozenset[str]) -> bool:
+        """This host holds one decision, the pulled note the other (docs/protocol.md, "Convergence"):
+        an outcome is final, a claim that beat this host's decision at the merge is a lock, else the
+        decision that stands by :func:`decision_order` (the person's last word) — the answer every
+        host reaches. The host whose decision lost converges to the winner and says so; the other
+        refuses the note."""
+        if state in FINAL and fields["approval"]:
+            reason = f"{who} had already performed it when this host's {row.state} was made: the {state} stands"
+        elif state in EXECUTING and row.id in lost:
+            reason = f"{who}'s claim reached the remote before this host's {row.state}: it may already be performed"
+        elif decision_order(state, fields["epoch"], fields["approval"], fields["assertion"]) < \
+                decision_order(row.state, int(row.epoch or 0), row.approval, row.assertion):
+            reason = f"{who}'s {_branch_word(state)} was made after this host's {row.state}: the person's last word stands"
+        else:
+            return self._refuse_pulled(note, path, row, state, f"this host's {row.state} was the person's last word; "
+                                       f"an earlier {state} cannot overturn it")
+        self.incident("lost-decision", row.id, path, ours=row.state, theirs=state, by=who, reason=reason)
+        mine = row.approval if row.state in APPROVED_BRANCH else row.assertion
+        self.lifecycle.fire(row.id, "converge", actor=who, source="daemon", to=state, changes=changes,
+                            adopt_note=path, note=path, reason=reason)
+        if isinstance(mine, dict) and mine.get("host") == self.agent:
+            # The person decided here and it did not stand: this host (and only this one) tells them.
+            self.store.set_flags(row.id, overruled=reason)
+        return True
 
     def _refusal(self, task_id: str, state: str, fields: dict[str, Any], row: Task | None,
                  lost: frozenset[str]) -> str | None:

@@ -10,7 +10,7 @@ from typing import Any
 from fte.audit import export
 from fte.clock import iso, parse_iso
 from fte.dashboard import render_dashboard
-from fte.notify import Notice, Notifier, task_notices
+from fte.notify import Notice, Notifier, overruled_notices, task_notices
 from fte.report import briefing_path, figures, odoo_figures, render
 from fte.tick.context import Context
 from fte.tick.sync import Sync
@@ -103,6 +103,7 @@ class Outputs:
         ctx = self.ctx
         notices = task_notices(ctx.store, ctx.now(), ctx.settings.section("notify")["include_text"]) \
             if self.writes_shared_files() else []  # one notice per event, from one host
+        notices += overruled_notices(ctx.store)  # only the host where that decision was made knows
         sync = self.sync.last
         for event in (sync.held if sync else []):
             key = f"held:{event.detail['commit']}:{event.path}"

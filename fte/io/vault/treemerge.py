@@ -8,9 +8,9 @@ task's identity is the ``id`` in its front matter, never its path, so
 * a note changed on one side only takes that side's version (add, change or removal);
 * a task whose note changed on **both** sides (moved differently, moved on one side and edited on
   the other, edited on both) keeps exactly one note, chosen by the caller's :class:`MergePolicy`
-  (the lifecycle's is ``fte.states.convergence``) — in short: what reached the remote first wins
-  (a claim there is a lock; a decision there beats ours on the other branch; a newer presentation
-  — an edit — beats an older one), else the later lifecycle state; the loser's bytes are kept as a
+  (the lifecycle's is ``fte.states.convergence``) — in short: an outcome is final, a claim that
+  reached the remote is a lock, two decisions are ordered by what their signatures carry, a newer
+  presentation — an edit — beats an older one, else the later lifecycle state; the loser's bytes are kept as a
   conflict copy under ``Logs/<agent>/conflicts/``;
 * any other file changed on both sides: the remote's version stays at its path, ours is kept
   beside it as ``<name>.conflict-<agent>-<hash>.<ext>`` — except the files only this host writes
@@ -80,6 +80,8 @@ class Side:
     data: bytes
     state: str | None
     epoch: int = 0
+    #: the note's front matter as read (untrusted: the policy checks what it uses)
+    meta: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
 class MergePolicy(Protocol):
@@ -91,6 +93,10 @@ class MergePolicy(Protocol):
 
     def remote_wins(self, remote: Side, mine: Side) -> bool:
         """Whether the remote's version stays against ours."""
+
+    def strongest(self, sides: list[Side]) -> Side:
+        """Which of the versions the remote held (its tip and its history since the merge base,
+        each proving what it asserts) speaks for the remote side."""
 
 
 def plan_merge(
@@ -121,10 +127,7 @@ def plan_merge(
         paths = {s.path for s in mine} | {s.path for s in tip}
         candidates = [s for s in (*earlier.get(task_id, []), *tip) if proves is None or proves(s.data, s.path)]
         best_mine = _latest(mine, policy)
-        # A proven ``done`` anywhere on the remote side is final (the action was performed); else
-        # the newest presentation, then the latest state.
-        best_remote = max(candidates, key=lambda s: (s.state == "done", s.epoch, policy.rank(s.state), s.path)) \
-            if candidates else None
+        best_remote = policy.strongest(candidates) if candidates else None
         if best_remote is None:
             winner, loser = best_mine, None  # the remote side only holds versions that prove nothing
         elif best_remote.data == best_mine.data and best_remote.path == best_mine.path:
@@ -205,7 +208,8 @@ def _notes_by_id_all(changes: Iterable[tuple[str, Entry | None]], read: Callable
         state = note.meta.get("state")
         epoch = note.meta.get("epoch", 0)
         found.setdefault(note.id, []).append(Side(path, entry, data, state if isinstance(state, str) else None,
-                                                   epoch if isinstance(epoch, int) and not isinstance(epoch, bool) else 0))
+                                                   epoch if isinstance(epoch, int) and not isinstance(epoch, bool) else 0,
+                                                   note.meta))
     return found
 
 
