@@ -17,7 +17,7 @@ from fte.daemon import TickReport
 from fte.io.vault.properties import APPROVAL_KEYS, ASSERTION_KEYS, compact
 from fte.io.vault.notes import parse_note, render_note
 
-from conftest import FakeClock, fte_cli
+from conftest import FakeClock, fte_cli, set_debounce
 from hosts import HostRun, bare_remote, drop_mail, git, make_host
 
 
@@ -945,3 +945,87 @@ def test_a_replay_on_another_local_host_is_taken_by_every_host(net) -> None:
     quiet = git(Path(net.remote), "rev-parse", "main").strip()
     settle(net, rounds=2)
     assert git(Path(net.remote), "rev-parse", "main").strip() == quiet
+
+
+@pytest.mark.parametrize("folder", ["Rejected", "Approved"])
+def test_a_move_after_fte_wrote_the_note_again_behind_the_person_is_their_decision(net, folder: str) -> None:
+    """Found by the soak with two local hosts: the person moved a waiting note out of
+    Pending_Approval/ just as fte wrote it there again (a sync, a mirror); the next look found two
+    notes of one task, refused the person's as a copy (``duplicate-id``), and the task waited
+    forever. fte's own rendering left behind is not a note of the person's: their move decides."""
+    [tid] = presented(net)
+    beta = net.runs["beta"]
+    original = beta.home.vault.path(beta.home.store.get(tid).note_path)
+    fte_bytes = original.read_bytes()
+    written = original.stat().st_mtime_ns - 2_000_000_000
+    os.utime(original, ns=(written, written))  # fte wrote the note a moment ago
+    moved = move(beta, tid, folder)  # a rename keeps the time
+    original.write_bytes(fte_bytes)  # fte's rendering, back where the person had just taken it from
+    beta.tick()
+    settle(net)
+    assert set(states(net, tid).values()) == {"rejected" if folder == "Rejected" else "done"}, states(net, tid)
+    assert "duplicate-id" not in [i.kind for i in beta.home.store.incidents()]
+    notes = [p for p in beta.home.vault.root.rglob(f"*-{tid[:8]}.md") if "Logs" not in p.parts]
+    assert len(notes) == 1, notes
+    assert folder == "Approved" or notes == [moved]
+
+
+@pytest.mark.parametrize("typing", [False, True])
+@pytest.mark.parametrize("folder", ["Approved", "Rejected"])
+def test_a_copy_beside_a_note_the_person_changed_is_still_refused(net, folder: str, typing: bool) -> None:
+    """The other side of that rule: when the note left behind holds the person's own change, two
+    notes of one task are two versions of theirs — ambiguous, so neither decides, and their
+    change is kept (also while they may still be typing in it, when fte has not read it yet)."""
+    [tid] = presented(net)
+    if typing:
+        net.runs["beta"].close()
+        set_debounce(net.homes["beta"], 60)
+        net.runs["beta"] = HostRun(net.homes["beta"])
+    beta = net.runs["beta"]
+    original = beta.home.vault.path(beta.home.store.get(tid).note_path)
+    copy = beta.home.vault.root / folder / original.name
+    copy.write_bytes(original.read_bytes())
+    original.write_text(original.read_text().replace("Hello", "Hello (my own words)", 1))
+    beta.tick()
+    row = beta.home.store.get(tid)
+    assert row.state == "pending" and ("(my own words)" in row.body) is not typing
+    assert "(my own words)" in original.read_text()
+    assert "duplicate-id" in [i.kind for i in beta.home.store.incidents()]
+
+
+@pytest.mark.parametrize("keep_done", [True, False])
+def test_a_later_signed_rejection_pushed_over_an_outcome_changes_nothing(net, keep_done: bool) -> None:
+    """Found by the soak with two local hosts: a validly signed rejection, made after the approval
+    that was already performed, reached the remote on top of the ``done`` (beside it, or in its
+    place). By the order of decisions the rejection is the person's last word — but an outcome is
+    final: every host keeps ``done``, says why, and the remote ends with one note. Before, the hosts
+    tried to converge out of ``done`` (an illegal transition, reported as a broken note)."""
+    [tid] = presented(net)
+    alpha, beta = net.runs["alpha"], net.runs["beta"]
+    away = net.root / "away.git"
+    move(alpha, tid, "Approved")
+    alpha.tick()  # approved, claimed, sent: done on the remote
+    Path(net.remote).rename(away)
+    move(beta, tid, "Rejected")
+    beta.tick()   # signed after alpha's approval; the push fails
+    away.rename(net.remote)
+    settle(net)   # beta's rejection loses to the outcome; its bytes are kept as a conflict copy
+    assert set(states(net, tid).values()) == {"done"}
+    [copy] = [p for p in (beta.home.vault.root / "Logs" / "beta" / "conflicts").glob(f"*{tid[:8]}*")
+              if b"state: rejected" in p.read_bytes()]
+    device = Device(net.remote, net.root / "device")
+    done_note = device.note_of(tid)
+    (device.root / "Rejected").mkdir(exist_ok=True)
+    (device.root / "Rejected" / done_note.name).write_bytes(copy.read_bytes())
+    if not keep_done:
+        done_note.unlink()
+    device.push("a signed rejection, made after the approval, over the outcome")
+    settle(net, rounds=4)
+    assert set(states(net, tid).values()) == {"done"}, states(net, tid)
+    assert [t for t, _ in sent(net.homes["alpha"]) + sent(net.homes["beta"])] == [tid]
+    for run in (alpha, net.runs["cloud"]):
+        kinds = [i.kind for i in run.home.store.incidents() if i.task_id == tid]
+        assert "refused-note" not in kinds and "lost-decision" not in kinds, kinds
+    device.pull()
+    notes = [p for p in device.root.rglob(f"*-{tid[:8]}.md") if ".git" not in p.parts and "Logs" not in p.parts]
+    assert [p.parts[len(device.root.parts)] for p in notes] == ["Done"], notes

@@ -342,8 +342,11 @@ class Reconciler:
         """This host holds one decision, the pulled note the other (docs/protocol.md, "Convergence"):
         an outcome is final, a claim that beat this host's decision at the merge is a lock, else the
         decision that stands by :func:`decision_order` (the person's last word) — the answer every
-        host reaches. The host whose decision lost converges to the winner and says so; the other
+        host reaches. An outcome this host holds is never converged away. The host whose decision lost converges to the winner and says so; the other
         refuses the note."""
+        if row.state in FINAL:
+            return self._refuse_pulled(note, path, row, state, f"this host holds its outcome ({row.state}): what was "
+                                       f"executed stays executed, a {state} cannot overturn it")
         if state in FINAL and fields["approval"]:
             reason = f"{who} had already performed it when this host's {row.state} was made: the {state} stands"
         elif state in EXECUTING and row.id in lost:
@@ -418,6 +421,7 @@ class Reconciler:
         touched: set[str] = set()
         gone: set[str] = set()
         self._approvals: list[Move] = []
+        self._gone_copies: set[str] = set()
         self.busy = set()
         read: list[tuple[str, Note]] = []
         for change in changes:
@@ -450,6 +454,7 @@ class Reconciler:
             except (FteError, NoteError) as exc:
                 self.incident("refused-change", row.id, path, error=str(exc))
                 touched |= self._put_back(row, path)
+        touched |= self._gone_copies
         if self._approvals:  # all of this look's approvals in one transaction
             _done, refused = self.lifecycle.fire_many(self._approvals, actor=self.person, source="obsidian")
             for task_id, reason in refused:
@@ -498,7 +503,7 @@ class Reconciler:
         executes = self.role in ("local", "all")
         if row.note_path == path:
             return self._edited_in_place(row, fields, path, executes, note.meta)
-        if row.note_path and self.vault.path(row.note_path).exists():
+        if row.note_path and self.vault.path(row.note_path).exists() and not self._rewritten_behind(row, note, path):
             # A copy, not a move: the task's own note is still where it was. Ambiguous: refuse.
             key = (path, -3, row.version)
             if key not in self._reported:
@@ -531,6 +536,31 @@ class Reconciler:
             self._reported.add(key)
             self.incident("unexpected-move", row.id, path, state=row.state, folder=where)
         return set()
+
+    def _rewritten_behind(self, row: Task, moved: Note, path: str) -> bool:
+        """Whether the note at the task's recorded path is only fte's own rendering, written there
+        again after the person had moved it away (a sync or a mirror brought it back between their
+        move and this look — found by the soak with two local hosts: the person's decision was
+        refused as a copy and the task never left ``Pending_Approval/``). Then the note they moved
+        is the task's note, and fte's copy goes: a move is a decision whatever the host's row was
+        doing (docs/protocol.md). Told apart from a copy the person made by the files' times: a
+        rename keeps a note's modification time, so the one left behind was written after the
+        moved one's content; a copy is newer than its original (an equal time is a copy too).
+        A note the person changed there is theirs, and a moved note of another presentation than
+        the task's is an older view: either way still a copy."""
+        if _epoch(moved) != row.epoch:
+            return False
+        try:
+            if self.vault.path(str(row.note_path)).stat().st_mtime_ns <= self.vault.path(path).stat().st_mtime_ns:
+                return False
+        except (OSError, BadInput):
+            return False
+        old = self.vault.read(str(row.note_path))
+        if old is None or old != render_task(row, person_parts(old), self.vault.tz):
+            return False
+        self.vault.remove(str(row.note_path))
+        self._gone_copies.add(str(row.note_path))
+        return True
 
     def _edited_in_place(self, row: Task, fields: dict[str, Any], path: str, executes: bool,
                          meta: dict[str, Any]) -> set[str]:

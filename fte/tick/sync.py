@@ -71,6 +71,14 @@ class Sync:
         result = ctx.git.sync(push=False, before_merge=commit_first if pending else None)
         self._went_back(cursor, result.upstream)
         self._after_sync(result, report)
+        self._read_in(cursor, result, report)
+        removed, self._removed = self._removed, []
+        self.reconciler.removed_by_sync(removed)
+
+    def _read_in(self, cursor: str | None, result: SyncResult, report: TickReport) -> None:
+        """Read what other hosts changed between ``cursor`` (what this host last read) and what
+        ``result`` integrated, and move the cursor there."""
+        ctx = self.ctx
         upstream = result.upstream if ctx.settings.remote else ctx.git.head()
         if upstream and upstream != cursor and result.head and result.head != upstream \
                 and ctx.git.contains(upstream, result.head):
@@ -99,8 +107,6 @@ class Sync:
                 ctx.store.set_cursor(WON, "[]", ctx.now())
             self._heartbeats_seen(changes)
             ctx.store.set_cursor(INTEGRATED, upstream, ctx.now())
-        removed, self._removed = self._removed, []
-        self.reconciler.removed_by_sync(removed)
 
     def _went_back(self, cursor: str | None, upstream: str | None) -> None:
         """A remote that no longer holds what this host integrated from it was rewound, rewritten or
@@ -151,6 +157,13 @@ class Sync:
             # own older notes back as "remote" changes (an edit reverted by its own previous
             # version: found by the model, run 7).
             ctx.store.set_cursor(INTEGRATED, str(head), ctx.now())  # = result.upstream
+        elif result.upstream and result.upstream not in (head, cursor):
+            # The push was refused and the remote's news merged in (the claims' push, the tick's
+            # last one): read it now. Left for the next tick, the tree held other hosts' notes that
+            # the rows did not know yet, and the person's move of a note the merge had just replaced
+            # was taken as a decision on the stale row (found by the soak with two local hosts: a
+            # rejection committed beside another host's done).
+            self._read_in(cursor, result, report)
         return result
 
     def _pushed_only_ours(self, cursor: str | None, upstream: str | None, head: str | None,
