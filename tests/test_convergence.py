@@ -134,3 +134,14 @@ def test_the_remote_side_is_spoken_for_by_the_same_version_in_any_order(order: l
     assert CONVERGENCE.strongest(more[::-1]).path == CONVERGENCE.strongest(more).path == "X/claimed@40.md"
     assert CONVERGENCE.strongest([side("done@50", 1), side("pending", 3), *more]).path == "X/done@50.md"
     assert CONVERGENCE.strongest([*more, side("pending", 3)]).path == "X/pending.md"
+
+
+def test_a_version_the_remote_held_only_for_a_while_is_superseded_by_a_newer_presentation() -> None:
+    """A claim (or a decision) of an older presentation than what the remote holds now lost to it;
+    a done never does — what was performed stays performed."""
+    now = side("pending", 2)
+    assert CONVERGENCE.superseded(side("claimed", 1), now)
+    assert CONVERGENCE.superseded(side("approved", 1), now)
+    assert not CONVERGENCE.superseded(side("done", 1), now)
+    assert not CONVERGENCE.superseded(side("claimed", 2), now)
+    assert not CONVERGENCE.superseded(side("claimed", 3), now)

@@ -1029,3 +1029,34 @@ def test_a_later_signed_rejection_pushed_over_an_outcome_changes_nothing(net, ke
     device.pull()
     notes = [p for p in device.root.rglob(f"*-{tid[:8]}.md") if ".git" not in p.parts and "Logs" not in p.parts]
     assert [p.parts[len(device.root.parts)] for p in notes] == ["Done"], notes
+
+
+def test_a_claim_its_own_host_merged_away_is_no_lock_for_the_next_merge(net) -> None:
+    """Found by the model's long run 17: alpha approved and claimed while the remote was away;
+    beta's edit reached the remote first, so alpha's merge let the edit beat its unpushed claim
+    (nothing performed) and pushed that merge — its claim commit with it, as a parent. Beta, editing
+    again, then merged against a remote whose tip had not changed the task since beta's last push,
+    found alpha's claim in the history between, and took it as a lock: beta held ``claimed`` while
+    every other host held ``pending``, and the two sides wrote the note back and forth for ever."""
+    [tid] = presented(net)
+    alpha, beta = net.runs["alpha"], net.runs["beta"]
+    away = net.root / "away.git"
+    Path(net.remote).rename(away)
+    fte_cli("approve", tid, "--home", net.homes["alpha"])  # signed here; not pushed: the remote is away
+    alpha.tick()  # claimed; the push fails
+    away.rename(net.remote)
+    note = beta.home.vault.path(beta.home.store.get(tid).note_path)
+    note.write_text(note.read_text().replace("Hello", "edit-one Hello", 1))
+    beta.tick()   # the edit reaches the remote first
+    alpha.tick()  # alpha's claim loses its merge to the edit; the merge (and the claim under it) is pushed
+    assert alpha.home.store.get(tid).state == "pending"
+    note = beta.home.vault.path(beta.home.store.get(tid).note_path)
+    note.write_text(note.read_text().replace("edit-one", "edit-one edit-two", 1))
+    beta.tick()   # merges alpha's push, whose tip did not change the task since beta's edit
+    settle(net, rounds=3)
+    assert set(states(net, tid).values()) == {"pending"}, states(net, tid)
+    assert "edit-two" in alpha.home.store.get(tid).body
+    assert sent(net.homes["alpha"]) + sent(net.homes["beta"]) == []
+    quiet = git(Path(net.remote), "rev-parse", "main").strip()
+    settle(net, rounds=2)
+    assert git(Path(net.remote), "rev-parse", "main").strip() == quiet

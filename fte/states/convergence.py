@@ -120,6 +120,12 @@ class Convergence:
                 best = side
         return best
 
+    def superseded(self, held: Side, current: Side) -> bool:
+        """A version of an older presentation than the one the remote holds now lost to it
+        (a claim its own host merged away under an edit that reached the remote first) — except
+        a ``done``: what was performed stays performed."""
+        return held.state != "done" and held.epoch < current.epoch
+
     def _stronger(self, a: Side, b: Side) -> bool:
         if (a.state == "done") != (b.state == "done"):
             return a.state == "done"

@@ -611,7 +611,7 @@ class GitSync(GitRepo):
         history = [(c.path, Entry(c.mode or "100644", c.blob)) for c in self.history(base, upstream, sorted(TASK_FOLDERS))
                    if c.blob is not None and c.path not in refused] if any(self._is_task_note(p) for p in ours) else []
         plan = plan_merge(ours, theirs, self._blob, self.agent, self.policy, owns=self._owns, history=history,
-                          proves=self.proves)
+                          proves=self.proves, base=lambda path: self._blob_at(base, path))
         for data in plan.new_blobs.values():
             self._git_input(["hash-object", "-w", "--stdin"], data)
         env = {"GIT_INDEX_FILE": str(self.root / ".git" / MERGE_INDEX)}
@@ -634,6 +634,16 @@ class GitSync(GitRepo):
         events = [GitEvent(r.kind if r.kind == "conflict" else "conflict", r.path, r.task_id, r.detail)
                   for r in plan.resolutions]
         return sha, events
+
+    def _blob_at(self, commit: str | None, path: str) -> bytes | None:
+        """The bytes of ``path`` in ``commit`` (None: no such file there)."""
+        if commit is None:
+            return None
+        listing = self._git_input(["ls-tree", "-z", commit, "--", path], b"").decode("utf-8", "surrogateescape")
+        fields = listing.split("\t", 1)[0].split()
+        if len(fields) != 3 or fields[1] != "blob":
+            return None
+        return self._blob(fields[2])
 
     def _owns(self, path: str) -> bool:
         """Files only this host writes: its own logs, and the Dashboard (re-rendered every tick)."""

@@ -98,6 +98,10 @@ class MergePolicy(Protocol):
         """Which of the versions the remote held (its tip and its history since the merge base,
         each proving what it asserts) speaks for the remote side."""
 
+    def superseded(self, held: Side, current: Side) -> bool:
+        """Whether a version the remote held only for a while (its history) lost to what the
+        remote holds now (``current``: the merge base's version, which its tip kept)."""
+
 
 def plan_merge(
     ours: dict[str, Entry | None],
@@ -108,6 +112,7 @@ def plan_merge(
     owns: Callable[[str], bool] = lambda _path: False,
     history: Iterable[tuple[str, Entry]] = (),
     proves: Callable[[bytes, str], bool] | None = None,
+    base: Callable[[str], bytes | None] | None = None,
 ) -> MergePlan:
     """Merge ``theirs`` into our tree. ``policy`` settles a task changed on both sides;
     ``owns(path)``: only this host writes it (ours always stays).
@@ -116,6 +121,9 @@ def plan_merge(
     (``path``, entry), so a decision that reached the remote first still counts when a later push
     covered it. ``proves(data, path)``: whether a version proves what it asserts (a signature
     where one is needed); a version that does not is no decision and never wins a race.
+    ``base(path)``: the merge base's bytes at a path (None: none there). When the remote's tip did
+    not change a task, what it holds is the base's version; a version in its history that this
+    superseded (a claim its own host merged away under an edit) speaks for nothing.
     """
     plan = MergePlan()
     settled: set[str] = set()
@@ -126,6 +134,10 @@ def plan_merge(
         mine, tip = ours_ids[task_id], theirs_ids.get(task_id, [])
         paths = {s.path for s in mine} | {s.path for s in tip}
         candidates = [s for s in (*earlier.get(task_id, []), *tip) if proves is None or proves(s.data, s.path)]
+        if candidates and not tip and base is not None:
+            kept = _base_version(task_id, ours, base, policy)
+            if kept is not None:
+                candidates = [s for s in candidates if not policy.superseded(s, kept)]
         best_mine = _latest(mine, policy)
         best_remote = policy.strongest(candidates) if candidates else None
         if best_remote is None:
@@ -211,6 +223,17 @@ def _notes_by_id_all(changes: Iterable[tuple[str, Entry | None]], read: Callable
                                                    epoch if isinstance(epoch, int) and not isinstance(epoch, bool) else 0,
                                                    note.meta))
     return found
+
+
+def _base_version(task_id: str, ours: dict[str, Entry | None], base: Callable[[str], bytes | None],
+                  policy: MergePolicy) -> Side | None:
+    """The merge base's version of a task, read where our side changed or removed a note named
+    after it (the remote's tip did not touch it: this is what the remote holds)."""
+    paths = [p for p in ours if is_task_note(p) and p[-11:-3] == task_id[:8]]
+    held = {p: data for p in paths if (data := base(p)) is not None}
+    found = _notes_by_id_all([(p, Entry("100644", blob_sha(d))) for p, d in held.items()],
+                             lambda sha: next(d for d in held.values() if blob_sha(d) == sha)).get(task_id, [])
+    return _latest(found, policy) if found else None
 
 
 def _latest(sides: list[Side], policy: MergePolicy) -> Side:
