@@ -1060,3 +1060,41 @@ def test_a_claim_its_own_host_merged_away_is_no_lock_for_the_next_merge(net) -> 
     quiet = git(Path(net.remote), "rev-parse", "main").strip()
     settle(net, rounds=2)
     assert git(Path(net.remote), "rev-parse", "main").strip() == quiet
+
+
+def test_another_hosts_claim_seen_here_is_withdrawn_by_a_newer_edit_as_on_that_host(net) -> None:
+    """Found by the model's long run 16: beta had seen alpha's claim; a newer presentation (an edit
+    made on another device) then reached the remote, and alpha withdrew its claim as an edit
+    withdraws any approval of an older presentation. Beta kept ``claimed`` for ever (only its own
+    claims were withdrawn that way) while every other host held ``pending``."""
+    from fte import crashpoints
+
+    [tid] = presented(net)
+    alpha, beta = net.runs["alpha"], net.runs["beta"]
+    fte_cli("approve", tid, "--home", net.homes["alpha"])
+
+    def die() -> None:
+        raise Crash("after-claim-push")  # the claim is on the remote; alpha stops before sending
+
+    remove = crashpoints.on("after-claim-push", die)
+    try:
+        with pytest.raises(Crash):
+            alpha.tick()
+    finally:
+        remove()
+    beta.tick()
+    assert beta.home.store.get(tid).state == "claimed"
+    device = Device(net.remote, net.root / "device")  # another device of the person's: an edit
+    claimed = device.note_of(tid)
+    note = parse_note(claimed.read_bytes())
+    meta = {k: v for k, v in note.meta.items() if k not in ("approval", "assertion", "claimed_by")}
+    edited = device.root / "Pending_Approval" / "email" / claimed.name
+    edited.parent.mkdir(parents=True, exist_ok=True)
+    edited.write_bytes(render_note(dict(meta, state="pending", epoch=note.meta["epoch"] + 1),
+                                   note.body.replace("Hello", "edit-device Hello", 1)))
+    claimed.unlink()
+    device.push("edited after the claim")
+    net.runs["cloud"].tick()
+    beta.tick()
+    assert beta.home.store.get(tid).state == "pending"
+    assert "edit-device" in beta.home.store.get(tid).body

@@ -300,9 +300,13 @@ class Reconciler:
         if state == "pending" and row.state == "pending":
             return self._pulled_edit(row, fields, path)
         if state == "pending" and fields["epoch"] > row.epoch and (row.state == "approved" or (
+                row.state == "claimed" and row.claimed_by != self.agent) or (
                 row.state == "claimed" and row.id in lost and not self.store.executions(row.id))):
             # An edit that reached the remote first beats this host's approval (and its claim, if
             # that never reached the remote and nothing was attempted): the person looks again.
+            # Another host's claim seen here is withdrawn by it too, as on that host (it released
+            # its claim, or performs it and its signed done follows: believed whatever its
+            # presentation) — found by the model's long run 16: this host kept the claim for ever.
             changes |= {"approval": None, "claimed_by": None,
                         "last_error": "edited on another device after approval: approve again"}
             self.lifecycle.fire(row.id, "invalidate", actor=who, source="daemon", changes=changes, adopt_note=path,
