@@ -22,6 +22,7 @@ from fte import __version__
 from fte.config import Settings, load_settings
 from fte.plaintext import visible
 from fte.errors import BadInput, FteError
+from fte.io.channels.kinds import LINKEDIN_POST, X_POST
 from fte.models import migrate
 from fte.models.readonly import run_query
 from fte.states.lifecycle import STATES
@@ -823,7 +824,7 @@ def post_linkedin(text: str, as_json: bool, home: Path) -> None:
     """Create a linkedin.post task with TEXT; it goes to Pending_Approval/ like any draft."""
     if not text.strip():
         raise BadInput("the post is empty")
-    _post(home, "linkedin.post", text, as_json)
+    _post(home, LINKEDIN_POST.name, text, as_json)
 
 
 @post.command("x")
@@ -836,7 +837,7 @@ def post_x(text: str, as_json: bool, home: Path) -> None:
     or a CJK character 2); it goes to Pending_Approval/ like any draft, and is posted once approved."""
     from fte.io.channels.x import check_post
 
-    _post(home, "x.post", check_post(text), as_json)
+    _post(home, X_POST.name, check_post(text), as_json)
 
 
 def _post(home: Path, kind: str, text: str, as_json: bool) -> None:

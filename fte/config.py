@@ -176,6 +176,15 @@ def local_zone_name() -> str:
     return "UTC"
 
 
+def _kind_lines(values: dict[str, Any]) -> str:
+    """``[limits]``/``[expiry]`` lines of the embedded default, from each kind's declared default
+    (fte/io/channels/kinds.py); ``default`` last, unquoted."""
+    lines = [f"{toml_str(k)} = {v:g}" for k, v in values.items() if k != "default"]
+    if "default" in values:
+        lines.append(f"default = {values['default']:g}")
+    return "\n".join(lines) + "\n"
+
+
 def render_settings(role: str, agent: str, vault: str, remote: str) -> str:
     """The ``fte.toml`` that ``fte init`` writes: the embedded defaults, commented."""
     return f"""# fte settings for this host. Secrets never go here: use the environment or .env (mode 0600).
@@ -204,13 +213,9 @@ after_months = 3             # finished notes leave the task folders for Archive
 retention_days = 90          # daily audit files in Logs/<agent>/audit/ older than this are removed
 
 [limits]                     # most executions started per hour, by kind
-"email.reply" = 10
-"odoo.payment" = 3
-
+{_kind_lines(DEFAULT_RATE_LIMITS)}
 [expiry]                     # hours a task waits for a decision before it expires
-"email.reply" = 72
-"odoo.payment" = 24
-default = 72
+{_kind_lines(DEFAULT_EXPIRY_HOURS)}
 
 [sources.maildir]            # incoming mail from a Maildir folder (mbsync, offlineimap, or a drop folder)
 path = "inbox"

@@ -28,6 +28,7 @@ from typing_extensions import NotRequired, TypedDict  # pydantic (the MCP SDK) n
 
 from fte.errors import BadInput, FteError
 from fte.home import open_home
+from fte.io.channels.kinds import BY_NAME, ODOO_BILL, ODOO_ENTRY, ODOO_INVOICE, ODOO_PAYMENT
 from fte.odoo import accounting, validate
 from fte.odoo.config import configured, make_client
 from fte.odoo.summary import summary
@@ -95,7 +96,7 @@ class Tools:
     def _task(self, kind: str, title: str, params: dict[str, Any], idempotency_key: str | None) -> dict[str, Any]:
         with open_home(self.home, repair=False) as h:
             now = h.lifecycle.clock()
-            params = validate.params_for(kind, params, now.date())
+            params = validate.params_for(BY_NAME[kind].action, params, now.date())
             if configured(h.settings):
                 self._exists_in_odoo(h.settings, kind, params)
             existing, ref = self._same_call(h.store, kind, params, idempotency_key, now)
@@ -104,7 +105,7 @@ class Tools:
             hours = h.settings.expiry_hours.get(kind, h.settings.expiry_hours["default"])
             task, created = h.lifecycle.detect(
                 kind=kind, source="mcp", source_ref=ref, title=title[:validate.MAX_NAME],
-                params=params, body=summary(kind, params), via="cli", actor="mcp",
+                params=params, body=summary(BY_NAME[kind].action, params), via="cli", actor="mcp",
                 expires_at=now + timedelta(hours=hours))
             touched = h.vault.drain_touched()
             if created and touched:
@@ -145,7 +146,7 @@ class Tools:
                         accounting.account_id(client, line["account"])
                     except BadInput as exc:
                         raise BadInput(f"line {i}: {exc}") from None
-            if kind in ("odoo.invoice", "odoo.bill") and not params["create_partner"]:
+            if kind in (ODOO_INVOICE.name, ODOO_BILL.name) and not params["create_partner"]:
                 if accounting.find_partner(client, params["partner"], params["partner_email"]) is None:
                     who = params["partner"] or params["partner_email"]
                     raise BadInput(f"no partner {who!r} in Odoo: check the name, or pass create_partner=true "
@@ -159,7 +160,7 @@ class Tools:
         """Ask to create and post a customer invoice (a task a person approves; nothing is written now).
         Dates are YYYY-MM-DD. The partner must exist in Odoo unless create_partner is true.
         idempotency_key: the same key again answers the first call's task."""
-        return self._task("odoo.invoice", f"Invoice {partner}", {
+        return self._task(ODOO_INVOICE.name, f"Invoice {partner}", {
             "partner": partner, "partner_email": partner_email, "lines": lines, "invoice_date": invoice_date,
             "due_date": due_date, "create_partner": create_partner}, idempotency_key)
 
@@ -168,20 +169,20 @@ class Tools:
                     idempotency_key: str | None = None) -> dict[str, Any]:
         """Ask to record and post a vendor bill (a task a person approves; nothing is written now).
         Dates are YYYY-MM-DD. The partner must exist in Odoo unless create_partner is true."""
-        return self._task("odoo.bill", f"Bill from {partner}", {
+        return self._task(ODOO_BILL.name, f"Bill from {partner}", {
             "partner": partner, "partner_email": partner_email, "lines": lines, "invoice_date": invoice_date,
             "due_date": due_date, "create_partner": create_partner}, idempotency_key)
 
     def log_transaction(self, lines: list[EntryLine], date: str | None = None,
                         idempotency_key: str | None = None) -> dict[str, Any]:
         """Ask to post a journal entry: each line a debit or a credit on an account code; they must balance."""
-        return self._task("odoo.entry", f"Journal entry {date or ''}".strip(), {"date": date, "lines": lines},
+        return self._task(ODOO_ENTRY.name, f"Journal entry {date or ''}".strip(), {"date": date, "lines": lines},
                           idempotency_key)
 
     def register_payment(self, invoice: str, amount: float | None = None, date: str | None = None,
                          idempotency_key: str | None = None) -> dict[str, Any]:
         """Ask to register a payment on an invoice (by its name, e.g. INV/2026/00001); no amount = the open amount."""
-        return self._task("odoo.payment", f"Payment on {invoice}", {"invoice": invoice, "amount": amount, "date": date},
+        return self._task(ODOO_PAYMENT.name, f"Payment on {invoice}", {"invoice": invoice, "amount": amount, "date": date},
                           idempotency_key)
 
 

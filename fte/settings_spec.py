@@ -21,19 +21,20 @@ from collections.abc import Callable
 from typing import Any
 
 from fte.errors import BadInput
+from fte.io.channels.kinds import KINDS, NAMES
 from fte.settings_channels import TABLES as CHANNEL_TABLES
 from fte.settings_checks import (Setting, choice, is_bool, is_text, non_negative, positive, text_list, whole, within,
                                  zone_name)
 
-#: Hours a task may wait for a decision, by kind; ``default`` for the rest.
-DEFAULT_EXPIRY_HOURS: dict[str, float] = {"email.reply": 72, "odoo.payment": 24, "default": 72}
+#: Hours a task may wait for a decision, by kind (each kind's default, fte/io/channels/kinds.py);
+#: ``default`` for the rest.
+DEFAULT_EXPIRY_HOURS: dict[str, float] = {k.name: k.expiry_hours for k in KINDS if k.expiry_hours} | {"default": 72}
 
-#: Most executions started per hour, by kind.
-DEFAULT_RATE_LIMITS: dict[str, int] = {"email.reply": 10, "odoo.payment": 3}
+#: Most executions started per hour, by kind (each kind's default).
+DEFAULT_RATE_LIMITS: dict[str, int] = {k.name: k.rate_limit for k in KINDS if k.rate_limit is not None}
 
 #: Every kind of task fte knows how to execute (a test checks each executor's kinds are here).
-TASK_KINDS = ("email.reply", "x.reply", "x.post", "whatsapp.reply", "linkedin.post", "linkedin.comment",
-              "odoo.invoice", "odoo.bill", "odoo.entry", "odoo.payment")
+TASK_KINDS: tuple[str, ...] = NAMES
 
 
 #: Seconds bounded by what they mean: an interval of at most a day, a wait of at most an hour.

@@ -201,16 +201,17 @@ def payment(params: dict[str, Any], today: date) -> dict[str, Any]:
     return out
 
 
-CHECKS = {"odoo.invoice": invoice, "odoo.bill": invoice, "odoo.entry": entry, "odoo.payment": payment}
+#: The checks by what a task does in Odoo (its kind's action: ``odoo.invoice`` → ``invoice``).
+CHECKS = {"invoice": invoice, "bill": invoice, "entry": entry, "payment": payment}
 
 
-def params_for(kind: str, params: Any, today: date) -> dict[str, Any]:
-    """The normalised parameters of an accounting task of ``kind``; BadInput says why not."""
+def params_for(action: str, params: Any, today: date) -> dict[str, Any]:
+    """The normalised parameters of an accounting task that does ``action``; BadInput says why not."""
     if not isinstance(params, dict):
-        raise BadInput(f"{kind} parameters must be an object")
-    check = CHECKS.get(kind)
+        raise BadInput(f"the {action} parameters must be an object")
+    check = CHECKS.get(action)
     if check is None:
-        raise BadInput(f"not an accounting task: {kind}")
+        raise BadInput(f"not an accounting action: {action}")
     return check(params, today)
 
 

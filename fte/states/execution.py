@@ -16,12 +16,13 @@ from typing import Callable
 from fte.clock import iso, parse_iso
 from fte.crashpoints import crashpoint
 from fte.errors import BadInput, FteError, Unreachable
+from fte.io.channels import kinds
 from fte.io.channels.contract import ExecutionError, Executor, OutcomeUnknown
 from fte.models.tables import Task
 from fte.states.approvals import Trust, verify_task
 from fte.states.service import Lifecycle, Move
 
-NEVER_RETRY = ("odoo.payment",)
+NEVER_RETRY = kinds.NEVER_RETRY  # fte/io/channels/kinds.py
 MAX_ATTEMPTS = 3
 #: Seconds before the n-th retry of a transient error: 30 s, 60 s, 120 s…
 BACKOFF_BASE = 30.0

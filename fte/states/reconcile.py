@@ -35,6 +35,7 @@ from fte.models.store import Store
 from fte.models.tables import Task
 from fte.states.approvals import SIGNED_STATES, Trust
 from fte.states.lifecycle import APPROVED_BRANCH, DECLINED_BRANCH, LATER
+from fte.io.channels.kinds import kind as kind_of
 from fte.states.convergence import EXECUTING, FINAL, decision_order
 from fte.states.service import Lifecycle, Move
 
@@ -662,16 +663,15 @@ def check_deadline(row: Task, now: datetime) -> None:
 
 
 #: Kinds that answer someone: without a recipient there is nothing to send.
-ADDRESSED = frozenset({"email.reply", "x.reply", "whatsapp.reply"})
-
 
 def check_sendable(row: Task) -> None:
     """An answer with no recipient cannot be approved: the person is asked to add one or reject it.
     A recipient is one address as text: a list or a number typed into the note would be approved
     and then fail at the send."""
-    if row.kind not in ADDRESSED:
+    declared = kind_of(str(row.kind))
+    if declared is None or declared.recipient is None:
         return
-    to = (row.params or {}).get("to")
+    to = (row.params or {}).get(declared.recipient)
     if to is not None and not isinstance(to, str):
         raise BadInput(f"task {row.short_id}: 'to' must be one address as text, not {type(to).__name__} "
                        f"{str(to)[:80]!r}. Correct the note's 'to' property first, or reject it")

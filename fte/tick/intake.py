@@ -9,15 +9,13 @@ from typing import Any
 from fte.clock import iso
 from fte.errors import BadInput, DraftError, FteError
 from fte.io.channels.contract import Draft, Drafter, Source
+from fte.io.channels.kinds import EMAIL_REPLY, ODOO_INVOICE, kind
+from fte.io.channels.registry import LOCAL_SOURCES
 from fte.io.vault.gitrepo import SyncResult
 from fte.plaintext import visible
-from fte.states.reconcile import ADDRESSED
 from fte.states.service import Detection, Move
 from fte.tick.context import Context, TickReport
 
-#: Sources read on the local host itself (their tasks are drafted there too): WhatsApp's webhook
-#: runs beside the person, and ``fte post`` writes tasks on whichever host the person uses.
-LOCAL_SOURCES = frozenset({"whatsapp", "cli", "mcp"})
 #: Tries of a drafter's transient failure before the task fails.
 MAX_DRAFT_ATTEMPTS = 3
 
@@ -25,7 +23,8 @@ MAX_DRAFT_ATTEMPTS = 3
 def unanswerable(task: Any) -> Draft | None:
     """A message with no usable sender address is not sent to a drafter (there is no one to answer):
     its note asks the person, and it cannot be approved until someone adds a recipient."""
-    if task.kind not in ADDRESSED or str((task.params or {}).get("to") or "").strip():
+    declared = kind(task.kind)
+    if declared is None or declared.recipient is None or str((task.params or {}).get(declared.recipient) or "").strip():
         return None
     first = (task.original or "").split("\n", 1)[0]
     sender = first if first.startswith("From:") and first[5:].strip() else "no From header"
@@ -96,7 +95,8 @@ class Intake:
         for task in ctx.store.tasks(state="detected"):
             if not ctx.settings.drafts and task.source not in LOCAL_SOURCES:
                 continue  # the cloud drafts it
-            drafter = self.template if task.kind.startswith(("odoo.", "linkedin.")) else self.drafter
+            declared = kind(task.kind)
+            drafter = self.drafter if declared is None or declared.llm else self.template
             try:
                 draft = unanswerable(task) or drafter.draft(task, handbook)
             except Exception as raised:  # noqa: BLE001 — beyond DraftError: a library choking on this mail,
@@ -114,7 +114,7 @@ class Intake:
                 continue
             drafted.append(Move(task.id, "draft", changes={"body": draft.body, "params": draft.params},
                                 detail={"action": draft.action, "reason": draft.reason or None}, actor=drafter.name))
-            if draft.action == "invoice_request" and task.kind == "email.reply":
+            if draft.action == "invoice_request" and task.kind == EMAIL_REPLY.name:
                 self._invoice_task(task)
         done, _refused = ctx.lifecycle.fire_many(drafted, actor=self.drafter.name, source="daemon")
         report.drafted += len(done)
@@ -127,7 +127,7 @@ class Intake:
         params = {"partner": name, "partner_email": str((task.params or {}).get("to", "")),
                   "lines": [{"description": task.title, "quantity": 1, "price_unit": 0}],
                   "invoice_date": None, "due_date": None, "requested_in": task.id}
-        self.ctx.lifecycle.detect_many([self._new("odoo.invoice", "derived", f"invoice-request:{task.id}",
+        self.ctx.lifecycle.detect_many([self._new(ODOO_INVOICE.name, "derived", f"invoice-request:{task.id}",
                                                   f"Invoice for {name}", params, task.original, "drafter")])
 
     def mark_synced(self, result: SyncResult) -> bool:

@@ -5,7 +5,12 @@ from __future__ import annotations
 from email.utils import parseaddr
 
 from fte.io.channels.contract import Draft
+from fte.io.channels.kinds import kind
 from fte.models.tables import Task
+
+
+#: The drafts the template drafter writes; each kind names one (``Kind.template``, kinds.py).
+TEMPLATES = ("letter", "chat", "comment-thanks", "as-written", "summary")
 
 
 class TemplateDrafter:
@@ -18,19 +23,21 @@ class TemplateDrafter:
 
     def draft(self, task: Task, handbook: str = "") -> Draft:
         params = dict(task.params or {})
-        if task.kind in ("x.reply", "whatsapp.reply"):
-            who = str(params.get("to", ""))
+        declared = kind(task.kind)
+        template = declared.template if declared is not None else "letter"  # the kind's draft (kinds.py)
+        if template == "chat":
+            who = str(params.get(declared.recipient or "to", "")) if declared else ""
             greeting = f"{who} " if who.startswith("@") else ""
             return Draft(body=f"{greeting}Thanks for your message! We will get back to you shortly.", params=params)
-        if task.kind == "linkedin.comment":
+        if template == "comment-thanks":
             return Draft(body="Thank you for your comment! We appreciate you taking the time to share it.",
                          params=params)
-        if task.kind in ("linkedin.post", "x.post"):
+        if template == "as-written":
             return Draft(body=task.body or task.original or task.title, params=params)
-        if task.kind.startswith("odoo."):
+        if template == "summary":
             from fte.odoo.summary import summary
 
-            return Draft(body=summary(task.kind, params), params=params)
+            return Draft(body=summary(declared.action if declared else task.kind, params), params=params)
         first = greeting_name(task.original or "", str(params.get("to", "")))
         subject = task.title or "your message"
         sign = self.signature or handbook_signature(handbook) or "the team"

@@ -53,7 +53,7 @@ class OdooExecutor:
         try:
             # What the person approved is checked once more before anything is sent (they may have
             # edited the note): a value Odoo cannot take fails this task alone, as permanent.
-            p: dict[str, Any] = validate.params_for(task.kind, task.params or {}, now.date())
+            p: dict[str, Any] = validate.params_for(task.kind.partition(".")[2], task.params or {}, now.date())
         except BadInput as exc:
             raise ExecutionError(f"not sent to Odoo: {exc}") from exc
         try:

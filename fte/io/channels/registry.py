@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from fte.config import home_path, load_env
 from fte.errors import BadInput
+from fte.io.channels import kinds
 from fte.settings_channels import (
     DrafterSettings,
     EmailSettings,
@@ -227,7 +228,7 @@ def _transport(name: str) -> Callable[[Settings, EmailSettings], bool]:
     return lambda settings, cfg: cfg.transport == name
 
 
-ODOO_KINDS = ("odoo.invoice", "odoo.bill", "odoo.entry", "odoo.payment")
+ODOO_KINDS = tuple(sorted(kinds.ACCOUNTING, key=kinds.NAMES.index))
 TWILIO_KEYS = ("FTE_TWILIO_ACCOUNT_SID", "FTE_TWILIO_AUTH_TOKEN")
 
 #: Every channel, in the order the daemon polls sources and builds executors.
@@ -240,23 +241,29 @@ CHANNELS: tuple[Channel, ...] = (
             _linkedin_comments),
     Channel("template", "drafter", DrafterSettings, ANY, (), (), _provider("template"), _template),
     Channel("openai", "drafter", DrafterSettings, ANY, ("OPENAI_API_KEY",), (), _provider("openai"), _openai),
-    Channel("maildir", "executor", EmailSettings, LOCAL, (), ("email.reply",), _transport("maildir"),
+    Channel("maildir", "executor", EmailSettings, LOCAL, (), (kinds.EMAIL_REPLY.name,), _transport("maildir"),
             _maildir_outbox),
-    Channel("smtp", "executor", EmailSettings, LOCAL, ("FTE_SMTP_PASSWORD",), ("email.reply",),
+    Channel("smtp", "executor", EmailSettings, LOCAL, ("FTE_SMTP_PASSWORD",), (kinds.EMAIL_REPLY.name,),
             _transport("smtp"), _smtp),
-    Channel("gmail", "executor", EmailSettings, LOCAL, ("FTE_GMAIL_SEND_TOKEN",), ("email.reply",),
+    Channel("gmail", "executor", EmailSettings, LOCAL, ("FTE_GMAIL_SEND_TOKEN",), (kinds.EMAIL_REPLY.name,),
             _transport("gmail"), _gmail_sender),
-    Channel("x", "executor", XSettings, LOCAL, X_USER_KEYS, ("x.reply",), _on, _x_replier),
-    Channel("x-posts", "executor", XSettings, LOCAL, X_USER_KEYS, ("x.post",), _on, _x_poster),
-    Channel("linkedin", "executor", LinkedInSettings, LOCAL, ("FTE_LINKEDIN_TOKEN",), ("linkedin.post",), _on,
+    Channel("x", "executor", XSettings, LOCAL, X_USER_KEYS, (kinds.X_REPLY.name,), _on, _x_replier),
+    Channel("x-posts", "executor", XSettings, LOCAL, X_USER_KEYS, (kinds.X_POST.name,), _on, _x_poster),
+    Channel("linkedin", "executor", LinkedInSettings, LOCAL, ("FTE_LINKEDIN_TOKEN",), (kinds.LINKEDIN_POST.name,), _on,
             _linkedin),
     Channel("linkedin-comments", "executor", LinkedInSettings, LOCAL, ("FTE_LINKEDIN_TOKEN",),
-            ("linkedin.comment",), _as_page, _linkedin_commenter),
+            (kinds.LINKEDIN_COMMENT.name,), _as_page, _linkedin_commenter),
     Channel("odoo", "executor", OdooSettings, LOCAL, ("FTE_ODOO_API_KEY", "FTE_ODOO_PASSWORD"), ODOO_KINDS,
             _odoo_configured, _odoo),
-    Channel("whatsapp", "executor", WhatsAppSettings, LOCAL, TWILIO_KEYS, ("whatsapp.reply",), _on,
+    Channel("whatsapp", "executor", WhatsAppSettings, LOCAL, TWILIO_KEYS, (kinds.WHATSAPP_REPLY.name,), _on,
             _whatsapp_sender),
 )
+
+
+#: Sources whose tasks a local host drafts itself: the sources that run only on a local host (the
+#: WhatsApp webhook beside the person) and the front ends (``fte post``, ``fte mcp``).
+LOCAL_SOURCES: frozenset[str] = frozenset(
+    c.name for c in CHANNELS if c.part == "source" and "cloud" not in c.roles) | kinds.FRONT_ENDS
 
 
 def executor_secrets() -> tuple[str, ...]:

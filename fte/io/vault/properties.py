@@ -26,21 +26,11 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 from fte.errors import NoteError
+from fte.io.channels.kinds import KINDS
 
 #: The parameters each kind shows as properties of their own. A parameter a kind does not declare
 #: is kept under ``params``. None of these names may be one fte uses for itself (a test checks).
-PARAM_PROPERTIES: dict[str, tuple[str, ...]] = {
-    "email.reply": ("to", "subject", "in_reply_to", "references", "thread_id", "suggested_action"),
-    "x.reply": ("to", "in_reply_to_tweet_id"),
-    "x.post": (),
-    "whatsapp.reply": ("to",),
-    "linkedin.post": (),
-    "linkedin.comment": ("post", "parent_comment", "commenter"),
-    "odoo.invoice": ("partner", "partner_email", "invoice_date", "due_date", "create_partner", "requested_in", "lines"),
-    "odoo.bill": ("partner", "partner_email", "invoice_date", "due_date", "create_partner", "requested_in", "lines"),
-    "odoo.entry": ("date", "lines"),
-    "odoo.payment": ("invoice", "amount", "date"),
-}
+PARAM_PROPERTIES: dict[str, tuple[str, ...]] = {k.name: k.params for k in KINDS}  # fte/io/channels/kinds.py
 
 #: Properties fte writes and owns outright (besides the declared parameters of the note's kind).
 OWNED = frozenset({"id", "kind", "state", "title", "source", "source_ref", "origin", "created", "updated",
