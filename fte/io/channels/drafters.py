@@ -8,7 +8,6 @@ from fte.io.channels.contract import Draft
 from fte.io.channels.kinds import kind
 from fte.models.tables import Task
 
-
 #: The drafts the template drafter writes; each kind names one (``Kind.template``, kinds.py).
 TEMPLATES = ("letter", "chat", "comment-thanks", "as-written", "summary")
 
