@@ -1098,3 +1098,28 @@ def test_another_hosts_claim_seen_here_is_withdrawn_by_a_newer_edit_as_on_that_h
     beta.tick()
     assert beta.home.store.get(tid).state == "pending"
     assert "edit-device" in beta.home.store.get(tid).body
+
+
+def test_a_stale_copy_beside_a_finished_note_never_removes_it(net) -> None:
+    """Found by the soak with two local hosts: a stray older copy of a finished task's note (left in
+    Approved/ by a sync) made the rule for a move made behind fte's back remove the Done note; the
+    other hosts wrote it back, and the hosts removed and restored notes for ever (2,713 note-deleted
+    incidents on one host, 250 commits in two quiet minutes). That rule is for a decision moved out
+    of Pending_Approval/ only."""
+    [tid] = presented(net)
+    beta = net.runs["beta"]
+    pending = beta.home.vault.path(beta.home.store.get(tid).note_path)
+    stale = pending.read_bytes()
+    fte_cli("approve", tid, "--home", net.homes["beta"])
+    beta.tick()
+    assert beta.home.store.get(tid).state == "done"
+    done = beta.home.vault.path(beta.home.store.get(tid).note_path)
+    copy = beta.home.vault.root / "Approved" / done.name
+    copy.write_bytes(stale)
+    old = done.stat().st_mtime_ns - 5_000_000_000
+    os.utime(copy, ns=(old, old))
+    settle(net)
+    assert done.exists() and set(states(net, tid).values()) == {"done"}
+    quiet = git(Path(net.remote), "rev-parse", "main").strip()
+    settle(net, rounds=2)
+    assert git(Path(net.remote), "rev-parse", "main").strip() == quiet

@@ -553,8 +553,9 @@ class Reconciler:
         moved one's content; a copy is newer than its original (an equal time is a copy too).
         A note the person changed there is theirs, and a moved note of another presentation than
         the task's is an older view: either way still a copy."""
-        if _epoch(moved) != row.epoch:
-            return False
+        if row.state != "pending" or folder_state(path) not in ("approved", "rejected") or _epoch(moved) != row.epoch:
+            return False  # only a decision made by a move out of Pending_Approval/ (the soak: finished
+            # notes with a stale copy elsewhere were removed, and the hosts put them back for ever)
         try:
             if self.vault.path(str(row.note_path)).stat().st_mtime_ns <= self.vault.path(path).stat().st_mtime_ns:
                 return False
