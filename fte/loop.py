@@ -221,6 +221,7 @@ def run_daemon(
                 watching = False if (once or not opened.settings.file_events) else watcher.start()
                 remote = RemoteWatcher(opened.git.remote_head, opened.settings.remote_check, wake)
                 looking = bool(not once and opened.settings.remote and opened.settings.remote_check) and remote.start()
+                unwatch = [] if once else _watch_sources(runner, wake)
                 log(f"fte daemon: {opened.settings.role} host {opened.settings.agent!r}, vault {opened.settings.vault}"
                     + ("" if once else f", {'file events' if watching else 'polling'}")
                     + (f", the remote's head every {opened.settings.remote_check:g} s" if looking else ""))
@@ -241,6 +242,9 @@ def run_daemon(
                                 opened.close()
                                 opened, runner = reloaded
                                 opened.git.should_stop = lambda: flags.stop
+                                for stop in unwatch:
+                                    stop()
+                                unwatch = _watch_sources(runner, wake)
                                 if watching:  # the folders it watched may be new ones
                                     watcher.stop()
                                     watcher = VaultWatcher(_roots(opened), wake)
@@ -264,6 +268,8 @@ def run_daemon(
                 finally:
                     watcher.stop()
                     remote.stop()
+                    for stop in unwatch:
+                        stop()
             finally:
                 opened.close()
     finally:
@@ -271,6 +277,12 @@ def run_daemon(
             signal.signal(sig, handler)
     log("fte daemon: stopped")
     return 0
+
+
+def _watch_sources(runner: Runner, wake: threading.Event) -> list[Callable[[], None]]:
+    """Start every source's own watch (IMAP IDLE: docs/channels.md) — each wakes the loop when its
+    provider says something arrived; returns the functions that stop them."""
+    return [source.watch(wake) for source in runner.intake.sources if callable(getattr(source, "watch", None))]
 
 
 def _roots(opened: Home) -> list[Path]:

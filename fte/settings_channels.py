@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 
 from fte.settings_checks import (Setting, choice, is_bool, is_text, name_or_id, numeric_id, positive, text_list,
-                                 whole)
+                                 whole, within)
 
 Check = Callable[[Any], "str | None"]
 T = TypeVar("T", bound="Table")
@@ -75,6 +75,21 @@ class GmailSourceSettings(Table):
     query: str = opt("in:inbox", "which messages are read")
     label: str = opt("INBOX", "the label whose history is followed")
     max_full_sync: int = opt(100, "messages read at most when the stored history id expired", whole(1))
+
+
+@dataclasses.dataclass(frozen=True)
+class ImapSourceSettings(Table):
+    NAME = "sources.imap"
+    enabled: bool = opt(False, "an IMAP folder as a source (cloud); password: `FTE_IMAP_PASSWORD`")
+    host: str = opt("", "the IMAP server (required for it)")
+    port: int = opt(993, "the IMAP server's port (993 with `ssl`, 143 with `starttls`)", whole(1, 65535))
+    security: str = opt("ssl", "`ssl`, `starttls` or `none` (loopback only)", choice("ssl", "starttls", "none"))
+    username: str = opt("", "the IMAP login (required for it)")
+    folder: str = opt("INBOX", "the folder read (never changed: read-only, nothing marked read)")
+    ca_file: str = opt("", "a CA bundle for the server; empty = the system's")
+    timeout: float = opt(30.0, "seconds a connection waits", within(0, 3600, low_included=False))
+    poll_every: float = opt(60.0, "seconds between looks for new mail when the server has no IDLE",
+                            within(0, 86_400, low_included=False))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -167,6 +182,6 @@ class OdooSettings(Table):
 
 #: Every channel's table, in the order docs/settings.md shows them.
 TABLES: tuple[type[Table], ...] = (
-    MaildirSourceSettings, GmailSourceSettings, XSourceSettings, LinkedInSourceSettings, WhatsAppSourceSettings,
+    MaildirSourceSettings, GmailSourceSettings, ImapSourceSettings, XSourceSettings, LinkedInSourceSettings, WhatsAppSourceSettings,
     DrafterSettings, EmailSettings, XSettings, LinkedInSettings, WhatsAppSettings, OdooSettings,
 )

@@ -125,3 +125,22 @@ def new_task(h: Home, ref: str = "<m1@example.com>", title: str = "Invoice quest
         params={"to": "ann@example.com", "subject": f"Re: {title}"}, original="Hello?", **kw,
     )
     return task
+
+
+@pytest.fixture(scope="session")
+def dovecot() -> Iterator[Any]:
+    """A real IMAP server (Dovecot, Debian's ``dovecot-imapd``) on loopback, one per test process;
+    each test reads its own folder. Missing Dovecot is an error, not a skip: ``.ci/run`` installs it.
+    Its folder is not under pytest's (mode 0700): as root, Dovecot reads it as its own users."""
+    import shutil
+    import tempfile
+
+    from fakes import dovecot as server
+
+    if not server.available():
+        pytest.fail("the IMAP tests need Dovecot (Debian: apt-get install dovecot-imapd); .ci/run installs it")
+    root = Path(tempfile.mkdtemp(prefix="fte-dovecot-"))
+    started = server.start(root)
+    yield started
+    started.stop()
+    shutil.rmtree(root, ignore_errors=True)

@@ -402,6 +402,30 @@ class TestWhatsAppSource(SourceContract):
         return WhatsAppSource(tmp_path / "spool"), arrive
 
 
+class TestImapSource(SourceContract):
+    channel = "imap"
+
+    @pytest.fixture
+    def fed(self, dovecot: Any, request: pytest.FixtureRequest):  # noqa: ANN201
+        from fte.io.channels.imap import ImapAccount, ImapSource
+
+        folder = f"Contract{abs(hash(request.node.nodeid)) % 10**8}"
+        c = dovecot.client()
+        try:
+            if not c.folder_exists(folder):
+                c.create_folder(folder)
+        finally:
+            c.logout()
+        n = [0]
+
+        def arrive() -> str:
+            n[0] += 1
+            return dovecot.deliver(1000 + n[0], folder)
+
+        return ImapSource(ImapAccount(dovecot.host, dovecot.port, "none", dovecot.user, dovecot.password,
+                                      folder, timeout=10)), arrive
+
+
 class TestXSource(SourceContract):
     channel = "x"
 

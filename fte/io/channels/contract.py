@@ -67,6 +67,11 @@ class Polled(Generic[ItemT]):
 
 
 class Source(Protocol):
+    """``poll(cursor)`` reads what is new since ``cursor`` (None: the start) and never changes the
+    provider. A source may also have ``watch(wake: threading.Event) -> stop``: it sets ``wake`` when
+    the provider says something arrived (IMAP IDLE), so the daemon ticks at once; the daemon starts
+    it and calls ``stop()`` when it stops. A watch is an acceleration only: the ticks still poll."""
+
     name: str
 
     def poll(self, cursor: str | None) -> Polled[SourceItem]: ...

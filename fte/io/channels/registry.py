@@ -22,6 +22,7 @@ from fte.settings_channels import (
     DrafterSettings,
     EmailSettings,
     GmailSourceSettings,
+    ImapSourceSettings,
     LinkedInSettings,
     LinkedInSourceSettings,
     MaildirSourceSettings,
@@ -93,6 +94,14 @@ def _gmail_source(settings: Settings, cfg: GmailSourceSettings, env: Env) -> Sou
 
     return GmailSource(load_service(settings.home, "read"), query=cfg.query, label=cfg.label,
                        max_full_sync=cfg.max_full_sync)
+
+
+def _imap_source(settings: Settings, cfg: ImapSourceSettings, env: Env) -> Source:
+    from fte.io.channels.imap import ImapAccount, ImapSource
+
+    _needs("[sources.imap]", env, ("FTE_IMAP_PASSWORD",), cfg, ("host", "username"))
+    return ImapSource(ImapAccount(cfg.host, cfg.port, cfg.security, cfg.username, env["FTE_IMAP_PASSWORD"],
+                                  cfg.folder, cfg.ca_file, cfg.timeout), cfg.poll_every)
 
 
 def _x_source(settings: Settings, cfg: XSourceSettings, env: Env) -> Source:
@@ -236,6 +245,7 @@ CHANNELS: tuple[Channel, ...] = (
     Channel("whatsapp", "source", WhatsAppSourceSettings, LOCAL, (), (), _on, _whatsapp_source),
     Channel("maildir", "source", MaildirSourceSettings, CLOUD, (), (), _always, _maildir_source),
     Channel("gmail", "source", GmailSourceSettings, CLOUD, (), (), _on, _gmail_source),
+    Channel("imap", "source", ImapSourceSettings, CLOUD, ("FTE_IMAP_PASSWORD",), (), _on, _imap_source),
     Channel("x", "source", XSourceSettings, CLOUD, ("FTE_X_BEARER_TOKEN",), (), _on, _x_source),
     Channel("linkedin", "source", LinkedInSourceSettings, CLOUD, ("FTE_LINKEDIN_READ_TOKEN",), (), _on,
             _linkedin_comments),
