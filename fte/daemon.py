@@ -136,6 +136,7 @@ class Runner:
         if outputs.writes_shared_files():  # one local host writes them (docs/sync.md, "One voice")
             outputs.write_dashboard()
             outputs.weekly_briefing()
+        sync.audit(report)  # anti-entropy, every few minutes: a read some race made miss is made again
         outputs.daily_audit()
         outputs.heartbeat()
         sync.publish(report)

@@ -8,7 +8,7 @@ import json
 import os
 import re
 import subprocess
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -17,7 +17,7 @@ from fte.daemon import TickReport
 from fte.io.vault.properties import APPROVAL_KEYS, ASSERTION_KEYS, compact
 from fte.io.vault.notes import parse_note, render_note
 
-from conftest import FakeClock, fte_cli, set_debounce
+from conftest import TEST_EPOCH, FakeClock, fte_cli, set_debounce
 from hosts import HostRun, bare_remote, drop_mail, git, make_host
 
 
@@ -1120,6 +1120,41 @@ def test_a_stale_copy_beside_a_finished_note_never_removes_it(net) -> None:
     os.utime(copy, ns=(old, old))
     settle(net)
     assert done.exists() and set(states(net, tid).values()) == {"done"}
+    quiet = git(Path(net.remote), "rev-parse", "main").strip()
+    settle(net, rounds=2)
+    assert git(Path(net.remote), "rev-parse", "main").strip() == quiet
+
+
+@pytest.mark.parametrize("restored", [False, True])
+def test_a_read_some_race_missed_is_made_again_by_the_audit(net, restored: bool) -> None:
+    """Found by the 20-minute soak with two local hosts: after a merge during an outage, desktop's
+    row stayed ``pending`` while its own tree held laptop's signed rejection (and, once it wrote
+    its note back, the pending note beside it); nothing read that note again, and desktop disagreed
+    with every other host for good. The audit compares the committed tree with the rows every few
+    minutes and reads such a task's notes again, as a pull would."""
+    [tid] = presented(net)
+    alpha, beta = net.runs["alpha"], net.runs["beta"]
+    pending_path = beta.home.store.get(tid).note_path
+    pending_bytes = beta.home.vault.path(pending_path).read_bytes()
+    move(alpha, tid, "Rejected")
+    alpha.tick()
+    vault = net.homes["beta"] / "vault"
+    git(vault, "fetch", "-q", "origin")
+    git(vault, "merge", "-q", "--ff-only", "origin/main")  # taken in, but never read (the missed read)
+    if restored:
+        (vault / pending_path).parent.mkdir(parents=True, exist_ok=True)
+        (vault / pending_path).write_bytes(pending_bytes)
+        git(vault, "add", pending_path)
+        git(vault, "commit", "-qm", "the pending note written back")
+    beta.home.store.set_cursor("git.integrated", git(vault, "rev-parse", "HEAD").strip(), beta.home.lifecycle.clock())
+    assert beta.home.store.get(tid).state == "pending"
+    FakeClock(TEST_EPOCH + timedelta(minutes=30))  # the next audit is due (every host's clock: FTE_CLOCK)
+    beta.tick()
+    assert beta.home.store.get(tid).state == "rejected"
+    notes = [p for p in vault.rglob(f"*-{tid[:8]}.md") if "Logs" not in p.parts]
+    assert [p.parts[len(vault.parts)] for p in notes] == ["Rejected"], notes
+    settle(net)
+    assert set(states(net, tid).values()) == {"rejected"}
     quiet = git(Path(net.remote), "rev-parse", "main").strip()
     settle(net, rounds=2)
     assert git(Path(net.remote), "rev-parse", "main").strip() == quiet

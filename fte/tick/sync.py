@@ -6,6 +6,7 @@ where it is; the conflict policy itself is in fte/states/convergence.py.
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 from typing import Any
 
 from fte.clock import iso, parse_iso
@@ -13,7 +14,8 @@ from fte.config import check_agent
 from fte.errors import FteError
 from fte.io.vault.gitrepo import GitEvent, SyncResult
 from fte.io.vault.notes import TASK_FOLDERS
-from fte.states.reconcile import Reconciler
+from fte.io.vault.treemerge import conflict_copy_path
+from fte.states.reconcile import Reconciler, is_task_note
 from fte.tick.context import Context, TickReport
 
 #: Cursor holding the tasks whose note this host changed where a merge kept the remote's.
@@ -23,6 +25,8 @@ LOST = "git.lost"
 WON = "git.won"
 #: The last remote commit whose changes were read.
 INTEGRATED = "git.integrated"
+#: How often the committed tree is compared with the rows (:meth:`Sync.audit`).
+AUDIT_EVERY = timedelta(minutes=10)
 
 
 class Sync:
@@ -42,6 +46,7 @@ class Sync:
         self._rewinds: set[tuple[str, str]] = set()
         #: The last time the remote was found to have gone back, for the heartbeat; or None.
         self.rewound: dict[str, str] | None = None
+        self._audited: datetime | None = None  # the last anti-entropy pass (audit)
 
     def recover(self) -> None:
         """Finish a tree update a crash interrupted, and forget a git operation someone left
@@ -107,6 +112,45 @@ class Sync:
                 ctx.store.set_cursor(WON, "[]", ctx.now())
             self._heartbeats_seen(changes)
             ctx.store.set_cursor(INTEGRATED, upstream, ctx.now())
+
+    def audit(self, report: TickReport) -> int:
+        """Anti-entropy (docs/sync.md, "Every host converges"): at most every :data:`AUDIT_EVERY`,
+        the task notes of this host's own committed tree are compared with the rows. A task whose
+        note stands where its row does not say, or that has two notes, was missed by some read (an
+        interrupted merge, a race with the person): its notes are read again exactly as pulled
+        notes are — proven, then ordered by the same rules — and the notes other than the one its
+        row now names are set aside as conflict copies. Quiet when nothing is amiss: no write, no
+        commit. Returns how many tasks it looked at again."""
+        ctx = self.ctx
+        now = ctx.now()
+        if self._audited is not None and now - self._audited < AUDIT_EVERY:
+            return 0
+        self._audited = now
+        notes = [c for c in ctx.git.tree_notes(ctx.git.head(), sorted(TASK_FOLDERS)) if is_task_note(c.path)]
+        by_id8: dict[str, list[Change]] = {}
+        for change in notes:
+            by_id8.setdefault(change.path[-11:-3], []).append(change)
+        rows = ctx.store.by_note_path([c.path for c in notes])
+        suspect = [group for group in by_id8.values()
+                   if len(group) > 1 or group[0].path not in rows or rows[group[0].path].note_path != group[0].path]
+        if not suspect:
+            return 0
+        changes = [c for group in suspect for c in group]
+        self.reconciler.pulled(changes, ctx.git.read_blob)
+        for group in suspect:
+            row = rows.get(group[0].path) or next((r for c in group if (r := rows.get(c.path))), None)
+            row = ctx.store.find(row.id) if row is not None else None
+            if row is None or len(group) < 2:
+                continue
+            for change in group:
+                if change.path != row.note_path and ctx.vault.read(change.path) == ctx.git.read_blob(
+                        str(change.blob), 1 << 25):
+                    copy = conflict_copy_path(change.path, ctx.settings.agent, str(change.blob))
+                    ctx.vault.write(copy, ctx.vault.read(change.path) or b"")
+                    ctx.vault.remove(change.path)
+                    ctx.incident("stray-note", row.id, change.path, kept=row.note_path, copy=copy)
+        report.events.append(f"audit: {len(suspect)} task(s) read again")
+        return len(suspect)
 
     def _went_back(self, cursor: str | None, upstream: str | None) -> None:
         """A remote that no longer holds what this host integrated from it was rewound, rewritten or

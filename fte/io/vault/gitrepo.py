@@ -413,6 +413,19 @@ class GitRepo:
         return [Change("D", path) if entry is None else Change("M", path, blob=entry.sha)
                 for path, entry in diff.items()]
 
+    def tree_notes(self, commit: str | None, folders: list[str]) -> list[Change]:
+        """Every file under ``folders`` in ``commit``, with its blob and mode (one ``ls-tree``)."""
+        if commit is None:
+            return []
+        out = self._git_input(["ls-tree", "-r", "-z", "--full-tree", commit, "--", *folders], b"")
+        found = []
+        for line in out.decode("utf-8", "surrogateescape").split("\0"):
+            meta, tab, path = line.partition("\t")
+            fields = meta.split()
+            if tab and len(fields) == 3 and fields[1] == "blob":
+                found.append(Change("M", path, blob=fields[2], mode=fields[0]))
+        return found
+
     def history(self, old: str | None, new: str | None, folders: list[str]) -> list[Change]:
         """Every version of the paths under ``folders`` from ``old`` to ``new``, **commit by commit**
         (oldest first) — not the net change, so a version a later commit replaced is still seen
