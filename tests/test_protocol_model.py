@@ -304,10 +304,13 @@ class Protocol(RuleBasedStateMachine):
             task_id = parse_note(data).id
         except NoteError:
             return
+        try:
+            (self.device / path).parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            return  # a file the adversary pushed where the folder was (a hostile entry): not this move
         for current in self._device_notes():
             if current.name.endswith(f"-{task_id[:8]}.md"):
                 current.unlink()
-        (self.device / path).parent.mkdir(parents=True, exist_ok=True)
         (self.device / path).write_bytes(data)
         self._device_push("an old note again")
 
@@ -324,7 +327,10 @@ class Protocol(RuleBasedStateMachine):
         folder = {"approved": "Approved", "rejected": "Rejected", "done": "Done/2026-11", "claimed": "In_Progress/alpha",
                   "failed": "Failed"}[state]
         dest = self.device / folder / src.name
-        dest.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            return  # a file the adversary pushed where the folder was
         src.unlink()
         dest.write_bytes(render_note(meta, note.body))
         self._device_push(f"forged {state}")
@@ -338,7 +344,10 @@ class Protocol(RuleBasedStateMachine):
             if target.is_dir() and not target.is_symlink():
                 return
             target.unlink()
-        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            return  # a file the adversary pushed where the folder was
         os.symlink(self.sentinel if not where.endswith(".md") else self.sentinel / "keep.md", target)
         self._device_push("a symlink")
 
