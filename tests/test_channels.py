@@ -409,13 +409,7 @@ class TestImapSource(SourceContract):
     def fed(self, dovecot: Any, request: pytest.FixtureRequest):  # noqa: ANN201
         from fte.io.channels.imap import ImapAccount, ImapSource
 
-        folder = f"Contract{abs(hash(request.node.nodeid)) % 10**8}"
-        c = dovecot.client()
-        try:
-            if not c.folder_exists(folder):
-                c.create_folder(folder)
-        finally:
-            c.logout()
+        folder = dovecot.folder(f"Contract{abs(hash(request.node.nodeid)) % 10**8}")
         n = [0]
 
         def arrive() -> str:

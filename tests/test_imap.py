@@ -19,13 +19,7 @@ _folders = itertools.count()
 
 
 def source_for(server: Any, folder: str | None = None, poll_every: float = 60.0, **over: Any) -> ImapSource:
-    folder = folder or f"Test{next(_folders)}"
-    c = server.client()
-    try:
-        if not c.folder_exists(folder):
-            c.create_folder(folder)
-    finally:
-        c.logout()
+    folder = server.folder(folder or f"Test{next(_folders)}")
     fields = dict(host=server.host, port=server.port, security="none", username=server.user,
                   password=server.password, folder=folder, timeout=10.0) | over
     return ImapSource(ImapAccount(**fields), poll_every=poll_every)

@@ -49,6 +49,16 @@ class Dovecot:
         c.login(self.user, self.password)
         return c
 
+    def folder(self, name: str) -> str:
+        """The folder ``name``, made if it is not there yet; returns its name."""
+        c = self.client()
+        try:
+            if not c.folder_exists(name):
+                c.create_folder(name)
+        finally:
+            c.logout()
+        return name
+
     def deliver(self, n: int, folder: str = "INBOX", subject: str | None = None, **headers: str) -> str:
         """A mail in ``folder`` (as another client appends it); returns its Message-ID."""
         msg = EmailMessage()
