@@ -18,18 +18,22 @@ reachable). The whole tree (classes defined elsewhere are named with their modul
     │   │   ├── io.gmail.GmailAuthError
     │   │   └── odoo.client.OdooAuthError
     │   ├── io.mail.UnsafeMail        a reply that cannot be sent safely (nothing was sent)
-    │   └── odoo.client.OdooUserError, OdooNotFound   Odoo's business rules refused it / no such thing
+    │   ├── odoo.client.OdooUserError Odoo's business rules refused it (also an OdooError)
+    │   └── odoo.client.OdooNotFound  no such model, field or record (also an OdooError)
     ├── SchemaTooNew                  the database was written by a newer fte
     ├── AlreadyRunning                another daemon holds the home
     ├── LockTimeout                   the host's git lock stayed held too long
     ├── KeyMissing                    this host has no signing key (a cloud host)
     ├── ExecutionError                a provider refused or failed an action (``transient``: retry later)
     │   └── OutcomeUnknown            it may have happened: look the key up, or a person decides
+    │       └── odoo.client.OdooOutcomeUnknown   (also below Unreachable)
     ├── DraftError                    the drafter could not draft (``transient``: at a later tick)
-    ├── odoo.client.OdooError         base of Odoo's answers (the classes above and below)
+    ├── odoo.client.OdooError         base of Odoo's answers (OdooAuthError, OdooUserError, OdooNotFound)
     └── Unreachable (3)               a remote or a provider did not answer; state kept, retried
         └── odoo.client.OdooUnreachable
-            └── OdooOutcomeUnknown    a write sent and its answer lost
+            └── odoo.client.OdooOutcomeUnknown   a write sent and its answer lost
+
+A class drawn under another is its subclass (``tests/test_errors.py`` reads this drawing to hold it).
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ from typing import Any
 
 import httpx
 
-from fte.errors import AuthError, BadInput, FteError, Unreachable
+from fte.errors import AuthError, BadInput, FteError, OutcomeUnknown, Unreachable
 
 READS = frozenset({"search_read", "search", "search_count", "read", "fields_get", "read_group",
                    "formatted_read_group", "check_access_rights", "has_group"})
@@ -59,23 +59,19 @@ class OdooAuthError(OdooError, AuthError):
     exit_code = 2
 
 
-class OdooUserError(OdooError):
+class OdooUserError(OdooError, BadInput):
     """A business rule refused it (UserError, ValidationError): the input must change."""
 
-    exit_code = 2
 
-
-class OdooNotFound(OdooError):
+class OdooNotFound(OdooError, BadInput):
     """No such model, method, field or record."""
-
-    exit_code = 2
 
 
 class OdooUnreachable(Unreachable):
     """The server did not answer (or answered 502/503/504)."""
 
 
-class OdooOutcomeUnknown(OdooUnreachable):
+class OdooOutcomeUnknown(OdooUnreachable, OutcomeUnknown):
     """A write was sent and its answer lost: it may have happened. Look its ``ref`` up first."""
 
 
