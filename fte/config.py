@@ -6,6 +6,7 @@ Only non-secret settings live here. Secrets come from the environment or the hom
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import socket
@@ -232,17 +233,32 @@ from = "fte@localhost"       # the From address of mail this host sends
 
 
 def load_env(home: Path) -> dict[str, str]:
-    """Secrets for this host: ``<home>/.env`` (KEY=VALUE lines) overlaid by the real environment."""
-    values: dict[str, str] = {}
+    """Secrets for this host: ``<home>/.env`` (KEY=VALUE lines) overlaid by the real environment.
+    The file is parsed once per process while it stays the same (a daemon's reload after an edit
+    reads the new one): building one daemon used to read it five times."""
     path = home / ENV_NAME
     try:
-        text = path.read_bytes().decode("utf-8")
+        st = path.stat()
+        values = dict(_parse_env(str(path), st.st_mtime_ns, st.st_size, st.st_ino))
     except (FileNotFoundError, NotADirectoryError):
-        text = ""
+        values = {}
+    except OSError as exc:
+        raise BadInput(f"{path}: cannot be read ({exc.strerror})") from None
+    values.update({k: v for k, v in os.environ.items() if k.startswith(("FTE_", "OPENAI_"))})
+    return values
+
+
+@functools.lru_cache(maxsize=8)
+def _parse_env(name: str, _mtime_ns: int, _size: int, _inode: int) -> tuple[tuple[str, str], ...]:
+    """The KEY=value lines of one version of a ``.env`` (the stat fields key the cache)."""
+    path = Path(name)
+    try:
+        text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as exc:
         raise BadInput(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
     except OSError as exc:
         raise BadInput(f"{path}: cannot be read ({exc.strerror})") from None
+    values: dict[str, str] = {}
     for number, line in enumerate(text.splitlines(), 1):
         line = line.strip()
         if not line or line.startswith("#"):
@@ -255,5 +271,4 @@ def load_env(home: Path) -> dict[str, str]:
             # NUL; a header built from it would be cut or split).
             raise BadInput(f"{path}, line {number}: holds a control character (a NUL?); remove it")
         values[key.strip()] = value.strip().strip('"').strip("'")
-    values.update({k: v for k, v in os.environ.items() if k.startswith(("FTE_", "OPENAI_"))})
-    return values
+    return tuple(values.items())

@@ -139,3 +139,23 @@ def test_every_executor_kind_is_a_known_kind() -> None:
 def test_docs_settings_is_generated_from_the_table() -> None:
     assert (REPO / "docs" / "settings.md").read_text(encoding="utf-8") == settings_spec.markdown(), \
         "docs/settings.md is stale: python -m fte.settings_spec > docs/settings.md"
+
+
+def test_the_env_file_is_parsed_once_while_it_stays_the_same(home_dir: Path) -> None:
+    """Building one daemon read .env five times; now once per version of the file."""
+    import os
+
+    from fte.config import _parse_env, load_env
+    from fte.daemon import Runner
+    from fte.home import open_home
+
+    env = home_dir / ".env"
+    env.write_text("FTE_HOOK_PATH=one\n")
+    os.chmod(env, 0o600)
+    _parse_env.cache_clear()
+    with open_home(home_dir) as home:
+        Runner(home)
+        load_env(home_dir)
+    assert _parse_env.cache_info().misses == 1
+    env.write_text("FTE_HOOK_PATH=two-and-longer\n")  # an edit (a reload reads it)
+    assert load_env(home_dir)["FTE_HOOK_PATH"] == "two-and-longer"
