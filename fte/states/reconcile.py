@@ -26,6 +26,7 @@ from datetime import datetime
 from fte.clock import Clock, iso
 from fte.io.vault.secretguard import scan
 from fte.errors import BadInput, FteError, InvalidTransition, NoteError
+from fte.io.channels.kinds import kind as kind_of
 from fte.io.vault.archive import archive_path, parse_archive
 from fte.io.vault.gitrepo import Change
 from fte.io.vault.notes import (MAX_NOTE_BYTES, TASK_FOLDERS, Note, Vault, folder_state, note_fields, note_relpath, parse_note,
@@ -35,7 +36,6 @@ from fte.models.store import Store
 from fte.models.tables import Task
 from fte.states.approvals import SIGNED_STATES, Trust
 from fte.states.lifecycle import APPROVED_BRANCH, DECLINED_BRANCH, LATER
-from fte.io.channels.kinds import kind as kind_of
 from fte.states.convergence import EXECUTING, FINAL, decision_order
 from fte.states.service import Lifecycle, Move
 
@@ -347,8 +347,8 @@ class Reconciler:
         """This host holds one decision, the pulled note the other (docs/protocol.md, "Convergence"):
         an outcome is final, a claim that beat this host's decision at the merge is a lock, else the
         decision that stands by :func:`decision_order` (the person's last word) — the answer every
-        host reaches. An outcome this host holds is never converged away. The host whose decision lost converges to the winner and says so; the other
-        refuses the note."""
+        host reaches. An outcome this host holds is never converged away. The host whose decision
+        lost converges to the winner and says so; the other refuses the note."""
         if row.state in FINAL:
             return self._refuse_pulled(note, path, row, state, f"this host holds its outcome ({row.state}): what was "
                                        f"executed stays executed, a {state} cannot overturn it")

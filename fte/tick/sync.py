@@ -11,9 +11,9 @@ from typing import Any
 
 from fte.clock import iso, parse_iso
 from fte.config import check_agent
-from fte.errors import FteError
-from fte.io.vault.gitrepo import GitEvent, SyncResult
-from fte.io.vault.notes import TASK_FOLDERS
+from fte.errors import FteError, NoteError
+from fte.io.vault.gitrepo import Change, GitEvent, SyncResult
+from fte.io.vault.notes import MAX_NOTE_BYTES, TASK_FOLDERS
 from fte.io.vault.treemerge import conflict_copy_path
 from fte.states.reconcile import Reconciler, is_task_note
 from fte.tick.context import Context, TickReport
@@ -143,8 +143,12 @@ class Sync:
             if row is None or len(group) < 2:
                 continue
             for change in group:
-                if change.path != row.note_path and ctx.vault.read(change.path) == ctx.git.read_blob(
-                        str(change.blob), 1 << 25):
+                try:
+                    committed = ctx.git.read_blob(str(change.blob), MAX_NOTE_BYTES)
+                except NoteError:
+                    continue  # not a note fte can read: the pull reported it
+                if change.path != row.note_path and ctx.vault.read(change.path) == committed:
+                    # (never a file the person changed since it was committed)
                     copy = conflict_copy_path(change.path, ctx.settings.agent, str(change.blob))
                     ctx.vault.write(copy, ctx.vault.read(change.path) or b"")
                     ctx.vault.remove(change.path)

@@ -10,8 +10,8 @@ task's identity is the ``id`` in its front matter, never its path, so
   the other, edited on both) keeps exactly one note, chosen by the caller's :class:`MergePolicy`
   (the lifecycle's is ``fte.states.convergence``) — in short: an outcome is final, a claim that
   reached the remote is a lock, two decisions are ordered by what their signatures carry, a newer
-  presentation — an edit — beats an older one, else the later lifecycle state; the loser's bytes are kept as a
-  conflict copy under ``Logs/<agent>/conflicts/``;
+  presentation — an edit — beats an older one, else the later lifecycle state; the loser's bytes
+  are kept as a conflict copy under ``Logs/<agent>/conflicts/``;
 * any other file changed on both sides: the remote's version stays at its path, ours is kept
   beside it as ``<name>.conflict-<agent>-<hash>.<ext>`` — except the files only this host writes
   (``Dashboard.md`` on a local host, ``Logs/<agent>/``), where ours stays and nothing is copied;
