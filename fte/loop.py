@@ -282,7 +282,8 @@ def run_daemon(
 def _watch_sources(runner: Runner, wake: threading.Event) -> list[Callable[[], None]]:
     """Start every source's own watch (IMAP IDLE: docs/channels.md) — each wakes the loop when its
     provider says something arrived; returns the functions that stop them."""
-    return [source.watch(wake) for source in runner.intake.sources if callable(getattr(source, "watch", None))]
+    watches = [getattr(source, "watch", None) for source in runner.intake.sources]
+    return [watch(wake) for watch in watches if callable(watch)]
 
 
 def _roots(opened: Home) -> list[Path]:
