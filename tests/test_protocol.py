@@ -1158,3 +1158,31 @@ def test_a_read_some_race_missed_is_made_again_by_the_audit(net, restored: bool)
     quiet = git(Path(net.remote), "rev-parse", "main").strip()
     settle(net, rounds=2)
     assert git(Path(net.remote), "rev-parse", "main").strip() == quiet
+
+
+def test_the_claims_push_reads_what_its_merge_took_in(net) -> None:
+    """Found by the soak trial: when the claims' push was refused and the remote's news merged in,
+    the merged notes waited for the next tick's read, while the tree already held them — a
+    person's move of a note the merge had replaced was then taken as a decision on the stale row.
+    The push reads what it merged at once."""
+    from fte import crashpoints
+
+    first, second = presented(net, 2)
+    alpha, beta = net.runs["alpha"], net.runs["beta"]
+    fte_cli("approve", first, "--home", net.homes["alpha"])
+    done: list[bool] = []
+
+    def meanwhile() -> None:  # after alpha read the remote, before its claim is pushed
+        if not done and alpha.home.store.get(first).state == "claimed":
+            done.append(True)
+            move(beta, second, "Rejected")
+            beta.tick()
+
+    remove = crashpoints.on("after-commit", meanwhile)
+    try:
+        alpha.tick()
+    finally:
+        remove()
+    assert done and beta.home.store.get(second).state == "rejected"
+    assert alpha.home.store.get(second).state == "rejected"  # read in the same tick, with the merge
+    assert alpha.home.store.get(first).state == "done"
