@@ -42,13 +42,7 @@ def main() -> int:
         kwargs = {k.arg: ast.literal_eval(k.value) for k in call.keywords}  # type: ignore[attr-defined]
         getattr(machine, name)(**kwargs)
         machine.check_safety()
-    if machine.remote_away:
-        machine.remote_back()
-    if machine.outbox_broken:
-        machine.outbox_mends()
-    for _ in range(4):
-        for host in ("alpha", "beta", "cloud"):
-            machine.runs[host].tick()
+    machine.quiesce()
     known = {n: {t.id: t.state for t in r.home.store.tasks()} for n, r in machine.runs.items()}
     disagree = sorted(t for t in set().union(*known.values()) if len({known[n].get(t) for n in known}) != 1)
     for task_id in disagree:

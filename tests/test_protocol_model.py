@@ -73,16 +73,19 @@ class Protocol(RuleBasedStateMachine):
         self.remote_away = False
         self.outbox_broken = ""
 
+    def quiesce(self) -> None:
+        """Everything comes back, then every host syncs with no new input (before I3 is checked)."""
+        if self.remote_away:
+            self.remote_back()
+        if self.outbox_broken:
+            self.outbox_mends()
+        for _ in range(4):
+            for name in ("alpha", "beta", "cloud"):
+                self.runs[name].tick()
+
     def teardown(self) -> None:
         try:
-            if self.remote_away:
-                self.remote_back()
-            if self.outbox_broken:
-                self.outbox_mends()
-            # Quiescence: every host syncs with no new input, then I3.
-            for _ in range(4):
-                for name in ("alpha", "beta", "cloud"):
-                    self.runs[name].tick()
+            self.quiesce()
             self.check_safety()
             known = [{t.id: t.state for t in run.home.store.tasks()} for run in self.runs.values()]
             ids = set().union(*known)

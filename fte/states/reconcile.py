@@ -426,7 +426,6 @@ class Reconciler:
         touched: set[str] = set()
         gone: set[str] = set()
         self._approvals: list[Move] = []
-        self._gone_copies: set[str] = set()
         self.busy = set()
         read: list[tuple[str, Note]] = []
         for change in changes:
@@ -459,7 +458,6 @@ class Reconciler:
             except (FteError, NoteError) as exc:
                 self.incident("refused-change", row.id, path, error=str(exc))
                 touched |= self._put_back(row, path)
-        touched |= self._gone_copies
         if self._approvals:  # all of this look's approvals in one transaction
             _done, refused = self.lifecycle.fire_many(self._approvals, actor=self.person, source="obsidian")
             for task_id, reason in refused:
@@ -564,8 +562,7 @@ class Reconciler:
         old = self.vault.read(str(row.note_path))
         if old is None or old != render_task(row, person_parts(old), self.vault.tz):
             return False
-        self.vault.remove(str(row.note_path))
-        self._gone_copies.add(str(row.note_path))
+        self.vault.remove(str(row.note_path))  # recorded in the vault's touched paths: committed with the look
         return True
 
     def _edited_in_place(self, row: Task, fields: dict[str, Any], path: str, executes: bool,
