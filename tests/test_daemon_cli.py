@@ -295,7 +295,11 @@ def test_a_vault_deleted_under_a_running_daemon_is_made_again_without_a_restart(
         while not (pending.is_dir() and list(pending.glob("*.md"))):
             assert time.monotonic() < deadline, "the first mail never reached Pending_Approval/"
             time.sleep(0.05)
-        shutil.rmtree(home / "vault")
+        # Gone in one step, as a file manager's "move to trash" does: a plain rmtree races the
+        # daemon still writing in the tick that presented the note ("Directory not empty").
+        trash = tmp_path / "trash"
+        (home / "vault").rename(trash)
+        shutil.rmtree(trash)
         drop_mail(home, 2)  # a new mail wakes it (and is presented in the new vault)
         deadline = time.monotonic() + 60
         while not pending.is_dir() or len(list(pending.glob("*.md"))) < 2:
