@@ -11,20 +11,19 @@ import functools
 import io
 import json
 import os
-import re
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 import click
 
 from fte import __version__
-from fte.config import Settings, load_settings
-from fte.plaintext import visible
+from fte.clock import parse_iso, utcnow
+from fte.config import load_settings
 from fte.errors import BadInput, FteError
 from fte.io.channels.kinds import LINKEDIN_POST, X_POST
-from fte.models import migrate
-from fte.models.readonly import run_query
+from fte.plaintext import visible
 from fte.states.lifecycle import STATES
 from fte.views import format_table, task_summary
 
@@ -64,66 +63,12 @@ def handle_errors(f: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-#: One-word SQL statements that a bare word may still be (``fte sql vacuum`` is refused as a write).
-_SQL_WORDS = frozenset({"vacuum", "analyze", "reindex", "begin", "commit", "rollback", "end"})
-
-
-def _reader_schema(settings: Settings) -> str:
-    """A reader's database at the newest schema; a missing one is made and read back from the vault
-    by opening the home (loudly: its audit history is lost), never silently created empty."""
-    if not settings.db_path.exists():
-        open_home(settings.home).close()
-    return migrate.ensure_schema(settings.db_path)
-
-
 # The home, the store and git are imported when a command needs them, not at start: `fte --help`,
 # `fte --version` and the readers (`fte status`, `fte sql`) never load SQLAlchemy or GitPython.
-def open_home(*args: Any, **kwargs: Any) -> Any:
-    from fte.home import open_home as open_
-
-    return open_(*args, **kwargs)
-
-
 def init_home(*args: Any, **kwargs: Any) -> Any:
     from fte.home import init_home as init
 
     return init(*args, **kwargs)
-
-
-_TASK_COLUMNS = ("id, kind, state, version, title, source, origin, created_at AS created, updated_at AS updated, "
-                 "note_path AS note, source_ref, params, body, expires_at AS expires, claimed_by, approval, "
-                 "last_error AS error, mirrored_version, flags")
-_JSON_COLUMNS = ("params", "approval", "flags", "detail")
-
-
-def _read_task(settings: Settings, ref: str) -> dict[str, Any]:
-    """One task and its timeline, read-only, as :func:`fte.views.task_detail` shows them; ``ref``
-    is the id or at least 4 of its first characters (as :meth:`fte.models.store.Store.get`)."""
-    from fte.errors import NotFound
-
-    ref = ref.strip().lower()
-    if len(ref) < 4 or not re.fullmatch(r"[0-9a-f]+", ref):
-        raise NotFound(f"no task {ref!r} (give the id, or at least 4 of its first characters)")
-    columns, rows = run_query(settings.db_path, f"SELECT {_TASK_COLUMNS} FROM tasks WHERE id = ? OR id LIKE ? "
-                              "ORDER BY id = ? DESC LIMIT 2", (ref, ref + "%", ref))
-    if not rows:
-        raise NotFound(f"no task {ref!r}")
-    exact = [r for r in rows if r[0] == ref]
-    if not exact and len(rows) > 1:
-        raise BadInput(f"{ref!r} matches more than one task; give more characters")
-    task = _decoded(dict(zip(columns, (exact or rows)[0])))
-    columns, rows = run_query(settings.db_path, "SELECT version, at, event, from_state AS \"from\", to_state AS \"to\", "
-                              "actor, host, source, detail FROM transitions WHERE task_id = ? ORDER BY version",
-                              (task["id"],))
-    task["timeline"] = [_decoded(dict(zip(columns, r))) for r in rows]
-    return task
-
-
-def _decoded(row: dict[str, Any]) -> dict[str, Any]:
-    for key in _JSON_COLUMNS:
-        if key in row and isinstance(row[key], str):
-            row[key] = json.loads(row[key])
-    return row
 
 
 def _emit_json(data: Any) -> None:
@@ -175,35 +120,39 @@ def review(home: Path) -> None:
     """Walk through what waits, oldest first: the draft, the original and the deadline of each, then
     approve, reject (asks why), edit in $EDITOR (then approve what you saved), skip, or quit.
     Plain prompts on the terminal: works over SSH."""
+    from fte.usecases import decisions, reads
+
     settings = load_settings(home)
     if not settings.executes:
         raise BadInput(f"a {settings.role} host does not decide; review on a local host")
-    with open_home(home, repair=False) as h:
-        waiting = [t.id for t in h.store.tasks(state="pending")]
+    waiting = [t["id"] for t in reads.tasks(home, state="pending")]
     if not waiting:
         click.echo("nothing waits for you")
         return
     for n, task_id in enumerate(waiting, 1):
-        with open_home(home, repair=False) as h:
-            task = h.store.get(task_id)
-            now = h.lifecycle.clock()
-        if task.state != "pending":
+        task = reads.show(home, task_id)
+        if task["state"] != "pending":
             continue  # decided meanwhile (another device, the daemon's expiry)
-        _show_for_review(task, n, len(waiting), now)
+        _show_for_review(task, n, len(waiting), utcnow())
         while True:
             choice = click.prompt("[a]pprove, [r]eject, [e]dit, [s]kip, [q]uit", default="s", show_default=False,
                                   type=click.Choice(["a", "r", "e", "s", "q"]), show_choices=False)
             try:
                 if choice == "a":
-                    _decide(home, task_id, "approve", None, None, False)
+                    _said(decisions.approve(home, task_id, epoch=task["epoch"]), "approved", False)
                 elif choice == "r":
                     reason = click.prompt("reason (Enter for none)", default="", show_default=False)
-                    _decide(home, task_id, "reject", reason.strip() or None, None, False)
+                    _said(decisions.reject(home, task_id, reason=reason.strip() or None, epoch=task["epoch"]),
+                          "rejected", False)
                 elif choice == "e":
-                    if not _edit_for_review(home, task_id):
+                    edited = click.edit(task["body"], extension=".md", require_save=True)
+                    if edited is None or edited.rstrip("\n") == task["body"].rstrip("\n"):
+                        click.echo("unchanged")
                         continue
+                    saved = decisions.edit(home, task_id, edited, epoch=task["epoch"]).task
+                    click.echo("saved as the draft")
                     if click.confirm("approve what you saved?", default=False):
-                        _decide(home, task_id, "approve", None, None, False)
+                        _said(decisions.approve(home, task_id, epoch=saved.epoch), "approved", False)
             except FteError as exc:
                 click.echo(f"fte: {exc}", err=True)
             break
@@ -211,41 +160,23 @@ def review(home: Path) -> None:
             break
 
 
-def _show_for_review(task: Any, n: int, total: int, now: Any) -> None:
+def _show_for_review(task: dict[str, Any], n: int, total: int, now: datetime) -> None:
     from fte.io.vault.notes import split_body
 
-    params = task.params or {}
-    left = task.expires_at - now if task.expires_at else None
+    params = task["params"] or {}
+    left = parse_iso(task["expires"]) - now if task["expires"] else None
     deadline = f"expires in {int(left.total_seconds() // 3600)} h" if left is not None else "no deadline"
-    click.echo(f"\n── {n}/{total}  {task.short_id}  {task.kind}  {deadline}")
-    click.echo(f"   {visible(task.title)}")
+    click.echo(f"\n── {n}/{total}  {task['id'][:8]}  {task['kind']}  {deadline}")
+    click.echo(f"   {visible(task['title'] or '')}")
     for key in ("to", "subject", "partner", "amount"):
         if params.get(key):
             click.echo(f"   {key}: {visible(str(params[key]))}")
-    click.echo("\n" + visible(task.body, keep_newlines=True).rstrip())
-    original = task.original or split_body(task.body)[1]
+    click.echo("\n" + visible(task["body"], keep_newlines=True).rstrip())
+    original = task["original"] or split_body(task["body"])[1]
     if original:
         lines = visible(original, keep_newlines=True).strip().splitlines()
         click.echo("\n   > " + "\n   > ".join(lines[:20]) + ("\n   > …" if len(lines) > 20 else ""))
     click.echo("")
-
-
-def _edit_for_review(home: Path, task_id: str) -> bool:
-    """The draft in $EDITOR; what was saved becomes the task's draft (an ``edit``, as a change in
-    Obsidian would be). False when nothing changed."""
-    with open_home(home) as h:
-        task = h.store.get(task_id)
-        edited = click.edit(task.body, extension=".md", require_save=True)
-        if edited is None or edited.rstrip("\n") == task.body.rstrip("\n"):
-            click.echo("unchanged")
-            return False
-        h.lifecycle.fire(task.id, "edit", actor=h.settings.person, source="cli",
-                         changes={"body": edited.rstrip("\n") + "\n"})
-        from fte.daemon import Runner, TickReport
-
-        Runner(h).publish(TickReport())
-    click.echo("saved as the draft")
-    return True
 
 
 @cli.command()
@@ -276,30 +207,12 @@ def doctor(as_json: bool, offline: bool, home: Path) -> None:
 @handle_errors
 def status(as_json: bool, home: Path) -> None:
     """What is where: tasks by state, notes behind their rows, the last transition."""
+    from fte.usecases.reads import status as read_status
+
+    info = read_status(home)
+    counts, last, sync = info["counts"], info["last_transition"], info["sync"]
     settings = load_settings(home)
-    revision = _reader_schema(settings)
-    _cols, rows = run_query(settings.db_path, "SELECT state, count(*) FROM tasks GROUP BY state")
-    counts = {state: 0 for state in STATES} | {s: n for s, n in rows}
-    _c, behind = run_query(settings.db_path, "SELECT count(*) FROM tasks WHERE mirrored_version < version")
-    _c, last = run_query(settings.db_path, "SELECT at, event, task_id FROM transitions ORDER BY id DESC LIMIT 1")
-    _c, me = run_query(settings.db_path, "SELECT info FROM hosts WHERE agent = ?", (settings.agent,))
-    _c, hosts = run_query(settings.db_path, "SELECT agent, role, last_seen FROM hosts ORDER BY agent")
-    sync = json.loads(me[0][0]).get("sync") if me else None
-    info = {
-        "home": str(settings.home),
-        "role": settings.role,
-        "agent": settings.agent,
-        "vault": str(settings.vault),
-        "db": str(settings.db_path),
-        "remote": settings.remote,
-        "schema": revision,
-        "tasks": sum(counts.values()),
-        "counts": counts,
-        "notes_behind": behind[0][0],
-        "last_transition": dict(zip(("at", "event", "task_id"), last[0])) if last else None,
-        "sync": sync,
-        "hosts": [dict(zip(("agent", "role", "last_seen"), h)) for h in hosts],
-    }
+    revision = info["schema"]
     if as_json:
         _emit_json(info)
         return
@@ -309,7 +222,7 @@ def status(as_json: bool, home: Path) -> None:
     if info["notes_behind"]:
         click.echo(f"{info['notes_behind']} notes behind their rows (repaired at the next start)")
     if last:
-        click.echo(f"last transition: {last[0][1]} of {last[0][2][:8]} at {last[0][0]}")
+        click.echo(f"last transition: {last['event']} of {last['task_id'][:8]} at {last['at']}")
     if not settings.remote:
         click.echo("sync: no remote (this host does not sync; set one with `fte remote set URL`)")
     elif sync:
@@ -331,15 +244,9 @@ def status(as_json: bool, home: Path) -> None:
 @handle_errors
 def tasks(state: str | None, limit: int | None, as_json: bool, home: Path) -> None:
     """List tasks, oldest first."""
-    settings = load_settings(home)
-    _reader_schema(settings)  # a reader: sqlite3 read-only, no SQLAlchemy, no git
-    query = ("SELECT id, kind, state, version, title, source, origin, created_at AS created, "
-             "updated_at AS updated, note_path AS note FROM tasks"
-             + (" WHERE state = ?" if state else "") + " ORDER BY created_at, id"
-             + (" LIMIT ?" if limit else ""))
-    params = tuple(x for x in (state, limit) if x)
-    columns, rows = run_query(settings.db_path, query, params)
-    found = [dict(zip(columns, row)) for row in rows]
+    from fte.usecases.reads import tasks as read_tasks
+
+    found = read_tasks(home, state, limit)
     if as_json:
         _emit_json(found)
         return
@@ -354,9 +261,9 @@ def tasks(state: str | None, limit: int | None, as_json: bool, home: Path) -> No
 @handle_errors
 def show(task_id: str, as_json: bool, home: Path) -> None:
     """One task (by id or its first characters) and its timeline."""
-    settings = load_settings(home)
-    _reader_schema(settings)  # a reader: sqlite3 read-only, no SQLAlchemy, no git
-    data = _read_task(settings, task_id)
+    from fte.usecases.reads import show as read_show
+
+    data = read_show(home, task_id)
     if as_json:
         _emit_json(data)
         return
@@ -369,10 +276,6 @@ def show(task_id: str, as_json: bool, home: Path) -> None:
     click.echo(format_table(["at", "event", "change", "actor", "host", "source"], rows))
 
 
-#: Rows a named query shows unless ``--limit`` says otherwise.
-NAMED_LIMIT = 1000
-
-
 @cli.command()
 @click.argument("query", required=False)
 @click.option("--list", "list_named", is_flag=True, help="List the named queries.")
@@ -381,7 +284,7 @@ NAMED_LIMIT = 1000
 @click.option("--timeout", type=float, default=5.0, show_default=True,
               help="Seconds the query may run; longer is refused (exit 2).")
 @click.option("--limit", type=click.IntRange(min=0), default=None,
-              help=f"At most N rows (named queries: {NAMED_LIMIT} unless given; 0 = all); said on stderr when cut.")
+              help="At most N rows (named queries: 1000 unless given; 0 = all); said on stderr when cut.")
 @home_option
 @handle_errors
 def sql(query: str | None, list_named: bool, fmt: str | None, timeout: float, limit: int | None, home: Path) -> None:
@@ -392,10 +295,10 @@ def sql(query: str | None, list_named: bool, fmt: str | None, timeout: float, li
     executions, cursors, hosts; views: task_timeline, approval_latency, execution_outcomes,
     throughput_daily, failures_by_cause, decisions (docs/schema.md).
     """
-    from fte.queries import NAMED
+    from fte.usecases import reads
 
     if list_named:
-        rows_ = [(name, about) for name, (about, _sql) in NAMED.items()]
+        rows_ = reads.named_queries()
         if fmt == "json":
             _emit_json([{"name": n, "about": a} for n, a in rows_])
         else:
@@ -403,19 +306,10 @@ def sql(query: str | None, list_named: bool, fmt: str | None, timeout: float, li
         return
     if not query:
         raise click.UsageError("give a query, a named query, or --list")
-    settings = load_settings(home)
-    _reader_schema(settings)
-    if query in NAMED:
-        query = NAMED[query][1]
-        limit = NAMED_LIMIT if limit is None else limit  # years of history: the newest first, not all
-    elif re.fullmatch(r"[a-z][a-z0-9_-]*", query.strip()) and query.strip().lower() not in _SQL_WORDS:
-        raise BadInput(f"no named query {query.strip()!r}; the named queries: {', '.join(NAMED)} (or write SQL)")
-    if limit:
-        query = f"SELECT * FROM ({query.strip().rstrip(';')}) LIMIT {limit + 1}"
-    columns, rows = run_query(settings.db_path, query, timeout=timeout)
-    if limit and len(rows) > limit:
-        rows = rows[:limit]
-        click.echo(f"(the first {limit} rows; --limit 0 for all, or --limit N)", err=True)
+    answer = reads.sql(home, query, limit=limit, timeout=timeout)
+    columns, rows = answer.columns, answer.rows
+    if answer.cut:
+        click.echo(f"(the first {len(rows)} rows; --limit 0 for all, or --limit N)", err=True)
     if fmt == "json":
         _emit_json([dict(zip(columns, r)) for r in rows])
     elif fmt == "csv":
@@ -438,21 +332,13 @@ def db() -> None:
 @handle_errors
 def upgrade(home: Path) -> None:
     """Bring the database to the newest schema (fte also does this on start)."""
-    settings = load_settings(home)
-    from fte.models.store import Store
+    from fte.usecases.work import upgrade_database
 
-    store = Store(settings.db_path)
-    try:
-        before, after = migrate.upgrade(store.engine)
-    finally:
-        store.close()
+    before, after, key_made = upgrade_database(home)
     click.echo(f"schema: {before or '(empty)'} → {after}" if before != after else f"schema already at {after}")
-    if settings.executes:
-        from fte.home import ensure_host_key
-
-        if ensure_host_key(settings):
-            click.echo("this host's signing key: made, trusted, and the old shared approval.key retired "
-                       "(tasks approved with it go back to pending; `fte keys show` for the other hosts)")
+    if key_made:
+        click.echo("this host's signing key: made, trusted, and the old shared approval.key retired "
+                   "(tasks approved with it go back to pending; `fte keys show` for the other hosts)")
 
 
 @cli.group()
@@ -548,74 +434,14 @@ def daemon(once: bool, log_format: str, home: Path) -> None:
     sys.exit(run_daemon(home, once=once, log=lambda m: click.echo(log_line(m, log_format), err=True)))
 
 
-def _canonical(value: Any) -> str:
-    """A comparable form of parameters (NaN equals NaN here: a note read back from YAML holds a new one)."""
-    return json.dumps(value, sort_keys=True, default=str, ensure_ascii=False)
-
-
-def _shown_fields(h: Any, task: Any) -> dict[str, Any] | None:
-    """The draft and parameters the task's note shows now (None: no readable note)."""
-    from fte.errors import NoteError
-    from fte.io.vault.notes import note_fields, parse_note
-
-    data = h.vault.read(task.note_path) if task.note_path else None
-    if data is None:
-        return None
-    try:
-        note = parse_note(data, task.note_path)
-        return note_fields(note) if note.id == task.id else None
-    except (NoteError, BadInput):
-        return None
-
-
-def _decide(home: Path, task_id: str, decision: str, reason: str | None, by: str | None, as_json: bool) -> None:
-    from fte.daemon import Runner, TickReport
-    from fte.states.reconcile import approve as approve_task, check_deadline
-
-    with open_home(home) as h:
-        if not h.settings.executes:
-            raise BadInput(f"a {h.settings.role} host does not decide; approvals are made on a local host")
-        runner = Runner(h)
-        report = TickReport()
-        before = h.store.get(task_id)
-        runner.work_tree(report)  # the note as the person sees it now: their edits count first
-        task = h.store.get(task_id)
-        person = by or h.settings.person
-        if task.state != "pending":
-            decided = task.state in ("approved", "claimed", "done", "failed", "rejected", "expired")
-            raise BadInput(
-                f"task {task.short_id} is already decided ({task.state})" if decided
-                else f"task {task.short_id} is {task.state}, not waiting for a decision")
-        if decision == "approve" and task.epoch != before.epoch:
-            # What the note shows is not what this command was about to sign: record it, and ask.
-            runner.publish(report)
-            raise BadInput(f"the note of {task.short_id} was changed since it was presented; the change is "
-                           f"recorded as an edit — look at {task.note_path} again, then approve")
-        shown = _shown_fields(h, task) if decision == "approve" else None
-        if shown is not None and (shown["body"] != task.body or _canonical(shown["params"]) != _canonical(task.params or {})):
-            # The note shows another draft than the row holds, and not as an uncommitted change (a
-            # git plugin committed the person's edit, or a pull left it): what is signed must be
-            # what was seen, so the note's draft becomes the task's, and the person looks again.
-            h.lifecycle.fire(task.id, "edit", actor=person, source="cli", adopt_note=task.note_path,
-                             changes={"body": shown["body"], "params": shown["params"]},
-                             reason="the note showed another draft than this host held")
-            runner.publish(report)
-            raise BadInput(f"the note of {task.short_id} showed another draft than this host held; it is "
-                           f"recorded as an edit — look at {task.note_path} again, then approve")
-        check_deadline(task, h.lifecycle.clock())
-        if decision == "approve":
-            task = approve_task(h.lifecycle, runner.trust, task, person, "cli", detail={"via": "cli"})
-        else:
-            task = h.lifecycle.fire(task.id, "reject", actor=person, source="cli", reason=reason,
-                                    changes={"last_error": f"rejected: {reason}" if reason else None})
-        runner.publish(report)
+def _said(decided: Any, verb: str, as_json: bool) -> None:
+    task = decided.task
     if as_json:
-        _emit_json(task_summary(task) | {"sync_error": report.sync_error})
-    else:
-        done = {"approve": "approved", "reject": "rejected"}[decision]
-        click.echo(f"{done} {task.short_id} ({visible(task.title)}); note: {task.note_path}")
-        if report.sync_error:
-            click.echo(f"not pushed yet: {report.sync_error}", err=True)
+        _emit_json(task_summary(task) | {"sync_error": decided.sync_error})
+        return
+    click.echo(f"{verb} {task.short_id} ({visible(task.title)}); note: {task.note_path}")
+    if decided.sync_error:
+        click.echo(f"not pushed yet: {decided.sync_error}", err=True)
 
 
 @cli.command()
@@ -626,7 +452,9 @@ def _decide(home: Path, task_id: str, decision: str, reason: str | None, by: str
 @handle_errors
 def approve(task_id: str, by: str | None, as_json: bool, home: Path) -> None:
     """Approve a pending task: the same as moving its note into Approved/ (signed, then pushed)."""
-    _decide(home, task_id, "approve", None, by, as_json)
+    from fte.usecases.decisions import approve as approve_task
+
+    _said(approve_task(home, task_id, by=by), "approved", as_json)
 
 
 @cli.command()
@@ -638,7 +466,9 @@ def approve(task_id: str, by: str | None, as_json: bool, home: Path) -> None:
 @handle_errors
 def reject(task_id: str, reason: str | None, by: str | None, as_json: bool, home: Path) -> None:
     """Reject a pending task: the same as moving its note into Rejected/."""
-    _decide(home, task_id, "reject", reason, by, as_json)
+    from fte.usecases.decisions import reject as reject_task
+
+    _said(reject_task(home, task_id, reason=reason, by=by), "rejected", as_json)
 
 
 @cli.command()
@@ -651,22 +481,11 @@ def reject(task_id: str, reason: str | None, by: str | None, as_json: bool, home
 @handle_errors
 def replay(task_ids: tuple[str, ...], all_failed: bool, dry_run: bool, force: bool, as_json: bool, home: Path) -> None:
     """Retry failed tasks safely: back to approved, pending (payments, stale approvals) or detected (drafting)."""
-    from fte.daemon import Runner, TickReport
-    from fte.io.channels.registry import build_executors
-    from fte.states import replay as replaying
+    from fte.usecases.decisions import replay as replay_tasks
 
     if not task_ids and not all_failed:
         raise click.UsageError("give task ids, or --all")
-    with open_home(home) as h:
-        runner = Runner(h) if h.settings.executes else None
-        assert h.lifecycle.trust is not None
-        executors = build_executors(h.settings) if h.settings.executes else {}
-        tasks = h.store.tasks(state="failed") if all_failed else [h.store.get(t) for t in task_ids]
-        plans = [replaying.plan(h.lifecycle, t, executors, h.lifecycle.trust, force) for t in tasks]
-        if not dry_run:
-            replaying.apply(h.lifecycle, plans, actor=h.settings.person)  # all or nothing
-            if runner is not None:
-                runner.publish(TickReport())
+    plans = replay_tasks(home, list(task_ids), all_failed=all_failed, dry_run=dry_run, force=force)
     if as_json:
         _emit_json([{"id": p.task_id, "target": p.target, "reason": p.reason, "done": not dry_run} for p in plans])
     else:
@@ -706,16 +525,9 @@ def archive() -> None:
 @handle_errors
 def archive_run(home: Path, as_json: bool) -> None:
     """Archive now what [archive] after_months makes due (the daemon does it once a day), and push."""
-    from fte.daemon import Runner, TickReport
+    from fte.usecases.work import archive as archive_now
 
-    with open_home(home) as h:
-        runner = Runner(h, log=lambda m: click.echo(m, err=True))
-        if runner.archiver is None:
-            raise BadInput(f"a {h.settings.role} host does not archive: finished notes are a local host's")
-        report = TickReport()
-        with h.lifecycle.batch():
-            months = runner.archiver(report, force=True)
-            runner.publish(report)
+    months = archive_now(home, log=lambda m: click.echo(m, err=True))
     if as_json:
         _emit_json([{"month": m, "archived": n} for m, n in months])
     else:
@@ -732,17 +544,9 @@ def archive_run(home: Path, as_json: bool) -> None:
 @handle_errors
 def archive_restore(task_id: str, home: Path, as_json: bool) -> None:
     """Bring an archived task's note back where it was, byte for byte (it is not archived again)."""
-    from fte.daemon import Runner, TickReport
-    from fte.tick.archive import restore
-    from fte.tick.context import Context
+    from fte.usecases.work import restore
 
-    with open_home(home) as h:
-        if not h.settings.executes:
-            raise BadInput(f"a {h.settings.role} host does not archive: finished notes are a local host's")
-        runner = Runner(h)
-        task = h.store.get(task_id)
-        path = restore(Context(h, lambda m: None), task)
-        runner.publish(TickReport(), message=f"fte {h.settings.agent}: restore {task.short_id} from the archive")
+    task, path = restore(home, task_id)
     if as_json:
         _emit_json({"id": task.id, "note": path})
     else:
@@ -762,26 +566,20 @@ def audit() -> None:
 @handle_errors
 def audit_export(day: Any, since: Any, as_json: bool, home: Path) -> None:
     """Write the audit log as daily JSON files in Logs/<agent>/audit/ (and apply the retention)."""
-    from fte.audit import export
+    from fte.usecases.work import export_audit
 
     if day and since:
         raise click.UsageError("give --day or --since, not both")
-    with open_home(home) as h:
-        start = (day or since).date() if (day or since) else None
-        until = day.date() if day else None
-        written, removed = export(h.store, h.vault, h.settings.agent, h.lifecycle.clock(), since=start, until=until,
-                                  retention_days=h.settings.audit_retention_days)
-        touched = h.vault.drain_touched()
-        if touched:
-            h.git.commit(touched, f"fte {h.settings.agent}: audit export")
-            h.git.sync()
+    start = (day or since).date() if (day or since) else None
+    written, removed, retention = export_audit(home, since=start, until=day.date() if day else None)
+    vault = load_settings(home).vault
     if as_json:
         _emit_json({"written": written, "removed": removed})
     else:
         for rel in written:
-            click.echo(f"wrote {h.settings.vault / rel}")
+            click.echo(f"wrote {vault / rel}")
         for rel in removed:
-            click.echo(f"removed {rel} (older than {h.settings.audit_retention_days} days)")
+            click.echo(f"removed {rel} (older than {retention} days)")
         if not written:
             click.echo("no transitions in that period")
 
@@ -792,22 +590,13 @@ def audit_export(day: Any, since: Any, as_json: bool, home: Path) -> None:
 @handle_errors
 def report(as_json: bool, home: Path) -> None:
     """Write this week's CEO briefing to Briefings/<Monday>_Monday_Briefing.md (the last 7 days)."""
-    from fte.report import briefing_path, figures, odoo_figures, render
+    from fte.usecases.work import briefing
 
-    with open_home(home) as h:
-        now = h.lifecycle.clock()
-        f = figures(h.store, now)
-        odoo = odoo_figures(h.settings, f)
-        if as_json:
-            _emit_json({k: v for k, v in f.__dict__.items()} | {"median_wait_hours": f.median_wait_hours, "odoo": odoo})
-            return
-        rel = briefing_path(now)
-        h.vault.write(rel, render(f, odoo).encode("utf-8"))
-        touched = h.vault.drain_touched()
-        if touched:
-            h.git.commit(touched, f"fte {h.settings.agent}: briefing")
-            h.git.sync()
-    click.echo(f"wrote {h.settings.vault / rel}")
+    rel, data = briefing(home, write=not as_json)
+    if as_json:
+        _emit_json(data)
+        return
+    click.echo(f"wrote {load_settings(home).vault / str(rel)}")
 
 
 @cli.group()
@@ -822,8 +611,6 @@ def post() -> None:
 @handle_errors
 def post_linkedin(text: str, as_json: bool, home: Path) -> None:
     """Create a linkedin.post task with TEXT; it goes to Pending_Approval/ like any draft."""
-    if not text.strip():
-        raise BadInput("the post is empty")
     _post(home, LINKEDIN_POST.name, text, as_json)
 
 
@@ -841,19 +628,9 @@ def post_x(text: str, as_json: bool, home: Path) -> None:
 
 
 def _post(home: Path, kind: str, text: str, as_json: bool) -> None:
-    """A post task, waiting for approval like any draft, with its kind's expiry (``[expiry]``)."""
-    import uuid
-    from datetime import timedelta
+    from fte.usecases.work import post
 
-    with open_home(home) as h:
-        hours = h.settings.expiry_hours.get(kind, h.settings.expiry_hours["default"])
-        task, _created = h.lifecycle.detect(kind=kind, source="cli", source_ref=uuid.uuid4().hex,
-                                            title=text.strip().splitlines()[0][:80], body=text, via="cli",
-                                            actor=h.settings.person,
-                                            expires_at=h.lifecycle.clock() + timedelta(hours=hours))
-        touched = h.vault.drain_touched()
-        if touched:
-            h.git.commit(touched, f"fte {h.settings.agent}: detect {task.short_id} ({kind})")
+    task = post(home, kind, text)
     if as_json:
         _emit_json(task_summary(task))
     else:
@@ -941,10 +718,13 @@ def odoo() -> None:
     """Odoo accounting: check the connection and read (writes only ever go through approved tasks)."""
 
 
-def _odoo_read(home: Path, fn_name: str, as_json: bool, **kw: Any) -> None:
-    from fte.mcp_server import Tools
+def _accounting(home: Path) -> Any:
+    from fte.usecases.accounting import Accounting
 
-    data = getattr(Tools(home), fn_name)(**kw)
+    return Accounting(home)
+
+
+def _print_rows(data: Any, as_json: bool) -> None:
     if as_json or not isinstance(data, list):
         _emit_json(data)
         return
@@ -988,7 +768,7 @@ def odoo_check(as_json: bool, home: Path) -> None:
 @handle_errors
 def odoo_accounts(account_type: str | None, code: str | None, as_json: bool, home: Path) -> None:
     """List the chart of accounts, by type or code prefix."""
-    _odoo_read(home, "get_accounts", as_json, account_type=account_type, code=code)
+    _print_rows(_accounting(home).get_accounts(account_type=account_type, code=code), as_json)
 
 
 @odoo.command("invoices")
@@ -1003,8 +783,8 @@ def odoo_accounts(account_type: str | None, code: str | None, as_json: bool, hom
 def odoo_invoices(state: str | None, payment_state: str | None, partner: str | None, date_from: str | None,
                   date_to: str | None, as_json: bool, home: Path) -> None:
     """List customer invoices, filtered by state, payment state, partner and dates."""
-    _odoo_read(home, "get_invoices", as_json, state=state, payment_state=payment_state, partner=partner,
-               date_from=date_from, date_to=date_to)
+    _print_rows(_accounting(home).get_invoices(state=state, payment_state=payment_state, partner=partner,
+                                               date_from=date_from, date_to=date_to), as_json)
 
 
 @odoo.command("balance")
@@ -1015,7 +795,7 @@ def odoo_invoices(state: str | None, payment_state: str | None, partner: str | N
 @handle_errors
 def odoo_balance(code: str, as_of: str | None, as_json: bool, home: Path) -> None:
     """The balance of an account (by code) from posted entries, up to a date."""
-    _odoo_read(home, "get_balance", True, code=code, as_of=as_of)
+    _emit_json(_accounting(home).get_balance(code=code, as_of=as_of))
 
 
 @odoo.command("pnl")
@@ -1026,7 +806,7 @@ def odoo_balance(code: str, as_of: str | None, as_json: bool, home: Path) -> Non
 @handle_errors
 def odoo_pnl(date_from: str, date_to: str, as_json: bool, home: Path) -> None:
     """Profit and loss of a period: income, expenses, profit."""
-    _odoo_read(home, "get_profit_loss", True, date_from=date_from, date_to=date_to)
+    _emit_json(_accounting(home).get_profit_loss(date_from=date_from, date_to=date_to))
 
 
 @cli.command()

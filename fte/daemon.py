@@ -22,14 +22,12 @@ from fte.io.vault.gitrepo import SyncResult
 from fte.keys import KEY_NAME
 from fte.notify import Notifier
 from fte.states.execution import Executions
-from fte.states.reconcile import Reconciler
 from fte.tick.archive import Archiver
-from fte.tick.context import Context, TickReport
+from fte.tick.context import TickReport
+from fte.tick.desk import Desk
 from fte.tick.execute import Execute
 from fte.tick.intake import Intake
 from fte.tick.outputs import Outputs
-from fte.tick.person import Person
-from fte.tick.sync import Sync
 
 __all__ = ["Runner", "TickReport", "check_role", "report_dict", "EXECUTOR_SECRETS"]
 
@@ -66,12 +64,9 @@ class Runner:
         self.settings = settings = home.settings
         self.log = log
         check_role(settings)
-        assert home.lifecycle.trust is not None  # open_home sets it
-        self.trust = home.lifecycle.trust
-        ctx = Context(home, log)
-        self.reconciler = Reconciler(home.lifecycle, settings.role, self.trust, settings.person)
-        self.sync = Sync(ctx, self.reconciler)
-        self.person = Person(ctx, self.reconciler)
+        desk = Desk(home, log)
+        ctx, self.trust, self.reconciler, self.sync, self.person = (desk.ctx, desk.trust, desk.reconciler,
+                                                                    desk.sync, desk.person)
         # A local host drafts only what its own sources and `fte post` bring (LOCAL_SOURCES).
         template = TemplateDrafter(settings.signature)
         self.intake = Intake(ctx, sources if sources is not None else build_sources(settings),
@@ -88,7 +83,7 @@ class Runner:
         self.outputs = Outputs(ctx, self.sync, Notifier(notify["urls"], load_env(settings.home), log)
                                if notify["urls"] else None)
 
-    # The steps other commands run alone (``fte approve`` reads the tree and publishes; tests).
+    # The steps tests run alone (the use cases build a Desk instead: fte/tick/desk.py).
 
     def work_tree(self, report: TickReport) -> None:
         self.person.work_tree(report)

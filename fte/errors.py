@@ -9,6 +9,7 @@ reachable). The whole tree (classes defined elsewhere are named with their modul
     ├── BadInput (2)                  the caller gave something that cannot be used; nothing changed
     │   ├── NotFound                  no task (or object) matches
     │   ├── InvalidTransition         the event is not allowed from the task's state
+    │   ├── Stale                     a decision about a presentation the task has left (look again)
     │   ├── ReadOnlyViolation         `fte sql` asked to write
     │   ├── NoteError                 a vault note that does not parse (reported, left alone)
     │   ├── NotInitialised            no fte.toml in the home
@@ -57,6 +58,11 @@ class NotFound(BadInput):
 
 class InvalidTransition(BadInput):
     """The event is not allowed from the task's current state; nothing was changed."""
+
+
+class Stale(BadInput):
+    """A decision about what a front end showed, after the task changed (an edit, a replay, another
+    device's decision): nothing was decided; the person looks again."""
 
 
 class ReadOnlyViolation(BadInput):

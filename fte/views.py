@@ -29,9 +29,11 @@ def task_summary(task: Task) -> dict[str, Any]:
 def task_detail(task: Task) -> dict[str, Any]:
     out = task_summary(task)
     out.update(
+        epoch=task.epoch,
         source_ref=task.source_ref,
         params=task.params,
         body=task.body,
+        original=task.original,
         expires=iso(task.expires_at) if task.expires_at else None,
         claimed_by=task.claimed_by,
         approval=task.approval,

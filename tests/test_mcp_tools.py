@@ -21,7 +21,7 @@ from fte.errors import BadInput
 from fte.home import open_home
 from fte.io.channels.contract import Performed
 from fte.io.vault.notes import TEMP_PREFIX
-from fte.mcp_server import Tools
+from fte.usecases.accounting import Accounting
 
 from conftest import fte_cli
 from fakes.odoo_server import FakeOdoo
@@ -83,7 +83,7 @@ def test_unusable_input_is_refused_before_a_task_exists(odoo_home, tool: str, ar
     home, fake = odoo_home
     head = git(home / "vault", "rev-parse", "HEAD")
     with pytest.raises(BadInput, match=reason):
-        getattr(Tools(home), tool)(**args)
+        getattr(Accounting(home), tool)(**args)
     assert tasks(home) == []
     assert git(home / "vault", "rev-parse", "HEAD") == head  # nothing committed either
     assert not [c for c in fake.calls if c[2] in ("create", "write")]
@@ -91,7 +91,7 @@ def test_unusable_input_is_refused_before_a_task_exists(odoo_home, tool: str, ar
 
 def test_names_and_descriptions_render_as_plain_text_in_the_note(odoo_home) -> None:
     home, _fake = odoo_home
-    out = Tools(home).create_invoice("[[Evil]] <!-- hidden --> %%gone%% ==mark== $x$", create_partner=True,
+    out = Accounting(home).create_invoice("[[Evil]] <!-- hidden --> %%gone%% ==mark== $x$", create_partner=True,
                                      lines=[{"description": "*bold* `code` <b>x</b> | cell", "quantity": 1,
                                              "price_unit": 10}])
     body = tasks(home)[0].body
@@ -104,7 +104,7 @@ def test_names_and_descriptions_render_as_plain_text_in_the_note(odoo_home) -> N
 
 def test_a_repeated_call_is_the_first_task(odoo_home) -> None:
     home, fake = odoo_home
-    tools = Tools(home)
+    tools = Accounting(home)
     first = tools.create_invoice("Acme Corporation", [LINE])
     for _ in range(30):
         again = tools.create_invoice("Acme Corporation", [LINE])
@@ -123,7 +123,7 @@ def test_a_poisoned_approved_task_fails_alone(odoo_home) -> None:
     its reason before anything reaches Odoo, and the other approved task is performed."""
     home, fake = odoo_home
     run = HostRun(home)
-    good = Tools(home).create_invoice("Acme Corporation", [LINE])["task_id"]
+    good = Accounting(home).create_invoice("Acme Corporation", [LINE])["task_id"]
     bad, _ = run.home.lifecycle.detect(kind="odoo.invoice", source="mcp", source_ref="old-version", title="Poisoned",
                                        params={"partner": "Poison Ltd", "lines": [LINE | {"price_unit": float("nan")}]},
                                        body="old", via="cli", actor="mcp")
@@ -179,8 +179,8 @@ def test_an_executor_bug_fails_its_task_and_the_tick_goes_on(home_dir: Path) -> 
 CALLER = textwrap.dedent("""
     import json, sys
     from pathlib import Path
-    from fte.mcp_server import Tools
-    out = Tools(Path(sys.argv[1])).create_invoice(sys.argv[2], [{"description": "Work", "quantity": 1,
+    from fte.usecases.accounting import Accounting
+    out = Accounting(Path(sys.argv[1])).create_invoice(sys.argv[2], [{"description": "Work", "quantity": 1,
                                                                   "price_unit": 10}], create_partner=True)
     print(json.dumps(out))
 """)
@@ -291,5 +291,5 @@ def test_the_daemon_looks_at_the_work_tree_under_the_host_lock(home_dir: Path) -
 
 def test_a_name_at_the_limit_is_taken(odoo_home) -> None:
     home, _fake = odoo_home
-    out = Tools(home).create_invoice("A" * 256, [LINE], create_partner=True)
+    out = Accounting(home).create_invoice("A" * 256, [LINE], create_partner=True)
     assert out["state"] == "detected" and tasks(home)[0].params["partner"] == "A" * 256

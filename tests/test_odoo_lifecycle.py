@@ -13,7 +13,7 @@ import pytest
 from fte.home import open_home
 from fte.models.tables import Task
 from fte.odoo.client import OdooClient
-from fte.mcp_server import Tools
+from fte.usecases.accounting import Accounting
 
 from conftest import TEST_EPOCH, fte_cli
 from fakes.odoo_server import FakeOdoo
@@ -36,7 +36,7 @@ def odoo_home(home_dir: Path):
 
 def test_read_tools_answer_and_write_tools_only_make_tasks(odoo_home) -> None:
     home, fake = odoo_home
-    tools = Tools(home)
+    tools = Accounting(home)
     assert [a["code"] for a in tools.get_accounts(account_type="income")] == ["400000"]
     before = [c for c in fake.calls if c[2] in ("create", "write", "action_post")]
     out = tools.create_invoice("Maria Lopez", [{"description": "Logo", "quantity": 1, "price_unit": 1200}],
@@ -52,7 +52,7 @@ def test_read_tools_answer_and_write_tools_only_make_tasks(odoo_home) -> None:
 
 def test_an_approved_invoice_is_written_once(odoo_home) -> None:
     home, fake = odoo_home
-    tid = Tools(home).create_invoice("Maria Lopez", [{"description": "Logo", "quantity": 2, "price_unit": 600}],
+    tid = Accounting(home).create_invoice("Maria Lopez", [{"description": "Logo", "quantity": 2, "price_unit": 600}],
                                      create_partner=True)["task_id"]
     run = HostRun(home)
     run.tick()
@@ -80,7 +80,7 @@ def test_a_failed_payment_is_never_retried_automatically(odoo_home) -> None:
     from fte.odoo import accounting
 
     inv = accounting.create_invoice(client, "fte:x", partner="A", lines=[{"price_unit": 100}])
-    tid = Tools(home).register_payment(inv.name, amount=100)["task_id"]
+    tid = Accounting(home).register_payment(inv.name, amount=100)["task_id"]
     run = HostRun(home)
     run.tick()
     fte_cli("approve", tid, "--home", str(home))
@@ -114,7 +114,7 @@ def test_a_payment_cut_short_by_a_crash_is_paid_at_most_once(odoo_home, point: s
     from fte.odoo import accounting
 
     inv = accounting.create_invoice(client, "fte:x", partner="A", lines=[{"price_unit": 100}])
-    tid = Tools(home).register_payment(inv.name, amount=100)["task_id"]
+    tid = Accounting(home).register_payment(inv.name, amount=100)["task_id"]
     daemon = [sys.executable, "-m", "fte", "daemon", "--once", "--home", str(home)]
     assert subprocess.run(daemon, capture_output=True, text=True).returncode == 0
     fte_cli("approve", tid, "--home", str(home))
@@ -266,7 +266,7 @@ def test_a_kind_held_back_does_not_hold_back_the_tasks_after_it(odoo_home, held:
     if held == "its limit reached":
         toml = home / "fte.toml"
         toml.write_text(toml.read_text().replace('"odoo.payment" = 3\n', '"odoo.payment" = 3\n"odoo.invoice" = 0\n', 1))
-    invoice = Tools(home).create_invoice("Maria Lopez", [{"description": "Logo", "quantity": 1, "price_unit": 600}],
+    invoice = Accounting(home).create_invoice("Maria Lopez", [{"description": "Logo", "quantity": 1, "price_unit": 600}],
                                          create_partner=True)["task_id"]
     drop_mail(home, 1)
     run = HostRun(home)

@@ -12,7 +12,7 @@ call to Odoo (a person may have edited them in the note). Pure: no Odoo, no cloc
 * sizes: names ≤ :data:`MAX_NAME` characters, descriptions ≤ :data:`MAX_TEXT`, 1–:data:`MAX_LINES`
   lines; no control or bidirectional-override characters in any text;
 * account codes: letters, digits and dots only (whether the account exists is Odoo's to say:
-  :meth:`fte.mcp_server.Tools` asks it before the task is made).
+  :class:`fte.usecases.accounting.Accounting` asks it before the task is made).
 
 Each function returns the normalised value or raises :class:`~fte.errors.BadInput` naming the
 field and why.
