@@ -248,8 +248,8 @@ def _rebuild_database(opened: Home) -> int:
     for task in tasks:
         if task.state == "claimed" and task.claimed_by == settings.agent:
             opened.store.set_flags(task.id, rebuilt=True)
-    opened.store.record_incident(opened.lifecycle.clock(), settings.agent, "database-lost", None, str(settings.db_path),
-                                 tasks=len(tasks), reason="the database file was missing; rows read back from the vault")
+    opened.lifecycle.incident("database-lost", None, str(settings.db_path), tasks=len(tasks),
+                              reason="the database file was missing; rows read back from the vault")
     return len(tasks)
 
 
@@ -263,8 +263,7 @@ def _archived_entries(opened: Home, changes: list[Change]) -> dict[str, tuple[st
         try:
             entries = parse_archive(opened.git.read_blob(change.blob, 1 << 30), change.path)
         except (NoteError, UnicodeDecodeError) as exc:
-            opened.store.record_incident(opened.lifecycle.clock(), opened.settings.agent, "bad-archive", None,
-                                         change.path, error=str(exc))
+            opened.lifecycle.incident("bad-archive", None, change.path, error=str(exc))
             continue
         found |= {tid: (month, entry) for tid, entry in entries.items()}
     return found

@@ -101,7 +101,7 @@ class Reconciler:
         return self.lifecycle.clock
 
     def incident(self, kind: str, task_id: str | None = None, path: str | None = None, **detail: Any) -> None:
-        self.store.record_incident(self.clock(), self.agent, kind, task_id, path, **detail)
+        self.lifecycle.incident(kind, task_id, path, **detail)
 
     def _read(self, path: str) -> Note | None:
         """The note at ``path``, or None (missing, or malformed — then reported once)."""

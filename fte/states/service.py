@@ -447,11 +447,16 @@ class Lifecycle:
             try:
                 self.mirror(task)
             except (BadInput, OSError) as exc:
-                self.store.record_incident(self.clock(), self.agent, "unwritable-note", task.id, note_relpath(task),
-                                           error=str(exc)[:500])
+                self.incident("unwritable-note", task.id, note_relpath(task), error=str(exc)[:500])
                 continue
             repaired += 1
         return repaired
 
     def get(self, ref: str) -> Task:
         return self.store.get(ref)
+
+    def incident(self, kind: str, task_id: str | None = None, path: str | None = None, **detail: Any) -> None:
+        """Record an incident (a refused note, a conflict, a recovery…) at this host's clock: the one
+        way every part of fte records one (the Dashboard, ``fte sql incidents`` and the notices read
+        them). The kinds are listed in docs/schema.md."""
+        self.store.record_incident(self.clock(), self.agent, kind, task_id, path, **detail)

@@ -68,5 +68,5 @@ class Context:
     def incident(self, kind: str, task_id: str | None, path: str | None, **detail: Any) -> None:
         """An incident in the database (the Dashboard and ``fte sql`` show them) and the log."""
         known = task_id if task_id and self.store.find(task_id) else None
-        self.store.record_incident(self.now(), self.settings.agent, kind, known, path, **detail)
+        self.lifecycle.incident(kind, known, path, **detail)
         self.log(f"{kind}: {path or ''} {detail}")
