@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
 
-from fte.crashpoints import FLOW_POINTS
-from fte.home import init_home, trust_host
+from fte.host.home import init_home, trust_host
+from fte.support.crashpoints import FLOW_POINTS
 
 MAILS = 3
 ROUNDS = 14

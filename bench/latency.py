@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import drop_mails, machine  # noqa: E402
 
 from fte.daemon import Runner  # noqa: E402
-from fte.home import init_home, open_home, trust_host  # noqa: E402
+from fte.host.home import init_home, open_home, trust_host  # noqa: E402
 
 
 def set_daemon(home: Path, **values: object) -> None:

@@ -40,7 +40,7 @@ from common import Timer, drop_mails, machine, max_rss_mb, rss_mb  # noqa: E402
 
 from fte.clock import iso  # noqa: E402
 from fte.daemon import Runner  # noqa: E402
-from fte.home import init_home, open_home  # noqa: E402
+from fte.host.home import init_home, open_home  # noqa: E402
 from fte.io.vault.notes import note_relpath, render_task  # noqa: E402
 from fte.models.tables import Task  # noqa: E402
 
@@ -169,7 +169,7 @@ def fill_years(home: Path, years: int, per_day: int, after_months: int) -> None:
 
 def years_run(args: argparse.Namespace) -> int:
     """``--years``: the measurements of issue 16 on a home of that many years."""
-    from fte.queries import NAMED
+    from fte.reports.queries import NAMED
 
     with tempfile.TemporaryDirectory(prefix="fte-years-") as tmp:
         root = Path(args.keep) if args.keep else Path(tmp)

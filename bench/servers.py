@@ -93,12 +93,12 @@ def webhook(requests: int, clients: int, idle: int) -> None:
 
 
 def mcp(procs: int, calls: int) -> None:
+    from fakes.odoo_server import FakeOdoo
+    from hosts import HostRun
     from mcp import ClientSession, StdioServerParameters
     from mcp.client.stdio import stdio_client
 
-    from fte.home import init_home, open_home
-    from fakes.odoo_server import FakeOdoo
-    from hosts import HostRun
+    from fte.host.home import init_home, open_home
 
     with tempfile.TemporaryDirectory(prefix="fte-bench-mcp-") as tmp, FakeOdoo() as fake:
         home = Path(tmp) / "home"

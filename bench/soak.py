@@ -59,7 +59,7 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
 from common import drop_mails, machine
 from fakes.smtp import Inbox, start_server
 
-from fte.home import init_home, trust_host
+from fte.host.home import init_home, trust_host
 from fte.io.vault.notes import NoteError, parse_note, split_body
 
 TERMINAL = {"done", "rejected", "expired", "failed"}

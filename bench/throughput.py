@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import Timer, drop_mails, machine, max_rss_mb  # noqa: E402
 
 from fte.daemon import Runner  # noqa: E402
-from fte.home import init_home, open_home  # noqa: E402
+from fte.host.home import init_home, open_home  # noqa: E402
 
 
 def run(n: int, root: Path) -> dict[str, float]:

@@ -23,9 +23,9 @@ from fte.clock import parse_iso, utcnow
 from fte.config import load_settings
 from fte.errors import BadInput, FteError
 from fte.io.channels.kinds import LINKEDIN_POST, X_POST
-from fte.plaintext import visible
+from fte.reports.views import format_table, task_summary
 from fte.states.lifecycle import STATES
-from fte.views import format_table, task_summary
+from fte.support.plaintext import visible
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_HOME = "~/.fte"
@@ -66,7 +66,7 @@ def handle_errors(f: F) -> F:
 # The home, the store and git are imported when a command needs them, not at start: `fte --help`,
 # `fte --version` and the readers (`fte status`, `fte sql`) never load SQLAlchemy or GitPython.
 def init_home(*args: Any, **kwargs: Any) -> Any:
-    from fte.home import init_home as init
+    from fte.host.home import init_home as init
 
     return init(*args, **kwargs)
 
@@ -187,7 +187,7 @@ def _show_for_review(task: dict[str, Any], n: int, total: int, now: datetime) ->
 def doctor(as_json: bool, offline: bool, home: Path) -> None:
     """Check this home end to end without changing anything: settings, secrets, role, database,
     vault, remote, keys, channels, Odoo. Exit 1 when something fails."""
-    from fte.doctor import FAIL, diagnose
+    from fte.host.doctor import FAIL, diagnose
 
     found = diagnose(home, offline=offline)
     if as_json:
@@ -357,7 +357,7 @@ def keys() -> None:
 @handle_errors
 def keys_show(as_json: bool, home: Path) -> None:
     """Print this host's public key, as the command to run on the other hosts."""
-    from fte.home import public_key
+    from fte.host.home import public_key
 
     agent, key = public_key(home)
     if as_json:
@@ -372,7 +372,7 @@ def keys_show(as_json: bool, home: Path) -> None:
 @handle_errors
 def keys_list(as_json: bool, home: Path) -> None:
     """The hosts this host trusts."""
-    from fte.keys import Keyring
+    from fte.host.keys import Keyring
 
     settings = load_settings(home)
     rows = [{"agent": a, "key": e.get("key", ""), "trusted_at": e.get("trusted_at", ""),
@@ -395,7 +395,7 @@ def keys_trust(agent: str, key: str, home: Path) -> None:
     """Trust AGENT's signatures: KEY is what `fte keys show` prints on that host."""
     from fte.clock import utcnow
     from fte.config import check_agent
-    from fte.keys import Keyring
+    from fte.host.keys import Keyring
 
     load_settings(home)
     changed = Keyring.of(home).trust(check_agent(agent), key, utcnow())
@@ -408,7 +408,7 @@ def keys_trust(agent: str, key: str, home: Path) -> None:
 @handle_errors
 def keys_revoke(agent: str, home: Path) -> None:
     """Stop trusting AGENT's signatures (what it signed no longer verifies here)."""
-    from fte.keys import Keyring
+    from fte.host.keys import Keyring
 
     load_settings(home)
     if not Keyring.of(home).revoke(agent):
@@ -429,7 +429,7 @@ def daemon(once: bool, log_format: str, home: Path) -> None:
     the remote every daemon.sync_interval seconds. SIGTERM/SIGINT finish the current tick and exit 0;
     SIGHUP reloads fte.toml. A second daemon on the same home is refused.
     """
-    from fte.loop import log_line, run_daemon
+    from fte.host.loop import log_line, run_daemon
 
     sys.exit(run_daemon(home, once=once, log=lambda m: click.echo(log_line(m, log_format), err=True)))
 
@@ -509,7 +509,7 @@ def demo(keep: bool, folder: str | None) -> None:
     into the cloud's Maildir, and runs the daemons' ticks, narrating each step. No network, no
     credentials; under 30 seconds.
     """
-    from fte.demo import run_demo
+    from fte.host.demo import run_demo
 
     sys.exit(run_demo(Path(folder) if folder else None, keep=keep, echo=click.echo))
 
@@ -687,7 +687,7 @@ def remote_set(url: str, no_check: bool, home: Path) -> None:
     """Sync the vault with URL from now on: the `remote` line of fte.toml (comments kept) and the
     vault's origin. The remote must answer first (exit 3 and nothing changed when it does not), as
     for `fte init --remote`. A running daemon takes it at its next SIGHUP or start."""
-    from fte.home import set_remote
+    from fte.host.home import set_remote
 
     settings = set_remote(home, url, check=not no_check)
     click.echo(f"remote {settings.remote}; the vault's origin is set. Reload a running daemon: kill -HUP <pid>")
@@ -699,7 +699,7 @@ def remote_set(url: str, no_check: bool, home: Path) -> None:
 def remote_unset(home: Path) -> None:
     """Stop syncing: `remote = ""` in fte.toml and the vault's origin removed. The vault and its
     history stay; `fte remote set URL` syncs again. A running daemon takes it at its next SIGHUP."""
-    from fte.home import set_remote
+    from fte.host.home import set_remote
 
     set_remote(home, "", allow_none=True)
     click.echo("no remote: this host no longer syncs. Reload a running daemon: kill -HUP <pid>")
@@ -815,7 +815,7 @@ def odoo_pnl(date_from: str, date_to: str, as_json: bool, home: Path) -> None:
 @handle_errors
 def mcp(verbose: bool, home: Path) -> None:
     """Serve the Odoo accounting tools over MCP (stdio). Write tools only create approval tasks."""
-    from fte.mcp_server import serve
+    from fte.frontends.mcp import serve
 
     load_settings(home)
     serve(home, verbose=verbose)

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fte import settings_spec
-from fte.settings_spec import DEFAULT_EXPIRY_HOURS, DEFAULT_RATE_LIMITS
 from fte.errors import BadInput, NotInitialised
+from fte.settings import spec as settings_spec
+from fte.settings.spec import DEFAULT_EXPIRY_HOURS, DEFAULT_RATE_LIMITS
 
 ROLES = ("cloud", "local", "all")
 CONFIG_NAME = "fte.toml"
@@ -100,7 +100,7 @@ def home_path(home: Path, value: str) -> Path:
 
 
 def parse_settings(home: Path, data: dict[str, Any]) -> Settings:
-    """Validate a parsed ``fte.toml`` document against :data:`fte.settings_spec.SETTINGS`; a bad or
+    """Validate a parsed ``fte.toml`` document against :data:`fte.settings.spec.SETTINGS`; a bad or
     unknown key raises :class:`BadInput` naming it (docs/settings.md)."""
     home = home.resolve()
     values = settings_spec.check(data, CONFIG_NAME)

@@ -14,13 +14,18 @@ from typing import Any, Callable
 
 from fte.config import APPROVAL_KEY_NAME, Settings, load_env
 from fte.errors import RoleViolation
-from fte.home import Home
+from fte.host.home import Home
+from fte.host.keys import KEY_NAME
 from fte.io.channels.contract import Drafter, Executor, Source
 from fte.io.channels.drafters import TemplateDrafter
-from fte.io.channels.registry import build_drafter, build_executors, build_sources, executor_secrets
+from fte.io.channels.registry import (
+    build_drafter,
+    build_executors,
+    build_sources,
+    executor_secrets,
+)
 from fte.io.vault.gitrepo import SyncResult
-from fte.keys import KEY_NAME
-from fte.notify import Notifier
+from fte.reports.notify import Notifier
 from fte.states.execution import Executions
 from fte.tick.archive import Archiver
 from fte.tick.context import TickReport

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from fte.clock import CLOCK_ENV, iso, start_clock
-from fte.home import Home, init_home, open_home
+from fte.host.home import Home, init_home, open_home
 
 #: Where every test's clock starts unless it says otherwise. Nothing may depend on the wall clock:
 #: ``.ci/run`` runs the clock-sensitive files again with the system clock moved (faketime).

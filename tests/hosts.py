@@ -6,9 +6,10 @@ import subprocess
 from email.message import EmailMessage
 from pathlib import Path
 
-from fte.home import Home, init_home, open_home, trust_host
-from fte.daemon import Runner
 from conftest import set_debounce
+
+from fte.daemon import Runner
+from fte.host.home import Home, init_home, open_home, trust_host
 
 
 def git(cwd: Path, *args: str) -> str:

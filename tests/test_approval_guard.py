@@ -12,17 +12,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import new_task
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from fte.errors import BadInput
-from fte.home import Home
+from fte.host.home import Home
+from fte.host.keys import HostKey, Keyring
 from fte.io.vault.notes import render_task
-from fte.keys import HostKey, Keyring
 from fte.models.tables import Task
 from fte.states.approvals import Trust
-from fte.states.reconcile import approve_move, check_deadline, check_sendable, merge_evidence, unproven
-
-from conftest import new_task
+from fte.states.reconcile import (
+    approve_move,
+    check_deadline,
+    check_sendable,
+    merge_evidence,
+    unproven,
+)
 
 AT = datetime(2026, 11, 26, 9, 0, tzinfo=timezone.utc)
 ID = "c" * 32

@@ -8,13 +8,12 @@ import sqlite3
 import subprocess
 from pathlib import Path
 
+from conftest import FakeClock
+from hosts import HostRun, bare_remote, drop_mail, make_host
 
 from fte.daemon import TickReport
 from fte.io.vault.notes import note_fields, parse_note, render_note, split_body
 from fte.states.approvals import verify_task
-
-from conftest import FakeClock
-from hosts import HostRun, bare_remote, drop_mail, make_host
 
 
 def git(vault: Path, *args: str) -> str:

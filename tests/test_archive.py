@@ -12,14 +12,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from conftest import FakeClock, fte_cli
+from hosts import HostRun, bare_remote, drop_mail, git, make_host
 
 from fte.errors import NoteError
 from fte.io.vault.archive import entry_of_note, parse_archive, render_archive
 from fte.io.vault.notes import render_task
 from fte.models.tables import Task
-
-from conftest import FakeClock, fte_cli
-from hosts import HostRun, bare_remote, drop_mail, git, make_host
 
 MAY = datetime(2026, 5, 12, 9, 0, tzinfo=timezone.utc)
 NOVEMBER = datetime(2026, 11, 27, 9, 0, tzinfo=timezone.utc)
@@ -202,7 +201,7 @@ def test_two_hosts_archiving_the_same_month_merge_cleanly_and_a_third_adopts_it(
 def test_a_note_the_person_changes_while_it_is_archived_is_not_lost(home_dir: Path) -> None:
     """The person saves a finished note between the archive note's write and the removal: their
     version stays in the tree, and the next pass archives it as they left it."""
-    from fte import crashpoints
+    from fte.support import crashpoints
 
     clock = FakeClock(MAY)
     done_in_may(home_dir, 2, clock)

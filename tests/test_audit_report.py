@@ -6,12 +6,11 @@ import json
 import statistics
 from datetime import timedelta
 
-
-from fte.audit import export
-from fte.models.readonly import run_query
-from fte.report import briefing_path, figures, render
-
 from conftest import fte_cli, new_task
+
+from fte.models.readonly import run_query
+from fte.reports.audit import export
+from fte.reports.briefing import briefing_path, figures, render
 
 WAITS = {"a": 2, "b": 5, "c": 1}  # hours each decision waits
 

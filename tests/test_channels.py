@@ -6,8 +6,8 @@ through the registry, so the factory is tested too."""
 from __future__ import annotations
 
 import base64
-import os
 import json
+import os
 import urllib.parse
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -26,11 +26,16 @@ from fakes.x import FakeX
 
 from fte.config import load_settings
 from fte.daemon import RoleViolation, check_role
-from fte.home import init_home
-from fte.io.channels.registry import CHANNELS, build_executors, build_sources, executor_secrets
+from fte.host.home import init_home
 from fte.io.channels.contract import Draft, Executor, OutcomeUnknown, Polled
+from fte.io.channels.registry import (
+    CHANNELS,
+    build_executors,
+    build_sources,
+    executor_secrets,
+)
 from fte.models.tables import Task
-from fte.settings_spec import TABLES, TASK_KINDS
+from fte.settings.spec import TABLES, TASK_KINDS
 
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=timezone.utc)
 
@@ -617,7 +622,7 @@ def test_a_source_that_skips_what_it_read_does_not_stop_the_tick(home_dir: Path)
     from googleapiclient.discovery import build
 
     from fte.daemon import Runner
-    from fte.home import open_home
+    from fte.host.home import open_home
     from fte.io.channels.gmail import GmailSource
 
     box = FakeGmailMailbox()

@@ -9,10 +9,10 @@ import textwrap
 from collections import Counter
 from pathlib import Path
 
+from hosts import HostRun, bare_remote, drop_mail, make_host, raise_limits
+
 from fte.daemon import TickReport
 from fte.states.reconcile import approve
-
-from hosts import HostRun, bare_remote, drop_mail, make_host, raise_limits
 
 N = 50
 
@@ -20,7 +20,7 @@ WORKER = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from fte.home import open_home
+    from fte.host.home import open_home
     from fte.daemon import Runner
     with open_home(Path(sys.argv[1])) as home:
         runner = Runner(home)

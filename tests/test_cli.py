@@ -9,11 +9,10 @@ from pathlib import Path
 
 import click
 import pytest
+from conftest import fte_cli, new_task
 
 from fte.cli import cli
-from fte.home import open_home
-
-from conftest import fte_cli, new_task
+from fte.host.home import open_home
 
 
 def all_commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:

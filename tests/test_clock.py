@@ -8,12 +8,11 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from conftest import TEST_EPOCH, FakeClock, fte_cli, fte_process
+from hosts import HostRun, drop_mail
 
 from fte.clock import CLOCK_ENV, parse_iso, start_clock, utcnow
 from fte.errors import BadInput
-
-from conftest import TEST_EPOCH, FakeClock, fte_cli, fte_process
-from hosts import HostRun, drop_mail
 
 
 def doctor_clock(home: Path, **kw: object) -> dict[str, str]:

@@ -10,11 +10,11 @@ import sys
 import time
 from pathlib import Path
 
-from fte.io.vault.notes import parse_note, person_parts, render_task, split_body
-from fte.models.tables import Task
-
 from conftest import set_debounce
 from hosts import HostRun, drop_mail
+
+from fte.io.vault.notes import parse_note, person_parts, render_task, split_body
+from fte.models.tables import Task
 
 PERSONAL = "reason: too expensive\n"
 THEIR_TEXT = "My own note: call Dana first."

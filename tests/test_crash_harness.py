@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from fte.crashpoints import FLOW_POINTS
+from fte.support.crashpoints import FLOW_POINTS
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 from crash_harness import run_once  # noqa: E402

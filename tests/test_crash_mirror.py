@@ -9,17 +9,16 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
-from fte.home import open_home
-from fte.io.vault.notes import parse_note
-
 from conftest import new_task
+
+from fte.host.home import open_home
+from fte.io.vault.notes import parse_note
 
 CHILD = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from fte.home import open_home
+    from fte.host.home import open_home
     with open_home(Path(sys.argv[1])) as h:
         h.lifecycle.fire(sys.argv[2], "draft", actor="child", source="daemon", changes={"body": "the draft"})
     print("not killed")

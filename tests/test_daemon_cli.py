@@ -10,11 +10,10 @@ import sys
 import time
 from pathlib import Path
 
-
-from fte.home import open_home
-
 from conftest import TEST_EPOCH, fte_cli
 from hosts import HostRun, drop_mail
+
+from fte.host.home import open_home
 
 
 def pending_all_host(home_dir: Path, n: int = 2) -> list[str]:
@@ -116,7 +115,7 @@ def test_daemon_acts_on_a_move_and_stops_cleanly_on_sigterm(home_dir: Path) -> N
 
 
 def test_cloud_daemon_refuses_executor_credentials(tmp_path: Path) -> None:
-    from fte.home import init_home
+    from fte.host.home import init_home
 
     home = tmp_path / "c"
     init_home(home, role="cloud", agent="cloud")

@@ -7,13 +7,11 @@ import os
 from pathlib import Path
 
 import pytest
-
-from fte import crashpoints
-from fte.home import open_home
-
 from conftest import fte_cli, fte_process
 from hosts import HostRun, drop_mail, make_host
 
+from fte.host.home import open_home
+from fte.support import crashpoints
 
 
 def remove_db(home: Path) -> None:

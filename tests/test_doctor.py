@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from fakes.odoo_server import FakeOdoo
 from hosts import bare_remote, make_host
 

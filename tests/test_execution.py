@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from hosts import HostRun, drop_mail
 
 from fte.clock import parse_iso
 from fte.errors import AuthError, BadInput, ExecutionError, OutcomeUnknown, Unreachable
@@ -16,8 +17,6 @@ from fte.io.channels.contract import Performed
 from fte.models.tables import Execution, Task
 from fte.states.execution import BACKOFF_BASE, MAX_ATTEMPTS
 from fte.tick.context import TickReport
-
-from hosts import HostRun, drop_mail
 
 
 class Scripted:
@@ -182,11 +181,11 @@ def test_approvals_beyond_one_claim_batch_are_claimed_at_once_not_after_the_inte
     it used to wait for the next sync interval (30 s by default), or for an unrelated event."""
     import threading
 
-    from fte.home import open_home
-    from fte.loop import run_daemon
-    from fte.tick.execute import CLAIM_BATCH
-
     from hosts import raise_limits
+
+    from fte.host.home import open_home
+    from fte.host.loop import run_daemon
+    from fte.tick.execute import CLAIM_BATCH
 
     n = CLAIM_BATCH + 1
     raise_limits(home_dir, n * 10)

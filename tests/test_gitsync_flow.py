@@ -6,8 +6,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
-
 from conftest import fte_cli
 from hosts import HostRun, bare_remote, drop_mail, make_host
 

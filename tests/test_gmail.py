@@ -9,15 +9,31 @@ from email import message_from_bytes, policy
 from urllib.parse import parse_qs, urlparse
 
 import pytest
+from fakes.gmail import (
+    BACKEND_ERROR,
+    DAILY_LIMIT,
+    INTERNAL_ERROR,
+    INVALID_GRANT,
+    NO_SCOPE,
+    NOT_FOUND,
+    PROXY_FORBIDDEN,
+    RATE_LIMITED,
+    RATE_LIMITED_403,
+    TOKEN_URI,
+    UNAUTHENTICATED,
+    USER_RATE_LIMITED,
+    DeadHttp,
+    authorized_user,
+    ok,
+    profile,
+    raw_message,
+    service,
+)
 
 from fte.errors import Unreachable
 from fte.io.channels.contract import ExecutionError
 from fte.io.channels.gmail import GmailAuthError, GmailSender, GmailSource
 from fte.models.tables import Task
-
-from fakes.gmail import (BACKEND_ERROR, DAILY_LIMIT, INTERNAL_ERROR, INVALID_GRANT, NO_SCOPE, NOT_FOUND,
-                         PROXY_FORBIDDEN, RATE_LIMITED, RATE_LIMITED_403, TOKEN_URI, UNAUTHENTICATED,
-                         USER_RATE_LIMITED, DeadHttp, authorized_user, ok, profile, raw_message, service)
 
 
 def history_added(*ids: str, history_id: str = "6000"):  # noqa: ANN201
@@ -139,7 +155,7 @@ def test_send_errors_say_whether_a_retry_is_safe() -> None:
 
 def test_the_daemon_takes_gmail_mail_in_and_threads_the_reply(home_dir) -> None:
     from fte.daemon import Runner
-    from fte.home import open_home
+    from fte.host.home import open_home
     from fte.states.reconcile import approve
 
     svc, _ = service([profile("700"), ok({"messages": [{"id": "g1", "threadId": "t7"}]}), raw_message("g1", thread="t7"),
@@ -162,7 +178,7 @@ def test_the_daemon_takes_gmail_mail_in_and_threads_the_reply(home_dir) -> None:
 
 def test_a_gmail_outage_skips_the_source_and_keeps_the_cursor(home_dir) -> None:
     from fte.daemon import Runner
-    from fte.home import open_home
+    from fte.host.home import open_home
 
     svc, _ = service([profile("5"), RATE_LIMITED])
     with open_home(home_dir) as h:
@@ -327,11 +343,11 @@ def test_a_reply_that_crashes_the_client_library_stops_only_that_source(home_dir
     """googleapiclient itself raises TypeError on a 403 whose JSON is a list of numbers (its retry
     check indexes it): the Gmail source waits with its cursor unmoved, the Maildir mail still
     becomes a task in the same tick."""
-    from fte.daemon import Runner
-    from fte.home import open_home
-    from fte.io.channels.registry import build_sources
-
     from hosts import drop_mail
+
+    from fte.daemon import Runner
+    from fte.host.home import open_home
+    from fte.io.channels.registry import build_sources
 
     svc, _ = service([profile("5"), ({"status": "403", "content-type": "application/json"}, "[1]")])
     drop_mail(home_dir, 1)

@@ -9,11 +9,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
-from fte.io.vault.treecheck import refused_reason, shown_path
-
 from conftest import fte_cli
 from hosts import HostRun, bare_remote, drop_mail, git, make_host
+
+from fte.io.vault.treecheck import refused_reason, shown_path
 
 
 def blob(work: Path, data: bytes) -> str:

@@ -95,7 +95,7 @@ def test_the_daemon_turns_an_imap_mail_into_a_threaded_reply(dovecot: Any, home_
 
 
 def test_a_running_daemon_is_woken_by_idle_not_by_its_interval(dovecot: Any, home_dir: Path) -> None:
-    """The daemon starts the IMAP source's watch (fte/loop.py): with an hour between ticks, a new
+    """The daemon starts the IMAP source's watch (fte/host/loop.py): with an hour between ticks, a new
     mail still becomes a task at once. (How soon: bench/imap_idle.py, docs/BENCHMARKS.md.)"""
     import os
     import re
@@ -104,7 +104,7 @@ def test_a_running_daemon_is_woken_by_idle_not_by_its_interval(dovecot: Any, hom
     import sys
     import time
 
-    from fte.home import open_home
+    from fte.host.home import open_home
 
     folder = source_for(dovecot).account.folder
     toml = home_dir / "fte.toml"

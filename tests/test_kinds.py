@@ -12,7 +12,7 @@ from fte.io.channels import kinds
 from fte.io.channels.drafters import TEMPLATES
 from fte.io.channels.registry import CHANNELS, LOCAL_SOURCES
 from fte.io.vault.properties import PARAM_PROPERTIES
-from fte.settings_spec import DEFAULT_EXPIRY_HOURS, DEFAULT_RATE_LIMITS, TASK_KINDS
+from fte.settings.spec import DEFAULT_EXPIRY_HOURS, DEFAULT_RATE_LIMITS, TASK_KINDS
 from fte.states.execution import NEVER_RETRY
 
 ROOT = Path(__file__).resolve().parents[1] / "fte"

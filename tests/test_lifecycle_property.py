@@ -6,14 +6,13 @@ import sqlite3
 import tempfile
 from pathlib import Path
 
+from conftest import FakeClock
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fte.errors import InvalidTransition
-from fte.home import init_home, open_home
+from fte.host.home import init_home, open_home
 from fte.states.lifecycle import EVENTS, STATES, TABLE, destinations, next_state
-
-from conftest import FakeClock
 
 ALLOWED = {(src, dst) for _e, src, dst in TABLE}
 

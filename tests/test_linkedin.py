@@ -7,13 +7,12 @@ from datetime import datetime, timezone
 
 import httpx
 import pytest
+from conftest import fte_cli
+from fakes.linkedin import AUTHOR, PAGE, FakeLinkedIn
 
 from fte.io.channels.contract import ExecutionError, OutcomeUnknown
 from fte.io.channels.linkedin import LinkedInPoster
 from fte.models.tables import Task
-
-from conftest import fte_cli
-from fakes.linkedin import AUTHOR, PAGE, FakeLinkedIn
 
 NOW = datetime(2026, 11, 26, tzinfo=timezone.utc)
 
@@ -70,11 +69,11 @@ def test_without_the_read_permission_the_lookup_says_unknown_not_absent() -> Non
 
 def test_a_post_written_on_the_local_host_is_approved_and_published(tmp_path) -> None:
 
-    from fte.daemon import Runner
-    from fte.home import open_home
-    from fte.io.channels.maildir import MaildirOutbox
-
     from hosts import bare_remote, make_host
+
+    from fte.daemon import Runner
+    from fte.host.home import open_home
+    from fte.io.channels.maildir import MaildirOutbox
 
     remote = bare_remote(tmp_path / "remote.git")
     make_host(tmp_path, "cloud", "cloud", remote)
@@ -144,11 +143,11 @@ def test_without_the_permission_the_source_says_so_once_and_stays_off_for_a_day(
 
 def test_a_comment_is_answered_as_the_page_once_even_after_a_crash_after_the_call(home_dir) -> None:  # noqa: ANN001
 
-    from fte import crashpoints
     from fte.daemon import Runner
-    from fte.home import open_home
-    from fte.io.channels.maildir import MaildirOutbox
+    from fte.host.home import open_home
     from fte.io.channels.linkedin import LinkedInCommenter
+    from fte.io.channels.maildir import MaildirOutbox
+    from fte.support import crashpoints
 
     fake = page_with_comments()
 

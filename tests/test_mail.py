@@ -12,8 +12,15 @@ from email.message import EmailMessage
 
 import pytest
 
-from fte.io.channels.mail import (MAX_TEXT, IncomingMail, UnsafeMail, build_reply, message_id_for, parse_mail,
-                                  sender_domain)
+from fte.io.channels.mail import (
+    MAX_TEXT,
+    IncomingMail,
+    UnsafeMail,
+    build_reply,
+    message_id_for,
+    parse_mail,
+    sender_domain,
+)
 
 AT = datetime(2026, 11, 28, 9, 30, tzinfo=timezone.utc)
 

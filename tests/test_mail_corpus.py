@@ -9,11 +9,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-
-from fte.io.channels.mail import UnsafeMail, build_reply, parse_mail
-
 from conftest import fte_cli
 from hosts import HostRun, drop_mail
+
+from fte.io.channels.mail import UnsafeMail, build_reply, parse_mail
 
 CORPUS = Path(__file__).parent / "data" / "mail"
 

@@ -14,7 +14,12 @@ from pathlib import Path
 import pytest
 
 from fte.io.channels.contract import ExecutionError
-from fte.io.channels.maildir import MAX_MESSAGE_BYTES, MaildirOutbox, MaildirSource, maildir_name
+from fte.io.channels.maildir import (
+    MAX_MESSAGE_BYTES,
+    MaildirOutbox,
+    MaildirSource,
+    maildir_name,
+)
 from fte.models.tables import Task
 
 NOW = datetime(2026, 11, 28, 9, 0, tzinfo=timezone.utc)

@@ -16,17 +16,16 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-
-from fte.errors import BadInput
-from fte.home import open_home
-from fte.io.channels.contract import Performed
-from fte.io.vault.notes import TEMP_PREFIX
-from fte.usecases.accounting import Accounting
-
 from conftest import fte_cli
 from fakes.odoo_server import FakeOdoo
 from hosts import HostRun, git
 from test_odoo_lifecycle import configure
+
+from fte.errors import BadInput
+from fte.host.home import open_home
+from fte.io.channels.contract import Performed
+from fte.io.vault.notes import TEMP_PREFIX
+from fte.usecases.accounting import Accounting
 
 LINE = {"description": "Logo", "quantity": 1, "price_unit": 100}
 

@@ -10,12 +10,11 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
-
-from fte.errors import BadInput
-from fte.notify import expand
-
 from conftest import FakeClock, fte_cli
 from hosts import HostRun, drop_mail
+
+from fte.errors import BadInput
+from fte.reports.notify import expand
 
 
 class Endpoint:
@@ -111,7 +110,7 @@ def test_a_dead_endpoint_never_stops_a_tick(home_dir: Path, endpoint: Endpoint) 
     drop_mail(home_dir, 1)
     lines: list[str] = []
     from fte.daemon import Runner
-    from fte.home import open_home
+    from fte.host.home import open_home
 
     home = open_home(home_dir)
     report = Runner(home, log=lines.append).tick()

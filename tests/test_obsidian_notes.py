@@ -11,19 +11,33 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from hosts import HostRun, drop_mail
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 from ruamel.yaml import YAML
 
 from fte.errors import NoteError
-from fte.io.vault.properties import (APPROVAL_KEYS, ASSERTION_KEYS, PARAM_PROPERTIES, check_names, compact, expand,
-                               read_time, shown_time)
-from fte.io.vault.notes import Note, note_fields, parse_note, render_note, render_task, split_body
+from fte.io.vault.notes import (
+    Note,
+    note_fields,
+    parse_note,
+    render_note,
+    render_task,
+    split_body,
+)
+from fte.io.vault.properties import (
+    APPROVAL_KEYS,
+    ASSERTION_KEYS,
+    PARAM_PROPERTIES,
+    check_names,
+    compact,
+    expand,
+    read_time,
+    shown_time,
+)
 from fte.models.tables import Task
-from fte.settings_spec import TASK_KINDS
-
-from hosts import HostRun, drop_mail
+from fte.settings.spec import TASK_KINDS
 
 MINUTE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from fakes.odoo_server import FakeOdoo
 
 from fte.errors import BadInput
 from fte.odoo import accounting as acc
 from fte.odoo.client import OdooAuthError, OdooClient, OdooNotFound, OdooUserError
-
-from fakes.odoo_server import FakeOdoo
 
 COMBOS = [(19, "json2"), (19, "jsonrpc"), (18, "jsonrpc"), (17, "jsonrpc")]
 
@@ -149,8 +148,9 @@ def test_auto_transport(version: int, expected: str) -> None:
 
 
 def test_unreachable_reads_are_retried_then_reported() -> None:
-    from fte.odoo.client import OdooUnreachable
     from fakes.smtp import free_port
+
+    from fte.odoo.client import OdooUnreachable
 
     client = OdooClient(f"http://127.0.0.1:{free_port()}", "db", "u", password="p", transport="jsonrpc", backoff=0)
     with pytest.raises(OdooUnreachable, match="not reachable"):

@@ -9,15 +9,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-
-from fte.home import open_home
-from fte.models.tables import Task
-from fte.odoo.client import OdooClient
-from fte.usecases.accounting import Accounting
-
 from conftest import TEST_EPOCH, fte_cli
 from fakes.odoo_server import FakeOdoo
 from hosts import HostRun
+
+from fte.host.home import open_home
+from fte.models.tables import Task
+from fte.odoo.client import OdooClient
+from fte.usecases.accounting import Accounting
 
 
 def configure(home: Path, fake: FakeOdoo, transport: str = "auto") -> None:
@@ -258,9 +257,9 @@ def test_the_briefing_takes_revenue_and_profit_from_odoo(odoo_home) -> None:
 def test_a_kind_held_back_does_not_hold_back_the_tasks_after_it(odoo_home, held: str) -> None:
     """An approved invoice comes first in the claim round, but this host has no Odoo executor (or
     its hourly limit is reached): it waits approved, and the reply approved after it is sent."""
-    from fte.daemon import Runner
-
     from hosts import drop_mail
+
+    from fte.daemon import Runner
 
     home, _fake = odoo_home
     if held == "its limit reached":

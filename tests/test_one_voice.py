@@ -8,7 +8,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from conftest import FakeClock
 from hosts import HostRun, bare_remote, drop_mail, make_host
 from test_notify import Endpoint, configure

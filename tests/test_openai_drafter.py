@@ -6,13 +6,18 @@ import json
 from pathlib import Path
 
 import pytest
+from fakes.openai_server import (
+    BAD_KEY,
+    RATE_LIMITED,
+    SERVER_ERROR,
+    FakeOpenAI,
+    completion,
+)
+from hosts import HostRun, drop_mail
 
 from fte.errors import DraftError
 from fte.io.channels.openai_drafter import OpenAIDrafter
 from fte.models.tables import Task
-
-from fakes.openai_server import BAD_KEY, RATE_LIMITED, SERVER_ERROR, FakeOpenAI, completion
-from hosts import HostRun, drop_mail
 
 
 def task() -> Task:

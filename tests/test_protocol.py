@@ -12,13 +12,12 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-
-from fte.daemon import TickReport
-from fte.io.vault.properties import APPROVAL_KEYS, ASSERTION_KEYS, compact
-from fte.io.vault.notes import parse_note, render_note
-
 from conftest import TEST_EPOCH, FakeClock, fte_cli, set_debounce
 from hosts import HostRun, bare_remote, drop_mail, git, make_host
+
+from fte.daemon import TickReport
+from fte.io.vault.notes import parse_note, render_note
+from fte.io.vault.properties import APPROVAL_KEYS, ASSERTION_KEYS, compact
 
 
 class Device:
@@ -215,7 +214,7 @@ def test_a_claim_hidden_by_a_later_push_is_not_claimed_again(net) -> None:
     """alpha pushed its claim and died before performing it; someone pushed the old approved note
     over the claim. beta, which never saw the claim, must not claim and send: the claim is read at
     every pushed version, like outcomes. alpha, restarted, performs it once."""
-    from fte import crashpoints
+    from fte.support import crashpoints
 
     [tid] = presented(net)
     alpha, beta = net.runs["alpha"], net.runs["beta"]
@@ -614,7 +613,7 @@ def test_a_remote_note_that_lost_this_hosts_merge_is_not_applied_when_the_push_f
     """Our merge kept this host's edit (a newer presentation) over a device's edit of the older
     draft; the push then failed. Reading the pull from the remote's branch must not apply the
     device's losing version over the row (the tree holds ours, the row must too)."""
-    from fte import crashpoints
+    from fte.support import crashpoints
 
     [tid] = presented(net)
     alpha = net.runs["alpha"]
@@ -1067,7 +1066,7 @@ def test_another_hosts_claim_seen_here_is_withdrawn_by_a_newer_edit_as_on_that_h
     made on another device) then reached the remote, and alpha withdrew its claim as an edit
     withdraws any approval of an older presentation. Beta kept ``claimed`` for ever (only its own
     claims were withdrawn that way) while every other host held ``pending``."""
-    from fte import crashpoints
+    from fte.support import crashpoints
 
     [tid] = presented(net)
     alpha, beta = net.runs["alpha"], net.runs["beta"]
@@ -1165,7 +1164,7 @@ def test_the_claims_push_reads_what_its_merge_took_in(net) -> None:
     the merged notes waited for the next tick's read, while the tree already held them — a
     person's move of a note the merge had replaced was then taken as a decision on the stale row.
     The push reads what it merged at once."""
-    from fte import crashpoints
+    from fte.support import crashpoints
 
     first, second = presented(net, 2)
     alpha, beta = net.runs["alpha"], net.runs["beta"]

@@ -31,15 +31,21 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from hypothesis import HealthCheck, settings, strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
-
-from fte import crashpoints
-from fte.errors import NoteError
-from fte.io.vault.notes import parse_note, render_note, split_body
-
 from conftest import fte_cli
 from hosts import HostRun, bare_remote, drop_mail, make_host
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+)
+
+from fte.errors import NoteError
+from fte.io.vault.notes import parse_note, render_note, split_body
+from fte.support import crashpoints
 
 EXAMPLES = int(os.environ.get("FTE_MODEL_EXAMPLES", "3"))
 STEPS = int(os.environ.get("FTE_MODEL_STEPS", "25"))

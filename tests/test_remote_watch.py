@@ -12,8 +12,8 @@ from pathlib import Path
 from conftest import set_debounce
 
 from fte.errors import Unreachable
-from fte.home import init_home
-from fte.loop import RemoteWatcher
+from fte.host.home import init_home
+from fte.host.loop import RemoteWatcher
 
 
 def git(*args: str, cwd: Path) -> str:

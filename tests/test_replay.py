@@ -10,14 +10,13 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from hosts import HostRun, drop_mail
 
 from fte.errors import DraftError, ExecutionError, OutcomeUnknown
-from fte.home import open_home
+from fte.host.home import open_home
 from fte.io.channels.contract import Draft, Performed
 from fte.models.tables import Task
 from fte.states import replay
-
-from hosts import HostRun, drop_mail
 
 
 class CutShort:

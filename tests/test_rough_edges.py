@@ -7,11 +7,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
-
 from conftest import fte_cli
 from hosts import HostRun, bare_remote, drop_mail, git
-
 
 
 def test_reject_says_rejected(home_dir: Path) -> None:
@@ -104,6 +101,7 @@ def test_the_home_and_the_database_are_private(tmp_path: Path) -> None:
 
 def test_an_edit_does_not_reset_the_measured_wait(home_dir: Path) -> None:
     from conftest import FakeClock
+
     from fte.models.readonly import run_query
 
     clock = FakeClock()
@@ -146,7 +144,7 @@ def test_an_adopted_task_was_detected_when_the_cloud_says(tmp_path: Path) -> Non
 
 
 def test_only_task_notes_and_mail_wake_the_daemon(tmp_path: Path) -> None:
-    from fte.loop import worth_waking
+    from fte.host.loop import worth_waking
 
     vault = tmp_path / "vault"
     wakes = ["Pending_Approval/email/x-12345678.md", "Approved/x-12345678.md", "In_Progress/laptop",
@@ -163,7 +161,7 @@ def test_only_task_notes_and_mail_wake_the_daemon(tmp_path: Path) -> None:
 
 def test_the_daemon_logs_the_persons_decisions_and_edits(home_dir: Path) -> None:
     from fte.daemon import Runner
-    from fte.home import open_home
+    from fte.host.home import open_home
 
     drop_mail(home_dir, 1)
     drop_mail(home_dir, 2)
@@ -271,7 +269,7 @@ def test_a_daemon_opening_a_current_database_does_not_load_alembic(home_dir: Pat
     upgrade at every `fte daemon --once`) is loaded only when there is something to migrate."""
     import sys as _sys
 
-    code = ("import sys; from pathlib import Path; from fte.home import open_home\n"
+    code = ("import sys; from pathlib import Path; from fte.host.home import open_home\n"
             f"with open_home(Path({str(home_dir)!r})) as h: h.store.counts()\n"
             "assert 'alembic' not in sys.modules")
     result = subprocess.run([_sys.executable, "-c", code], capture_output=True, text=True)
@@ -289,7 +287,7 @@ def test_head_revision_read_from_the_files_is_alembics() -> None:
 def test_tasks_as_a_reader_lists_what_the_store_holds(home_dir: Path) -> None:
     import json
 
-    from fte.views import task_summary
+    from fte.reports.views import task_summary
 
     for i in range(3):
         drop_mail(home_dir, i)
@@ -317,7 +315,7 @@ def test_daemon_logs_as_json_lines_for_log_shippers(home_dir: Path) -> None:
     assert result.returncode == 0, result.stderr
     records = [json.loads(line) for line in result.stderr.splitlines() if line.strip()]
     assert records and all({"at", "level", "message"} <= set(r) for r in records)
-    from fte.loop import log_line
+    from fte.host.loop import log_line
 
     record = json.loads(log_line("approve: 1234abcd 'Quote' by ann -> approved", "json"))
     assert (record["event"], record["task"], record["actor"]) == ("approve", "1234abcd", "ann")
@@ -326,7 +324,7 @@ def test_daemon_logs_as_json_lines_for_log_shippers(home_dir: Path) -> None:
 def test_show_as_a_reader_shows_what_the_store_holds(home_dir: Path) -> None:
     import json
 
-    from fte.views import task_detail, transition_view
+    from fte.reports.views import task_detail, transition_view
 
     drop_mail(home_dir, 1)
     run = HostRun(home_dir)

@@ -8,13 +8,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from conftest import TEST_EPOCH, new_task
 
 from fte.errors import BadInput
-from fte.home import Home, init_home, open_home
+from fte.host.home import Home, init_home, open_home
 from fte.io.vault.notes import parse_note, render_task
 from fte.states.service import Detection, Move
-
-from conftest import TEST_EPOCH, new_task
 
 
 def versions(home: Home, task_id: str) -> list[int]:

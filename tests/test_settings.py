@@ -6,12 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import fte_cli, fte_process
 
-from fte import settings_spec
 from fte.config import load_settings
 from fte.errors import BadInput
-
-from conftest import fte_cli, fte_process
+from fte.settings import spec as settings_spec
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -138,7 +137,7 @@ def test_every_executor_kind_is_a_known_kind() -> None:
 
 def test_docs_settings_is_generated_from_the_table() -> None:
     assert (REPO / "docs" / "settings.md").read_text(encoding="utf-8") == settings_spec.markdown(), \
-        "docs/settings.md is stale: python -m fte.settings_spec > docs/settings.md"
+        "docs/settings.md is stale: python -m fte.settings.spec > docs/settings.md"
 
 
 def test_the_env_file_is_parsed_once_while_it_stays_the_same(home_dir: Path) -> None:
@@ -147,7 +146,7 @@ def test_the_env_file_is_parsed_once_while_it_stays_the_same(home_dir: Path) -> 
 
     from fte.config import _parse_env, load_env
     from fte.daemon import Runner
-    from fte.home import open_home
+    from fte.host.home import open_home
 
     env = home_dir / ".env"
     env.write_text("FTE_HOOK_PATH=one\n")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from fte.keys import HostKey, KeyMissing, Keyring
+from fte.host.keys import HostKey, KeyMissing, Keyring
 from fte.models.tables import Task
 from fte.states.approvals import ASSERTED, Trust, content_digest, verify_task
 

@@ -7,15 +7,14 @@ from pathlib import Path
 
 import pytest
 import trustme
+from conftest import fte_cli
+from fakes.smtp import Inbox, start_server
 
 from fte.errors import BadInput
 from fte.io.channels.contract import ExecutionError, OutcomeUnknown
 from fte.io.channels.maildir import maildir_name
 from fte.io.channels.smtp import SmtpExecutor, SmtpSettings
 from fte.models.tables import Task
-
-from conftest import fte_cli
-from fakes.smtp import Inbox, start_server
 
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=timezone.utc)
 
@@ -267,10 +266,9 @@ def test_a_daemon_killed_mid_send_leaves_that_reply_to_the_person_and_goes_on(ho
     import subprocess
     import sys
 
-
-    from fte.home import open_home
-
     from hosts import HostRun, drop_mail
+
+    from fte.host.home import open_home
 
     inbox = Inbox(stall_data=True)
     server = start_server(inbox)

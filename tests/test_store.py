@@ -6,14 +6,13 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from conftest import new_task
 
 from fte.errors import InvalidTransition, SchemaTooNew
-from fte.home import Home, open_home
+from fte.host.home import Home, open_home
 from fte.models import migrate
 from fte.models.store import Store
 from fte.models.tables import Base
-
-from conftest import new_task
 
 
 def test_sqlite_settings_on_the_writer(home: Home) -> None:

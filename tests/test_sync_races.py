@@ -7,12 +7,11 @@ import email
 from pathlib import Path
 
 import pytest
+from hosts import HostRun, bare_remote, drop_mail, git, make_host
 
-from fte import crashpoints
 from fte.daemon import TickReport
 from fte.io.vault.notes import parse_note
-
-from hosts import HostRun, bare_remote, drop_mail, git, make_host
+from fte.support import crashpoints
 
 SYNC_POINTS = ("sync-fetched", "sync-merged", "sync-checkout-path", "sync-checked-out", "sync-pushed")
 

@@ -8,10 +8,10 @@ import re
 from pathlib import Path
 
 import pytest
+from hosts import HostRun, drop_mail
 
 from fte.errors import BadInput, NotFound, Stale
 from fte.usecases import decisions, reads
-from hosts import HostRun, drop_mail
 
 CLI = Path(__file__).resolve().parents[1] / "fte" / "cli.py"
 
@@ -35,7 +35,7 @@ def test_the_command_line_holds_no_sql_and_no_lifecycle() -> None:
     assert sql == []
     imported = {f"{n.module}.{a.name}" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)
                 for a in n.names}
-    for banned in ("fte.home.open_home", "fte.daemon.Runner", "fte.models.readonly.run_query",
+    for banned in ("fte.host.home.open_home", "fte.daemon.Runner", "fte.models.readonly.run_query",
                    "fte.models.store.Store", "fte.states.reconcile.approve"):
         assert banned not in imported, banned
     attributes = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
@@ -48,8 +48,8 @@ def test_approving_builds_no_daemon(home_dir: Path) -> None:
     task_id = _pending(home_dir)[0]
     toml = home_dir / "fte.toml"
     toml.write_text(toml.read_text().replace('transport = "maildir"', 'transport = "smtp"', 1))
-    from fte.io.channels.registry import build_executors
     from fte.config import load_settings
+    from fte.io.channels.registry import build_executors
 
     with pytest.raises(BadInput):
         build_executors(load_settings(home_dir))  # what a Runner would have built, and failed on

@@ -7,15 +7,20 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from conftest import new_task
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from fte.errors import BadInput, NoteError
-from fte.home import Home
+from fte.host.home import Home
 from fte.io.vault.names import note_name
-from fte.io.vault.notes import Vault, atomic_write, has_conflict_markers, parse_note, render_note
-
-from conftest import new_task
+from fte.io.vault.notes import (
+    Vault,
+    atomic_write,
+    has_conflict_markers,
+    parse_note,
+    render_note,
+)
 
 HOSTILE = [
     "../../.git/hooks/post-commit", "/etc/passwd", "CON", "nul.md", "a\x00b\x00c", "\u202eexe.md",
@@ -196,11 +201,11 @@ def test_a_folder_where_a_note_was_neither_stops_a_decision_nor_the_next_start(h
     the folder is not fte's to remove, and the daemon must still start (its repair raised
     IsADirectoryError at every start). A note whose own path is a folder is an incident, and the
     other notes behind their rows are repaired all the same."""
-    from fte import crashpoints
-    from fte.home import open_home
-    from fte.io.vault.notes import note_relpath
-
     from conftest import new_task
+
+    from fte.host.home import open_home
+    from fte.io.vault.notes import note_relpath
+    from fte.support import crashpoints
 
     class Crash(Exception):
         pass
@@ -243,9 +248,9 @@ def test_a_link_out_of_the_vault_where_a_note_was_does_not_stop_a_decision(home_
     """A note replaced by a symlink to a file outside the vault: the decision moves the task's note
     as usual; the link is neither followed nor removed, and what it points to is untouched (the
     decision used to be committed with its note never written, an error at every start)."""
-    from fte.home import open_home
-
     from conftest import new_task
+
+    from fte.host.home import open_home
 
     outside = tmp_path / "outside.txt"
     outside.write_text("not the vault's\n")

@@ -12,14 +12,13 @@ from pathlib import Path
 
 import pytest
 import responses
+from conftest import fte_cli
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
 from fte.io.channels.contract import ExecutionError
 from fte.io.channels.whatsapp import WhatsAppSender, WhatsAppSource, make_server
 from fte.models.tables import Task
-
-from conftest import fte_cli
 
 TOKEN = "twilio-auth-token-test"
 SID = "AC" + "0" * 32
@@ -153,7 +152,7 @@ def test_twilio_errors() -> None:
 def test_a_whatsapp_message_is_answered_after_approval(home_dir: Path) -> None:
 
     from fte.daemon import Runner
-    from fte.home import open_home
+    from fte.host.home import open_home
     from fte.io.channels.whatsapp import spool_message
 
     spool_message(home_dir / "whatsapp", FORM)
@@ -256,7 +255,7 @@ def test_a_burst_of_valid_messages_is_all_accepted(webhook) -> None:
 
 def test_the_spool_is_emptied_once_messages_are_tasks(home_dir: Path) -> None:
     from fte.daemon import Runner
-    from fte.home import open_home
+    from fte.host.home import open_home
     from fte.io.channels.whatsapp import spool_message
 
     for i in range(5):
@@ -273,7 +272,7 @@ def test_the_spool_is_emptied_once_messages_are_tasks(home_dir: Path) -> None:
 
 def test_serve_is_refused_on_a_cloud_home_and_when_the_source_is_off(tmp_path: Path) -> None:
 
-    from fte.home import init_home
+    from fte.host.home import init_home
 
     cloud, local = tmp_path / "cloud", tmp_path / "local"
     init_home(cloud, role="cloud", agent="cloud")

@@ -227,10 +227,10 @@ def test_a_change_against_a_removal_keeps_the_change(mine_deleted: bool) -> None
 
 
 def test_only_ours_since_refuses_a_fast_forward_to_another_hosts_commits(tmp_path: Path) -> None:
+    from hosts import git
+
     from fte.io.vault.gitlock import HostLock
     from fte.io.vault.gitsync import GitSync
-
-    from hosts import git
 
     root = tmp_path / "repo"
     GitSync.init(root, "laptop")

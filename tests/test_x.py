@@ -174,7 +174,7 @@ def test_length_is_counted_as_x_counts_it(text: str, length: int) -> None:
 def x_home(tmp_path):  # noqa: ANN001, ANN201
     from conftest import set_debounce
 
-    from fte.home import init_home
+    from fte.host.home import init_home
 
     home = tmp_path / "home"
     init_home(home, role="all", agent="laptop")
@@ -187,7 +187,7 @@ def x_home(tmp_path):  # noqa: ANN001, ANN201
 
 def test_a_post_too_long_for_x_is_refused_before_anything_is_queued(tmp_path) -> None:  # noqa: ANN001
 
-    from fte.home import open_home
+    from fte.host.home import open_home
 
     home = x_home(tmp_path)
     result = fte_cli("post", "x", "日" * 141, "--home", str(home), code=2)
@@ -199,7 +199,7 @@ def test_a_post_too_long_for_x_is_refused_before_anything_is_queued(tmp_path) ->
 def test_an_x_post_is_approved_published_once_and_a_crash_after_the_call_does_not_post_twice(tmp_path) -> None:  # noqa: ANN001
     from hosts import HostRun
 
-    from fte import crashpoints
+    from fte.support import crashpoints
 
     home = x_home(tmp_path)
     fake = FakeX()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from fte.config import Settings, load_env
 from fte.errors import BadInput
 from fte.odoo.client import OdooClient
-from fte.settings_channels import OdooSettings
+from fte.settings.tables import OdooSettings
 
 
 def odoo_settings(settings: Settings) -> OdooSettings:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fte.plaintext import plain
+from fte.support.plaintext import plain
 
 
 def summary(action: str, params: dict[str, Any]) -> str:

@@ -28,7 +28,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from fte.errors import BadInput
-from fte.plaintext import HIDDEN
+from fte.support.plaintext import HIDDEN
 
 DECIMALS = 2  # the currency's (Odoo's res.currency.decimal_places: 2 for USD and EUR)
 MAX_AMOUNT = Decimal("1000000000")  # one billion: beyond it is a typo, not an invoice

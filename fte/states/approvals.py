@@ -14,7 +14,7 @@ An **approval** is written into the note's front matter when a person approves o
 Every other step a host asserts beyond drafting — reject, expire, claim, complete, fail — is an
 **assertion** record (``event``, ``state``, ``by``, ``host``, ``at``, ``epoch``, ``signature``).
 A host believes a pulled note in one of those states only if the record verifies with a key in its
-keyring (:class:`fte.keys.Keyring`). The cloud holds no signing key: it verifies, never signs.
+keyring (:class:`fte.host.keys.Keyring`). The cloud holds no signing key: it verifies, never signs.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from datetime import datetime
 from typing import Any
 
 from fte.clock import iso, parse_iso
-from fte.keys import HostKey, Keyring, KeyMissing
+from fte.host.keys import HostKey, KeyMissing, Keyring
 from fte.models.tables import Task
 
 #: The events whose resulting state another host believes only with a signature, and that state.

@@ -14,13 +14,13 @@ from datetime import timedelta
 from typing import Callable
 
 from fte.clock import iso, parse_iso
-from fte.crashpoints import crashpoint
 from fte.errors import BadInput, FteError, Unreachable
 from fte.io.channels import kinds
 from fte.io.channels.contract import ExecutionError, Executor, OutcomeUnknown
 from fte.models.tables import Task
 from fte.states.approvals import Trust, verify_task
 from fte.states.service import Lifecycle, Move
+from fte.support.crashpoints import crashpoint
 
 NEVER_RETRY = kinds.NEVER_RETRY  # fte/io/channels/kinds.py
 MAX_ATTEMPTS = 3

@@ -28,7 +28,6 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-
 from fte.errors import InvalidTransition
 
 STATES: tuple[str, ...] = (
@@ -124,7 +123,9 @@ def _machine_transitions() -> list[dict[str, Any]]:
 @lru_cache(maxsize=1)
 def machine() -> Any:
     """The ``transitions`` machine for the table (``auto_transitions=False``: only listed events)."""
-    from transitions import Machine  # imported when first needed: the command line starts faster
+    from transitions import (
+        Machine,  # imported when first needed: the command line starts faster
+    )
 
     return Machine(
         model=None,

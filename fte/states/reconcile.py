@@ -18,25 +18,34 @@ from __future__ import annotations
 import difflib
 import os
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import PurePosixPath
 from typing import Any, Callable
 
-from datetime import datetime
-
 from fte.clock import Clock, iso
-from fte.io.vault.secretguard import scan
 from fte.errors import BadInput, FteError, InvalidTransition, NoteError
 from fte.io.channels.kinds import kind as kind_of
 from fte.io.vault.archive import archive_path, parse_archive
 from fte.io.vault.gitrepo import Change
-from fte.io.vault.notes import (MAX_NOTE_BYTES, TASK_FOLDERS, Note, Vault, folder_state, note_fields, note_relpath, parse_note,
-                          person_parts, render_task)
+from fte.io.vault.notes import (
+    MAX_NOTE_BYTES,
+    TASK_FOLDERS,
+    Note,
+    Vault,
+    folder_state,
+    note_fields,
+    note_relpath,
+    parse_note,
+    person_parts,
+    render_task,
+)
 from fte.io.vault.properties import fte_view
+from fte.io.vault.secretguard import scan
 from fte.models.store import Store
 from fte.models.tables import Task
 from fte.states.approvals import SIGNED_STATES, Trust
-from fte.states.lifecycle import APPROVED_BRANCH, DECLINED_BRANCH, LATER
 from fte.states.convergence import EXECUTING, FINAL, decision_order
+from fte.states.lifecycle import APPROVED_BRANCH, DECLINED_BRANCH, LATER
 from fte.states.service import Lifecycle, Move
 
 

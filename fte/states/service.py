@@ -18,14 +18,24 @@ from typing import Any, Iterator
 from sqlalchemy import select
 
 from fte.clock import Clock, utcnow
-from fte.crashpoints import crashpoint
 from fte.errors import BadInput, InvalidTransition, NotFound
+from fte.io.vault.notes import (
+    MAX_EPOCH,
+    Note,
+    PersonParts,
+    Vault,
+    note_fields,
+    note_relpath,
+    person_parts,
+    render_task,
+)
 from fte.io.vault.properties import ceil_minute
-from fte.io.vault.notes import MAX_EPOCH, Note, PersonParts, Vault, note_fields, note_relpath, person_parts, render_task
 from fte.models.store import Store
 from fte.models.tables import Cursor, Task, Transition
 from fte.states.approvals import ASSERTED, Trust
 from fte.states.lifecycle import next_state
+from fte.support.crashpoints import crashpoint
+
 
 @dataclass
 class Move:

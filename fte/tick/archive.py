@@ -15,13 +15,19 @@ from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime, timezone
 
-from fte.crashpoints import crashpoint
 from fte.errors import BadInput, NoteError
-from fte.io.vault.archive import Entry, archive_path, entry_of_note, parse_archive, render_archive
+from fte.io.vault.archive import (
+    Entry,
+    archive_path,
+    entry_of_note,
+    parse_archive,
+    render_archive,
+)
 from fte.io.vault.gitrepo import SyncResult
 from fte.io.vault.notes import folder_state
 from fte.io.vault.treemerge import is_task_note
 from fte.models.tables import Task
+from fte.support.crashpoints import crashpoint
 from fte.tick.context import Context, TickReport
 
 #: Most notes archived in one tick (a first run over years of notes goes on at later ticks).

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from fte.config import Settings
-    from fte.home import Home
+    from fte.host.home import Home
     from fte.io.vault.gitsync import GitSync
     from fte.io.vault.notes import Vault
     from fte.models.store import Store

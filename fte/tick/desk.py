@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from fte.home import Home
+from fte.host.home import Home
 from fte.io.vault.gitrepo import SyncResult
 from fte.states.approvals import Trust
 from fte.states.reconcile import Reconciler

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from fte.crashpoints import crashpoint
 from fte.io.vault.gitrepo import SyncResult
 from fte.states.execution import Executions
+from fte.support.crashpoints import crashpoint
 from fte.tick.context import Context, TickReport
 
 #: Most tasks claimed in one push: big enough for a burst of approvals, small enough for one commit.

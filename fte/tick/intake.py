@@ -12,8 +12,8 @@ from fte.io.channels.contract import Draft, Drafter, Source
 from fte.io.channels.kinds import EMAIL_REPLY, ODOO_INVOICE, kind
 from fte.io.channels.registry import LOCAL_SOURCES
 from fte.io.vault.gitrepo import SyncResult
-from fte.plaintext import visible
 from fte.states.service import Detection, Move
+from fte.support.plaintext import visible
 from fte.tick.context import Context, TickReport
 
 #: Tries of a drafter's transient failure before the task fails.

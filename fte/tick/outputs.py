@@ -7,11 +7,11 @@ import json
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from fte.audit import export
 from fte.clock import iso, parse_iso
-from fte.dashboard import render_dashboard
-from fte.notify import Notice, Notifier, overruled_notices, task_notices
-from fte.report import briefing_path, figures, odoo_figures, render
+from fte.reports.audit import export
+from fte.reports.briefing import briefing_path, figures, odoo_figures, render
+from fte.reports.dashboard import render_dashboard
+from fte.reports.notify import Notice, Notifier, overruled_notices, task_notices
 from fte.tick.context import Context
 from fte.tick.sync import Sync
 
@@ -96,7 +96,7 @@ class Outputs:
             ctx.vault.write(rel, (json.dumps(data, indent=2) + "\n").encode())
 
     def notify(self) -> None:
-        """Tell the person what needs them (fte/notify.py): what waits, expires soon, failed; a push
+        """Tell the person what needs them (fte/reports/notify.py): what waits, expires soon, failed; a push
         held by the secret guard; a sync failing for an hour. Never stops the tick."""
         if self.notifier is None:
             return

@@ -3,8 +3,8 @@ edits read from the working tree (they become events before anything is pulled: 
 
 from __future__ import annotations
 
-from fte.plaintext import visible
 from fte.states.reconcile import Reconciler
+from fte.support.plaintext import visible
 from fte.tick.context import Context, TickReport
 
 #: Where a person's moves and edits matter, looked at every tick (Done/ can hold 100,000 notes).

@@ -23,11 +23,20 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Callable
 
-from typing_extensions import NotRequired, TypedDict  # pydantic (the MCP SDK) needs this one on 3.11
+from typing_extensions import (  # pydantic (the MCP SDK) needs this one on 3.11
+    NotRequired,
+    TypedDict,
+)
 
 from fte.errors import BadInput
-from fte.home import open_home
-from fte.io.channels.kinds import BY_NAME, ODOO_BILL, ODOO_ENTRY, ODOO_INVOICE, ODOO_PAYMENT
+from fte.host.home import open_home
+from fte.io.channels.kinds import (
+    BY_NAME,
+    ODOO_BILL,
+    ODOO_ENTRY,
+    ODOO_INVOICE,
+    ODOO_PAYMENT,
+)
 from fte.odoo import accounting, validate
 from fte.odoo.config import configured, make_client
 from fte.odoo.summary import summary

@@ -18,10 +18,11 @@ from typing import Any
 
 from fte.clock import Clock, utcnow
 from fte.errors import BadInput, NoteError, Stale
-from fte.home import Home, open_home
+from fte.host.home import Home, open_home
 from fte.models.tables import Task
 from fte.states import replay as replaying
-from fte.states.reconcile import approve as approve_task, check_deadline
+from fte.states.reconcile import approve as approve_task
+from fte.states.reconcile import check_deadline
 from fte.tick.context import TickReport
 from fte.tick.desk import Desk
 

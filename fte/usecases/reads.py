@@ -2,7 +2,7 @@
 
 They open the database read-only (:func:`fte.models.readonly.run_query`): no SQLAlchemy, no git, no
 write lock, so they answer while a daemon works, and never change anything — except that a missing
-database is made again from the vault first (loudly; :func:`fte.home.open_home`).
+database is made again from the vault first (loudly; :func:`fte.host.home.open_home`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from fte.config import Settings, load_settings
 from fte.errors import BadInput, NotFound
 from fte.models import migrate
 from fte.models.readonly import run_query
-from fte.queries import NAMED
+from fte.reports.queries import NAMED
 from fte.states.lifecycle import STATES
 
 #: Rows a named query gives unless told otherwise (years of history: the newest first, not all).
@@ -40,7 +40,9 @@ def reader(home: Path) -> tuple[Settings, str]:
     never silently created empty."""
     settings = load_settings(home)
     if not settings.db_path.exists():
-        from fte.home import open_home  # SQLAlchemy and git only when there is something to repair
+        from fte.host.home import (
+            open_home,  # SQLAlchemy and git only when there is something to repair
+        )
 
         open_home(settings.home).close()
     return settings, migrate.ensure_schema(settings.db_path)
@@ -121,7 +123,7 @@ def named_queries() -> list[tuple[str, str]]:
 
 
 def sql(home: Path, query: str, *, limit: int | None = None, timeout: float = 5.0) -> Rows:
-    """One read-only query, or a named one (:data:`fte.queries.NAMED`); a write is refused
+    """One read-only query, or a named one (:data:`fte.reports.queries.NAMED`); a write is refused
     (``BadInput``), as is a query running longer than ``timeout`` seconds. A named query gives at
     most :data:`NAMED_LIMIT` rows unless ``limit`` says otherwise (0 = all)."""
     settings, _rev = reader(home)

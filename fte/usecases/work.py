@@ -12,7 +12,7 @@ from typing import Any
 
 from fte.clock import Clock, utcnow
 from fte.errors import BadInput
-from fte.home import Home, open_home
+from fte.host.home import Home, open_home
 from fte.models.tables import Task
 from fte.tick.context import TickReport
 from fte.tick.desk import Desk
@@ -70,7 +70,7 @@ def export_audit(home: Path, *, since: date | None = None, until: date | None = 
                  clock: Clock = utcnow) -> tuple[list[str], list[str], int]:
     """The audit log as daily JSON files in ``Logs/<agent>/audit/`` (and the retention applied):
     the files written, those removed, and the retention in days."""
-    from fte.audit import export
+    from fte.reports.audit import export
 
     with open_home(home, clock) as h:
         written, removed = export(h.store, h.vault, h.settings.agent, h.lifecycle.clock(), since=since, until=until,
@@ -82,7 +82,7 @@ def export_audit(home: Path, *, since: date | None = None, until: date | None = 
 def briefing(home: Path, *, write: bool = True, clock: Clock = utcnow) -> tuple[str | None, dict[str, Any]]:
     """This week's CEO briefing (the last 7 days): its figures, and, with ``write``, the note
     written to ``Briefings/<Monday>_Monday_Briefing.md`` and pushed (its path in the vault)."""
-    from fte.report import briefing_path, figures, odoo_figures, render
+    from fte.reports.briefing import briefing_path, figures, odoo_figures, render
 
     with open_home(home, clock) as h:
         now = h.lifecycle.clock()
@@ -101,7 +101,7 @@ def upgrade_database(home: Path) -> tuple[str | None, str, bool]:
     """Bring the database to the newest schema (fte also does this on start): the revision before
     and after, and whether this local host's signing key was made (a home from before per-host keys)."""
     from fte.config import load_settings
-    from fte.home import ensure_host_key
+    from fte.host.home import ensure_host_key
     from fte.models import migrate
     from fte.models.store import Store
 

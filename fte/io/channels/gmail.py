@@ -31,7 +31,13 @@ from typing import Any
 
 from fte.errors import AuthError, Unreachable
 from fte.io.channels.contract import ExecutionError, Performed, Polled
-from fte.io.channels.mail import IncomingMail, build_reply, message_id_for, parse_mail, sender_domain
+from fte.io.channels.mail import (
+    IncomingMail,
+    build_reply,
+    message_id_for,
+    parse_mail,
+    sender_domain,
+)
 from fte.models.tables import Task
 
 READ_SCOPES = ["https://www.googleapis.com/auth/gmail.readonly"]

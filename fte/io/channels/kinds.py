@@ -6,7 +6,7 @@ as properties of their own in the note), the parameter that must hold exactly on
 its default expiry and rate limit, which draft the offline template drafter writes for it, and
 whether the configured drafter (an LLM) writes it or always the template. Everything else derives
 from :data:`KINDS`: the settings' ``[limits]`` and ``[expiry]`` keys and defaults
-(``fte.settings_spec``), the note's parameter properties (``fte.io.vault.properties``), the
+(``fte.settings.spec``), the note's parameter properties (``fte.io.vault.properties``), the
 approval guard's addressed kinds (``fte.states.reconcile``), what is never retried
 (``fte.states.execution``), the template drafter's branches (``fte.io.channels.drafters``) and
 intake's choice of drafter (``fte.tick.intake``). No module outside ``fte/io/channels/`` names a

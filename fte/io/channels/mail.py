@@ -8,15 +8,15 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
+from email.charset import QP, Charset
 from email.errors import MessageError
 from email.header import Header, decode_header, make_header
-from email.mime.text import MIMEText
 from email.message import Message
+from email.mime.text import MIMEText
 from email.parser import BytesParser
 from email.policy import compat32
-from email.charset import QP, Charset
 from email.utils import format_datetime, formataddr, getaddresses, parseaddr
-from datetime import datetime
 from typing import Any
 
 from fte.errors import BadInput

@@ -14,9 +14,15 @@ from datetime import datetime
 from pathlib import Path
 
 from fte.io.channels.contract import ExecutionError, Performed, Polled
-from fte.io.channels.mail import IncomingMail, build_reply, message_id_for, parse_mail, sender_domain
+from fte.io.channels.mail import (
+    IncomingMail,
+    build_reply,
+    message_id_for,
+    parse_mail,
+    sender_domain,
+)
 from fte.models.tables import Task
-from fte.plaintext import visible
+from fte.support.plaintext import visible
 
 MAX_MESSAGE_BYTES = 25 * 1024 * 1024
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from fte.config import home_path, load_env
 from fte.errors import BadInput
 from fte.io.channels import kinds
-from fte.settings_channels import (
+from fte.settings.tables import (
     DrafterSettings,
     EmailSettings,
     GmailSourceSettings,
@@ -54,7 +54,7 @@ class Channel:
 
     name: str
     part: str  # one of PARTS
-    settings: type[Table]  # its settings table in fte.toml, typed (fte/settings_channels.py)
+    settings: type[Table]  # its settings table in fte.toml, typed (fte/settings/tables.py)
     roles: frozenset[str]  # the roles that may run it
     secrets: tuple[str, ...]  # the environment / .env names it reads
     kinds: tuple[str, ...]  # the task kinds it executes (executors)

@@ -28,8 +28,8 @@ from datetime import datetime
 from pathlib import Path
 
 from fte.io.channels.contract import ExecutionError, OutcomeUnknown, Performed
-from fte.io.channels.maildir import maildir_name, write_synced
 from fte.io.channels.mail import build_reply, message_id_for, sender_domain
+from fte.io.channels.maildir import maildir_name, write_synced
 from fte.models.tables import Task
 
 TRANSIENT_CODES = range(400, 500)  # 4yz: not taken, try again later (RFC 5321 §4.2.1)

@@ -21,7 +21,7 @@ from typing import Any
 
 from fte.errors import NoteError
 from fte.io.vault.notes import parse_note
-from fte.plaintext import plain
+from fte.support.plaintext import plain
 
 FOLDER = "Archive"
 _MARK = re.compile(r"^%% fte:task ([0-9a-f]{32}) %%\n", re.M)

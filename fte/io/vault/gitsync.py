@@ -23,16 +23,45 @@ from typing import Any, Callable, Iterable
 
 from git.exc import GitCommandError
 
-from fte.crashpoints import crashpoint
 from fte.errors import FteError, NoteError, Unreachable
 from fte.io.vault import worktree
 from fte.io.vault.gitlock import HostLock, clear_stale_index_lock
+from fte.io.vault.gitrepo import (
+    BRANCH,
+    EMPTY_TREE,
+    GITIGNORE,
+    REMOTE,
+    UPSTREAM,
+    ZERO,
+    CommitResult,
+    GitEvent,
+    GitRepo,
+    SyncResult,
+    first_line,
+)
+from fte.io.vault.notes import (
+    FOLDERS,
+    TASK_FOLDERS,
+    has_conflict_markers,
+    parse_note,
+    redacted_note,
+)
 from fte.io.vault.secretguard import Finding, redact, scan
-from fte.io.vault.treemerge import Entry, MergePolicy, blob_sha, conflict_copy_path, plan_merge, side_copy_path
-from fte.io.vault.gitrepo import (BRANCH, EMPTY_TREE, GITIGNORE, REMOTE, UPSTREAM, ZERO, CommitResult, GitEvent,
-                                  GitRepo, SyncResult, first_line)
-from fte.io.vault.notes import FOLDERS, TASK_FOLDERS, has_conflict_markers, parse_note, redacted_note
-from fte.io.vault.treecheck import GIT_CONFIG_NAMES, prefixes, refused_reason, shown_path
+from fte.io.vault.treecheck import (
+    GIT_CONFIG_NAMES,
+    prefixes,
+    refused_reason,
+    shown_path,
+)
+from fte.io.vault.treemerge import (
+    Entry,
+    MergePolicy,
+    blob_sha,
+    conflict_copy_path,
+    plan_merge,
+    side_copy_path,
+)
+from fte.support.crashpoints import crashpoint
 
 __all__ = ["GitSync", "QUARANTINE", "SYNCED_SUFFIXES"]
 
@@ -551,7 +580,7 @@ class GitSync(GitRepo):
         if head is not None and self._is_ancestor(upstream, head):
             return []  # nothing new on the remote: our commits only wait to be pushed
         fast_forward = head is None or self._is_ancestor(head, upstream)
-        base = head if fast_forward else self._merge_base_of(head, upstream)
+        base = head if fast_forward or head is None else self._merge_base_of(head, upstream)
         theirs = self._diff_raw(["diff-tree", base or EMPTY_TREE, upstream])
         refused = self._refused_entries(theirs, head)
         events = [GitEvent("refused-entry", shown_path(path), None, {"reason": reason})

@@ -32,15 +32,27 @@ from typing import Any, Iterator
 
 import yaml
 
-from fte.crashpoints import crashpoint
+from fte.clock import zone
 from fte.errors import BadInput, NoteError
 from fte.io.vault.names import note_name, slugify
+from fte.io.vault.properties import (
+    APPROVAL_KEYS,
+    ASSERTION_KEYS,
+    compact,
+    expand,
+    fte_tags,
+    merge_shared,
+    persons_meta,
+    read_params,
+    read_time,
+    shown_time,
+    split_params,
+    zone_name,
+)
 from fte.io.vault.secretguard import Finding, redact, redacted_text, scan
-from fte.plaintext import plain
-from fte.clock import zone
-from fte.io.vault.properties import (APPROVAL_KEYS, ASSERTION_KEYS, compact, expand, fte_tags, merge_shared,
-                                     persons_meta, read_params, read_time, shown_time, split_params, zone_name)
 from fte.models.tables import Task
+from fte.support.crashpoints import crashpoint
+from fte.support.plaintext import plain
 
 #: Top-level folders of a vault, created by ``fte init``.
 FOLDERS: tuple[str, ...] = (

@@ -28,8 +28,8 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from fte.io.vault.treemerge import blob_sha
 from fte.io.vault.notes import TEMP_PREFIX
+from fte.io.vault.treemerge import blob_sha
 
 ASIDE_PREFIX = ".fte-aside-"
 _COUNTER = itertools.count()

@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 from fte.clock import CLOCK_ENV, Clock, clock_pinned, iso, utcnow
-from fte.errors import AlreadyRunning, FteError
 from fte.config import load_settings
-from fte.home import Home, open_home
 from fte.daemon import Runner, TickReport
+from fte.errors import AlreadyRunning, FteError
+from fte.host.home import Home, open_home
 from fte.io.vault.notes import TASK_FOLDERS
 
 DEBOUNCE = 0.2

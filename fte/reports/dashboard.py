@@ -12,10 +12,10 @@ from typing import Any
 
 import yaml
 
-from fte.plaintext import visible
 from fte.models.store import Store
 from fte.models.tables import Task
 from fte.states.lifecycle import STATES
+from fte.support.plaintext import visible
 
 EXPIRES_SOON = timedelta(hours=12)
 #: How long the Dashboard shows that the remote went back.

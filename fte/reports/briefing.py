@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-
 from fte.clock import iso, parse_iso
 from fte.models.db import connect_readonly
 from fte.models.store import Store

@@ -2,7 +2,7 @@
 
 A field is one setting: its type, default and one-line help (``opt``), and a check derived from its
 default (text, true/false, a positive number) unless it names its own. The settings table of
-:mod:`fte.settings_spec` (what validation and docs/settings.md derive from) takes its channel rows
+:mod:`fte.settings.spec` (what validation and docs/settings.md derive from) takes its channel rows
 from here, and the registry hands each channel's factory its table parsed into the dataclass, so a
 channel reads ``cfg.port`` (an int) and never digs in a dict. Adding a channel's table = one class
 here, listed in :data:`TABLES`.
@@ -14,8 +14,18 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 
-from fte.settings_checks import (Setting, choice, is_bool, is_text, name_or_id, numeric_id, positive, text_list,
-                                 whole, within)
+from fte.settings.checks import (
+    Setting,
+    choice,
+    is_bool,
+    is_text,
+    name_or_id,
+    numeric_id,
+    positive,
+    text_list,
+    whole,
+    within,
+)
 
 Check = Callable[[Any], "str | None"]
 T = TypeVar("T", bound="Table")

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from fte.clock import Clock, utcnow
+from fte.clock import Clock, utcnow, zone
 from fte.config import (
     APPROVAL_KEY_NAME,
     CONFIG_NAME,
@@ -29,15 +29,13 @@ from fte.config import (
     render_settings,
     toml_str,
 )
-
-from fte.clock import zone
 from fte.errors import BadInput, FteError, NoteError
+from fte.host.keys import KEY_NAME, Keyring, create_host_key, load_host_key
 from fte.io.vault.archive import Entry, archive_path, month_of_archive, parse_archive
 from fte.io.vault.gitlock import HostLock
 from fte.io.vault.gitrepo import Change, GitRepo
 from fte.io.vault.gitsync import GitSync
 from fte.io.vault.notes import FOLDERS, TASK_FOLDERS, Vault
-from fte.keys import KEY_NAME, Keyring, create_host_key, load_host_key
 from fte.models.store import Store
 from fte.states.approvals import Trust
 from fte.states.convergence import CONVERGENCE
@@ -50,10 +48,11 @@ LOCK_NAME = "git.lock"
 
 def template_dir() -> Path:
     """The vault template: ``vault/`` in a checkout, shipped as ``fte.vault_template`` when installed."""
-    checkout = Path(__file__).resolve().parents[1] / "vault"
+    package = Path(__file__).resolve().parents[1]  # fte/
+    checkout = package.parent / "vault"
     if (checkout / "Dashboard.md").exists():
         return checkout
-    return Path(__file__).resolve().parent / "vault_template"
+    return package / "vault_template"
 
 
 def _write_private(path: Path, text: str) -> None:

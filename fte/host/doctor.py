@@ -170,7 +170,7 @@ def _remote(settings: Settings, offline: bool) -> Iterator[Check]:
 
 
 def _keys(settings: Settings, _offline: bool) -> Iterator[Check]:
-    from fte.keys import KEY_NAME, Keyring, load_host_key
+    from fte.host.keys import KEY_NAME, Keyring, load_host_key
 
     keyring = Keyring.of(settings.home)
     trusted = sorted(keyring.entries)

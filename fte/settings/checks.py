@@ -1,7 +1,7 @@
 """What a setting is, and the checks a value must pass: the vocabulary of ``fte.toml``.
 
-The table of every setting is :mod:`fte.settings_spec`; each channel's table is a typed dataclass in
-:mod:`fte.settings_channels`. Both are built from :class:`Setting` and the checks here (a check
+The table of every setting is :mod:`fte.settings.spec`; each channel's table is a typed dataclass in
+:mod:`fte.settings.tables`. Both are built from :class:`Setting` and the checks here (a check
 answers ``None`` for a good value, else what the value must be).
 """
 

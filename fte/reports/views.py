@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from fte.clock import iso
-from fte.plaintext import visible
+from fte.support.plaintext import visible
 
 if TYPE_CHECKING:
     from fte.models.tables import Task, Transition

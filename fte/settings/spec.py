@@ -5,11 +5,11 @@ A setting is a dotted name (``executors.email.port``: the key ``port`` of the ta
 document against the table and fails on the first problem with one line naming it — an unknown
 key (with the nearest known name), a value of the wrong type, a number that is not finite, a table
 that is not a table. A typo is an error, never a silent default: ``dryrun = true`` must not send
-real mail. ``docs/settings.md`` is generated from this table (``python -m fte.settings_spec``),
+real mail. ``docs/settings.md`` is generated from this table (``python -m fte.settings.spec``),
 and a test keeps it in step.
 
 The channels' tables (``[sources.*]``, ``[executors.*]``, ``[drafter]``, ``[odoo]``) are typed
-dataclasses in :mod:`fte.settings_channels`; their rows here are derived from them. Two tables
+dataclasses in :mod:`fte.settings.tables`; their rows here are derived from them. Two tables
 have open keys: ``[limits]`` and ``[expiry]``, keyed by task kind (one of
 :data:`TASK_KINDS`; ``[expiry]`` also ``default``).
 """
@@ -22,9 +22,19 @@ from typing import Any
 
 from fte.errors import BadInput
 from fte.io.channels.kinds import KINDS, NAMES
-from fte.settings_channels import TABLES as CHANNEL_TABLES
-from fte.settings_checks import (Setting, choice, is_bool, is_text, non_negative, positive, text_list, whole, within,
-                                 zone_name)
+from fte.settings.checks import (
+    Setting,
+    choice,
+    is_bool,
+    is_text,
+    non_negative,
+    positive,
+    text_list,
+    whole,
+    within,
+    zone_name,
+)
+from fte.settings.tables import TABLES as CHANNEL_TABLES
 
 #: Hours a task may wait for a decision, by kind (each kind's default, fte/io/channels/kinds.py);
 #: ``default`` for the rest.
@@ -159,7 +169,7 @@ ENVIRONMENT = (
                   "log follow it. For tests and rehearsals: `fte doctor` warns while it is set; a value it cannot "
                   "read stops the command (exit 2)")),
     ("FTE_CRASHPOINT", ("for crash tests only: the process kills itself at that named point "
-                       "(`fte/crashpoints.py`)")),
+                       "(`fte/support/crashpoints.py`)")),
 )
 
 
@@ -177,7 +187,7 @@ def markdown() -> str:
     lines = [
         "# Settings (`fte.toml`)",
         "",
-        "Generated from `fte/settings_spec.py` (`python -m fte.settings_spec > docs/settings.md`). An unknown",
+        "Generated from `fte/settings/spec.py` (`python -m fte.settings.spec > docs/settings.md`). An unknown",
         "key, a value of the wrong type, or a number that is not finite stops fte with one line naming it",
         "(exit 2); `fte doctor` checks a home without starting anything. Secrets never go here: they come",
         "from the environment or the home's `.env`.",

@@ -17,7 +17,7 @@ from typing import Callable
 
 from fte.clock import utcnow
 from fte.daemon import Runner
-from fte.home import init_home, open_home, trust_host
+from fte.host.home import init_home, open_home, trust_host
 
 SAMPLES = [
     ("Maria Lopez <maria@lopez-design.example>", "Invoice for the October logo work?",
