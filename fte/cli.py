@@ -649,21 +649,9 @@ def whatsapp() -> None:
 @handle_errors
 def whatsapp_serve(port: int, public_url: str, home: Path) -> None:
     """Run the webhook that receives WhatsApp messages from Twilio (signature checked, then spooled)."""
-    from fte.config import load_env
-    from fte.io.channels.whatsapp import make_server
+    from fte.usecases.work import whatsapp_webhook
 
-    settings = load_settings(home)
-    if not settings.executes:
-        raise BadInput("the WhatsApp webhook runs on a local host (role local or all): a cloud host holds no "
-                       "Twilio token and never answers")
-    source = settings.section("sources.whatsapp")
-    if not source.get("enabled"):
-        raise BadInput("[sources.whatsapp] enabled = true is not set in fte.toml: messages would be accepted "
-                       "and never become tasks (docs/channels.md, WhatsApp)")
-    token = load_env(settings.home).get("FTE_TWILIO_AUTH_TOKEN", "")
-    if not token:
-        raise BadInput("FTE_TWILIO_AUTH_TOKEN is not set (environment or .env)")
-    server = make_server(settings.home / "whatsapp", token, public_url, port)
+    server = whatsapp_webhook(home, public_url, port)
     click.echo(f"listening on http://127.0.0.1:{server.server_address[1]} for {public_url}", err=True)
     try:
         server.serve_forever()

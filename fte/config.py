@@ -1,28 +1,29 @@
 """Settings: ``fte.toml`` in the host's home, parsed into a typed :class:`Settings`.
 
 Only non-secret settings live here. Secrets come from the environment or the home's ``.env``
-(mode 0600, never synced) — see :func:`load_env`. Every setting is documented in README.md.
+(mode 0600, never synced) — see :func:`fte.settings.env.load_env`. Every setting is documented in README.md.
 """
 
 from __future__ import annotations
 
-import functools
 import os
 import re
 import socket
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from fte.errors import BadInput, NotInitialised
 from fte.settings import spec as settings_spec
+from fte.settings.env import home_path
 from fte.settings.spec import DEFAULT_EXPIRY_HOURS, DEFAULT_RATE_LIMITS
+from fte.settings.tables import Table
 
 ROLES = ("cloud", "local", "all")
+T = TypeVar("T", bound=Table)
 CONFIG_NAME = "fte.toml"
 DB_NAME = "fte.db"
-ENV_NAME = ".env"
 APPROVAL_KEY_NAME = "approval.key"
 
 _AGENT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
@@ -51,11 +52,6 @@ class Settings:
     agent: str = "laptop"
     vault: Path = Path("vault")
     remote: str = ""
-    maildir_path: Path = Path("inbox")
-    drafter_provider: str = "template"
-    email_transport: str = "maildir"
-    email_path: Path = Path("outbox")
-    email_from: str = "fte@localhost"
     person: str = "person"
     dry_run: bool = False
     expiry_hours: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_EXPIRY_HOURS))
@@ -65,7 +61,6 @@ class Settings:
     archive_after_months: int = 3
     heartbeat_interval: float = 300.0
     file_events: bool = True
-    signature: str = ""
     rate_limits: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_RATE_LIMITS))
     audit_retention_days: int = 90
     timezone: str = "UTC"
@@ -86,17 +81,13 @@ class Settings:
     def drafts(self) -> bool:
         return self.role in ("cloud", "all")
 
-    def section(self, table: str) -> dict[str, Any]:
-        """The settings of one table (``executors.email``) by key, checked, defaults filled in."""
+    def table(self, table: type[T]) -> T:
+        """One table of fte.toml (``settings.table(EmailSettings)``), typed, checked, defaults filled
+        in: the one way a table is read (its class is declared beside what reads it)."""
         values = self.values or settings_spec.check({})  # made in code without a document: the defaults
-        prefix = table + "."
-        return {k[len(prefix):]: v for k, v in values.items() if k.startswith(prefix) and "." not in k[len(prefix):]}
-
-
-def home_path(home: Path, value: str) -> Path:
-    """A path setting: ``~`` expanded; relative to the home unless absolute."""
-    p = Path(os.path.expanduser(value))
-    return p if p.is_absolute() else home / p
+        prefix = table.NAME + "."
+        return table.parse({k[len(prefix):]: v for k, v in values.items()
+                            if k.startswith(prefix) and "." not in k[len(prefix):]})
 
 
 def parse_settings(home: Path, data: dict[str, Any]) -> Settings:
@@ -113,15 +104,9 @@ def parse_settings(home: Path, data: dict[str, Any]) -> Settings:
         agent=agent,
         vault=home_path(home, values["vault"]),
         remote=values["remote"],
-        maildir_path=home_path(home, values["sources.maildir.path"]),
-        drafter_provider=values["drafter.provider"],
-        email_transport=values["executors.email.transport"],
-        email_path=home_path(home, values["executors.email.path"]),
-        email_from=values["executors.email.from"],
         person=values["person"],
         dry_run=values["dry_run"],
         expiry_hours=expiry,
-        signature=values["drafter.signature"],
         rate_limits=limits,
         audit_retention_days=values["audit.retention_days"],
         timezone=values["notes.timezone"],
@@ -230,45 +215,3 @@ transport = "maildir"        # maildir (sent mail delivered to a Maildir) | smtp
 path = "outbox"
 from = "fte@localhost"       # the From address of mail this host sends
 """
-
-
-def load_env(home: Path) -> dict[str, str]:
-    """Secrets for this host: ``<home>/.env`` (KEY=VALUE lines) overlaid by the real environment.
-    The file is parsed once per process while it stays the same (a daemon's reload after an edit
-    reads the new one): building one daemon used to read it five times."""
-    path = home / ENV_NAME
-    try:
-        st = path.stat()
-        values = dict(_parse_env(str(path), st.st_mtime_ns, st.st_size, st.st_ino))
-    except (FileNotFoundError, NotADirectoryError):
-        values = {}
-    except OSError as exc:
-        raise BadInput(f"{path}: cannot be read ({exc.strerror})") from None
-    values.update({k: v for k, v in os.environ.items() if k.startswith(("FTE_", "OPENAI_"))})
-    return values
-
-
-@functools.lru_cache(maxsize=8)
-def _parse_env(name: str, _mtime_ns: int, _size: int, _inode: int) -> tuple[tuple[str, str], ...]:
-    """The KEY=value lines of one version of a ``.env`` (the stat fields key the cache)."""
-    path = Path(name)
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise BadInput(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
-    except OSError as exc:
-        raise BadInput(f"{path}: cannot be read ({exc.strerror})") from None
-    values: dict[str, str] = {}
-    for number, line in enumerate(text.splitlines(), 1):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        key, sep, value = line.removeprefix("export ").partition("=")
-        if not sep or not key.strip():
-            raise BadInput(f"{path}, line {number}: not a KEY=value line")
-        if any(ord(c) < 32 and c != "\t" for c in line) or "\x7f" in line:
-            # A NUL or another control character cannot be a secret's text (the environment refuses a
-            # NUL; a header built from it would be cut or split).
-            raise BadInput(f"{path}, line {number}: holds a control character (a NUL?); remove it")
-        values[key.strip()] = value.strip().strip('"').strip("'")
-    return tuple(values.items())

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from fte.config import APPROVAL_KEY_NAME, Settings, load_env
+from fte.config import APPROVAL_KEY_NAME, Settings
 from fte.errors import RoleViolation
 from fte.host.home import Home
 from fte.host.keys import KEY_NAME
 from fte.io.channels.contract import Drafter, Executor, Source
 from fte.io.channels.drafters import TemplateDrafter
 from fte.io.channels.registry import (
+    DrafterSettings,
     build_drafter,
     build_executors,
     build_sources,
@@ -26,6 +27,8 @@ from fte.io.channels.registry import (
 )
 from fte.io.vault.gitrepo import SyncResult
 from fte.reports.notify import Notifier
+from fte.settings.env import load_env
+from fte.settings.tables import NotifySettings
 from fte.states.execution import Executions
 from fte.tick.archive import Archiver
 from fte.tick.context import TickReport
@@ -73,7 +76,7 @@ class Runner:
         ctx, self.trust, self.reconciler, self.sync, self.person = (desk.ctx, desk.trust, desk.reconciler,
                                                                     desk.sync, desk.person)
         # A local host drafts only what its own sources and `fte post` bring (LOCAL_SOURCES).
-        template = TemplateDrafter(settings.signature)
+        template = TemplateDrafter(settings.table(DrafterSettings).signature)
         self.intake = Intake(ctx, sources if sources is not None else build_sources(settings),
                              drafter or (build_drafter(settings) if settings.drafts else template), template)
         self.executions = (
@@ -84,9 +87,9 @@ class Runner:
         self.execute = Execute(ctx, self.executions, self.sync.publish) if self.executions is not None else None
         # Finished notes are a local host's (it writes everything from Pending_Approval/ on).
         self.archiver = Archiver(ctx, self.sync.publish) if settings.executes else None
-        notify = settings.section("notify")
-        self.outputs = Outputs(ctx, self.sync, Notifier(notify["urls"], load_env(settings.home), log)
-                               if notify["urls"] else None)
+        notify = settings.table(NotifySettings)
+        self.outputs = Outputs(ctx, self.sync, Notifier(notify.urls, load_env(settings.home), log)
+                               if notify.urls else None)
 
     # The steps tests run alone (the use cases build a Desk instead: fte/tick/desk.py).
 

@@ -33,6 +33,7 @@ from fte.io.channels.registry import (
     build_executors,
     build_sources,
     executor_secrets,
+    maildirs,
 )
 from fte.models.tables import Task
 from fte.settings.spec import TABLES, TASK_KINDS
@@ -132,7 +133,7 @@ class TestMaildirOutbox(ExecutorContract):
     def made(self, tmp_path: Path):  # noqa: ANN201
         settings = load_settings(home_with(tmp_path, ""))
         ex = build_executors(settings)["email.reply"]
-        return ex, reply(), lambda: len(list((settings.email_path / "new").iterdir()))
+        return ex, reply(), lambda: len(list((maildirs(settings)[1] / "new").iterdir()))
 
 
 class TestSmtp(ExecutorContract):

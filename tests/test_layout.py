@@ -24,3 +24,20 @@ def test_nothing_sits_loose_at_the_top_but_the_five() -> None:
     clock; everything else lives in a package whose name says what it is (docs/architecture.md)."""
     loose = sorted(p.name for p in ROOT.glob("*.py") if p.name not in ("__init__.py", "__main__.py"))
     assert loose == ["cli.py", "clock.py", "config.py", "daemon.py", "errors.py"], loose
+
+
+def test_a_table_of_settings_is_read_one_way() -> None:
+    """A table of fte.toml is read as ``settings.table(Cls)``, typed; no module digs in the checked
+    values by dotted name, and every channel's table is declared in the registry beside its factory."""
+    from fte.config import Settings
+    from fte.io.channels.registry import CHANNELS, TABLES
+    from fte.settings.spec import SETTINGS
+    from fte.settings.tables import CORE_TABLES
+
+    assert not hasattr(Settings, "section")
+    diggers = [str(p.relative_to(ROOT)) for p in _sources() if re.search(r"\.values\[|\.values\.get\(", p.read_text())
+               and p.relative_to(ROOT).parts[0] not in ("settings", "config.py")]
+    assert diggers == [], diggers
+    assert {c.settings.__module__ for c in CHANNELS} <= {"fte.io.channels.registry", "fte.settings.tables"}
+    tabled = {s.name for t in TABLES + CORE_TABLES for s in t.settings()}
+    assert tabled <= {s.name for s in SETTINGS}

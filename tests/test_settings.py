@@ -114,7 +114,9 @@ def test_a_home_under_a_file_is_one_line(tmp_path: Path) -> None:
 
 def test_every_setting_the_template_writes_is_known_and_the_defaults_pass(home: Path) -> None:
     settings = load_settings(home)
-    assert settings.section("executors.email")["port"] == 587
+    from fte.io.channels.registry import EmailSettings
+
+    assert settings.table(EmailSettings).port == 587
     assert settings_spec.check({})["daemon.sync_interval"] == 30.0
 
 
@@ -144,9 +146,9 @@ def test_the_env_file_is_parsed_once_while_it_stays_the_same(home_dir: Path) -> 
     """Building one daemon read .env five times; now once per version of the file."""
     import os
 
-    from fte.config import _parse_env, load_env
     from fte.daemon import Runner
     from fte.host.home import open_home
+    from fte.settings.env import _parse_env, load_env
 
     env = home_dir / ".env"
     env.write_text("FTE_HOOK_PATH=one\n")

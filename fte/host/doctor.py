@@ -17,8 +17,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from fte.config import ENV_NAME, Settings, load_env, load_settings
+from fte.config import Settings, load_settings
 from fte.errors import FteError, NotInitialised
+from fte.settings.env import ENV_NAME, load_env
+from fte.settings.tables import OdooSettings
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 
@@ -217,7 +219,7 @@ def _odoo(settings: Settings, offline: bool) -> Iterator[Check]:
     client = make_client(settings)
     if offline:
         client.close()
-        yield Check("odoo", WARN, f"{settings.section('odoo')['url']}: login not checked (--offline)")
+        yield Check("odoo", WARN, f"{settings.table(OdooSettings).url}: login not checked (--offline)")
         return
     from fte.odoo.accounting import check
 

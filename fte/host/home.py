@@ -19,7 +19,6 @@ from fte.clock import Clock, utcnow, zone
 from fte.config import (
     APPROVAL_KEY_NAME,
     CONFIG_NAME,
-    ENV_NAME,
     ROLES,
     Settings,
     check_agent,
@@ -31,12 +30,14 @@ from fte.config import (
 )
 from fte.errors import BadInput, FteError, NoteError
 from fte.host.keys import KEY_NAME, Keyring, create_host_key, load_host_key
+from fte.io.channels.registry import maildirs
 from fte.io.vault.archive import Entry, archive_path, month_of_archive, parse_archive
 from fte.io.vault.gitlock import HostLock
 from fte.io.vault.gitrepo import Change, GitRepo
 from fte.io.vault.gitsync import GitSync
 from fte.io.vault.notes import FOLDERS, TASK_FOLDERS, Vault
 from fte.models.store import Store
+from fte.settings.env import ENV_NAME
 from fte.states.approvals import Trust
 from fte.states.convergence import CONVERGENCE
 from fte.states.reconcile import merge_evidence
@@ -101,7 +102,7 @@ def init_home(
         # Other hosts trust its public key with `fte keys trust` (docs/protocol.md, "Keys").
         ensure_host_key(settings)
     create_vault(settings.vault)
-    for folder in (settings.maildir_path, settings.email_path):
+    for folder in maildirs(settings):
         for sub in ("cur", "new", "tmp"):
             (folder / sub).mkdir(parents=True, exist_ok=True)
     Store.open(settings.db_path).close()

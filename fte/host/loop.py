@@ -288,7 +288,9 @@ def _watch_sources(runner: Runner, wake: threading.Event) -> list[Callable[[], N
 
 def _roots(opened: Home) -> list[Path]:
     """The folders whose file events wake the loop: the vault, and the Maildir's ``new/`` on a drafting host."""
-    return [opened.settings.vault] + ([opened.settings.maildir_path / "new"] if opened.settings.drafts else [])
+    from fte.io.channels.registry import maildirs
+
+    return [opened.settings.vault] + ([maildirs(opened.settings)[0] / "new"] if opened.settings.drafts else [])
 
 
 def _reload(home: Path, clock: Clock, log: Callable[[str], None], done: str = "settings reloaded",

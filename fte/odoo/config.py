@@ -7,14 +7,15 @@ secret from ``FTE_ODOO_API_KEY`` (preferred; required for JSON-2) or ``FTE_ODOO_
 
 from __future__ import annotations
 
-from fte.config import Settings, load_env
+from fte.config import Settings
 from fte.errors import BadInput
 from fte.odoo.client import OdooClient
+from fte.settings.env import load_env
 from fte.settings.tables import OdooSettings
 
 
 def odoo_settings(settings: Settings) -> OdooSettings:
-    return OdooSettings.parse(settings.section("odoo"))
+    return settings.table(OdooSettings)
 
 
 def configured(settings: Settings) -> bool:

@@ -22,6 +22,7 @@ from typing import Any
 
 from fte.errors import BadInput
 from fte.io.channels.kinds import KINDS, NAMES
+from fte.io.channels.registry import TABLES as CHANNEL_TABLES
 from fte.settings.checks import (
     Setting,
     choice,
@@ -29,12 +30,11 @@ from fte.settings.checks import (
     is_text,
     non_negative,
     positive,
-    text_list,
     whole,
     within,
     zone_name,
 )
-from fte.settings.tables import TABLES as CHANNEL_TABLES
+from fte.settings.tables import CORE_TABLES
 
 #: Hours a task may wait for a decision, by kind (each kind's default, fte/io/channels/kinds.py);
 #: ``default`` for the rest.
@@ -81,11 +81,7 @@ SETTINGS: tuple[Setting, ...] = (
       "month, `Archive/<YYYY-MM>.md`, once their month is this many months past; 0 = at the next tick "
       "(docs/sync.md, \"Archive\")", whole(0, 1200)),
     S("audit.retention_days", 90, "daily audit files older than this are removed", whole(1, 36500)),
-    *(setting for table in CHANNEL_TABLES for setting in table.settings()),
-    S("notify.urls", [], "Apprise URLs (`ntfy://…`, `tgram://…`, `mailto://…`, `json://…`); a `${NAME}` in one is "
-      "filled from the environment or `.env`, so tokens stay out of this file (docs/notifications.md)", text_list),
-    S("notify.include_text", False, "notices carry the drafts' text (by default they name tasks by title only)",
-      is_bool),
+    *(setting for table in tuple(dict.fromkeys(CHANNEL_TABLES + CORE_TABLES)) for setting in table.settings()),
 )
 del S
 

@@ -112,3 +112,26 @@ def upgrade_database(home: Path) -> tuple[str | None, str, bool]:
     finally:
         store.close()
     return before, after, bool(settings.executes and ensure_host_key(settings))
+
+
+def whatsapp_webhook(home: Path, public_url: str, port: int) -> Any:
+    """The webhook server that receives WhatsApp messages from Twilio (signature checked, then
+    spooled for the source), bound to 127.0.0.1:``port``, not yet serving. Refused on a cloud host
+    (it holds no Twilio token), when the source is off (messages would never become tasks) and
+    without ``FTE_TWILIO_AUTH_TOKEN``."""
+    from fte.config import load_settings
+    from fte.io.channels.registry import WhatsAppSourceSettings
+    from fte.io.channels.whatsapp import make_server
+    from fte.settings.env import load_env
+
+    settings = load_settings(home)
+    if not settings.executes:
+        raise BadInput("the WhatsApp webhook runs on a local host (role local or all): a cloud host holds no "
+                       "Twilio token and never answers")
+    if not settings.table(WhatsAppSourceSettings).enabled:
+        raise BadInput("[sources.whatsapp] enabled = true is not set in fte.toml: messages would be accepted "
+                       "and never become tasks (docs/channels.md, WhatsApp)")
+    token = load_env(settings.home).get("FTE_TWILIO_AUTH_TOKEN", "")
+    if not token:
+        raise BadInput("FTE_TWILIO_AUTH_TOKEN is not set (environment or .env)")
+    return make_server(settings.home / "whatsapp", token, public_url, port)

@@ -6,33 +6,23 @@ the settings turn it on, and its factory. What each must guarantee is the contra
 :mod:`fte.io.channels.contract`. The daemon builds sources and executors from the registry
 (:func:`build_sources`, :func:`build_executors`), a cloud host's credential refusal is derived from
 it (:func:`executor_secrets`), and a test runs every registered channel through the same contract
-checks. Adding a channel = its module + one entry here (docs/channels.md shows one).
+checks. Adding a channel = its module + one entry here: its settings table (a typed dataclass,
+from which its rows of docs/settings.md and their checks derive), its factory and its row in
+:data:`CHANNELS` (docs/channels.md shows one).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fte.config import home_path, load_env
 from fte.errors import BadInput
 from fte.io.channels import kinds
-from fte.settings.tables import (
-    DrafterSettings,
-    EmailSettings,
-    GmailSourceSettings,
-    ImapSourceSettings,
-    LinkedInSettings,
-    LinkedInSourceSettings,
-    MaildirSourceSettings,
-    OdooSettings,
-    Table,
-    WhatsAppSettings,
-    WhatsAppSourceSettings,
-    XSettings,
-    XSourceSettings,
-)
+from fte.settings.checks import choice, numeric_id, whole, within
+from fte.settings.env import home_path, load_env
+from fte.settings.tables import OdooSettings, Table, opt
 
 if TYPE_CHECKING:
     from fte.config import Settings
@@ -54,7 +44,7 @@ class Channel:
 
     name: str
     part: str  # one of PARTS
-    settings: type[Table]  # its settings table in fte.toml, typed (fte/settings/tables.py)
+    settings: type[Table]  # its settings table in fte.toml, typed (declared here, beside its factory)
     roles: frozenset[str]  # the roles that may run it
     secrets: tuple[str, ...]  # the environment / .env names it reads
     kinds: tuple[str, ...]  # the task kinds it executes (executors)
@@ -73,6 +63,60 @@ def _needs(channel: str, env: Env, names: tuple[str, ...], cfg: Table, keys: tup
 
 
 # -- sources ------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class MaildirSourceSettings(Table):
+    NAME = "sources.maildir"
+    path: str = opt("inbox", "a Maildir folder of incoming mail (relative to the home, or absolute). Whatever "
+                    "fills it must deliver as Maildir says — write in `tmp/`, then rename into `new/` (mbsync, "
+                    "offlineimap, fdm and procmail do): a file written in place in `new/` can be read half-written")
+
+
+@dataclass(frozen=True)
+class GmailSourceSettings(Table):
+    NAME = "sources.gmail"
+    enabled: bool = opt(False, "Gmail as a source (cloud); token: `fte auth gmail`")
+    query: str = opt("in:inbox", "which messages are read")
+    label: str = opt("INBOX", "the label whose history is followed")
+    max_full_sync: int = opt(100, "messages read at most when the stored history id expired", whole(1))
+
+
+@dataclass(frozen=True)
+class ImapSourceSettings(Table):
+    NAME = "sources.imap"
+    enabled: bool = opt(False, "an IMAP folder as a source (cloud); password: `FTE_IMAP_PASSWORD`")
+    host: str = opt("", "the IMAP server (required for it)")
+    port: int = opt(993, "the IMAP server's port (993 with `ssl`, 143 with `starttls`)", whole(1, 65535))
+    security: str = opt("ssl", "`ssl`, `starttls` or `none` (loopback only)", choice("ssl", "starttls", "none"))
+    username: str = opt("", "the IMAP login (required for it)")
+    folder: str = opt("INBOX", "the folder read (never changed: read-only, nothing marked read)")
+    ca_file: str = opt("", "a CA bundle for the server; empty = the system's")
+    timeout: float = opt(30.0, "seconds a connection waits", within(0, 3600, low_included=False))
+    poll_every: float = opt(60.0, "seconds between looks for new mail when the server has no IDLE",
+                            within(0, 86_400, low_included=False))
+
+
+@dataclass(frozen=True)
+class XSourceSettings(Table):
+    NAME = "sources.x"
+    enabled: bool = opt(False, "X mentions as a source (cloud); `FTE_X_BEARER_TOKEN`")
+    user_id: str | int = opt("", "the account whose mentions are read (its numeric id)", numeric_id)
+
+
+@dataclass(frozen=True)
+class LinkedInSourceSettings(Table):
+    NAME = "sources.linkedin"
+    enabled: bool = opt(False, "new comments on the LinkedIn page's recent posts as a source (cloud); "
+                        "`FTE_LINKEDIN_READ_TOKEN` with `r_organization_social` (docs/channels.md)")
+    organization: str = opt("", "the page (`urn:li:organization:<id>`)")
+    version: str = opt("202511", "the `LinkedIn-Version` header (YYYYMM)")
+
+
+@dataclass(frozen=True)
+class WhatsAppSourceSettings(Table):
+    NAME = "sources.whatsapp"
+    enabled: bool = opt(False, "WhatsApp messages from `fte whatsapp serve` (local)")
+
 
 def _whatsapp_source(settings: Settings, cfg: WhatsAppSourceSettings, env: Env) -> Source:
     from fte.io.channels.whatsapp import WhatsAppSource
@@ -122,6 +166,18 @@ def _linkedin_comments(settings: Settings, cfg: LinkedInSourceSettings, env: Env
 
 # -- drafters -----------------------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class DrafterSettings(Table):
+    NAME = "drafter"
+    provider: str = opt("template", "`template` (offline, deterministic) or `openai` (any OpenAI-compatible "
+                        "endpoint; `OPENAI_API_KEY`)", choice("template", "openai"))
+    signature: str = opt("", "how the template drafter signs")
+    model: str = opt("", "the `openai` drafter's model (required for it)")
+    base_url: str = opt("https://api.openai.com/v1", "the `openai` drafter's endpoint")
+    timeout: float = opt(30.0, "seconds the `openai` drafter waits for an answer")
+    max_retries: int = opt(2, "retries of a transient `openai` failure within one draft", whole(0, 10))
+
+
 def _template(settings: Settings, cfg: DrafterSettings, env: Env) -> Drafter:
     from fte.io.channels.drafters import TemplateDrafter
 
@@ -142,6 +198,48 @@ def _provider(name: str) -> Callable[[Settings, DrafterSettings], bool]:
 
 
 # -- executors ----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class EmailSettings(Table):
+    NAME = "executors.email"
+    transport: str = opt("maildir", "`maildir` (sent mail delivered to a Maildir), `smtp` or `gmail`",
+                         choice("maildir", "smtp", "gmail"))
+    path: str = opt("outbox", "the Maildir that the `maildir` transport delivers to")
+    from_: str = opt("fte@localhost", "the From address of sent mail (its domain is in the Message-ID)", key="from")
+    host: str = opt("", "the `smtp` transport's server (required for it)")
+    port: int = opt(587, "the `smtp` server's port", whole(1, 65535))
+    security: str = opt("starttls", "`none`, `starttls` or `ssl`", choice("none", "starttls", "ssl"))
+    username: str = opt("", "the `smtp` login (password: `FTE_SMTP_PASSWORD`)")
+    ca_file: str = opt("", "a CA bundle for the `smtp` server; empty = the system's")
+    sent_path: str = opt("sent", "the local Maildir of mail sent by `smtp` (answers \"was this sent?\")")
+    timeout: float = opt(30.0, "seconds the `smtp` transport waits")
+
+
+@dataclass(frozen=True)
+class XSettings(Table):
+    NAME = "executors.x"
+    enabled: bool = opt(False, "replies and posts on X (local); `FTE_X_CONSUMER_KEY/SECRET`, "
+                        "`FTE_X_ACCESS_TOKEN/SECRET`")
+    user_id: str | int = opt("", "the replying account's numeric id", numeric_id)
+
+
+@dataclass(frozen=True)
+class LinkedInSettings(Table):
+    NAME = "executors.linkedin"
+    enabled: bool = opt(False, "LinkedIn posts, and (with a page as author) replies to comments (local); "
+                        "`FTE_LINKEDIN_TOKEN`")
+    author: str = opt("", "the author's URN (`urn:li:person:…` or `urn:li:organization:…`; replies to the page's "
+                      "comments need the organization)")
+    version: str = opt("202511", "the `LinkedIn-Version` header (YYYYMM)")
+
+
+@dataclass(frozen=True)
+class WhatsAppSettings(Table):
+    NAME = "executors.whatsapp"
+    enabled: bool = opt(False, "WhatsApp replies through Twilio (local); `FTE_TWILIO_ACCOUNT_SID`, "
+                        "`FTE_TWILIO_AUTH_TOKEN`")
+    from_: str = opt("", "your Twilio WhatsApp number", key="from")
+
 
 def _maildir_outbox(settings: Settings, cfg: EmailSettings, env: Env) -> Executor:
     from fte.io.channels.maildir import MaildirOutbox
@@ -269,6 +367,9 @@ CHANNELS: tuple[Channel, ...] = (
             _whatsapp_sender),
 )
 
+#: Every channel's settings table, once, in the registry's order (docs/settings.md shows them so).
+TABLES: tuple[type[Table], ...] = tuple(dict.fromkeys(c.settings for c in CHANNELS))
+
 
 #: Sources whose tasks a local host drafts itself: the sources that run only on a local host (the
 #: WhatsApp webhook beside the person) and the front ends (``fte post``, ``fte mcp``).
@@ -286,10 +387,17 @@ def _enabled(settings: Settings, part: str) -> list[tuple[Channel, Table]]:
     for channel in CHANNELS:
         if channel.part != part or settings.role not in channel.roles:
             continue
-        cfg = channel.settings.parse(settings.section(channel.table))
+        cfg = settings.table(channel.settings)
         if channel.enabled(settings, cfg):
             chosen.append((channel, cfg))
     return chosen
+
+
+def maildirs(settings: Settings) -> tuple[Path, Path]:
+    """The Maildir the ``maildir`` source reads and the one the ``maildir`` transport delivers to,
+    resolved against the home (made by ``fte init``; the source's ``new/`` wakes the loop)."""
+    return (home_path(settings.home, settings.table(MaildirSourceSettings).path),
+            home_path(settings.home, settings.table(EmailSettings).path))
 
 
 def build_sources(settings: Settings) -> list[Source]:
