@@ -661,6 +661,103 @@ def whatsapp_serve(port: int, public_url: str, home: Path) -> None:
         server.server_close()
 
 
+@cli.group(invoke_without_command=True)
+@click.option("--listen", default=None, help="Address to listen on (default: [web] listen, 127.0.0.1). Not loopback: "
+                                             "use --tls-cert, or a reverse proxy with TLS.")
+@click.option("--port", type=click.IntRange(0, 65535), default=None, help="Port (default: [web] port, 8089; 0: any free).")
+@click.option("--tls-cert", default=None, help="TLS certificate (PEM); default: [web] tls_cert.")
+@click.option("--tls-key", default=None, help="Its private key (PEM), if not in the certificate's file.")
+@home_option
+@handle_errors
+@click.pass_context
+def web(ctx: click.Context, listen: str | None, port: int | None, tls_cert: str | None, tls_key: str | None,
+        home: Path) -> None:
+    """Serve the waiting tasks as a page for a phone: approve, reject, edit (docs/web.md).
+
+    Devices sign in with a token from `fte web token add NAME`. SIGINT/SIGTERM stop it.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    import signal
+    import threading
+
+    from fte.frontends.web import WebApp, is_loopback, make_server
+    from fte.settings.tables import WebSettings
+
+    cfg = load_settings(home).table(WebSettings)
+    listen = listen or cfg.listen
+    cert, key = tls_cert or cfg.tls_cert, tls_key or cfg.tls_key
+    server = make_server(WebApp(home, secure=bool(cert)), listen, cfg.port if port is None else port, cert, key)
+    scheme = "https" if cert else "http"
+    bound = server.server_address[1]
+    click.echo(f"fte web: {scheme}://{listen}:{bound}/ — sign in with a token from `fte web token add NAME`", err=True)
+    if not is_loopback(listen) and not cert:
+        click.echo("fte web: WARNING: listening beyond this machine without TLS: tokens and drafts cross the "
+                   "network in clear. Use --tls-cert, a reverse proxy with TLS, or a tailnet (docs/web.md).", err=True)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    thread = threading.Thread(target=server.serve_forever, name="fte-web", daemon=True)
+    thread.start()
+    stop.wait()
+    server.shutdown()
+    server.server_close()
+
+
+@web.group("token")
+def web_token() -> None:
+    """The devices that may sign in to `fte web` (tokens kept hashed in the home)."""
+
+
+@web_token.command("add")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print the device and its token as JSON.")
+@home_option
+@handle_errors
+def web_token_add(name: str, as_json: bool, home: Path) -> None:
+    """A token for device NAME, shown once: type it on the device's sign-in page."""
+    from fte.host.devices import Devices
+
+    load_settings(home)
+    token = Devices(home).add(name, utcnow())
+    if as_json:
+        _emit_json({"name": name, "token": token})
+    else:
+        click.echo(f"{name}: {token}")
+        click.echo("shown once: keep it in the device's password manager; `fte web token revoke NAME` ends it", err=True)
+
+
+@web_token.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@home_option
+@handle_errors
+def web_token_list(as_json: bool, home: Path) -> None:
+    """The devices that may sign in (never their tokens)."""
+    from fte.host.devices import Devices
+
+    load_settings(home)
+    devices = Devices(home).list()
+    if as_json:
+        _emit_json(devices)
+    elif not devices:
+        click.echo("no devices (fte web token add NAME)")
+    else:
+        click.echo(format_table(["name", "added"], [(d["name"], d["added"]) for d in devices]))
+
+
+@web_token.command("revoke")
+@click.argument("name")
+@home_option
+@handle_errors
+def web_token_revoke(name: str, home: Path) -> None:
+    """Stop NAME's token; its open sessions end at their next request."""
+    from fte.host.devices import Devices
+
+    load_settings(home)
+    Devices(home).revoke(name)
+    click.echo(f"revoked {name}")
+
+
 @cli.group()
 def remote() -> None:
     """The vault's git remote: where this host syncs with the others."""

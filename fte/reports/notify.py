@@ -92,10 +92,18 @@ EXPIRY_WARNING_HOURS = 12
 _LIST = 10  # tasks named in one notice; the rest are counted
 
 
-def _names(tasks: list[Any], include_text: bool) -> str:
+def task_link(public_url: str, task_id: str) -> str:
+    """The address of a task's page on ``fte web`` (it holds only the task's id: the device's
+    session is what lets it decide)."""
+    return f"{public_url.rstrip('/')}/task/{task_id}"
+
+
+def _names(tasks: list[Any], include_text: bool, public_url: str = "") -> str:
     lines = []
     for t in tasks[:_LIST]:
         line = f"- {t.short_id} {t.title} ({t.kind})"
+        if public_url:
+            line += "\n  " + task_link(public_url, t.id)
         if include_text and t.body:
             line += "\n  " + t.body.strip().replace("\n", "\n  ")[:500]
         lines.append(line)
@@ -119,8 +127,9 @@ def overruled_notices(store: Any) -> list[Notice]:
                              for t in told[:_LIST]))]
 
 
-def task_notices(store: Any, now: Any, include_text: bool = False) -> list[Notice]:
-    """The notices the tasks call for now; each task is flagged so it is told once."""
+def task_notices(store: Any, now: Any, include_text: bool = False, public_url: str = "") -> list[Notice]:
+    """The notices the tasks call for now; each task is flagged so it is told once. With
+    ``public_url`` (``[web] public_url``), each waiting task's line links to its page."""
     from datetime import timedelta
 
     notices: list[Notice] = []
@@ -128,8 +137,9 @@ def task_notices(store: Any, now: Any, include_text: bool = False) -> list[Notic
     waiting = [t for t in pending if not (t.flags or {}).get("notified_pending")]
     if waiting:
         notices.append(Notice(f"fte: {len(waiting)} task{'s' if len(waiting) != 1 else ''} wait for you",
-                              _names(waiting, include_text) + "\n\nDecide in Obsidian (Pending_Approval/) or "
-                              "with fte approve / fte reject."))
+                              _names(waiting, include_text, public_url) + "\n\nDecide "
+                              + ("on the page linked above, " if public_url else "")
+                              + "in Obsidian (Pending_Approval/) or with fte approve / fte reject."))
     soon = [t for t in pending if t.expires_at is not None and t.expires_at - now <= timedelta(hours=EXPIRY_WARNING_HOURS)
             and t.expires_at > now and not (t.flags or {}).get("notified_expiry")]
     if soon:

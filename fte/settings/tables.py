@@ -22,6 +22,7 @@ from fte.settings.checks import (
     name_or_id,
     positive,
     text_list,
+    whole,
 )
 
 Check = Callable[[Any], "str | None"]
@@ -87,6 +88,18 @@ class NotifySettings(Table):
     include_text: bool = opt(False, "notices carry the drafts' text (by default they name tasks by title only)")
 
 
+@dataclasses.dataclass(frozen=True)
+class WebSettings(Table):
+    NAME = "web"
+    listen: str = opt("127.0.0.1", "the address `fte web` listens on; anything but loopback needs TLS (`tls_cert`) or "
+                      "a reverse proxy that adds it (docs/web.md)")
+    port: int = opt(8089, "the port `fte web` listens on", whole(1, 65535))
+    public_url: str = opt("", "the address a phone opens the page at (e.g. `https://laptop.tailnet.ts.net:8089`); "
+                          "set, each \"waiting\" notice links to its task's page")
+    tls_cert: str = opt("", "a TLS certificate (PEM) for `fte web`; empty = plain HTTP")
+    tls_key: str = opt("", "the certificate's private key (PEM), if not in the certificate's file")
+
+
 #: The tables of fte.toml that are not a channel's (a channel's table is declared beside its factory
 #: in fte/io/channels/registry.py), in the order docs/settings.md shows them.
-CORE_TABLES: tuple[type[Table], ...] = (OdooSettings, NotifySettings)
+CORE_TABLES: tuple[type[Table], ...] = (OdooSettings, NotifySettings, WebSettings)

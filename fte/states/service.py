@@ -68,7 +68,7 @@ class Detection:
 
 
 #: Where a transition came from (the audit log's ``source`` column).
-ORIGINS = ("daemon", "obsidian", "cli", "replay")
+ORIGINS = ("daemon", "obsidian", "cli", "replay", "web")
 #: Task fields an event may change along with the state.
 MUTABLE = frozenset({"title", "params", "body", "approval", "last_error", "claimed_by", "expires_at", "flags", "note_path",
                      "epoch", "assertion"})

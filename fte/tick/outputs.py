@@ -12,7 +12,7 @@ from fte.reports.audit import export
 from fte.reports.briefing import briefing_path, figures, odoo_figures, render
 from fte.reports.dashboard import render_dashboard
 from fte.reports.notify import Notice, Notifier, overruled_notices, task_notices
-from fte.settings.tables import NotifySettings
+from fte.settings.tables import NotifySettings, WebSettings
 from fte.tick.context import Context
 from fte.tick.sync import Sync
 
@@ -102,7 +102,8 @@ class Outputs:
         if self.notifier is None:
             return
         ctx = self.ctx
-        notices = task_notices(ctx.store, ctx.now(), ctx.settings.table(NotifySettings).include_text) \
+        notices = task_notices(ctx.store, ctx.now(), ctx.settings.table(NotifySettings).include_text,
+                               ctx.settings.table(WebSettings).public_url) \
             if self.writes_shared_files() else []  # one notice per event, from one host
         notices += overruled_notices(ctx.store)  # only the host where that decision was made knows
         sync = self.sync.last

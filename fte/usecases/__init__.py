@@ -6,7 +6,7 @@ folder (and, where time matters, a clock) and plain values, returns plain values
 errors of :mod:`fte.errors` (``BadInput`` for a refusal, ``NotFound`` for an unknown task…), which
 each front end maps to its own answer (an exit code, an HTTP status, an MCP error).
 
-- :mod:`fte.usecases.reads`: ``status``, ``tasks``, ``show``, ``sql`` — read-only, over a
+- :mod:`fte.usecases.reads`: ``status``, ``tasks``, ``waiting``, ``show``, ``sql`` — read-only, over a
   read-only SQLite connection (no SQLAlchemy, no git).
 - :mod:`fte.usecases.decisions`: ``approve``, ``reject``, ``edit``, ``replay`` — what a person
   decides, read against the note as they see it, signed, committed and pushed.

@@ -39,21 +39,22 @@ class Decided:
 
 
 def approve(home: Path, task_id: str, *, by: str | None = None, epoch: int | None = None, via: str = "cli",
-            clock: Clock = utcnow) -> Decided:
+            device: str | None = None, clock: Clock = utcnow) -> Decided:
     """Approve a pending task, as the person's move into ``Approved/`` would: signed over the body
-    and parameters its note shows, then pushed. ``epoch``: the presentation the front end showed."""
-    return _decide(home, task_id, "approve", None, by, epoch, via, clock)
+    and parameters its note shows, then pushed. ``epoch``: the presentation the front end showed;
+    ``via`` (``cli``, ``web``) and ``device`` (the web page's signed-in device) go to the audit log."""
+    return _decide(home, task_id, "approve", None, by, epoch, via, device, clock)
 
 
 def reject(home: Path, task_id: str, *, reason: str | None = None, by: str | None = None, epoch: int | None = None,
-           via: str = "cli", clock: Clock = utcnow) -> Decided:
+           via: str = "cli", device: str | None = None, clock: Clock = utcnow) -> Decided:
     """Reject a pending task, as the person's move into ``Rejected/`` would; ``reason`` is kept in
     the audit log and the note."""
-    return _decide(home, task_id, "reject", reason, by, epoch, via, clock)
+    return _decide(home, task_id, "reject", reason, by, epoch, via, device, clock)
 
 
 def edit(home: Path, task_id: str, body: str, *, by: str | None = None, epoch: int | None = None,
-         via: str = "cli", clock: Clock = utcnow) -> Decided:
+         via: str = "cli", device: str | None = None, clock: Clock = utcnow) -> Decided:
     """Make ``body`` the pending task's draft (an ``edit``, as a change in Obsidian is: a new
     presentation epoch, so an approval must follow it). Unchanged text changes nothing."""
     with open_home(home, clock) as h:
@@ -63,7 +64,7 @@ def edit(home: Path, task_id: str, body: str, *, by: str | None = None, epoch: i
             text = body.rstrip("\n") + "\n"
             if text != task.body:
                 task = h.lifecycle.fire(task.id, "edit", actor=by or h.settings.person, source=via,
-                                        changes={"body": text})
+                                        changes={"body": text}, **_said_by(via, device))
         finally:
             desk.publish(report)
     return Decided(task, report.sync_error)
@@ -88,8 +89,13 @@ def _waiting(h: Home, task_id: str, epoch: int | None) -> Task:
     return task
 
 
+def _said_by(via: str, device: str | None) -> dict[str, Any]:
+    """What the audit log keeps of where a decision was made."""
+    return {"via": via} | ({"device": device} if device else {})
+
+
 def _decide(home: Path, task_id: str, decision: str, reason: str | None, by: str | None, epoch: int | None,
-            via: str, clock: Clock) -> Decided:
+            via: str, device: str | None, clock: Clock) -> Decided:
     with open_home(home, clock) as h:
         before = h.store.get(task_id)
         desk, report = _desk(h)
@@ -97,17 +103,18 @@ def _decide(home: Path, task_id: str, decision: str, reason: str | None, by: str
         try:
             task = _waiting(h, task_id, epoch)
             if decision == "approve":
-                task = _approve(h, desk, before, task, person, via)
+                task = _approve(h, desk, before, task, person, via, device)
             else:
                 check_deadline(task, h.lifecycle.clock())
                 task = h.lifecycle.fire(task.id, "reject", actor=person, source=via, reason=reason,
-                                        changes={"last_error": f"rejected: {reason}" if reason else None})
+                                        changes={"last_error": f"rejected: {reason}" if reason else None},
+                                        **_said_by(via, device))
         finally:
             desk.publish(report)  # what was decided, or what the person did that a refusal read
     return Decided(task, report.sync_error)
 
 
-def _approve(h: Home, desk: Desk, before: Task, task: Task, person: str, via: str) -> Task:
+def _approve(h: Home, desk: Desk, before: Task, task: Task, person: str, via: str, device: str | None) -> Task:
     if task.epoch != before.epoch:
         # What the note shows is not what this call was about to sign: recorded, and the person asked.
         raise BadInput(f"the note of {task.short_id} was changed since it was presented; the change is "
@@ -123,7 +130,7 @@ def _approve(h: Home, desk: Desk, before: Task, task: Task, person: str, via: st
         raise BadInput(f"the note of {task.short_id} showed another draft than this host held; it is "
                        f"recorded as an edit — look at {task.note_path} again, then approve")
     check_deadline(task, h.lifecycle.clock())
-    return approve_task(h.lifecycle, desk.trust, task, person, via, detail={"via": via})
+    return approve_task(h.lifecycle, desk.trust, task, person, via, detail=_said_by(via, device))
 
 
 def _canonical(value: Any) -> str:

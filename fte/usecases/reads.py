@@ -108,6 +108,15 @@ def show(home: Path, ref: str) -> dict[str, Any]:
     return task
 
 
+def waiting(home: Path) -> list[dict[str, Any]]:
+    """What waits for a decision, oldest first: each task's id, kind, title, epoch, parameters and
+    deadline (one query: a page of 50 waiting tasks is one read)."""
+    settings, _rev = reader(home)
+    columns, rows = run_query(settings.db_path, "SELECT id, kind, title, epoch, params, created_at AS created, "
+                              "expires_at AS expires FROM tasks WHERE state = 'pending' ORDER BY created_at, id")
+    return [_decoded(dict(zip(columns, row))) for row in rows]
+
+
 @dataclass(frozen=True)
 class Rows:
     """A query's answer: its columns, its rows, and whether ``limit`` cut it short."""
