@@ -70,6 +70,21 @@ def test_waiting_tasks_are_told_once_and_without_the_draft(home_dir: Path, endpo
     run.close()
 
 
+def test_with_a_public_url_each_waiting_task_links_to_its_page(home_dir: Path, endpoint: Endpoint) -> None:
+    configure(home_dir, endpoint.port)
+    toml = home_dir / "fte.toml"
+    toml.write_text(toml.read_text() + '\n[web]\npublic_url = "https://laptop.example.ts.net:8089/"\n')
+    drop_mail(home_dir, 1)
+    drop_mail(home_dir, 2)
+    run = HostRun(home_dir)
+    run.tick()
+    ids = sorted(t.id for t in run.home.store.tasks(state="pending"))
+    run.close()
+    [notice] = endpoint.received
+    links = sorted(line.strip() for line in notice["message"].splitlines() if "https://" in line)
+    assert links == [f"https://laptop.example.ts.net:8089/task/{i}" for i in ids]  # the id only: no token
+
+
 def test_include_text_carries_the_draft(home_dir: Path, endpoint: Endpoint) -> None:
     configure(home_dir, endpoint.port, include_text=True)
     drop_mail(home_dir, 1)

@@ -49,7 +49,7 @@ class Page:
 
 def _pending(home: Path, n: int, subject: str = "Question") -> list[str]:
     for i in range(n):
-        drop_mail(home, i, subject=f"{subject} {i}")
+        drop_mail(home, i, subject=subject)
     run = HostRun(home)
     run.tick()
     ids = [t.id for t in sorted(run.home.store.tasks(state="pending"), key=lambda t: t.created_at)]
@@ -231,3 +231,66 @@ def test_a_cloud_host_serves_no_page(tmp_path: Path) -> None:
     init_home(tmp_path / "cloud", role="cloud", agent="cloud")
     with pytest.raises(BadInput):
         WebApp(tmp_path / "cloud")
+
+
+def _serve(home: Path, *args: str):  # noqa: ANN202 — (process, its first line)
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "fte", "web", "--port", "0", "--home", str(home), *args],
+                            stderr=subprocess.PIPE, text=True)
+    return proc, proc.stderr.readline()  # type: ignore[union-attr]
+
+
+def _stop(proc) -> str:  # noqa: ANN001
+    import signal
+
+    proc.send_signal(signal.SIGTERM)
+    _out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    return err
+
+
+def test_fte_web_serves_until_sigterm_and_warns_beyond_loopback_without_tls(home_dir: Path) -> None:
+    proc, first = _serve(home_dir)
+    try:
+        url = re.search(r"(http://127\.0\.0\.1:\d+)/", first)
+        assert url, first
+        assert httpx.get(url.group(1) + "/login", timeout=30).status_code == 200
+    finally:
+        err = _stop(proc)
+    assert "WARNING" not in first + err
+    proc, first = _serve(home_dir, "--listen", "0.0.0.0")
+    warning = proc.stderr.readline()  # type: ignore[union-attr]
+    _stop(proc)
+    assert "WARNING" in warning and "without TLS" in warning
+
+
+def test_fte_web_speaks_tls_with_a_certificate(home_dir: Path, tmp_path: Path) -> None:
+    import ssl
+
+    import trustme
+
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    cert.private_key_and_cert_chain_pem.write_to_path(str(tmp_path / "cert.pem"))
+    proc, first = _serve(home_dir, "--tls-cert", str(tmp_path / "cert.pem"))
+    try:
+        url = re.search(r"(https://127\.0\.0\.1:\d+)/", first)
+        assert url, first
+        context = ssl.create_default_context()
+        ca.configure_trust(context)
+        token = Devices(home_dir).add("phone", utcnow())
+        import socket
+
+        port = int(url.group(1).rsplit(":", 1)[1])
+        stalled = socket.create_connection(("127.0.0.1", port))  # starts a handshake and stops
+        stalled.send(b"\x16\x03")
+        with httpx.Client(base_url=url.group(1), verify=context, timeout=10) as client:
+            r = client.post("/login", data={"token": token, "next": "/"}, follow_redirects=False)
+            assert r.status_code == 303 and "; Secure" in r.headers["set-cookie"]
+        with pytest.raises(httpx.HTTPError):
+            httpx.get(url.group(1).replace("https", "http") + "/login", timeout=10)
+        stalled.close()
+    finally:
+        _stop(proc)

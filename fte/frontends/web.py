@@ -387,7 +387,9 @@ def make_server(app: WebApp, listen: str = "127.0.0.1", port: int = 8089, tls_ce
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
         context.load_cert_chain(tls_cert, tls_key or None)
-        server.socket = context.wrap_socket(server.socket, server_side=True)
+        # The handshake happens in the request's own thread (at its first read), not in accept():
+        # a client that stalls mid-handshake must not hold up everyone else's connections.
+        server.socket = context.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
     return server
 
 

@@ -135,9 +135,9 @@ def task(t: dict[str, Any], now: datetime, device: str, csrf: str | None, messag
         decide = f"""<section aria-label="Decide"><h2>Decide</h2>
 <form method="post" action="/task/{escape(t['id'])}" class="actions">{hidden}
 <button class="ok" type="submit" name="action" value="approve">Approve and send</button>
-<button class="no" type="submit" name="action" value="reject">Reject</button>
-<label for="reason">Reason for a rejection (optional)</label>
+<div><label for="reason">Reason for a rejection (optional)</label>
 <input type="text" id="reason" name="reason" maxlength="500">
+<button class="no" type="submit" name="action" value="reject">Reject</button></div>
 </form></section>
 <section aria-label="Edit"><h2>Edit the draft</h2>
 <form method="post" action="/task/{escape(t['id'])}">{hidden}
@@ -151,7 +151,7 @@ def task(t: dict[str, Any], now: datetime, device: str, csrf: str | None, messag
     return _page(visible(t["title"] or "Task"), f"""<h1>{_text(t['title'])}</h1>{said}
 <p class="meta">{_text(t['kind'])} · {escape(deadline(t.get('expires'), now))} · {escape(t['id'][:8])}</p>
 <section aria-label="Details"><h2>Details</h2><dl>{rows or '<dt>—</dt><dd></dd>'}</dl></section>
-<section aria-label="Draft"><h2>What is sent</h2><pre id="draft">{_block(t['body'])}</pre></section>
+<section aria-label="What is sent"><h2>What is sent</h2><pre id="draft">{_block(t['body'])}</pre></section>
 {original_html}{decide}""", device, csrf)
 
 
