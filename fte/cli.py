@@ -759,6 +759,54 @@ def web_token_revoke(name: str, home: Path) -> None:
 
 
 @cli.group()
+def style() -> None:
+    """What the drafters learned from your edits of their drafts (docs/style.md)."""
+
+
+@style.command("show")
+@click.argument("recipient", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@home_option
+@handle_errors
+def style_show(recipient: str | None, as_json: bool, home: Path) -> None:
+    """What was learned, per recipient (or for RECIPIENT), and from which tasks."""
+    from fte.usecases.style import show
+
+    found = show(home, recipient)
+    if as_json:
+        _emit_json(found)
+        return
+    if not found:
+        click.echo("nothing learned yet: drafts you edit before approving teach it")
+    for r in found:
+        click.echo(f"{visible(r['recipient'])}: {r['examples']} replies, {r['edited']} of the last ones edited")
+        for label, value in (("greeting", r["greeting"]), ("sign-off", r["signoff"])):
+            if value:
+                click.echo(f"  {label}: {visible(value, keep_newlines=False)}")
+        for line in r["removed"]:
+            click.echo(f"  always removed: {visible(line)}")
+        for line in r["added"]:
+            click.echo(f"  always added: {visible(line)}")
+        if r["from_tasks"]:
+            click.echo(f"  from tasks: {', '.join(t[:8] for t in r['from_tasks'])}")
+
+
+@style.command("forget")
+@click.argument("recipient", required=False)
+@click.option("--all", "everything", is_flag=True, help="Forget everything learned.")
+@home_option
+@handle_errors
+def style_forget(recipient: str | None, everything: bool, home: Path) -> None:
+    """Forget what was learned for RECIPIENT (or --all)."""
+    from fte.usecases.style import forget
+
+    if bool(recipient) == everything:
+        raise click.UsageError("give a recipient, or --all")
+    n = forget(home, None if everything else recipient)
+    click.echo(f"forgot {n} example{'s' if n != 1 else ''}")
+
+
+@cli.group()
 def remote() -> None:
     """The vault's git remote: where this host syncs with the others."""
 

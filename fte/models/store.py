@@ -21,7 +21,15 @@ from fte.clock import iso
 from fte.errors import BadInput, NotFound
 from fte.models import migrate
 from fte.models.db import corrupt, session_factory, writer_engine
-from fte.models.tables import Cursor, Execution, Host, Incident, Task, Transition
+from fte.models.tables import (
+    Cursor,
+    Execution,
+    Host,
+    Incident,
+    StyleExample,
+    Task,
+    Transition,
+)
 
 
 class Store:
@@ -211,6 +219,40 @@ class Store:
         """Append to the incidents log (conflicts, recoveries, redactions, refused notes)."""
         with self.write() as s:
             s.add(Incident(at=at, host=host, kind=kind, task_id=task_id, path=path, detail=detail))
+
+    def style_examples(self, *, recipient: str | None = None, domain: str | None = None, kind: str | None = None,
+                       limit: int = 10) -> list[StyleExample]:
+        """The style memory's finished examples (sent), newest first, for one recipient or domain
+        (both None: any), of one kind if given."""
+        with self.read() as s:
+            q = select(StyleExample).where(StyleExample.sent.is_not(None))
+            if recipient is not None:
+                q = q.where(StyleExample.recipient == recipient)
+            if domain is not None:
+                q = q.where(StyleExample.domain == domain)
+            if kind is not None:
+                q = q.where(StyleExample.kind == kind)
+            return list(s.scalars(q.order_by(StyleExample.at.desc(), StyleExample.task_id).limit(limit)))
+
+    def style_recipients(self) -> list[tuple[str, int]]:
+        """Each recipient the memory holds finished examples for, and how many."""
+        from sqlalchemy import func
+
+        with self.read() as s:
+            rows = s.execute(select(StyleExample.recipient, func.count()).where(StyleExample.sent.is_not(None))
+                             .group_by(StyleExample.recipient).order_by(StyleExample.recipient))
+            return [(r, n) for r, n in rows]
+
+    def forget_style(self, recipient: str | None) -> int:
+        """Remove what the memory holds for ``recipient`` (None: everything); how many examples went."""
+        from sqlalchemy import delete
+
+        with self.write() as s:
+            q = delete(StyleExample)
+            if recipient is not None:
+                q = q.where(StyleExample.recipient == recipient)
+            result: Any = s.execute(q)  # a CursorResult: how many rows the DELETE removed
+            return int(result.rowcount or 0)
 
     def incidents(self, kind: str | None = None, last: int | None = None) -> list[Incident]:
         """Incidents, oldest first; ``last`` keeps only the newest N."""

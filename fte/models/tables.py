@@ -163,3 +163,18 @@ class Incident(Base):
     task_id: Mapped[str | None] = mapped_column(String(32), default=None)
     path: Mapped[str | None] = mapped_column(Text, default=None)
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class StyleExample(Base):
+    """One task's draft as proposed and as sent (``sent`` is None until it is done): what the style
+    memory learns from (fte/io/channels/style.py). The person's own text; this host only."""
+
+    __tablename__ = "style_examples"
+
+    task_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    recipient: Mapped[str] = mapped_column(Text, index=True)
+    domain: Mapped[str] = mapped_column(Text, index=True)
+    proposed: Mapped[str] = mapped_column(Text)
+    sent: Mapped[str | None] = mapped_column(Text, default=None)
+    at: Mapped[datetime | None] = mapped_column(default=None)

@@ -19,6 +19,8 @@ from sqlalchemy import select
 
 from fte.clock import Clock, utcnow
 from fte.errors import BadInput, InvalidTransition, NotFound
+from fte.io.channels.kinds import kind as kind_of
+from fte.io.channels.style import who as style_key
 from fte.io.vault.notes import (
     MAX_EPOCH,
     Note,
@@ -31,10 +33,32 @@ from fte.io.vault.notes import (
 )
 from fte.io.vault.properties import ceil_minute
 from fte.models.store import Store
-from fte.models.tables import Cursor, Task, Transition
+from fte.models.tables import Cursor, StyleExample, Task, Transition
 from fte.states.approvals import ASSERTED, Trust
 from fte.states.lifecycle import next_state
 from fte.support.crashpoints import crashpoint
+
+
+def _remember_style(s: Any, task: Task, event: str, proposed: str, now: datetime) -> None:
+    """The style memory's example of a reply (fte/io/channels/style.py), in the transition's own
+    transaction: its draft as proposed, kept at the first edit that changes it; its text as sent,
+    once done. A reply never edited is an example too (the person left the draft as it was)."""
+    declared = kind_of(task.kind)
+    if declared is None or declared.recipient is None or (event != "edit" and task.state != "done"):
+        return
+    row = s.get(StyleExample, task.id)
+    if event == "edit":
+        if row is None and proposed != task.body:
+            recipient, domain = style_key(str((task.params or {}).get(declared.recipient) or ""))
+            s.add(StyleExample(task_id=task.id, kind=task.kind, recipient=recipient, domain=domain,
+                               proposed=proposed))
+        return
+    if row is None:
+        recipient, domain = style_key(str((task.params or {}).get(declared.recipient) or ""))
+        s.add(StyleExample(task_id=task.id, kind=task.kind, recipient=recipient, domain=domain,
+                           proposed=task.body, sent=task.body, at=now))
+    elif row.sent is None:
+        row.sent, row.at = task.body, now
 
 
 @dataclass
@@ -314,12 +338,14 @@ class Lifecycle:
                 raise BadInput(f"task {task.short_id} changed meanwhile (version {task.version}, expected {expect_version})")
             before = task.state
             after = next_state(before, event, to)
+            proposed = task.body
             for key, value in changes.items():
                 setattr(task, key, value)
             task.state = after
             task.version += 1
             task.updated_at = now
             self._stamp(task, event, changes, actor, now)
+            _remember_style(s, task, event, proposed, now)
             if adopt_note is not None:
                 task.note_path, task.mirrored_version = adopt_note, task.version
             s.add(
@@ -369,11 +395,12 @@ class Lifecycle:
                 except InvalidTransition as exc:
                     refused.append((move.task_id, str(exc)))
                     continue
-                before = task.state
+                before, proposed = task.state, task.body
                 for key, value in move.changes.items():
                     setattr(task, key, value)
                 task.state, task.version, task.updated_at = after, task.version + 1, now
                 self._stamp(task, move.event, move.changes, move.actor or actor, now)
+                _remember_style(s, task, move.event, proposed, now)
                 s.add(Transition(task_id=task.id, version=task.version, event=move.event, from_state=before,
                                  to_state=after, actor=move.actor or actor, host=self.agent, source=source, at=now,
                                  detail=move.detail))

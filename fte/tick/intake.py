@@ -11,6 +11,7 @@ from fte.errors import BadInput, DraftError, FteError
 from fte.io.channels.contract import Draft, Drafter, Source
 from fte.io.channels.kinds import EMAIL_REPLY, ODOO_INVOICE, kind
 from fte.io.channels.registry import LOCAL_SOURCES
+from fte.io.channels.style import style_for
 from fte.io.vault.gitrepo import SyncResult
 from fte.states.service import Detection, Move
 from fte.support.plaintext import visible
@@ -92,13 +93,16 @@ class Intake:
         ctx = self.ctx
         handbook = self._handbook()
         drafted: list[Move] = []
+        remembers = bool(ctx.store.style_examples(limit=1))  # an empty memory costs no query per task
         for task in ctx.store.tasks(state="detected"):
             if not ctx.settings.drafts and task.source not in LOCAL_SOURCES:
                 continue  # the cloud drafts it
             declared = kind(task.kind)
             drafter = self.drafter if declared is None or declared.llm else self.template
             try:
-                draft = unanswerable(task) or drafter.draft(task, handbook)
+                style = (style_for(ctx.store, task.kind, str((task.params or {}).get(declared.recipient) or ""))
+                         if remembers and declared is not None and declared.recipient else None)
+                draft = unanswerable(task) or drafter.draft(task, handbook, style)
             except Exception as raised:  # noqa: BLE001 — beyond DraftError: a library choking on this mail,
                 # or a bug; retried like a timeout, then this task fails with the reason; the others go on.
                 exc = raised if isinstance(raised, DraftError) else DraftError(

@@ -39,6 +39,7 @@ from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
 from fte.errors import DraftError, ExecutionError, OutcomeUnknown  # noqa: F401  (the contract raises these; drawn in fte/errors.py)
+from fte.io.channels.style import Style
 from fte.models.tables import Task
 
 
@@ -102,6 +103,9 @@ class Draft:
 
 
 class Drafter(Protocol):
+    """Writes a task's draft. ``style``: what the person's earlier edits taught for this recipient
+    (fte/io/channels/style.py) — rules to apply, examples to imitate; a drafter may ignore it."""
+
     name: str
 
-    def draft(self, task: Task, handbook: str) -> Draft: ...
+    def draft(self, task: Task, handbook: str, style: Style | None = None) -> Draft: ...

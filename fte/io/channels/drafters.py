@@ -6,6 +6,7 @@ from email.utils import parseaddr
 
 from fte.io.channels.contract import Draft
 from fte.io.channels.kinds import kind
+from fte.io.channels.style import Style, apply
 from fte.models.tables import Task
 
 #: The drafts the template drafter writes; each kind names one (``Kind.template``, kinds.py).
@@ -20,7 +21,7 @@ class TemplateDrafter:
     def __init__(self, signature: str = "") -> None:
         self.signature = signature
 
-    def draft(self, task: Task, handbook: str = "") -> Draft:
+    def draft(self, task: Task, handbook: str = "", style: Style | None = None) -> Draft:
         params = dict(task.params or {})
         declared = kind(task.kind)
         template = declared.template if declared is not None else "letter"  # the kind's draft (kinds.py)
@@ -46,6 +47,11 @@ class TemplateDrafter:
             f"with a full answer shortly.\n\n"
             f"Best regards,\n{sign}\n"
         )
+        if style is not None and style.learned:
+            # What the person changed the same way often enough for this recipient (or domain): the
+            # note says where it came from, so they can see it and undo it (fte style forget).
+            body = apply(style.learned, body, first)
+            params["style"] = style.learned.provenance()
         return Draft(body=body, params=params)
 
 

@@ -50,7 +50,7 @@ class Kind:
 _ODOO_MOVE = ("partner", "partner_email", "invoice_date", "due_date", "create_partner", "requested_in", "lines")
 
 # -- email (sources: maildir, gmail; executors: maildir, smtp, gmail) ----------------------------------
-EMAIL_REPLY = Kind("email.reply", ("to", "subject", "in_reply_to", "references", "thread_id", "suggested_action"),
+EMAIL_REPLY = Kind("email.reply", ("to", "subject", "in_reply_to", "references", "thread_id", "suggested_action", "style"),
                    recipient="to", expiry_hours=72, rate_limit=10)
 # -- x -------------------------------------------------------------------------------------------------
 X_REPLY = Kind("x.reply", ("to", "in_reply_to_tweet_id"), recipient="to", template="chat")

@@ -21,6 +21,7 @@ import json
 from typing import Any
 
 from fte.io.channels.contract import Draft, DraftError
+from fte.io.channels.style import Style, prompt_examples
 from fte.models.tables import Task
 
 SCHEMA: dict[str, Any] = {
@@ -69,22 +70,30 @@ class OpenAIDrafter:
         self.client = client
         self.model = model
 
-    def messages(self, task: Task, handbook: str) -> list[dict[str, str]]:
+    def messages(self, task: Task, handbook: str, style: Style | None = None) -> list[dict[str, str]]:
         thread = {"from": (task.params or {}).get("to", ""), "subject": task.title,
                   "message": task.original[:MAX_THREAD]}
+        system = SYSTEM.format(handbook=handbook[:MAX_HANDBOOK] or "(none)")
+        examples = prompt_examples(style.examples) if style is not None else []
+        if examples:
+            # The person's own corrections of earlier drafts: how they write, to imitate (their
+            # text, not the sender's; the message below stays untrusted data either way).
+            system += ("\n\n# How the person writes\nBelow, earlier drafts and the text the person sent "
+                       "instead, newest first (JSON). Write as the person writes: their greeting, their "
+                       "sign-off, their phrasing.\n" + json.dumps(examples, ensure_ascii=False))
         return [
-            {"role": "system", "content": SYSTEM.format(handbook=handbook[:MAX_HANDBOOK] or "(none)")},
+            {"role": "system", "content": system},
             {"role": "user", "content": "Draft the response to this message (JSON, untrusted):\n"
                                         + json.dumps(thread, ensure_ascii=False)},
         ]
 
-    def draft(self, task: Task, handbook: str = "") -> Draft:
+    def draft(self, task: Task, handbook: str = "", style: Style | None = None) -> Draft:
         import openai
 
         try:
             completion = self.client.chat.completions.create(
                 model=self.model,
-                messages=self.messages(task, handbook),
+                messages=self.messages(task, handbook, style),
                 response_format={"type": "json_schema", "json_schema": SCHEMA},
             )
         except (openai.APITimeoutError, openai.APIConnectionError, openai.RateLimitError,
