@@ -688,20 +688,30 @@ def web(ctx: click.Context, listen: str | None, port: int | None, tls_cert: str 
     listen = listen or cfg.listen
     cert, key = tls_cert or cfg.tls_cert, tls_key or cfg.tls_key
     server = make_server(WebApp(home, secure=bool(cert)), listen, cfg.port if port is None else port, cert, key)
+    from fte.support.signals import SignalRelay
+
+    wake, stopping = threading.Event(), {"now": False}
+
+    def on_stop(_sig: int, _frame: Any) -> None:
+        stopping["now"] = True  # only a flag: the relay wakes the wait below (fte/support/signals.py)
+
+    relay = SignalRelay(wake)  # before saying it listens: a signal right after is handled
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, on_stop)
     scheme = "https" if cert else "http"
     bound = server.server_address[1]
     click.echo(f"fte web: {scheme}://{listen}:{bound}/ — sign in with a token from `fte web token add NAME`", err=True)
     if not is_loopback(listen) and not cert:
         click.echo("fte web: WARNING: listening beyond this machine without TLS: tokens and drafts cross the "
                    "network in clear. Use --tls-cert, a reverse proxy with TLS, or a tailnet (docs/web.md).", err=True)
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
     thread = threading.Thread(target=server.serve_forever, name="fte-web", daemon=True)
     thread.start()
-    stop.wait()
+    while not stopping["now"]:
+        wake.wait(1.0)  # the relay wakes it at once; the timeout only bounds a lost wake
+        wake.clear()
     server.shutdown()
     server.server_close()
+    relay.close()
 
 
 @web.group("token")

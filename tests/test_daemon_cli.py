@@ -314,3 +314,27 @@ def test_a_vault_deleted_under_a_running_daemon_is_made_again_without_a_restart(
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_a_storm_of_signals_never_wedges_the_daemon(home_dir: Path) -> None:
+    """300 SIGHUPs at random moments (each a reload, woken through the signal relay), then SIGTERM:
+    it stops at once and cleanly. The deadlock this guards against is rare per signal (a handler
+    that set the loop's Event while the main thread held its lock; it hung the suite once), so
+    tests/test_layout.py also holds the rule itself: handlers only set flags."""
+    import random
+
+    proc = subprocess.Popen([sys.executable, "-m", "fte", "daemon", "--home", str(home_dir)],
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert "fte daemon:" in proc.stderr.readline()
+        rng = random.Random(7)
+        for _ in range(300):
+            proc.send_signal(signal.SIGHUP)
+            time.sleep(rng.random() * 0.01)
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+        assert "Traceback" not in err and "fte daemon: stopped" in err
+    finally:
+        if proc.poll() is None:
+            proc.kill()

@@ -41,3 +41,28 @@ def test_a_table_of_settings_is_read_one_way() -> None:
     assert {c.settings.__module__ for c in CHANNELS} <= {"fte.io.channels.registry", "fte.settings.tables"}
     tabled = {s.name for t in TABLES + CORE_TABLES for s in t.settings()}
     assert tabled <= {s.name for s in SETTINGS}
+
+
+def test_signal_handlers_only_set_flags() -> None:
+    """A handler runs between two bytecodes of the main thread, whatever lock it holds: one that
+    called Event.set() deadlocked the daemon when the signal landed inside that Event's own lock.
+    In a module that installs handlers, no lambda is one, and every ``on_*`` function only assigns
+    (the waiting thread is woken by fte/support/signals.py's relay)."""
+    import ast
+
+    checked = 0
+    for path in _sources():
+        tree = ast.parse(path.read_text())
+        installs = [c for c in ast.walk(tree) if isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute)
+                    and c.func.attr == "signal" and isinstance(c.func.value, ast.Name) and c.func.value.id == "signal"]
+        if not installs:
+            continue
+        assert not any(isinstance(a, ast.Lambda) for c in installs for a in c.args), path
+        for fn in ast.walk(tree):
+            if (isinstance(fn, ast.FunctionDef) and fn.name.startswith("on_") and len(fn.args.args) == 2
+                    and "sig" in fn.args.args[0].arg):  # (signum, frame): a signal handler
+                body = [b for b in fn.body if not (isinstance(b, ast.Expr) and isinstance(b.value, ast.Constant))]
+                assert all(isinstance(b, (ast.Assign, ast.AugAssign)) for b in body), (
+                    f"{path.relative_to(ROOT)}: the signal handler {fn.name} does more than set a flag")
+                checked += 1
+    assert checked >= 3  # the daemon's two, fte web's one

@@ -110,7 +110,7 @@ def test_an_approval_that_no_longer_verifies_goes_back_to_the_person(home_dir: P
 class Broken:
     name = "broken"
 
-    def draft(self, task: Task, handbook: str) -> Draft:
+    def draft(self, task: Task, handbook: str, style: object = None) -> Draft:
         raise DraftError("the model refused", transient=False)
 
 

@@ -143,3 +143,23 @@ def test_the_openai_drafter_is_shown_the_persons_last_edits() -> None:
         shown = json.loads(system["content"].split("# How the person writes\n", 1)[1].split("\n", 1)[1])
         assert shown == [{"draft": e.proposed, "as_sent": e.sent} for e in examples[:3]]
         assert "Cheers" not in user["content"]  # the examples are the person's, apart from the untrusted mail
+
+
+def test_through_the_daemon_the_openai_request_carries_the_persons_edits(home_dir: Path) -> None:
+    """The drafter configured on the host, three replies to Ann edited by the person: the request for
+    the fourth carries those three, as drafted and as sent (read off the wire)."""
+    from test_openai_drafter import use_openai
+
+    with FakeOpenAI() as fake:
+        use_openai(home_dir, fake.base_url)
+        for n in range(3):
+            fake.reply({"action": "reply", "body": f"Hello Ann,\n\nAbout Q {n}: soon.\n\nBest regards,\nthe team\n",
+                        "reason": ""})
+            _reply_to(home_dir, n, "ann@example.com", PERSON)
+        fake.reply({"action": "reply", "body": "Hi Ann!\n\nSoon.\n\nCheers,\nSam\n", "reason": ""})
+        _next_draft(home_dir, 3, "ann@example.com")
+        system = fake.requests[-1]["messages"][0]["content"]
+        shown = json.loads(system.split("# How the person writes\n", 1)[1].split("\n", 1)[1])
+        assert [e["as_sent"] for e in shown] == [PERSON.replace("{n}", str(n)) for n in (2, 1, 0)]
+        assert all(e["draft"].startswith("Hello Ann,") for e in shown)
+        assert "# How the person writes" not in fake.requests[0]["messages"][0]["content"]  # nothing yet, then

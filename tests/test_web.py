@@ -239,7 +239,10 @@ def _serve(home: Path, *args: str):  # noqa: ANN202 — (process, its first line
 
     proc = subprocess.Popen([sys.executable, "-m", "fte", "web", "--port", "0", "--home", str(home), *args],
                             stderr=subprocess.PIPE, text=True)
-    return proc, proc.stderr.readline()  # type: ignore[union-attr]
+    first = proc.stderr.readline()  # type: ignore[union-attr]
+    if proc.poll() is not None:
+        raise AssertionError(f"fte web exited {proc.returncode} at start: {first}")
+    return proc, first
 
 
 def _stop(proc) -> str:  # noqa: ANN001

@@ -27,6 +27,7 @@ from fte.daemon import Runner, TickReport
 from fte.errors import AlreadyRunning, FteError
 from fte.host.home import Home, open_home
 from fte.io.vault.notes import TASK_FOLDERS
+from fte.support.signals import SignalRelay
 
 DEBOUNCE = 0.2
 
@@ -196,16 +197,19 @@ def run_daemon(
     flags = Flags()
     wake = threading.Event()
 
+    # The handlers only set flags. The wake comes from the signal's byte on a pipe (Python's own
+    # wakeup fd), read by a thread: an Event.set() inside a handler deadlocked the daemon for good
+    # when the signal landed while the main thread held that Event's lock (seen as a hung SIGHUP).
     def on_stop(_sig: int, _frame: Any) -> None:
         flags.stop = True
-        wake.set()
 
     def on_hup(_sig: int, _frame: Any) -> None:
         flags.reload = True
-        wake.set()
 
     previous: dict[signal.Signals, Any] = {}
+    relay = None
     if threading.current_thread() is threading.main_thread():
+        relay = SignalRelay(wake)
         for sig, handler in ((signal.SIGTERM, on_stop), (signal.SIGINT, on_stop), (signal.SIGHUP, on_hup)):
             previous[sig] = signal.signal(sig, handler)
     try:
@@ -275,6 +279,8 @@ def run_daemon(
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        if relay is not None:
+            relay.close()
     log("fte daemon: stopped")
     return 0
 

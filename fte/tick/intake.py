@@ -102,7 +102,9 @@ class Intake:
             try:
                 style = (style_for(ctx.store, task.kind, str((task.params or {}).get(declared.recipient) or ""))
                          if remembers and declared is not None and declared.recipient else None)
-                draft = unanswerable(task) or drafter.draft(task, handbook, style)
+                # With no style, the two-argument call: a drafter written before style existed still works.
+                draft = unanswerable(task) or (drafter.draft(task, handbook, style) if style is not None
+                                               else drafter.draft(task, handbook))
             except Exception as raised:  # noqa: BLE001 — beyond DraftError: a library choking on this mail,
                 # or a bug; retried like a timeout, then this task fails with the reason; the others go on.
                 exc = raised if isinstance(raised, DraftError) else DraftError(
