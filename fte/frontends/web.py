@@ -133,6 +133,12 @@ class WebApp:
             return self._problem(404, "Not found", str(exc))
         except FteError as exc:
             return self._problem(400, "Refused", str(exc))
+        except Exception:  # noqa: BLE001 — a bug or a broken home: this request fails, the server goes on
+            import traceback
+
+            traceback.print_exc()
+            return self._problem(500, "Failed", "fte could not answer this request (its log says why); "
+                                                "open the list again to see what stands")
 
     def _route(self, method: str, target: str, headers: dict[str, str], body: bytes, client: str) -> Response:
         url = urlsplit(target)

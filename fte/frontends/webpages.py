@@ -118,7 +118,9 @@ def waiting(tasks: list[dict[str, Any]], now: datetime, device: str, csrf: str |
 
 def task(t: dict[str, Any], now: datetime, device: str, csrf: str | None, message: str = "",
          warn: bool = False) -> str:
-    """One task: what would be sent (the draft), to whom, the original, the deadline; the forms."""
+    """One task: what would be sent (the draft), to whom, the original, the deadline; the forms.
+    (HTML drops one newline right after ``<textarea>``: one is put there, so a draft's own first
+    line, even an empty one, comes back as it was.)"""
     from fte.io.vault.notes import split_body
 
     said = (f'<p class="said{" warn" if warn else ""}" role="{"alert" if warn else "status"}">'
@@ -142,7 +144,7 @@ def task(t: dict[str, Any], now: datetime, device: str, csrf: str | None, messag
 <section aria-label="Edit"><h2>Edit the draft</h2>
 <form method="post" action="/task/{escape(t['id'])}">{hidden}
 <label for="body">Draft</label>
-<textarea id="body" name="body" rows="12">{_block(t['body'])}</textarea>
+<textarea id="body" name="body" rows="12">\n{_block(t['body'])}</textarea>
 <div class="actions"><button type="submit" name="action" value="save_approve" class="ok">Save and approve</button>
 <button type="submit" name="action" value="save">Save only</button></div>
 </form></section>"""

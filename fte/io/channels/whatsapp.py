@@ -10,9 +10,11 @@ and removes each message once it is a task (:meth:`WhatsAppSource.forget`).
 The server faces the internet (through the tunnel), so it holds explicit limits (docs/channels.md,
 "WhatsApp"): a body is read only with a valid ``Content-Length`` of at most :data:`MAX_BODY` (a
 missing, negative, non-numeric or chunked length is refused before reading, and the connection
-closed); every socket read times out after :data:`READ_TIMEOUT` seconds (slow or idle clients are
-dropped); at most :data:`MAX_CONNECTIONS` are served at once (more are answered 503 without a
-thread); the listen backlog holds :data:`BACKLOG` waiting connections (a burst is queued, not reset).
+closed); the whole request must be in within :data:`READ_TIMEOUT` seconds of the connection (a
+client trickling a byte at a time is dropped then); requests are read by asyncio
+(:mod:`fte.support.asynchttp`), so slow clients cost a coroutine each, not a thread, and genuine
+requests are answered while hundreds trickle; at most :data:`MAX_CONNECTIONS` are open at once
+(more are answered 503); the listen backlog holds :data:`BACKLOG` waiting connections.
 
 **Outbound.** ``messages.create`` with ``whatsapp:`` addresses. Twilio has no idempotency key: the
 lookup lists recent messages from our number to the recipient and matches the body.
@@ -25,23 +27,20 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import socket
-import sys
 import tempfile
-import threading
 from dataclasses import dataclass
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
 from fte.io.channels.contract import ExecutionError, Performed, Polled
 from fte.models.tables import Task
+from fte.support.asynchttp import AsyncHTTPServer, Reply, Request
 
 MAX_BODY = 64 * 1024
-READ_TIMEOUT = 10.0
-MAX_CONNECTIONS = 256
+READ_TIMEOUT = 10.0  # the whole request, from the connection on
+MAX_CONNECTIONS = 4096  # connections waiting for their request cost a coroutine each, not a thread
 BACKLOG = 1024
 
 
@@ -82,107 +81,30 @@ def spool_message(spool: Path, fields: dict[str, str]) -> Path:
     return dest
 
 
-class WebhookServer(ThreadingHTTPServer):
-    """A threading HTTP server with a bound on connections served at once and a deep backlog."""
-
-    daemon_threads = True
-    request_queue_size = BACKLOG
-
-    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler],
-                 max_connections: int = MAX_CONNECTIONS) -> None:
-        super().__init__(address, handler)
-        self._slots = threading.BoundedSemaphore(max_connections)
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        if not self._slots.acquire(blocking=False):
-            # Over the bound: a short answer and close, without a thread (Twilio retries a 503).
-            try:
-                request.settimeout(1.0)
-                request.sendall(b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\n"
-                                b"Content-Length: 0\r\nConnection: close\r\n\r\n")
-            except OSError:
-                pass
-            self.shutdown_request(request)
-            return
-        try:
-            super().process_request(request, client_address)
-        except BaseException:
-            self._slots.release()
-            raise
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """A client that went away mid-answer (reset, timeout) is normal on the internet: quiet."""
-        if not isinstance(sys.exc_info()[1], OSError):
-            super().handle_error(request, client_address)
-
-    def process_request_thread(self, request: Any, client_address: Any) -> None:
-        try:
-            super().process_request_thread(request, client_address)
-        finally:
-            self._slots.release()
-
-
 def make_server(spool: Path, auth_token: str, public_url: str, port: int = 8088, host: str = "127.0.0.1",
-                max_connections: int = MAX_CONNECTIONS, read_timeout: float = READ_TIMEOUT) -> WebhookServer:
-    """The webhook: POST only, ``X-Twilio-Signature`` checked against ``public_url``, 403 otherwise."""
+                max_connections: int = MAX_CONNECTIONS, read_timeout: float = READ_TIMEOUT) -> AsyncHTTPServer:
+    """The webhook: POST only, ``X-Twilio-Signature`` checked against ``public_url``, 403 otherwise.
+    ``read_timeout``: the whole request must be in within it, from the connection on."""
     from twilio.request_validator import RequestValidator
 
     validator = RequestValidator(auth_token)
 
-    class Handler(BaseHTTPRequestHandler):
-        timeout = read_timeout  # every read of the socket, headers included
+    def answer(request: Request) -> Reply:
+        if request.method != "POST":
+            return Reply(405, b"POST only")
+        fields = dict(parse_qsl(request.body.decode("utf-8", "replace"), keep_blank_values=True))
+        signature = request.headers.get("x-twilio-signature", "")
+        if not signature or not validator.validate(public_url, fields, signature):
+            return Reply(403, b"signature does not verify")
+        try:
+            spool_message(spool, fields)
+        except ValueError:
+            return Reply(400, b"no MessageSid")
+        # An empty TwiML response: the reply comes later, after a person approves it.
+        return Reply(200, b'<?xml version="1.0" encoding="UTF-8"?><Response></Response>', "text/xml")
 
-        def log_message(self, *args: Any) -> None:
-            pass
-
-        def _answer(self, status: int, body: bytes = b"", ctype: str = "text/plain") -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(body)))
-            if self.close_connection:
-                self.send_header("Connection", "close")
-            self.end_headers()
-            self.wfile.write(body)
-
-        def _refuse(self, status: int, reason: bytes) -> None:
-            """Refused before the body is read: answer, and close (the unread body is dropped)."""
-            self.close_connection = True
-            self._answer(status, reason)
-
-        def do_POST(self) -> None:  # noqa: N802
-            if self.headers.get("Transfer-Encoding"):
-                return self._refuse(411, b"a Content-Length is required")
-            declared = self.headers.get("Content-Length")
-            if declared is None:
-                return self._refuse(411, b"a Content-Length is required")
-            if not declared.strip().isdigit():
-                return self._refuse(400, b"bad Content-Length")
-            length = int(declared)
-            if length > MAX_BODY:
-                return self._refuse(413, b"too large")
-            try:
-                body = self.rfile.read(length)
-            except (socket.timeout, OSError):
-                self.close_connection = True
-                return
-            if len(body) < length:
-                return self._refuse(400, b"the body is shorter than its Content-Length")
-            raw = body.decode("utf-8", "replace")
-            fields = dict(parse_qsl(raw, keep_blank_values=True))
-            signature = self.headers.get("X-Twilio-Signature", "")
-            if not signature or not validator.validate(public_url, fields, signature):
-                return self._answer(403, b"signature does not verify")
-            try:
-                spool_message(spool, fields)
-            except ValueError:
-                return self._answer(400, b"no MessageSid")
-            # An empty TwiML response: the reply comes later, after a person approves it.
-            self._answer(200, b'<?xml version="1.0" encoding="UTF-8"?><Response></Response>', "text/xml")
-
-        def do_GET(self) -> None:  # noqa: N802
-            self._answer(405, b"POST only")
-
-    return WebhookServer((host, port), Handler, max_connections=max_connections)
+    return AsyncHTTPServer(answer, host, port, max_body=MAX_BODY, deadline=read_timeout,
+                           max_connections=max_connections, backlog=BACKLOG)
 
 
 class WhatsAppSource:
