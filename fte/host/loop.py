@@ -235,13 +235,17 @@ def run_daemon(
                 failures = 0
                 try:
                     while True:
+                        # Cleared before the flags are read: a signal or an event from now on wakes the
+                        # next wait. Cleared after (as it was), a SIGHUP landing between the two was
+                        # lost until the next interval — forever where timed waits hang (faketime).
+                        wake.clear()
                         gone = not (opened.settings.vault / ".git").exists()
                         if gone:  # deleted under the running daemon: opening the home again rebuilds it
                             log(f"fte daemon: warning: the vault {opened.settings.vault} is gone; it is made again "
                                 "from the remote and the database")
                         if flags.reload or gone:
+                            flags.reload = False  # before: a SIGHUP during the reload asks for another
                             reloaded = _reload(home, clock, log, "vault rebuilt" if gone else "settings reloaded")
-                            flags.reload = False
                             if reloaded is not None:
                                 opened.close()
                                 opened, runner = reloaded
@@ -253,7 +257,6 @@ def run_daemon(
                                     watcher.stop()
                                     watcher = VaultWatcher(_roots(opened), wake)
                                     watching = watcher.start()
-                        wake.clear()
                         report = _tick(runner, log)
                         ticks += 1
                         failures = failures + 1 if report is None or report.sync_error else 0
