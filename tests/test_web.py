@@ -162,6 +162,21 @@ def test_approve_reject_and_edit_are_the_use_cases_with_the_device_in_the_audit_
     assert shown[first]["approval"]["epoch"] == epoch or shown[first]["approval"]  # signed, as fte approve signs
 
 
+def test_save_only_keeps_the_task_waiting_and_says_so(page: Page) -> None:
+    [task_id] = _pending(page.home, 1)
+    page.sign_in(Devices(page.home).add("phone", utcnow()))
+    csrf, epoch = page.csrf(task_id)
+    r = page.client.post(f"/task/{task_id}", data={"action": "save", "epoch": epoch, "csrf": csrf,
+                                                   "body": "Shorter, as I write it.\r\n"})
+    assert r.status_code == 303 and r.headers["location"] == f"/task/{task_id}?said=saved"
+    shown = page.client.get(r.headers["location"]).text
+    assert "Saved as the draft" in shown and "Shorter, as I write it." in shown
+    assert reads.show(page.home, task_id)["state"] == "pending"
+    assert reads.show(page.home, task_id)["body"] == "Shorter, as I write it.\n"
+    r = page.client.post(f"/task/{task_id}", data={"action": "save", "epoch": epoch, "csrf": csrf, "body": "  "})
+    assert r.status_code in (400, 409)  # an empty draft is refused, and this page is stale by now anyway
+
+
 def test_a_page_older_than_the_task_cannot_decide(page: Page) -> None:
     [task_id] = _pending(page.home, 1)
     page.sign_in(Devices(page.home).add("phone", utcnow()))

@@ -182,7 +182,9 @@ class WebApp:
                 shown = reads.show(self.home, task_id)
                 if wants_json:
                     return self._json(200, shown)
-                return self._html(200, webpages.task(shown, self.clock(), device, csrf))
+                said = parse_qs(url.query).get("said", [""])[0]
+                return self._html(200, webpages.task(shown, self.clock(), device, csrf,
+                                                     message=webpages.SAID.get(said, "")))
             if method == "POST":
                 form = self._form(headers, body)
                 if not bearer and (session is None or not _same(form.get("csrf", ""), session.csrf)):
