@@ -58,6 +58,19 @@ def drop_mail(home: Path, n: int, subject: str = "Question", sender: str = "ann@
     return msg["Message-ID"]
 
 
+def pending(home: Path, n: int = 1, subject: str = "Question", sender: str = "ann@example.com") -> list[str]:
+    """``n`` mails dropped into an ``all`` host's inbox and one tick run: their tasks' ids, oldest
+    first, all waiting for a decision."""
+    for i in range(n):
+        drop_mail(home, i, subject=subject, sender=sender)
+    run = HostRun(home)
+    run.tick()
+    ids = [t.id for t in sorted(run.home.store.tasks(state="pending"), key=lambda t: t.created_at)]
+    run.close()
+    assert len(ids) == n
+    return ids
+
+
 class HostRun:
     """An open home with its runner; reopen() simulates a restart."""
 

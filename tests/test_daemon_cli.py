@@ -11,24 +11,13 @@ import time
 from pathlib import Path
 
 from conftest import TEST_EPOCH, fte_cli
-from hosts import HostRun, drop_mail
+from hosts import HostRun, drop_mail, pending
 
 from fte.host.home import open_home
 
 
-def pending_all_host(home_dir: Path, n: int = 2) -> list[str]:
-    for i in range(n):
-        drop_mail(home_dir, i)
-    run = HostRun(home_dir)
-    run.tick()
-    ids = [t.id for t in run.home.store.tasks(state="pending")]
-    run.close()
-    assert len(ids) == n
-    return ids
-
-
 def test_approve_from_the_command_line_executes_and_a_second_decision_is_refused(home_dir: Path) -> None:
-    [tid, other] = pending_all_host(home_dir)
+    [tid, other] = pending(home_dir, 2)
     r = fte_cli("approve", tid[:8], "--by", "ann", "--home", str(home_dir))
     assert r.exit_code == 0, r.output
     with open_home(home_dir) as h:
@@ -49,7 +38,7 @@ def test_approve_from_the_command_line_executes_and_a_second_decision_is_refused
 
 
 def test_replay_refuses_a_task_that_is_not_failed(home_dir: Path) -> None:
-    [tid] = pending_all_host(home_dir, 1)
+    [tid] = pending(home_dir, 1)
     r = fte_cli("replay", tid[:8], "--home", str(home_dir), code=2)
     assert r.exit_code == 2 and "not failed" in r.output
     with open_home(home_dir) as h:
@@ -57,7 +46,7 @@ def test_replay_refuses_a_task_that_is_not_failed(home_dir: Path) -> None:
 
 
 def test_replay_sends_a_failed_reply_again_with_the_same_key(home_dir: Path) -> None:
-    [tid] = pending_all_host(home_dir, 1)
+    [tid] = pending(home_dir, 1)
     with open_home(home_dir) as h:  # a reply that cannot be built safely fails at the executor
         h.lifecycle.fire(tid, "edit", actor="ann", source="obsidian",
                          changes={"params": {"to": "ann@example.com\r\nBcc: eve@example.com", "subject": "x"}})
@@ -86,7 +75,7 @@ def test_daemon_once_runs_one_tick(home_dir: Path) -> None:
 
 
 def test_daemon_acts_on_a_move_and_stops_cleanly_on_sigterm(home_dir: Path) -> None:
-    [tid] = pending_all_host(home_dir, 1)
+    [tid] = pending(home_dir, 1)
     proc = subprocess.Popen([sys.executable, "-m", "fte", "daemon", "--home", str(home_dir)],
                             stderr=subprocess.PIPE, text=True)
     try:
@@ -187,7 +176,7 @@ def test_transient_errors_back_off_and_retry_within_limits(home_dir: Path) -> No
 def test_rate_limit_holds_the_rest_back(home_dir: Path) -> None:
     toml = home_dir / "fte.toml"
     toml.write_text(toml.read_text().replace('"email.reply" = 10\n', '"email.reply" = 2\n'))
-    ids = pending_all_host(home_dir, 3)
+    ids = pending(home_dir, 3)
     for tid in ids:
         fte_cli("approve", tid, "--home", str(home_dir))
     run = HostRun(home_dir)
@@ -200,7 +189,7 @@ def test_rate_limit_holds_the_rest_back(home_dir: Path) -> None:
 def test_dry_run_performs_nothing(home_dir: Path) -> None:
     toml = home_dir / "fte.toml"
     toml.write_text(toml.read_text().replace("dry_run = false", "dry_run = true"))
-    [tid] = pending_all_host(home_dir, 1)
+    [tid] = pending(home_dir, 1)
     fte_cli("approve", tid, "--home", str(home_dir))
     run = HostRun(home_dir)
     run.tick()

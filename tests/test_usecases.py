@@ -8,23 +8,12 @@ import re
 from pathlib import Path
 
 import pytest
-from hosts import HostRun, drop_mail
+from hosts import pending
 
 from fte.errors import BadInput, NotFound, Stale
 from fte.usecases import decisions, reads
 
 CLI = Path(__file__).resolve().parents[1] / "fte" / "cli.py"
-
-
-def _pending(home: Path, n: int = 1) -> list[str]:
-    for i in range(n):
-        drop_mail(home, i, subject=f"Question {i}")
-    run = HostRun(home)
-    run.tick()
-    ids = [t.id for t in run.home.store.tasks(state="pending")]
-    run.close()
-    assert len(ids) == n
-    return ids
 
 
 def test_the_command_line_holds_no_sql_and_no_lifecycle() -> None:
@@ -45,7 +34,7 @@ def test_the_command_line_holds_no_sql_and_no_lifecycle() -> None:
 def test_approving_builds_no_daemon(home_dir: Path) -> None:
     """An executor whose settings cannot be built (SMTP with no server) does not stop a decision:
     approving one task reads the tree, signs and publishes — it builds no executor, source or drafter."""
-    task_id = _pending(home_dir)[0]
+    task_id = pending(home_dir)[0]
     toml = home_dir / "fte.toml"
     toml.write_text(toml.read_text().replace('transport = "maildir"', 'transport = "smtp"', 1))
     from fte.config import load_settings
@@ -59,7 +48,7 @@ def test_approving_builds_no_daemon(home_dir: Path) -> None:
 
 
 def test_a_decision_about_an_older_presentation_is_refused(home_dir: Path) -> None:
-    first, second = _pending(home_dir, 2)
+    first, second = pending(home_dir, 2)
     shown = reads.show(home_dir, first)
     edited = decisions.edit(home_dir, first, shown["body"] + "\nOne more line.\n", epoch=shown["epoch"]).task
     assert edited.epoch != shown["epoch"]
@@ -76,7 +65,7 @@ def test_a_decision_about_an_older_presentation_is_refused(home_dir: Path) -> No
 
 
 def test_reads_answer_what_the_rows_hold(home_dir: Path) -> None:
-    ids = _pending(home_dir, 3)
+    ids = pending(home_dir, 3)
     status = reads.status(home_dir)
     assert status["counts"]["pending"] == 3 and status["tasks"] == 3
     listed = reads.tasks(home_dir, state="pending", limit=2)

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import fte_cli
-from hosts import HostRun, drop_mail
+from hosts import pending
 
 from fte.clock import utcnow
 from fte.frontends.web import LoginLimiter, WebApp, make_server
@@ -47,16 +47,6 @@ class Page:
         self.server.server_close()
 
 
-def _pending(home: Path, n: int, subject: str = "Question") -> list[str]:
-    for i in range(n):
-        drop_mail(home, i, subject=subject)
-    run = HostRun(home)
-    run.tick()
-    ids = [t.id for t in sorted(run.home.store.tasks(state="pending"), key=lambda t: t.created_at)]
-    run.close()
-    return ids
-
-
 @pytest.fixture
 def page(home_dir: Path) -> Iterator[Page]:
     p = Page(home_dir)
@@ -69,7 +59,7 @@ def _state(home: Path, task_id: str) -> str:
 
 
 def test_nothing_is_shown_without_a_device_token(page: Page) -> None:
-    [task_id] = _pending(page.home, 1)
+    [task_id] = pending(page.home, 1)
     r = page.client.get(f"/task/{task_id}")
     assert r.status_code == 303 and r.headers["location"].startswith("/login?next=")
     assert page.client.get("/", headers={"Accept": "application/json"}).status_code == 303
@@ -115,7 +105,7 @@ def test_failed_sign_ins_are_limited(home_dir: Path) -> None:
 
 
 def test_a_link_alone_decides_nothing(page: Page) -> None:
-    [task_id] = _pending(page.home, 1)
+    [task_id] = pending(page.home, 1)
     page.sign_in(Devices(page.home).add("phone", utcnow()))
     for url in (f"/task/{task_id}?action=approve", f"/task/{task_id}/approve", f"/?action=approve&task={task_id}"):
         assert page.client.get(url).status_code in (200, 404)
@@ -124,7 +114,7 @@ def test_a_link_alone_decides_nothing(page: Page) -> None:
 
 
 def test_a_post_without_the_session_csrf_token_decides_nothing(page: Page) -> None:
-    [task_id] = _pending(page.home, 1)
+    [task_id] = pending(page.home, 1)
     token = Devices(page.home).add("phone", utcnow())
     page.sign_in(token)
     _csrf, epoch = page.csrf(task_id)
@@ -141,7 +131,7 @@ def test_a_post_without_the_session_csrf_token_decides_nothing(page: Page) -> No
 
 
 def test_approve_reject_and_edit_are_the_use_cases_with_the_device_in_the_audit_log(page: Page) -> None:
-    first, second, third = _pending(page.home, 3)
+    first, second, third = pending(page.home, 3)
     page.sign_in(Devices(page.home).add("phone", utcnow()))
     csrf, epoch = page.csrf(first)
     r = page.client.post(f"/task/{first}", data={"action": "approve", "epoch": epoch, "csrf": csrf})
@@ -163,7 +153,7 @@ def test_approve_reject_and_edit_are_the_use_cases_with_the_device_in_the_audit_
 
 
 def test_save_only_keeps_the_task_waiting_and_says_so(page: Page) -> None:
-    [task_id] = _pending(page.home, 1)
+    [task_id] = pending(page.home, 1)
     page.sign_in(Devices(page.home).add("phone", utcnow()))
     csrf, epoch = page.csrf(task_id)
     r = page.client.post(f"/task/{task_id}", data={"action": "save", "epoch": epoch, "csrf": csrf,
@@ -178,7 +168,7 @@ def test_save_only_keeps_the_task_waiting_and_says_so(page: Page) -> None:
 
 
 def test_a_page_older_than_the_task_cannot_decide(page: Page) -> None:
-    [task_id] = _pending(page.home, 1)
+    [task_id] = pending(page.home, 1)
     page.sign_in(Devices(page.home).add("phone", utcnow()))
     csrf, epoch = page.csrf(task_id)
     decisions.edit(page.home, task_id, "A new draft from the desktop.\n")  # meanwhile, on another device
@@ -192,7 +182,7 @@ def test_a_page_older_than_the_task_cannot_decide(page: Page) -> None:
 
 
 def test_a_revoked_device_is_signed_out_at_its_next_request(page: Page) -> None:
-    [task_id] = _pending(page.home, 1)
+    [task_id] = pending(page.home, 1)
     token = Devices(page.home).add("phone", utcnow())
     page.sign_in(token)
     csrf, epoch = page.csrf(task_id)
@@ -206,7 +196,7 @@ def test_a_revoked_device_is_signed_out_at_its_next_request(page: Page) -> None:
 
 
 def test_a_script_decides_with_a_bearer_token_and_json(page: Page) -> None:
-    [task_id] = _pending(page.home, 1)
+    [task_id] = pending(page.home, 1)
     token = Devices(page.home).add("script", utcnow())
     auth = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
     listed = page.client.get("/", headers=auth).json()
@@ -217,7 +207,7 @@ def test_a_script_decides_with_a_bearer_token_and_json(page: Page) -> None:
 
 
 def test_what_a_mail_says_is_shown_as_text_never_as_markup(page: Page) -> None:
-    [task_id] = _pending(page.home, 1, subject='<script>alert(1) "x" \u202e')
+    [task_id] = pending(page.home, 1, subject='<script>alert(1) "x" \u202e')
     page.sign_in(Devices(page.home).add("phone", utcnow()))
     for html in (page.client.get("/").text, page.client.get(f"/task/{task_id}").text):
         assert "<script>" not in html and "&lt;script&gt;" in html

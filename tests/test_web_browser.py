@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hosts import HostRun, drop_mail
+from hosts import HostRun, pending
 
 from fte.clock import utcnow
 from fte.frontends.web import WebApp, make_server
@@ -50,17 +50,6 @@ def site(home_dir: Path) -> Iterator[str]:
     server.server_close()
 
 
-def _pending(home: Path, n: int) -> list[str]:
-    for i in range(n):
-        drop_mail(home, i, subject="Question")
-    run = HostRun(home)
-    run.tick()
-    ids = [t.id for t in sorted(run.home.store.tasks(state="pending"), key=lambda t: t.created_at)]
-    run.close()
-    assert len(ids) == n
-    return ids
-
-
 def _sent(home: Path) -> dict[str, str]:
     """The mails in the outbox, by the task id they carry, as their text."""
     out = {}
@@ -86,7 +75,7 @@ def _fits(page) -> None:  # noqa: ANN001
 
 def test_a_person_decides_from_a_phone_and_exactly_what_was_shown_is_sent(home_dir: Path, site: str,
                                                                           browser: object) -> None:
-    first, second, third = _pending(home_dir, 3)
+    first, second, third = pending(home_dir, 3)
     page = _signed_in(browser, site, Devices(home_dir).add("phone", utcnow()))
     assert page.get_by_role("heading").first.inner_text() == "3 waiting"
     _fits(page)
@@ -129,7 +118,7 @@ def test_a_person_decides_from_a_phone_and_exactly_what_was_shown_is_sent(home_d
 
 def test_a_stale_page_a_forged_form_and_a_revoked_token_decide_nothing(home_dir: Path, site: str,
                                                                        browser: object) -> None:
-    [task_id] = _pending(home_dir, 1)
+    [task_id] = pending(home_dir, 1)
     token = Devices(home_dir).add("phone", utcnow())
     page = _signed_in(browser, site, token)
 

@@ -19,6 +19,7 @@ a certificate.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 import secrets
@@ -321,8 +322,6 @@ class WebApp:
 
 
 def _digest(sid: str) -> str:
-    import hashlib
-
     return hashlib.sha256(sid.encode()).hexdigest()
 
 

@@ -91,10 +91,13 @@ class Intake:
 
     def draft(self, report: TickReport) -> None:
         ctx = self.ctx
+        detected = ctx.store.tasks(state="detected")
+        if not detected:
+            return  # a quiet tick reads neither the handbook nor the style memory
         handbook = self._handbook()
         drafted: list[Move] = []
         remembers = bool(ctx.store.style_examples(limit=1))  # an empty memory costs no query per task
-        for task in ctx.store.tasks(state="detected"):
+        for task in detected:
             if not ctx.settings.drafts and task.source not in LOCAL_SOURCES:
                 continue  # the cloud drafts it
             declared = kind(task.kind)
@@ -102,9 +105,7 @@ class Intake:
             try:
                 style = (style_for(ctx.store, task.kind, str((task.params or {}).get(declared.recipient) or ""))
                          if remembers and declared is not None and declared.recipient else None)
-                # With no style, the two-argument call: a drafter written before style existed still works.
-                draft = unanswerable(task) or (drafter.draft(task, handbook, style) if style is not None
-                                               else drafter.draft(task, handbook))
+                draft = unanswerable(task) or drafter.draft(task, handbook, style)
             except Exception as raised:  # noqa: BLE001 — beyond DraftError: a library choking on this mail,
                 # or a bug; retried like a timeout, then this task fails with the reason; the others go on.
                 exc = raised if isinstance(raised, DraftError) else DraftError(

@@ -16,7 +16,8 @@ def show(home: Path, recipient: str | None = None) -> list[dict[str, Any]]:
     from fte.io.channels.style import Example
 
     with open_home(home, repair=False) as h:
-        wanted = [who(recipient)[0]] if recipient else [r for r, _n in h.store.style_recipients()]
+        held = dict(h.store.style_recipients())
+        wanted = [who(recipient)[0]] if recipient else list(held)
         out = []
         for address in wanted:
             rows = h.store.style_examples(recipient=address, limit=WINDOW)
@@ -26,7 +27,7 @@ def show(home: Path, recipient: str | None = None) -> list[dict[str, Any]]:
             learned = learn(examples, address)
             out.append({
                 "recipient": address,
-                "examples": len(h.store.style_examples(recipient=address, limit=1_000_000)),
+                "examples": held.get(address, 0),
                 "edited": sum(1 for e in examples if e.proposed != e.sent),
                 "greeting": learned.greeting, "signoff": learned.signoff,
                 "removed": list(learned.removed), "added": list(learned.added),
