@@ -292,3 +292,164 @@ def test_a_name_at_the_limit_is_taken(odoo_home) -> None:
     home, _fake = odoo_home
     out = Accounting(home).create_invoice("A" * 256, [LINE], create_partner=True)
     assert out["state"] == "detected" and tasks(home)[0].params["partner"] == "A" * 256
+
+
+# -- strict tool schemas: what a client sends is what the tool declares -----------------------------
+
+#: (what, tool, arguments, the words the refusal must hold): an unknown field, named; a JSON type
+#: other than the declared one (pydantic's lax mode took each of these: it dropped the field, or
+#: coerced "100" → 100.0, true → 1.0, "yes" → true)
+STRICT_CALLS = [
+    ("company at the top", "create_invoice", {"partner": "Acme Corporation", "lines": [LINE], "company_id": 2},
+     "company_id"),
+    ("state at the top", "create_invoice", {"partner": "Acme Corporation", "lines": [LINE], "state": "posted"},
+     "state"),
+    ("taxes on a line", "create_invoice", {"partner": "Acme Corporation", "lines": [LINE | {"tax_ids": [1]}]},
+     "tax_ids"),
+    ("journal on a bill", "create_bill", {"partner": "Acme Corporation", "lines": [LINE], "journal_id": 3},
+     "journal_id"),
+    ("partner on an entry line", "log_transaction", {"lines": [{"account": "600000", "debit": 5, "partner_id": 1},
+                                                               {"account": "101401", "credit": 5}]}, "partner_id"),
+    ("journal on a payment", "register_payment", {"invoice": "INV/2026/00001", "journal": "BNK1"}, "journal"),
+    ("a price that is true", "create_invoice", {"partner": "Acme Corporation", "lines": [LINE | {"price_unit": True}]},
+     "price_unit"),
+    ("a price that is text", "create_invoice", {"partner": "Acme Corporation", "lines": [LINE | {"price_unit": "100"}]},
+     "price_unit"),
+    ("create_partner as text", "create_invoice", {"partner": "Acme Corporation", "lines": [LINE],
+                                                  "create_partner": "yes"}, "create_partner"),
+    ("an amount as text", "register_payment", {"invoice": "INV/2026/00001", "amount": "100"}, "amount"),
+    ("a date as a number", "get_balance", {"code": "101401", "as_of": 20261130}, "as_of"),
+    ("a filter the tool lacks", "get_invoices", {"customer": "Acme"}, "customer"),
+]
+
+
+def test_the_tools_refuse_unknown_fields_and_wrong_types_by_name(odoo_home) -> None:
+    """Over the real protocol (the SDK's client, `fte mcp` on stdio): each call is an error naming
+    the field, and none of them made a task or wrote to Odoo."""
+    from mcp import ClientSession, StdioServerParameters
+    from mcp.client.stdio import stdio_client
+
+    home, fake = odoo_home
+
+    async def talk():
+        params = StdioServerParameters(command=sys.executable, args=["-m", "fte", "mcp", "--home", str(home)])
+        async with stdio_client(params) as (read, write):
+            async with ClientSession(read, write) as session:
+                await session.initialize()
+                listed = {t.name: t.input_schema for t in (await session.list_tools()).tools}
+                answers = [await session.call_tool(tool, args) for _what, tool, args, _field in STRICT_CALLS]
+                fine = await session.call_tool("create_invoice", {"partner": "Acme Corporation", "lines": [LINE]})
+                return listed, answers, fine
+
+    listed, answers, fine = asyncio.run(talk())
+    for (what, _tool, _args, field), answer in zip(STRICT_CALLS, answers):
+        assert answer.is_error, what
+        assert field in answer.content[0].text, (what, answer.content[0].text)
+    assert not fine.is_error, fine.content[0].text  # the same call, as declared, is taken
+    assert len(tasks(home)) == 1
+    assert not [c for c in fake.calls if c[2] in ("create", "write")]
+    for name, schema in listed.items():  # the client is told: nothing but the declared fields
+        assert schema["additionalProperties"] is False, name
+    assert listed["create_invoice"]["$defs"]["InvoiceLine"]["additionalProperties"] is False
+
+
+# -- cross-record checks: a payment is for an open invoice of the company --------------------------
+
+def _invoice(fake: FakeOdoo, company: int = 1, price: float = 500, post: bool = True) -> str:
+    """Set-up: an invoice in ``company`` through fte's own client, as Odoo answers it."""
+    from fte.odoo import accounting as acc
+    from fte.odoo.client import OdooClient
+
+    client = OdooClient(fake.url, fake.db, fake.login, api_key=fake.api_key, transport="json2", backoff=0,
+                        company=company)
+    try:
+        written = acc.create_invoice(client, f"set-up {len(fake.records['account.move'])}", partner="Acme Corporation",
+                                     lines=[{"description": "Work", "quantity": 1, "price_unit": price}], post=post)
+        return written.name or f"set-up {len(fake.records['account.move']) - 1}"
+    finally:
+        client.close()
+
+
+def test_a_payment_is_refused_unless_its_invoice_is_open_in_the_company(odoo_home) -> None:
+    home, fake = odoo_home
+    tools = Accounting(home)
+    open_one = _invoice(fake, price=500)
+    draft_ref = _invoice(fake, price=300, post=False)
+    paid = _invoice(fake, price=200)
+    fake.records["account.move"][max(fake.records["account.move"])].update(payment_state="paid", amount_residual=0)
+    refusals = [({"invoice": "INV/2099/99999"}, "no invoice 'INV/2099/99999' in Odoo's company YourCompany"),
+                ({"invoice": draft_ref}, "is draft, not posted"),
+                ({"invoice": paid}, "already paid"),
+                ({"invoice": open_one, "amount": 500.01}, "more than what is open on")]
+    for args, reason in refusals:
+        with pytest.raises(BadInput, match=re.escape(reason)):
+            tools.register_payment(**args)
+    assert tasks(home) == []
+    out = tools.register_payment(open_one, amount=500)
+    assert out["state"] == "detected" and len(tasks(home)) == 1
+
+
+def test_the_other_companys_invoice_is_not_this_companys(odoo_home) -> None:
+    """Company 2's only invoice has a name company 1 has not used yet: a payment on it is refused."""
+    home, fake = odoo_home
+    theirs = _invoice(fake, company=2, price=900)
+    with pytest.raises(BadInput, match="no invoice"):
+        Accounting(home).register_payment(theirs)
+    assert tasks(home) == []
+
+
+def test_the_executor_checks_the_invoice_again_before_paying(odoo_home) -> None:
+    """Between approval and execution the invoice may be paid in Odoo, or an edited note may ask for
+    more than is open: the payment is refused before the payment wizard is made."""
+    from fte.odoo import accounting as acc
+    from fte.odoo.client import OdooClient
+
+    _home, fake = odoo_home
+    name = _invoice(fake, price=400)
+    client = OdooClient(fake.url, fake.db, fake.login, api_key=fake.api_key, transport="json2", backoff=0)
+    try:
+        with pytest.raises(BadInput, match="more than what is open"):
+            acc.register_payment(client, "fte:pay1", name, amount=400.5)
+        assert not fake.records["account.payment.register"]
+        assert acc.register_payment(client, "fte:pay1", name, amount=150).existed is False
+        assert fake.records["account.move"][max(fake.records["account.move"])]["amount_residual"] == 250
+        with pytest.raises(BadInput, match="more than what is open on .* \\(250.00 USD\\)"):
+            acc.register_payment(client, "fte:pay2", name, amount=300)
+    finally:
+        client.close()
+
+
+# -- read tools: a filter Odoo does not know is an error, not an empty answer ----------------------
+
+READ_REFUSALS = [
+    ("a reversed range", "get_invoices", {"date_from": "2026-12-01", "date_to": "2026-11-01"}, "before date_from"),
+    ("a reversed period", "get_profit_loss", {"date_from": "2026-12-31", "date_to": "2026-01-01"}, "before date_from"),
+    ("no such state", "get_invoices", {"state": "open"}, "state must be one of draft, posted, cancel"),
+    ("no such payment state", "get_invoices", {"payment_state": "unpaid"}, "payment_state must be one of not_paid"),
+    ("no such account type", "get_accounts", {"account_type": "revenue"}, "account_type must be one of"),
+    ("a zero date", "get_balance", {"code": "101401", "as_of": "0000-00-00"}, "not a real date"),
+    ("a zero date in a period", "get_profit_loss", {"date_from": "0000-00-00", "date_to": "2026-01-01"},
+     "not a real date"),
+    ("a code that is a pattern", "get_accounts", {"code": "4%"}, "account code"),
+]
+
+
+@pytest.mark.parametrize("tool,args,reason", [c[1:] for c in READ_REFUSALS], ids=[c[0] for c in READ_REFUSALS])
+def test_read_tools_refuse_what_would_answer_nothing(odoo_home, tool: str, args: dict, reason: str) -> None:
+    home, _fake = odoo_home
+    with pytest.raises(BadInput, match=re.escape(reason)):
+        getattr(Accounting(home), tool)(**args)
+
+
+def test_read_tools_take_every_value_odoo_knows(odoo_home) -> None:
+    """The allowed values come from Odoo (``fields_get``), so a value Odoo has is never refused."""
+    home, fake = odoo_home
+    from fakes.odoo_server import SELECTIONS
+
+    tools = Accounting(home)
+    for state in SELECTIONS[("account.move", "state")]:
+        tools.get_invoices(state=state)
+    for payment_state in SELECTIONS[("account.move", "payment_state")]:
+        tools.get_invoices(payment_state=payment_state)
+    assert [a["code"] for a in tools.get_accounts(account_type="off_balance")] == []
+    assert tools.get_profit_loss("2026-01-01", "2026-01-01")["profit"] == 0

@@ -24,10 +24,13 @@ from typing import Any
 
 from fte.clock import utcnow
 from fte.errors import BadInput
+from fte.odoo import validate
 from fte.odoo.client import OdooClient, OdooError
 
 INCOME_TYPES = ("income", "income_other")
 EXPENSE_TYPES = ("expense_direct_cost", "expense", "expense_depreciation", "expense_other")
+#: the moves a payment may be registered on: invoices, bills and their credit notes
+PAYABLE_MOVES = ("out_invoice", "in_invoice", "out_refund", "in_refund")
 
 
 @dataclass(frozen=True)
@@ -70,11 +73,30 @@ def _in_company(client: OdooClient) -> dict[str, Any]:
     return {"company": company.name, "currency": company.currency}
 
 
+def selection(client: OdooClient, model: str, field: str) -> tuple[str, ...]:
+    """The values Odoo accepts in a selection field, as the server says (``fields_get``)."""
+    answer = client.call(model, "fields_get", allfields=[field], attributes=["selection"])
+    return tuple(str(pair[0]) for pair in (answer.get(field) or {}).get("selection") or ())
+
+
+def _one_of(client: OdooClient, model: str, field: str, value: Any, what: str) -> str | None:
+    """``value`` if Odoo has it in the selection ``field`` (None for none): a filter Odoo does not
+    know would answer an empty list, which reads as "there are none"."""
+    if value is None or value == "":
+        return None
+    values = selection(client, model, field)
+    if not isinstance(value, str) or value not in values:
+        raise BadInput(f"{what} must be one of {', '.join(values)}; not {value!r}"[:400])
+    return value
+
+
 def get_accounts(client: OdooClient, account_type: str | None = None, code: str | None = None) -> list[dict[str, Any]]:
     domain: list[Any] = [_company_accounts(client)]
+    account_type = _one_of(client, "account.account", "account_type", account_type, "account_type")
     if account_type:
         domain.append(["account_type", "=", account_type])
     if code:
+        code = validate.account_code(code, "code")
         domain.append(["code", "=like", f"{code}%"])  # a prefix: "4" lists every 4xxxxx account
     if client.major <= 18:
         domain.append(["deprecated", "=", False])
@@ -202,6 +224,10 @@ def log_transaction(client: OdooClient, ref: str, lines: list[dict[str, Any]], e
 def get_invoices(client: OdooClient, state: str | None = None, payment_state: str | None = None,
                  partner: str | None = None, date_from: str | None = None, date_to: str | None = None,
                  move_type: str = "out_invoice", limit: int = 200) -> list[dict[str, Any]]:
+    state = _one_of(client, "account.move", "state", state, "state")
+    payment_state = _one_of(client, "account.move", "payment_state", payment_state, "payment_state")
+    date_from, date_to = validate.period(date_from, date_to)
+    partner = validate.text(partner, "partner", validate.MAX_NAME)
     domain: list[Any] = [["move_type", "=", move_type]]
     if state:
         domain.append(["state", "=", state])
@@ -233,7 +259,8 @@ def _sum_balance(client: OdooClient, domain: list[Any]) -> float:
 
 def get_balance(client: OdooClient, code: str, as_of: str | None = None) -> dict[str, Any]:
     """The balance (debit − credit) of posted lines on an account, up to a date (included)."""
-    as_of = as_of or utcnow().date().isoformat()
+    code = validate.account_code(code, "code")
+    as_of = validate.day(as_of, "as_of") or utcnow().date().isoformat()
     account_id(client, code)  # an account that does not exist is an error, not a balance of 0
     balance = _sum_balance(client, [["account_id.code", "=", str(code)], ["date", "<=", as_of]])
     return {"account": str(code), "as_of": as_of, "balance": balance} | _in_company(client)
@@ -241,6 +268,7 @@ def get_balance(client: OdooClient, code: str, as_of: str | None = None) -> dict
 
 def get_profit_loss(client: OdooClient, date_from: str, date_to: str) -> dict[str, Any]:
     """Income, expenses and profit of a period (both ends included), as Odoo's P&L report counts them."""
+    date_from, date_to = validate.period(date_from, date_to, required=True)
     period = [["date", ">=", str(date_from)], ["date", "<=", str(date_to)]]
     income = -_sum_balance(client, period + [["account_id.account_type", "in", list(INCOME_TYPES)]])
     expenses = _sum_balance(client, period + [["account_id.account_type", "in", list(EXPENSE_TYPES)]])
@@ -257,19 +285,41 @@ def find_payment(client: OdooClient, ref: str) -> int | None:
     return int(rows[0]["id"]) if rows else None
 
 
+def open_invoice(client: OdooClient, invoice: str, amount: float | None = None) -> dict[str, Any]:
+    """The invoice or bill a payment is for, by its name or ref, in the client's company: it exists,
+    is posted, is still open, and ``amount`` (None: the open amount) is not more than what is open.
+    Asked when a payment task is made and again before the payment is registered."""
+    where = client.company()
+    rows = client.search_read("account.move", ["|", ["name", "=", invoice], ["ref", "=", invoice],
+                                               ["company_id", "=", where.id]],
+                              ["name", "move_type", "state", "payment_state", "amount_residual"], limit=1)
+    if not rows:
+        raise BadInput(f"no invoice {invoice!r} in Odoo's company {where.name}")
+    move = rows[0]
+    name = move["name"] or invoice
+    if move["move_type"] not in PAYABLE_MOVES:
+        raise BadInput(f"{name} is not an invoice or a bill ({move['move_type']}): a payment needs one")
+    if move["state"] != "posted":
+        raise BadInput(f"{name} is {move['state']}, not posted: only a posted invoice can be paid")
+    if move["payment_state"] in ("paid", "in_payment"):
+        raise BadInput(f"{name} is already paid")
+    if move["payment_state"] in ("reversed", "blocked"):
+        raise BadInput(f"{name} is {move['payment_state']}: Odoo takes no payment on it")
+    residual = round(float(move["amount_residual"] or 0), 2)
+    if residual <= 0:
+        raise BadInput(f"{name} has nothing left to pay")
+    if amount is not None and round(amount, 2) > residual:
+        raise BadInput(f"amount {amount:.2f} is more than what is open on {name} ({residual:.2f} {where.currency})")
+    return move
+
+
 def register_payment(client: OdooClient, ref: str, invoice: str, amount: Any = None,
                      payment_date: str | None = None) -> Written:
     """Pay an invoice (by its name, e.g. ``INV/2026/00001``, or its ``fte:`` ref) with the payment wizard."""
     existing = find_payment(client, ref)
     if existing:
         return Written("account.payment", existing, ref, True)
-    rows = client.search_read("account.move", ["|", ["name", "=", invoice], ["ref", "=", invoice]],
-                              ["name", "state", "payment_state", "amount_residual"], limit=1)
-    if not rows:
-        raise BadInput(f"no invoice {invoice!r} in Odoo")
-    move = rows[0]
-    if move["payment_state"] in ("paid", "in_payment"):
-        raise BadInput(f"{move['name']} is already paid")
+    move = open_invoice(client, invoice, None if amount is None else _money(amount, "amount"))
     vals: dict[str, Any] = {"communication": ref}
     if amount is not None:
         vals["amount"] = _money(amount, "amount")

@@ -8,7 +8,7 @@ call to Odoo (a person may have edited them in the note). Pure: no Odoo, no cloc
   :data:`MAX_AMOUNT`; a line's price may be 0 but an invoice's total may not;
 * quantities: finite, positive, at most :data:`MAX_QUANTITY`, at most 4 decimals;
 * dates: real ISO dates (``YYYY-MM-DD``) within :data:`DATE_WINDOW_YEARS` of today; a due date not
-  before the invoice date;
+  before the invoice date (a read's dates: real, and a period's end not before its start);
 * sizes: names ≤ :data:`MAX_NAME` characters, descriptions ≤ :data:`MAX_TEXT`, 1–:data:`MAX_LINES`
   lines; no control or bidirectional-override characters in any text;
 * account codes: letters, digits and dots only (whether the account exists is Odoo's to say:
@@ -80,8 +80,9 @@ def quantity(value: Any, what: str) -> float:
     return float(number)
 
 
-def iso_date(value: Any, what: str, today: date) -> str | None:
-    """``None`` or ``""`` (Odoo's default) or a real ``YYYY-MM-DD`` within the window."""
+def day(value: Any, what: str) -> str | None:
+    """``None`` or ``""`` (no date) or a real ``YYYY-MM-DD``, whatever its distance from today (a read
+    of old books)."""
     if value is None or value == "":
         return None
     if isinstance(value, date):
@@ -89,13 +90,31 @@ def iso_date(value: Any, what: str, today: date) -> str | None:
     if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
         raise BadInput(f"{what} must be a date as YYYY-MM-DD, not {value!r}"[:200])
     try:
-        day = date.fromisoformat(value)
+        date.fromisoformat(value)
     except ValueError:
         raise BadInput(f"{what} is not a real date: {value!r}") from None
-    window = timedelta(days=365 * DATE_WINDOW_YEARS)
-    if not today - window <= day <= today + window:
-        raise BadInput(f"{what} {value} is more than {DATE_WINDOW_YEARS} years from today")
     return value
+
+
+def period(date_from: Any, date_to: Any, required: bool = False) -> tuple[str | None, str | None]:
+    """Two read dates (``date_from``, ``date_to``), the first not after the second."""
+    start, end = day(date_from, "date_from"), day(date_to, "date_to")
+    if required and not (start and end):
+        raise BadInput("a period needs both date_from and date_to")
+    if start and end and end < start:
+        raise BadInput(f"date_to {end} is before date_from {start}")
+    return start, end
+
+
+def iso_date(value: Any, what: str, today: date) -> str | None:
+    """``None`` or ``""`` (Odoo's default) or a real ``YYYY-MM-DD`` within the window."""
+    checked = day(value, what)
+    if checked is None:
+        return None
+    window = timedelta(days=365 * DATE_WINDOW_YEARS)
+    if not today - window <= date.fromisoformat(checked) <= today + window:
+        raise BadInput(f"{what} {checked} is more than {DATE_WINDOW_YEARS} years from today")
+    return checked
 
 
 def text(value: Any, what: str, limit: int, required: bool = False) -> str:

@@ -5,8 +5,10 @@ task (``odoo.invoice``, ``odoo.bill``, ``odoo.entry``, ``odoo.payment``) whose n
 ``Pending_Approval/odoo/`` for a person; the local host performs it only after approval.
 
 Before a task exists, its parameters are checked (:mod:`fte.odoo.validate`) and, where Odoo is
-configured, its account codes and partner are looked up in Odoo: a refused call creates nothing and
-says why. Write tools are idempotent: a call with the ``idempotency_key`` of an earlier one — or,
+configured, its account codes and partner are looked up in Odoo, and a payment's invoice is checked
+to be the company's, posted and open for at least the amount: a refused call creates nothing and
+says why. Read tools refuse a filter value Odoo does not know and a period that ends before it
+starts. Write tools are idempotent: a call with the ``idempotency_key`` of an earlier one — or,
 without a key, the same call again within :data:`SAME_CALL_WINDOW` — answers the first call's task
 (``"duplicate": true``). They share the home with a running daemon: the database serialises
 writers, and the task's commit takes the host's git lock; a task that is in the database is
@@ -145,7 +147,8 @@ class Accounting:
 
     @staticmethod
     def _exists_in_odoo(settings: Any, kind: str, params: dict[str, Any]) -> None:
-        """Account codes and the partner exist in the company (a partner may be made on purpose)."""
+        """Account codes and the partner exist in the company (a partner may be made on purpose); the
+        invoice of a payment is the company's, posted, open, and owes at least the amount."""
         client = make_client(settings)
         try:
             for i, line in enumerate(params.get("lines") or [], 1):
@@ -159,6 +162,8 @@ class Accounting:
                     who = params["partner"] or params["partner_email"]
                     raise BadInput(f"no partner {who!r} in Odoo: check the name, or pass create_partner=true "
                                    "to create it when the task is performed")
+            if kind == ODOO_PAYMENT.name:
+                accounting.open_invoice(client, params["invoice"], params["amount"])
         finally:
             client.close()
 

@@ -51,6 +51,21 @@ COMPANIES = [("YourCompany", "USD"), ("My EU Company", "EUR")]
 #: many2one fields → the model they point at (read as ``[id, display name]``)
 MANY2ONE = {"partner_id": "res.partner", "account_id": "account.account", "move_id": "account.move",
             "journal_id": "account.journal", "company_id": "res.company", "currency_id": "res.currency"}
+#: selection fields and their values (odoo-19 addons/account/models/account_move.py and
+#: account_account.py; the move's values as the wire notes record them): ``fields_get`` answers them
+#: as Odoo does, ``[[value, label], …]``.
+SELECTIONS = {
+    ("account.move", "move_type"): ["entry", "out_invoice", "out_refund", "in_invoice", "in_refund", "out_receipt",
+                                    "in_receipt"],
+    ("account.move", "state"): ["draft", "posted", "cancel"],
+    ("account.move", "payment_state"): ["not_paid", "in_payment", "paid", "partial", "reversed", "blocked",
+                                        "invoicing_legacy"],
+    ("account.account", "account_type"): [
+        "asset_receivable", "asset_cash", "asset_current", "asset_non_current", "asset_prepayments", "asset_fixed",
+        "liability_payable", "liability_credit_card", "liability_current", "liability_non_current", "equity",
+        "equity_unaffected", "income", "income_other", "expense", "expense_depreciation", "expense_direct_cost",
+        "off_balance"],
+}
 #: models whose records belong to one company (record rules keep them to the call's companies)
 COMPANY_MODELS = ("account.journal", "account.move", "account.move.line", "account.payment")
 
@@ -317,8 +332,19 @@ class FakeOdoo:
                     raise OdooFault("odoo.exceptions.AccessError",
                                     f"You are not allowed to access '{model}' records of another company.", 403)
                 return [self._read_one(model, r, fields) for r in rows]
-            if method == "fields_get":
-                return {f: {"type": "char", "string": f} for f in sorted(self.fields[model])}
+            if method == "fields_get":  # fields_get(allfields=None, attributes=None): each field's description
+                wanted = (pos[0] if pos else None) or kw.get("allfields") or sorted(self.fields[model])
+                attributes = (pos[1] if len(pos) > 1 else None) or kw.get("attributes")
+                out = {}
+                for f in wanted:
+                    if f not in self.fields[model]:
+                        continue  # Odoo leaves out a field it does not have
+                    values = SELECTIONS.get((model, f))
+                    about: dict[str, Any] = {"type": "selection" if values else "char", "string": f}
+                    if values:
+                        about["selection"] = [[v, v.replace("_", " ").title()] for v in values]
+                    out[f] = {k: v for k, v in about.items() if not attributes or k in attributes}
+                return out
             if method == "create":
                 vals = pos[0] if pos else kw.get("vals_list")
                 single = isinstance(vals, dict)
