@@ -43,6 +43,17 @@ def check_agent(agent: str) -> str:
     return agent
 
 
+def check_vault(home: Path, vault: Path) -> Path:
+    """The vault is a folder (or not made yet) that does not hold the home: the home's database,
+    ``.env`` and signing key must never be in what git syncs."""
+    if vault.exists() and not vault.is_dir():
+        raise BadInput(f"vault = {str(vault)!r} is a file, not a folder: name the vault's folder in {CONFIG_NAME}")
+    if home == vault or home.is_relative_to(vault):
+        raise BadInput(f"vault = {str(vault)!r} holds this home ({home}): its database, .env and key would be "
+                       f"synced; name a folder inside or beside the home in {CONFIG_NAME}")
+    return vault
+
+
 @dataclass(frozen=True)
 class Settings:
     """A host's settings. ``home`` is absolute; ``vault`` is resolved against it."""
@@ -102,7 +113,7 @@ def parse_settings(home: Path, data: dict[str, Any]) -> Settings:
         home=home,
         role=values["role"],
         agent=agent,
-        vault=home_path(home, values["vault"]),
+        vault=check_vault(home, home_path(home, values["vault"]).resolve()),
         remote=values["remote"],
         person=values["person"],
         dry_run=values["dry_run"],

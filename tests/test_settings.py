@@ -65,6 +65,20 @@ BAD = [
     ("[sources.telegram]\nenabled = true\n", "unknown table 'sources.telegram'"),
     ("agent = \"../x\"\n", "agent name '../x' must be"),
     ("[daemon\n", "fte.toml"),  # not TOML at all
+    # text that lands in a header, a path or a log line holds no line break (a From with CR/LF
+    # would add headers to every mail sent)
+    ("[executors.email]\nfrom = \"fte@example.com\\r\\nBcc: all@example.com\"\n",
+     "executors.email.from must be text on one line"),
+    ("[executors.email]\nfrom = \"nobody\"\n", "executors.email.from must be an email address"),
+    ("[executors.email]\nfrom = \"a@example.com, b@example.com\"\n", "executors.email.from must be an email address"),
+    ("[executors.email]\nhost = \"smtp.example.com\\n\"\n", "executors.email.host must be text on one line"),
+    ("person = \"Maria\\u202eadmin\"\n", "person must be text on one line"),
+    ("remote = \"git@host:v.git\\u0000\"\n", "remote must be text on one line"),
+    ("[drafter]\nsignature = \"Maria\\u0007\"\n", "drafter.signature must be text without control"),
+    # paths checked for what they must be
+    ("vault = \"fte.toml\"\n", "is a file, not a folder"),
+    ("vault = \".\"\n", "holds this home"),
+    ("vault = \"..\"\n", "holds this home"),
 ]
 
 
@@ -75,6 +89,14 @@ def test_a_bad_setting_is_one_line_and_exit_2(home: Path, text: str, message: st
     assert code == 2, output
     assert message in output, output
     assert len(output.strip().splitlines()) == 1 and "Traceback" not in output, output
+
+
+def test_a_signature_may_span_lines(home: Path) -> None:
+    toml = (home / "fte.toml").read_text()
+    assert 'signature = ""' in toml
+    (home / "fte.toml").write_text(toml.replace('signature = ""', 'signature = "Best,\\n\\tMaria"'))
+    code, output = run_status(home)
+    assert code == 0, output
 
 
 def test_the_same_table_twice_is_refused_by_toml_itself(home: Path) -> None:

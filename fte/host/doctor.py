@@ -2,8 +2,10 @@
 
 Each check says ``ok``, ``warn`` (works, but look at it) or ``fail`` (fte will not do its job), with
 what was found and, when something is wrong, the command or edit that fixes it. Checks in order:
-settings, clock, secrets, role, database, vault, remote, keys, channels, Odoo. When the settings cannot be
-read nothing else can be checked. ``offline`` skips the two that reach the network (the remote and
+settings, clock, secrets (every secret file's mode), role, database, vault, remote, keys, channels
+(an executor that can reach its provider without sending — SMTP — connects and logs in), notify
+(Apprise parses every URL), Odoo. When the settings cannot be read nothing else can be checked.
+``offline`` skips the three that reach the network (the remote, the executors' providers and
 Odoo's login).
 """
 
@@ -48,7 +50,7 @@ def diagnose(home: Path, offline: bool = False) -> list[Check]:
         return [Check("settings", FAIL, str(exc), "edit fte.toml (every setting: docs/settings.md)")]
     found = [Check("settings", OK, f"{settings.role} host {settings.agent!r}, vault {settings.vault}")]
     steps: list[Callable[[Settings, bool], Iterator[Check]]] = [
-        _clock, _secrets, _role, _database, _vault, _remote, _keys, _channels, _odoo]
+        _clock, _secrets, _role, _database, _vault, _remote, _keys, _channels, _notify, _odoo]
     for step in steps:
         try:
             found.extend(step(settings, offline))
@@ -69,17 +71,34 @@ def _clock(_settings: Settings, _offline: bool) -> Iterator[Check]:
                     f"unset {CLOCK_ENV} to use the system clock")
 
 
+def secret_files(home: Path) -> list[Path]:
+    """The home's files that hold secrets and exist: ``.env`` and the OAuth tokens (the signing key
+    is the keys check's)."""
+    from fte.io.channels.gmail import token_path
+
+    paths = [home / ENV_NAME, token_path(home, "read"), token_path(home, "send")]
+    return [p for p in paths if p.exists()]
+
+
+def readable_by_others(path: Path) -> int:
+    """The mode bits that let someone other than the owner read or change ``path`` (0: none)."""
+    return stat.S_IMODE(path.stat().st_mode) & 0o077
+
+
 def _secrets(settings: Settings, _offline: bool) -> Iterator[Check]:
-    path = settings.home / ENV_NAME
     load_env(settings.home)  # a line that is not KEY=value, or bytes that are not UTF-8: FteError
-    if not path.exists():
+    found = secret_files(settings.home)
+    if not found:
         yield Check("secrets", OK, f"no {ENV_NAME} (secrets from the environment only)")
         return
-    mode = stat.S_IMODE(path.stat().st_mode)
-    if mode & 0o077:
-        yield Check("secrets", WARN, f"{path} is readable by others (mode {mode:o})", f"chmod 600 {path}")
-    else:
-        yield Check("secrets", OK, f"{path} (mode {mode:o})")
+    wide = [p for p in found if readable_by_others(p)]
+    for path in wide:  # whoever reads one sends mail, posts or books as this person
+        yield Check("secrets", FAIL, f"{path} is readable by others (mode {stat.S_IMODE(path.stat().st_mode):o})",
+                    f"chmod 600 {path}")
+    if not wide:
+        yield Check("secrets", OK, ", ".join(f"{p.name} (mode 600)" if stat.S_IMODE(p.stat().st_mode) == 0o600
+                                             else f"{p.name} (mode {stat.S_IMODE(p.stat().st_mode):o})"
+                                             for p in found))
 
 
 def _role(settings: Settings, _offline: bool) -> Iterator[Check]:
@@ -199,15 +218,40 @@ def _keys(settings: Settings, _offline: bool) -> Iterator[Check]:
         yield Check("keys", OK, f"trusts {', '.join(trusted)}")
 
 
-def _channels(settings: Settings, _offline: bool) -> Iterator[Check]:
+def _channels(settings: Settings, offline: bool) -> Iterator[Check]:
     from fte.io.channels.registry import build_drafter, build_executors, build_sources
 
     names = [type(s).__name__ for s in build_sources(settings)]
     if settings.drafts or names:
         names.append(type(build_drafter(settings)).__name__)
-    if settings.executes:
-        names += sorted({type(e).__name__ for e in build_executors(settings).values()})
+    executors = list({id(e): e for e in build_executors(settings).values()}.values()) if settings.executes else []
+    names += sorted({type(e).__name__ for e in executors})
     yield Check("channels", OK, ", ".join(names) or "none")
+    for executor in executors:  # an executor that can reach its provider without sending anything
+        probe = getattr(executor, "check", None)
+        if probe is None:
+            continue
+        name = type(executor).__name__
+        if offline:
+            yield Check("providers", WARN, f"{name}: not reached (--offline)")
+            continue
+        try:
+            yield Check("providers", OK, f"{name}: {probe()}")
+        except FteError as exc:
+            yield Check("providers", FAIL, f"{name}: {exc}",
+                        "check the server's host, port and security, and the login in fte.toml and .env")
+
+
+def _notify(settings: Settings, _offline: bool) -> Iterator[Check]:
+    from fte.reports.notify import Notifier
+    from fte.settings.tables import NotifySettings
+
+    urls = settings.table(NotifySettings).urls
+    if not urls:
+        yield Check("notify", OK, "no notices ([notify] urls is empty)")
+        return
+    taken = Notifier(urls, env=load_env(settings.home)).check()  # a URL Apprise cannot parse: BadInput
+    yield Check("notify", OK, f"Apprise takes {taken} URL{'s' if taken != 1 else ''} (nothing sent)")
 
 
 def _odoo(settings: Settings, offline: bool) -> Iterator[Check]:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from fte.clock import CLOCK_ENV, Clock, clock_pinned, iso, utcnow
+from fte.host.doctor import readable_by_others, secret_files
 from fte.config import load_settings
 from fte.daemon import Runner, TickReport
 from fte.errors import AlreadyRunning, FteError
@@ -231,6 +232,9 @@ def run_daemon(
                     + (f", the remote's head every {opened.settings.remote_check:g} s" if looking else ""))
                 if clock_pinned() is not None:
                     log(f"fte daemon: warning: {CLOCK_ENV} sets the clock ({iso(clock())}), not the system")
+                for path in secret_files(home):
+                    if readable_by_others(path):
+                        log(f"fte daemon: warning: {path} holds secrets and others can read it: chmod 600 {path}")
                 ticks = 0
                 failures = 0
                 try:

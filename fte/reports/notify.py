@@ -68,6 +68,10 @@ class Notifier:
             self._apprise = client
         return self._apprise
 
+    def check(self) -> int:
+        """How many URLs Apprise takes; :class:`BadInput` names the first it does not understand."""
+        return len(self._client())
+
     def send(self, notice: Notice) -> bool:
         try:
             delivered = bool(self._client().notify(title=notice.title, body=notice.body))

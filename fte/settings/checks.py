@@ -8,15 +8,43 @@ answers ``None`` for a good value, else what the value must be).
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from email.utils import getaddresses
 from typing import Any
 
 from fte.clock import zone  # the one place time zones are named
+from fte.support.plaintext import HIDDEN
 
 
 def is_text(value: Any) -> str | None:
-    return None if isinstance(value, str) else "text (in quotes)"
+    """One line of text: a name, a path, a URL, a header's value. A line break in one would forge
+    what follows it (a second header in a mail, a second line in a log), so control and
+    text-direction characters are refused."""
+    if not isinstance(value, str):
+        return "text (in quotes)"
+    return "text on one line, without control or text-direction characters" if HIDDEN.search(value) else None
+
+
+def text_block(value: Any) -> str | None:
+    """Text that may span lines (a signature): line breaks and tabs, no other control characters."""
+    if not isinstance(value, str):
+        return "text (in quotes)"
+    lines = value.replace("\n", "").replace("\t", "")
+    return "text without control or text-direction characters" if HIDDEN.search(lines) else None
+
+
+def mail_address(value: Any) -> str | None:
+    """An address mail can be sent from: ``name@domain`` or ``Name <name@domain>``, on one line."""
+    problem = is_text(value)
+    if problem:
+        return problem
+    found = getaddresses([value])
+    address = found[0][1] if len(found) == 1 else ""
+    local, at, domain = address.rpartition("@")
+    ok = bool(local and at and domain) and not re.search(r"[\s<>,;]", address)
+    return None if ok else "an email address such as \"fte@example.com\" or \"Maria <maria@example.com>\""
 
 
 def is_bool(value: Any) -> str | None:

@@ -24,7 +24,9 @@ really tell; when it cannot, :class:`~fte.errors.OutcomeUnknown`). ``perform`` r
 (definitely not done, permanent), or :class:`~fte.errors.OutcomeUnknown` (it may have happened).
 A :class:`~fte.errors.BadInput` may be raised only **before** anything is sent (a reply that
 cannot be built safely) and fails the task as permanent; anything else is a bug, and fails the task
-alone with an unknown outcome. The classes per provider are in docs/channels.md, "Outcomes".
+alone with an unknown outcome. The classes per provider are in docs/channels.md, "Outcomes". An
+executor may also have ``check() -> str``: reach the provider and log in, send nothing, and say in
+a line what answered (``fte doctor`` calls it); it raises what ``perform`` would.
 
 **Drafters** (:class:`Drafter`). ``draft(task, handbook) -> Draft``: text and parameters for a
 person to approve, never more. Whatever a message says, a drafter cannot move a task past

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from fte.errors import BadInput
 from fte.io.channels import kinds
-from fte.settings.checks import choice, numeric_id, whole, within
+from fte.settings.checks import choice, mail_address, numeric_id, text_block, whole, within
 from fte.settings.env import home_path, load_env
 from fte.settings.tables import OdooSettings, Table, opt
 
@@ -171,7 +171,7 @@ class DrafterSettings(Table):
     NAME = "drafter"
     provider: str = opt("template", "`template` (offline, deterministic) or `openai` (any OpenAI-compatible "
                         "endpoint; `OPENAI_API_KEY`)", choice("template", "openai"))
-    signature: str = opt("", "how the template drafter signs")
+    signature: str = opt("", "how the template drafter signs (may span lines)", text_block)
     model: str = opt("", "the `openai` drafter's model (required for it)")
     base_url: str = opt("https://api.openai.com/v1", "the `openai` drafter's endpoint")
     timeout: float = opt(30.0, "seconds the `openai` drafter waits for an answer")
@@ -205,7 +205,8 @@ class EmailSettings(Table):
     transport: str = opt("maildir", "`maildir` (sent mail delivered to a Maildir), `smtp` or `gmail`",
                          choice("maildir", "smtp", "gmail"))
     path: str = opt("outbox", "the Maildir that the `maildir` transport delivers to")
-    from_: str = opt("fte@localhost", "the From address of sent mail (its domain is in the Message-ID)", key="from")
+    from_: str = opt("fte@localhost", "the From address of sent mail (its domain is in the Message-ID)", mail_address,
+                     key="from")
     host: str = opt("", "the `smtp` transport's server (required for it)")
     port: int = opt(587, "the `smtp` server's port", whole(1, 65535))
     security: str = opt("starttls", "`none`, `starttls` or `ssl`", choice("none", "starttls", "ssl"))

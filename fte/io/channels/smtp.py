@@ -107,6 +107,22 @@ class SmtpExecutor:
             client.login(self.s.username, self.s.password)
         return client
 
+    def check(self) -> str:
+        """Connect, start TLS and log in as a send would; send nothing (``fte doctor``)."""
+        try:
+            client = self._connect()
+        except (OSError, smtplib.SMTPException) as exc:
+            raise _map(exc, before_data=True) from exc
+        try:
+            code, _ = client.noop()
+        finally:
+            try:
+                client.quit()
+            except (OSError, smtplib.SMTPException):
+                pass
+        login = f", logged in as {self.s.username}" if self.s.username else ""
+        return f"{self.s.host}:{self.s.port} answers ({self.s.security}{login}; NOOP {code})"
+
     def perform(self, task: Task, key: str, now: datetime) -> Performed:
         params = task.params or {}
         if not params.get("to"):
