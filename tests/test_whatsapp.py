@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -356,17 +357,21 @@ def test_a_client_gone_mid_answer_is_not_printed_and_a_bug_is(tmp_path: Path, ca
         server.server_close()
 
 
-def test_genuine_requests_are_served_while_300_slow_clients_trickle(tmp_path: Path) -> None:
+@pytest.mark.parametrize("attacker", ["127.0.0.1", "127.0.0.2"], ids=["same-address", "own-address"])
+def test_genuine_requests_are_served_while_300_slow_clients_trickle(tmp_path: Path, attacker: str) -> None:
     """300 connections sending a header byte every 0.2 s (as the attack did, faster) beside signed
     requests: with a thread per connection, 256 trickling clients held every slot and each genuine
-    request got 503 while they went on. Each one also dies at the request deadline, however it trickles."""
+    request got 503 while they went on. Each one also dies at the request deadline, however it trickles.
+    From an address of its own (127.0.0.2) the attacker gets only its share of slots (the rest 503 at
+    once); from the genuine clients' own address (a proxy in front) the slots are many enough."""
     import socket
     import time
 
-    server = make_server(tmp_path / "spool", TOKEN, PUBLIC, port=0, read_timeout=3.0)
+    per_client = 300 if attacker == "127.0.0.1" else 64
+    server = make_server(tmp_path / "spool", TOKEN, PUBLIC, port=0, read_timeout=3.0, max_per_client=per_client + 20)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     port = server.server_address[1]
-    slow = [socket.create_connection(("127.0.0.1", port)) for _ in range(300)]
+    slow = [socket.create_connection(("127.0.0.1", port), source_address=(attacker, 0)) for _ in range(300)]
     stop = threading.Event()
 
     def trickle() -> None:
@@ -388,15 +393,49 @@ def test_genuine_requests_are_served_while_300_slow_clients_trickle(tmp_path: Pa
         assert time.monotonic() - started < 3.0  # all served while the 300 were still trickling
         assert len(WhatsAppSource(tmp_path / "spool").poll(None).items) == 20
         time.sleep(3.5)  # past the deadline: every trickling connection is closed by the server
+        refused = 0
         for sock in slow:
             sock.settimeout(2)
             try:
-                assert sock.recv(10) == b""
+                answer = sock.recv(200)
+                if answer.startswith(b"HTTP/1.1 503"):  # over the address's share: turned away at once
+                    refused += 1
+                    answer = sock.recv(200) if b"\r\n\r\n" not in answer else b""
+                assert answer == b"" or answer.startswith(b"too many"), answer
             except ConnectionResetError:
                 pass
+        assert refused == max(0, 300 - (per_client + 20))
     finally:
         stop.set()
         for sock in slow:
+            sock.close()
+        server.shutdown()
+        server.server_close()
+
+
+def test_one_address_gets_its_share_of_connections_and_no_more(tmp_path: Path) -> None:
+    import socket
+
+    server = make_server(tmp_path / "spool", TOKEN, PUBLIC, port=0, read_timeout=5.0, max_per_client=4)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    held = [socket.create_connection(("127.0.0.1", port), source_address=("127.0.0.2", 0)) for _ in range(4)]
+    try:
+        extra = socket.create_connection(("127.0.0.1", port), source_address=("127.0.0.2", 0))
+        extra.settimeout(2)
+        assert extra.recv(100).startswith(b"HTTP/1.1 503")
+        extra.close()
+        form = dict(FORM, MessageSid="SM" + "7" * 32)
+        assert post(server, form, RequestValidator(TOKEN).compute_signature(PUBLIC, form)) == 200  # another address
+        held.pop().close()  # a slot of 127.0.0.2 freed: it may connect again
+        time.sleep(0.2)
+        again = socket.create_connection(("127.0.0.1", port), source_address=("127.0.0.2", 0))
+        again.settimeout(0.5)
+        with pytest.raises(TimeoutError):
+            again.recv(100)  # held open, waiting for its request: not refused
+        again.close()
+    finally:
+        for sock in held:
             sock.close()
         server.shutdown()
         server.server_close()

@@ -11,8 +11,11 @@ computed in a small pool of threads (``handler`` may block: a signature check, a
 
 Limits: the request head at most :data:`MAX_HEAD` bytes; a body only with a valid
 ``Content-Length`` of at most ``max_body`` (chunked, missing, negative or non-numeric lengths are
-refused before reading); at most ``max_connections`` open connections (more are answered 503 and
-closed at once); one request per connection (every answer says ``Connection: close``).
+refused before reading); at most ``max_connections`` open connections, and at most
+``max_per_client`` from one address (more are answered 503 and closed at once: one address cannot
+take the slots that other clients' genuine requests need); one request per connection (every answer
+says ``Connection: close``). Behind a reverse proxy every client has the proxy's address: raise
+``max_per_client`` there, or let the proxy keep the count.
 """
 
 from __future__ import annotations
@@ -61,10 +64,11 @@ class AsyncHTTPServer:
     :meth:`shutdown`; the socket is bound at construction, as the standard library's servers do."""
 
     def __init__(self, handler: Callable[[Request], Reply], host: str = "127.0.0.1", port: int = 0, *,
-                 max_body: int, deadline: float = 10.0, max_connections: int = 4096, workers: int = 8,
-                 backlog: int = 1024) -> None:
+                 max_body: int, deadline: float = 10.0, max_connections: int = 4096, max_per_client: int = 1024,
+                 workers: int = 8, backlog: int = 1024) -> None:
         self.handler, self.max_body, self.deadline = handler, max_body, deadline
-        self.max_connections = max_connections
+        self.max_connections, self.max_per_client = max_connections, max_per_client
+        self._by_client: dict[str, int] = {}
         self._loop = asyncio.new_event_loop()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fte-http")
         self._open = 0
@@ -109,7 +113,13 @@ class AsyncHTTPServer:
             await self._answer(writer, Reply(503, b"busy", headers=(("Retry-After", "1"),)))
             writer.close()
             return
+        if self._by_client.get(client, 0) >= self.max_per_client:
+            await self._answer(writer, Reply(503, b"too many connections from one address",
+                                             headers=(("Retry-After", "1"),)))
+            writer.close()
+            return
         self._open += 1
+        self._by_client[client] = self._by_client.get(client, 0) + 1
         try:
             try:
                 request = await asyncio.wait_for(self._read(reader, client), self.deadline)
@@ -129,6 +139,9 @@ class AsyncHTTPServer:
             self.handle_error(exc)
         finally:
             self._open -= 1
+            left = self._by_client.pop(client) - 1
+            if left:
+                self._by_client[client] = left
             writer.close()
 
     async def _read(self, reader: asyncio.StreamReader, client: str) -> Request:

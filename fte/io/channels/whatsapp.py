@@ -41,6 +41,9 @@ from fte.support.asynchttp import AsyncHTTPServer, Reply, Request
 MAX_BODY = 64 * 1024
 READ_TIMEOUT = 10.0  # the whole request, from the connection on
 MAX_CONNECTIONS = 4096  # connections waiting for their request cost a coroutine each, not a thread
+#: Connections from one address: an attacker takes at most a quarter of the slots, and a burst from
+#: one of Twilio's addresses (200 at once in the tests) is still served.
+MAX_PER_CLIENT = 1024
 BACKLOG = 1024
 
 
@@ -82,7 +85,8 @@ def spool_message(spool: Path, fields: dict[str, str]) -> Path:
 
 
 def make_server(spool: Path, auth_token: str, public_url: str, port: int = 8088, host: str = "127.0.0.1",
-                max_connections: int = MAX_CONNECTIONS, read_timeout: float = READ_TIMEOUT) -> AsyncHTTPServer:
+                max_connections: int = MAX_CONNECTIONS, read_timeout: float = READ_TIMEOUT,
+                max_per_client: int = MAX_PER_CLIENT) -> AsyncHTTPServer:
     """The webhook: POST only, ``X-Twilio-Signature`` checked against ``public_url``, 403 otherwise.
     ``read_timeout``: the whole request must be in within it, from the connection on."""
     from twilio.request_validator import RequestValidator
@@ -104,7 +108,7 @@ def make_server(spool: Path, auth_token: str, public_url: str, port: int = 8088,
         return Reply(200, b'<?xml version="1.0" encoding="UTF-8"?><Response></Response>', "text/xml")
 
     return AsyncHTTPServer(answer, host, port, max_body=MAX_BODY, deadline=read_timeout,
-                           max_connections=max_connections, backlog=BACKLOG)
+                           max_connections=max_connections, max_per_client=max_per_client, backlog=BACKLOG)
 
 
 class WhatsAppSource:
