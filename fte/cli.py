@@ -23,12 +23,13 @@ from fte.clock import parse_iso, utcnow
 from fte.config import load_settings
 from fte.errors import BadInput, FteError
 from fte.io.channels.kinds import LINKEDIN_POST, X_POST
-from fte.reports.views import format_table, task_summary
+from fte.reports.views import format_table, longest_value, task_summary
 from fte.states.lifecycle import STATES
 from fte.support.plaintext import visible
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_HOME = "~/.fte"
+TABLE_WIDTH = 60  # characters of a value `fte sql` shows in a table of several columns
 
 
 def _home_callback(ctx: click.Context, _param: click.Parameter, value: str | None) -> Path:
@@ -319,7 +320,13 @@ def sql(query: str | None, list_named: bool, fmt: str | None, timeout: float, li
         writer.writerows(rows)
         click.echo(buf.getvalue(), nl=False)
     else:
-        click.echo(format_table(columns, rows))
+        # one column has nothing to align: its values are shown whole; in a wider table a long value
+        # is cut, and the person is told how to see it whole
+        width = None if len(columns) == 1 else TABLE_WIDTH
+        if width is not None and longest_value(rows) > width:
+            click.echo(f"(values longer than {width} characters are cut; --json or --csv shows them whole)",
+                       err=True)
+        click.echo(format_table(columns, rows, max_width=width))
 
 
 @cli.group()

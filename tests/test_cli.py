@@ -149,6 +149,17 @@ def test_sql_reads_in_three_formats(home_dir: Path) -> None:
     assert "name" in fte_cli("sql", "PRAGMA table_info(tasks)", "--home", str(home_dir)).output
 
 
+def test_sql_shows_one_column_whole_and_says_when_a_wider_table_cuts(home_dir: Path) -> None:
+    body = "Dear Ann, " + "the quarterly figures are attached and " * 5 + "end."
+    with open_home(home_dir) as h:
+        new_task(h, body=body)
+    one = fte_cli("sql", "SELECT body FROM tasks", "--home", str(home_dir))
+    assert body in one.output and "cut" not in one.output
+    two = fte_cli("sql", "SELECT state, body FROM tasks", "--home", str(home_dir))
+    assert body not in two.output and "…" in two.output
+    assert "longer than 60 characters are cut; --json or --csv shows them whole" in two.output  # on stderr
+
+
 def test_sql_has_a_time_limit(home_dir: Path) -> None:
     """A recursive CTE hung `fte sql` for good."""
     import time

@@ -58,12 +58,12 @@ def transition_view(t: Transition) -> dict[str, Any]:
     }
 
 
-def format_table(columns: list[str], rows: list[tuple[Any, ...]], max_width: int = 60) -> str:
-    """A plain aligned text table."""
+def format_table(columns: list[str], rows: list[tuple[Any, ...]], max_width: int | None = 60) -> str:
+    """A plain aligned text table; a value longer than ``max_width`` (None: no limit) ends in "…"."""
 
     def cell(v: Any) -> str:
         s = visible("" if v is None else str(v))
-        return s if len(s) <= max_width else s[: max_width - 1] + "…"
+        return s if max_width is None or len(s) <= max_width else s[: max_width - 1] + "…"
 
     cells = [[cell(v) for v in r] for r in rows]
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
@@ -71,3 +71,8 @@ def format_table(columns: list[str], rows: list[tuple[Any, ...]], max_width: int
     lines.append("  ".join("-" * w for w in widths))
     lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in cells]
     return "\n".join(lines)
+
+
+def longest_value(rows: list[tuple[Any, ...]]) -> int:
+    """The length of the longest value in ``rows``, as a table shows it."""
+    return max((len(visible("" if v is None else str(v))) for r in rows for v in r), default=0)
