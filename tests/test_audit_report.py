@@ -115,3 +115,23 @@ def test_briefing_gives_the_weeks_numbers(home, clock) -> None:
     assert briefing_path(now) == "Briefings/2026-11-23_Monday_Briefing.md"  # the Monday of that week
     r = fte_cli("report", "--home", str(home.settings.home))
     assert r.exit_code == 0 and "Monday_Briefing.md" in r.output
+
+
+def test_a_failure_replayed_to_done_counts_once_as_completed(home, clock) -> None:
+    """Found in review: a task that failed and was replayed to done was counted both completed and
+    failed; a failure seen in another host's note (no error in its transition) had an empty cell."""
+    ids = fill(home, clock)
+    lc = home.lifecycle
+    clock.advance(hours=1)
+    lc.fire(ids["b"], "replay", actor="ann", source="replay", to="approved")
+    lc.fire(ids["b"], "claim", actor="laptop", source="daemon", changes={"claimed_by": "laptop"})
+    lc.fire(ids["b"], "complete", actor="laptop", source="daemon", external_id="<kb>")
+    f = figures(home.store, clock.now + timedelta(days=1))
+    assert ([r["task_id"] for r in f.done], f.failed, f.recovered) == ([ids["a"], ids["b"]], [], 1)
+    assert "2 task(s) were completed (1 of them after a failure and a replay); 0 failed." in render(f)
+    # a failure another host made, taken from its note: the task's own error fills the cell
+    lc.fire(ids["d"], "approve", actor="ann", source="cli", changes={"approval": {"by": "ann"}})
+    lc.fire(ids["d"], "claim", actor="desktop", source="obsidian", changes={"claimed_by": "desktop"})
+    lc.fire(ids["d"], "fail", actor="desktop", source="obsidian", changes={"last_error": "550 mailbox unknown"})
+    f = figures(home.store, clock.now + timedelta(days=1))
+    assert [(r["task_id"], r["error"]) for r in f.failed] == [(ids["d"], "550 mailbox unknown")]

@@ -39,6 +39,7 @@ class Figures:
     latencies: list[dict[str, Any]]
     per_day: dict[str, int]
     expiring: list[dict[str, Any]]
+    recovered: int = 0  # tasks that failed this week and were completed after a replay
 
     @property
     def median_wait_hours(self) -> float | None:
@@ -60,9 +61,19 @@ def figures(store: Store, now: datetime) -> Figures:
     detected = _rows(store, "SELECT count(*) AS n FROM transitions WHERE event = 'detect' AND at >= :s AND at < :e", s=s, e=e)[0]["n"]
     done = _rows(store, """SELECT t.task_id, k.kind, k.title, t.at FROM transitions t JOIN tasks k ON k.id = t.task_id
                            WHERE t.to_state = 'done' AND t.at >= :s AND t.at < :e ORDER BY t.at""", s=s, e=e)
-    failed = _rows(store, """SELECT t.task_id, k.kind, k.title, t.at, json_extract(t.detail, '$.error') AS error
+    # A task counts once, by where it stands: failed and still failed is a failure (its last one, with
+    # the error it recorded, or the task's own when the failure was another host's, seen in a note); a
+    # failure replayed to done is counted with the completed ones, as recovered.
+    failed = _rows(store, """SELECT t.task_id, k.kind, k.title, t.at,
+                                    coalesce(json_extract(t.detail, '$.error'), k.last_error) AS error
                              FROM transitions t JOIN tasks k ON k.id = t.task_id
-                             WHERE t.to_state = 'failed' AND t.at >= :s AND t.at < :e ORDER BY t.at""", s=s, e=e)
+                             WHERE t.to_state = 'failed' AND t.at >= :s AND t.at < :e AND k.state = 'failed'
+                               AND t.id = (SELECT max(id) FROM transitions
+                                           WHERE task_id = t.task_id AND to_state = 'failed')
+                             ORDER BY t.at""", s=s, e=e)
+    recovered = _rows(store, """SELECT count(DISTINCT t.task_id) AS n FROM transitions t JOIN tasks k ON k.id = t.task_id
+                                WHERE t.to_state = 'failed' AND t.at >= :s AND t.at < :e
+                                  AND k.state = 'done'""", s=s, e=e)[0]["n"]
     waiting = _rows(store, """SELECT k.id AS task_id, k.kind, k.title, max(t.at) AS since FROM tasks k
                               JOIN transitions t ON t.task_id = k.id AND t.to_state = 'pending'
                               WHERE k.state = 'pending' GROUP BY k.id ORDER BY since""")
@@ -73,7 +84,7 @@ def figures(store: Store, now: datetime) -> Figures:
     expiring = _rows(store, """SELECT id AS task_id, kind, title, expires_at FROM tasks WHERE state = 'pending'
                                AND expires_at IS NOT NULL AND expires_at < :soon ORDER BY expires_at""",
                      soon=iso(now + timedelta(hours=48)))
-    return Figures(start, now, detected, done, failed, waiting, latencies, per_day, expiring)
+    return Figures(start, now, detected, done, failed, waiting, latencies, per_day, expiring, recovered)
 
 
 def _cell(v: Any) -> str:
@@ -96,7 +107,9 @@ def render(f: Figures, odoo: dict[str, Any] | None = None) -> str:
         "",
         "## Executive summary",
         "",
-        f"- {f.detected} new item(s) came in; {len(f.done)} task(s) were completed; {len(f.failed)} failed.",
+        f"- {f.detected} new item(s) came in; {len(f.done)} task(s) were completed"
+        + (f" ({f.recovered} of them after a failure and a replay)" if f.recovered else "")
+        + f"; {len(f.failed)} failed.",
         f"- {len(f.waiting)} draft(s) wait for your decision"
         + (f"; the median decision took {median} h." if median is not None else "."),
         "",
