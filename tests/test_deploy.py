@@ -25,6 +25,30 @@ def test_unit_matches_the_daemon(unit: str) -> None:
     assert "FTE_HOME=" in service["Environment"]
 
 
+def _unit(name: str) -> configparser.ConfigParser:
+    cp = configparser.ConfigParser(strict=False, interpolation=None)
+    cp.optionxform = str  # type: ignore[assignment]
+    cp.read(DEPLOY / name)
+    return cp
+
+
+@pytest.mark.parametrize("unit", ["fte-cloud.service", "fte-local.service"])
+def test_a_unit_points_at_nothing_the_install_lacks(unit: str) -> None:
+    """Documentation=file:///usr/share/doc/fte/deploy.md named a file nothing installs."""
+    docs = _unit(unit)["Unit"].get("Documentation", "")
+    assert not [u for u in docs.split() if u.startswith("file:")], docs
+
+
+def test_the_user_unit_writes_wherever_the_vault_is_and_waits_for_nothing_it_cannot_see() -> None:
+    """A vault outside ~/fte (~/Documents/Obsidian…) was read-only under ProtectSystem=strict; and a
+    user manager cannot order itself after network-online.target (a system target)."""
+    local = _unit("fte-local.service")
+    assert local["Service"]["ReadWritePaths"] == "%h"
+    assert "network-online.target" not in local["Unit"].get("After", "") + local["Unit"].get("Wants", "")
+    cloud = _unit("fte-cloud.service")  # a system unit: there it means something
+    assert "network-online.target" in cloud["Unit"]["After"] and cloud["Service"]["ReadWritePaths"] == "/var/lib/fte"
+
+
 def test_env_examples_hold_no_values() -> None:
     for f in DEPLOY.glob(".env.example*"):
         for line in f.read_text().splitlines():
