@@ -41,12 +41,14 @@ ACCOUNT_CODE = re.compile(r"[0-9A-Za-z.]{1,32}")
 
 
 def _number(value: Any, what: str) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
+    # A number as JSON and YAML write one: text that looks like a number ("100") is refused, as the
+    # MCP tools' strict schemas refuse it, so a task means the same whoever made it.
+    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
         raise BadInput(f"{what} must be a number, not {value!r}"[:200])
     if isinstance(value, float) and not math.isfinite(value):
         raise BadInput(f"{what} must be a finite number, not {value!r}")
     try:
-        number = Decimal(str(value).strip())
+        number = Decimal(str(value))
     except InvalidOperation:
         raise BadInput(f"{what} must be a number, not {value!r}"[:200]) from None
     if not number.is_finite():
@@ -185,7 +187,10 @@ def invoice(params: dict[str, Any], today: date) -> dict[str, Any]:
     out["due_date"] = iso_date(params.get("due_date"), "due_date", today)
     if out["invoice_date"] and out["due_date"] and out["due_date"] < out["invoice_date"]:
         raise BadInput(f"due_date {out['due_date']} is before invoice_date {out['invoice_date']}")
-    out["create_partner"] = bool(params.get("create_partner", False))
+    create_partner = params.get("create_partner", False)
+    if not isinstance(create_partner, bool):
+        raise BadInput(f"create_partner must be true or false, not {create_partner!r}"[:200])
+    out["create_partner"] = create_partner
     if params.get("requested_in"):
         out["requested_in"] = text(params["requested_in"], "requested_in", 64)
     return out
