@@ -45,10 +45,21 @@ def check_agent(agent: str) -> str:
 
 def check_vault(home: Path, vault: Path) -> Path:
     """The vault is a folder (or not made yet) that does not hold the home: the home's database,
-    ``.env`` and signing key must never be in what git syncs."""
+    ``.env`` and signing key must never be in what git syncs. Returned as given (only compared
+    resolved: a vault reached through a symlink keeps its name)."""
+    try:
+        os.stat(vault)  # a name too long, a file on the way: an error here, where exists() says False
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise BadInput(f"vault = {str(vault)[:80]!r}: cannot be used ({exc.strerror})") from None
     if vault.exists() and not vault.is_dir():
         raise BadInput(f"vault = {str(vault)!r} is a file, not a folder: name the vault's folder in {CONFIG_NAME}")
-    if home == vault or home.is_relative_to(vault):
+    try:
+        real = vault.resolve()
+    except OSError as exc:
+        raise BadInput(f"vault = {str(vault)[:80]!r}: cannot be used ({exc.strerror})") from None
+    if home == real or home.is_relative_to(real):
         raise BadInput(f"vault = {str(vault)!r} holds this home ({home}): its database, .env and key would be "
                        f"synced; name a folder inside or beside the home in {CONFIG_NAME}")
     return vault
@@ -113,7 +124,7 @@ def parse_settings(home: Path, data: dict[str, Any]) -> Settings:
         home=home,
         role=values["role"],
         agent=agent,
-        vault=check_vault(home, home_path(home, values["vault"]).resolve()),
+        vault=check_vault(home, home_path(home, values["vault"])),
         remote=values["remote"],
         person=values["person"],
         dry_run=values["dry_run"],

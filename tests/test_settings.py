@@ -79,6 +79,8 @@ BAD = [
     ("vault = \"fte.toml\"\n", "is a file, not a folder"),
     ("vault = \".\"\n", "holds this home"),
     ("vault = \"..\"\n", "holds this home"),
+    ("vault = \"" + "x" * 5000 + "\"\n", "cannot be used (File name too long)"),  # a traceback before
+    ("vault = \"fte.toml/inside\"\n", "cannot be used (Not a directory)"),
 ]
 
 

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from fte.errors import FteError
 from fte.usecases.accounting import READ_TOOLS, WRITE_TOOLS, Accounting

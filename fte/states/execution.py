@@ -44,7 +44,6 @@ class Executions:
     log: Callable[[str], None] = lambda _msg: None
     #: Most executions started per hour, by kind (e.g. ``{"email.reply": 10}``); absent = no limit.
     rate_limits: dict[str, int] = field(default_factory=dict)
-    outcomes: list[Outcome] = field(default_factory=list)
 
     @property
     def agent(self) -> str:
@@ -293,13 +292,9 @@ class Executions:
         moves = [Move(t.id, "complete", detail={"external_id": ext, **({"note": note} if note else {})})
                  for t, _a, ext, note in done]
         self.lifecycle.fire_many(moves, actor=self.agent, source="daemon")
-        outs = [Outcome(t.id, "done", ext) for t, _a, ext, _n in done]
-        self.outcomes.extend(outs)
-        return outs
+        return [Outcome(t.id, "done", ext) for t, _a, ext, _n in done]
 
     def _fail(self, task: Task, error: str, outcome: str | None) -> Outcome:
         self.lifecycle.fire(task.id, "fail", actor=self.agent, source="daemon", changes={"last_error": error},
                             error=error, outcome=outcome)
-        out = Outcome(task.id, "failed", error)
-        self.outcomes.append(out)
-        return out
+        return Outcome(task.id, "failed", error)
