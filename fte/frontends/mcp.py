@@ -16,8 +16,8 @@ JSON string (some clients always send them so): that is the transport's encoding
 from __future__ import annotations
 
 import functools
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fte.errors import FteError
