@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +30,8 @@ _AGENT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
 
 def default_agent() -> str:
     """This machine's name, made safe for a folder name and the audit log."""
+    import socket  # here, not at start: `fte status` and `--help` never need it
+
     name = re.sub(r"[^A-Za-z0-9_.-]", "-", socket.gethostname().split(".")[0])[:40].strip("-.")
     return name or "host"
 

@@ -127,3 +127,88 @@ def test_the_first_answer_after_the_remote_was_away_wakes_the_loop() -> None:
     assert done.wait(10)
     watcher.stop()
     assert wake.is_set(), "the remote's return did not wake the loop"
+
+
+# -- a remote on this machine is read from its files: no process every 2 s ---------------------------
+
+def _two_vaults(tmp_path: Path, remote: str | None = None) -> tuple[Path, Path, str]:
+    """A bare remote with one host's first push, and a second host's clone of it."""
+    bare = tmp_path / "remote.git"
+    git("init", "-q", "--bare", "-b", "main", str(bare), cwd=tmp_path)
+    url = remote or str(bare)
+    first = init_home(tmp_path / "a", role="local", agent="a", remote=url)
+    second = init_home(tmp_path / "b", role="local", agent="b", remote=url)
+    return first.vault, second.vault, url
+
+
+def _ls_remote(vault: Path) -> tuple[str | None, str | None]:
+    listed = git("ls-remote", "origin", "refs/heads/main", cwd=vault)
+    return (listed.split("\t")[0] or None) if listed else None, fetched(vault) or None
+
+
+def _repo(vault: Path):  # noqa: ANN202
+    from fte.io.vault.gitlock import HostLock
+    from fte.io.vault.gitrepo import GitRepo
+
+    url = git("config", "--get", "remote.origin.url", cwd=vault)
+    return GitRepo(vault, "b", HostLock(vault.parent / "git.lock"), remote=url)
+
+
+def _no_process(monkeypatch) -> list:  # noqa: ANN001
+    """Every process started from here on is recorded (and still started)."""
+    started: list = []
+    real = subprocess.run
+
+    def run(*args, **kw):  # noqa: ANN002, ANN003, ANN202
+        started.append(args[0] if args else kw.get("args"))
+        return real(*args, **kw)
+
+    monkeypatch.setattr(subprocess, "run", run)
+    return started
+
+
+def test_a_local_remote_s_head_is_read_without_a_process_and_agrees_with_git(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    vault_a, vault_b, _url = _two_vaults(tmp_path)
+    repo = _repo(vault_b)
+    started = _no_process(monkeypatch)
+    answers = [repo.remote_head()]
+    (vault_a / "note.md").write_text("x\n")
+    git("add", "note.md", cwd=vault_a)
+    git("commit", "-q", "-m", "x", cwd=vault_a)
+    git("push", "-q", "origin", "main", cwd=vault_a)
+    answers.append(repo.remote_head())
+    git("pack-refs", "--all", cwd=tmp_path / "remote.git")  # the ref only in packed-refs now
+    git("fetch", "-q", "origin", cwd=vault_b)
+    git("pack-refs", "--all", cwd=vault_b)
+    answers.append(repo.remote_head())
+    monkeypatch.undo()
+    assert not [a for a in started if a and ("ls-remote" in a or "rev-parse" in a)]  # only the set-up's git
+    assert answers[-1] == _ls_remote(vault_b) and answers[-1][0] == answers[-1][1]
+    assert answers[1][0] == answers[2][0] != answers[0][0] and answers[1][1] != answers[1][0]  # moved, then fetched
+
+
+def test_a_local_remote_that_is_gone_is_unreachable_and_a_url_still_asks_git(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    import pytest
+
+    _vault_a, vault_b, _url = _two_vaults(tmp_path)
+    repo = _repo(vault_b)
+    (tmp_path / "remote.git").rename(tmp_path / "gone.git")
+    with pytest.raises(Unreachable):
+        repo.remote_head()
+    (tmp_path / "gone.git").rename(tmp_path / "remote.git")
+    (tmp_path / "remote.git" / "reftable").mkdir()  # a ref store fte does not read: git answers
+    started = _no_process(monkeypatch)
+    now, _fetched = repo.remote_head()
+    assert [a for a in started if a and "ls-remote" in a] and now == _ls_remote(vault_b)[0]
+
+
+def test_a_file_url_and_a_relative_path_are_read_as_the_remote_git_uses(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    from fte.io.vault.gitrepo import local_git_dir
+
+    vault_a, vault_b, _url = _two_vaults(tmp_path, remote=f"file://{tmp_path / 'remote.git'}")
+    started = _no_process(monkeypatch)
+    assert _repo(vault_b).remote_head()[0] is not None and not [a for a in started if a and "ls-remote" in a]
+    assert local_git_dir("../../remote.git", vault_b) == vault_b / "../../remote.git"  # git's cwd is the vault
+    assert local_git_dir("git@example.com:v.git", vault_b) is None
+    assert local_git_dir("https://example.com/v.git", vault_b) is None
+    assert local_git_dir("ssh://host/v.git", vault_b) is None

@@ -16,7 +16,6 @@ have open keys: ``[limits]`` and ``[expiry]``, keyed by task kind (one of
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
 from typing import Any
 
@@ -100,6 +99,8 @@ TABLES: frozenset[str] = frozenset(
 
 
 def _nearest(name: str, known: list[str]) -> str:
+    import difflib  # only when a key is wrong
+
     table, _, tail = name.rpartition(".")
     if table:
         # A key written below a [table] line belongs to that table: a top-level setting typed at the
