@@ -6,7 +6,6 @@ Exit codes (docs/architecture.md): 0 ok, 1 failure, 2 bad usage or bad input (on
 
 from __future__ import annotations
 
-import csv
 import functools
 import io
 import json
@@ -19,12 +18,7 @@ from typing import Any, Callable, TypeVar
 import click
 
 from fte import __version__
-from fte.clock import parse_iso, utcnow
-from fte.config import load_settings
 from fte.errors import BadInput, FteError
-from fte.io.channels.kinds import LINKEDIN_POST, X_POST
-from fte.reports.views import format_table, longest_value, task_summary
-from fte.states.lifecycle import STATES
 from fte.support.plaintext import visible
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -64,12 +58,65 @@ def handle_errors(f: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-# The home, the store and git are imported when a command needs them, not at start: `fte --help`,
-# `fte --version` and the readers (`fte status`, `fte sql`) never load SQLAlchemy or GitPython.
+# What a command needs is imported when it runs, not at start: `fte --help` and `fte --version`
+# load neither the settings' tables nor the clock's zones, and the readers (`fte status`, `fte sql`)
+# never load SQLAlchemy or GitPython (tests/test_layout.py holds the first).
 def init_home(*args: Any, **kwargs: Any) -> Any:
     from fte.host.home import init_home as init
 
     return init(*args, **kwargs)
+
+
+def load_settings(home: Path) -> Any:
+    from fte.config import load_settings as load
+
+    return load(home)
+
+
+def utcnow() -> datetime:
+    from fte.clock import utcnow as now
+
+    return now()
+
+
+def parse_iso(value: str) -> datetime:
+    from fte.clock import parse_iso as parse
+
+    return parse(value)
+
+
+def format_table(columns: list[str], rows: list[tuple[Any, ...]], max_width: int | None = 60) -> str:
+    from fte.reports.views import format_table as table
+
+    return table(columns, rows, max_width=max_width)
+
+
+def longest_value(rows: list[tuple[Any, ...]]) -> int:
+    from fte.reports.views import longest_value as longest
+
+    return longest(rows)
+
+
+def task_summary(task: Any) -> dict[str, Any]:
+    from fte.reports.views import task_summary as summary
+
+    return summary(task)
+
+
+class _States(tuple):  # type: ignore[type-arg]
+    """The lifecycle's states for ``--state``, read from the lifecycle's table only when click
+    asks (a parse of ``--state``, or ``fte tasks --help``)."""
+
+    def __iter__(self) -> Any:
+        from fte.states.lifecycle import STATES
+
+        return iter(STATES)
+
+    def __len__(self) -> int:
+        return len(tuple(iter(self)))
+
+    def __contains__(self, item: object) -> bool:
+        return item in tuple(iter(self))
 
 
 def _emit_json(data: Any) -> None:
@@ -238,7 +285,7 @@ def status(as_json: bool, home: Path) -> None:
 
 
 @cli.command()
-@click.option("--state", type=click.Choice(list(STATES)), default=None, help="Only tasks in this state.")
+@click.option("--state", type=click.Choice(_States()), default=None, help="Only tasks in this state.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many tasks.")
 @click.option("--json", "as_json", is_flag=True, help="Print the tasks as JSON.")
 @home_option
@@ -315,6 +362,8 @@ def sql(query: str | None, list_named: bool, fmt: str | None, timeout: float, li
         _emit_json([dict(zip(columns, r)) for r in rows])
     elif fmt == "csv":
         buf = io.StringIO()
+        import csv
+
         writer = csv.writer(buf)
         writer.writerow(columns)
         writer.writerows(rows)
@@ -618,6 +667,8 @@ def post() -> None:
 @handle_errors
 def post_linkedin(text: str, as_json: bool, home: Path) -> None:
     """Create a linkedin.post task with TEXT; it goes to Pending_Approval/ like any draft."""
+    from fte.io.channels.kinds import LINKEDIN_POST
+
     _post(home, LINKEDIN_POST.name, text, as_json)
 
 
@@ -630,6 +681,8 @@ def post_x(text: str, as_json: bool, home: Path) -> None:
     """Create an x.post task with TEXT (at most 280 characters as X counts them: a link 23, an emoji
     or a CJK character 2); it goes to Pending_Approval/ like any draft, and is posted once approved."""
     from fte.io.channels.x import check_post
+
+    from fte.io.channels.kinds import X_POST
 
     _post(home, X_POST.name, check_post(text), as_json)
 

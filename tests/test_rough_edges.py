@@ -340,3 +340,30 @@ def test_show_as_a_reader_shows_what_the_store_holds(home_dir: Path) -> None:
         json.dumps(expected, default=str))
     r = fte_cli("show", "zzzz", "--home", str(home_dir), code=2)
     assert r.exit_code == 2 and "no task" in r.output
+
+
+def _imported_by(*args: str) -> tuple[str, set[str]]:
+    """What ``python -m fte ARGS`` prints, and every module it imported (``-X importtime``)."""
+    import os
+
+    from conftest import fte_process
+
+    result = fte_process(*args, env={**os.environ, "PYTHONPROFILEIMPORTTIME": "1"})
+    modules = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
+    return result.stdout, modules
+
+
+def test_fte_version_builds_no_command_line_and_help_reads_no_settings() -> None:
+    """`fte --version` is answered before the command line is built (no click, no fte.cli: most of a
+    start-up, docs/BENCHMARKS.md §16), with click's own line; `fte --help` builds the command line
+    but loads neither the settings' tables nor the clock's zones."""
+    from conftest import fte_cli
+
+    out, modules = _imported_by("--version")
+    assert out == fte_cli("--version").output
+    assert not {m for m in modules if m == "click" or m.startswith(("click.", "fte.cli", "fte.config"))}, modules
+    out, modules = _imported_by("--help")
+    assert "Usage: " in out
+    heavy = {m for m in modules if m.startswith(("fte.config", "fte.settings.", "fte.clock", "zoneinfo",
+                                                  "fte.io.", "sqlalchemy", "git"))}
+    assert not heavy, heavy

@@ -34,17 +34,17 @@ def text_block(value: Any) -> str | None:
     return "text without control or text-direction characters" if HIDDEN.search(lines) else None
 
 
+#: One address as a From line holds it: ``local@domain`` or ``Name <local@domain>`` (the name may
+#: be quoted, commas and all). Not email.utils: its import costs every command 13 ms at start.
+_ADDRESS = re.compile(r'(?:(?:"[^"]*"|[^"<>,;@]*)\s*<([^<>\s@,;"]+@[^<>\s@,;"]+)>|([^<>\s@,;"]+@[^<>\s@,;"]+))')
+
+
 def mail_address(value: Any) -> str | None:
     """An address mail can be sent from: ``name@domain`` or ``Name <name@domain>``, on one line."""
     problem = is_text(value)
     if problem:
         return problem
-    from email.utils import getaddresses  # email.* costs 8 ms at start; only fte.toml's `from` needs it
-
-    found = getaddresses([value])
-    address = found[0][1] if len(found) == 1 else ""
-    local, at, domain = address.rpartition("@")
-    ok = bool(local and at and domain) and not re.search(r"[\s<>,;]", address)
+    ok = _ADDRESS.fullmatch(value.strip()) is not None
     return None if ok else "an email address such as \"fte@example.com\" or \"Maria <maria@example.com>\""
 
 
