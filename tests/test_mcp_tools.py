@@ -245,23 +245,31 @@ def test_opening_a_home_does_not_rewrite_git_config(home_dir: Path) -> None:
     assert config.stat().st_mtime_ns == before
 
 
-def test_a_refusal_reaches_the_mcp_client_with_its_reason(odoo_home) -> None:
+def over_mcp(home: Path, conversation):  # noqa: ANN001, ANN201
+    """``conversation(session)`` with `fte mcp` on stdio, through the SDK's own client."""
     from mcp import ClientSession, StdioServerParameters
     from mcp.client.stdio import stdio_client
 
-    home, _fake = odoo_home
-
-    async def talk():
+    async def talk():  # noqa: ANN202
         params = StdioServerParameters(command=sys.executable, args=["-m", "fte", "mcp", "--home", str(home)])
         async with stdio_client(params) as (read, write):
             async with ClientSession(read, write) as session:
                 await session.initialize()
-                schema = next(t for t in (await session.list_tools()).tools if t.name == "create_invoice").input_schema
-                refused = await session.call_tool("create_invoice", {"partner": "Acme Corporation", "lines": [
-                    {"description": "x", "quantity": 1, "price_unit": -500}]})
-                return schema, refused
+                return await conversation(session)
 
-    schema, refused = asyncio.run(talk())
+    return asyncio.run(talk())
+
+
+def test_a_refusal_reaches_the_mcp_client_with_its_reason(odoo_home) -> None:
+    home, _fake = odoo_home
+
+    async def conversation(session):  # noqa: ANN001, ANN202
+        schema = next(t for t in (await session.list_tools()).tools if t.name == "create_invoice").input_schema
+        refused = await session.call_tool("create_invoice", {"partner": "Acme Corporation", "lines": [
+            {"description": "x", "quantity": 1, "price_unit": -500}]})
+        return schema, refused
+
+    schema, refused = over_mcp(home, conversation)
     assert refused.is_error and "line 1 price_unit must be 0 or more" in refused.content[0].text
     line = json.dumps(schema)
     assert "price_unit" in line and "description" in line  # the lines are typed, not "any object"
@@ -331,22 +339,15 @@ STRICT_CALLS = [
 def test_the_tools_refuse_unknown_fields_and_wrong_types_by_name(odoo_home) -> None:
     """Over the real protocol (the SDK's client, `fte mcp` on stdio): each call is an error naming
     the field, and none of them made a task or wrote to Odoo."""
-    from mcp import ClientSession, StdioServerParameters
-    from mcp.client.stdio import stdio_client
-
     home, fake = odoo_home
 
-    async def talk():
-        params = StdioServerParameters(command=sys.executable, args=["-m", "fte", "mcp", "--home", str(home)])
-        async with stdio_client(params) as (read, write):
-            async with ClientSession(read, write) as session:
-                await session.initialize()
-                listed = {t.name: t.input_schema for t in (await session.list_tools()).tools}
-                answers = [await session.call_tool(tool, args) for _what, tool, args, _field in STRICT_CALLS]
-                fine = await session.call_tool("create_invoice", {"partner": "Acme Corporation", "lines": [LINE]})
-                return listed, answers, fine
+    async def conversation(session):  # noqa: ANN001, ANN202
+        listed = {t.name: t.input_schema for t in (await session.list_tools()).tools}
+        answers = [await session.call_tool(tool, args) for _what, tool, args, _field in STRICT_CALLS]
+        fine = await session.call_tool("create_invoice", {"partner": "Acme Corporation", "lines": [LINE]})
+        return listed, answers, fine
 
-    listed, answers, fine = asyncio.run(talk())
+    listed, answers, fine = over_mcp(home, conversation)
     for (what, _tool, _args, field), answer in zip(STRICT_CALLS, answers):
         assert answer.is_error, what
         assert field in answer.content[0].text, (what, answer.content[0].text)
