@@ -212,16 +212,28 @@ class RuleSet:
         automaton.make_automaton()
         return automaton
 
+    @functools.cached_property
+    def _keywordless(self) -> bool:
+        return any(not rule.keywords for rule in self.rules)
+
+    @functools.cached_property
+    def _rules_by_keyword(self) -> dict[bytes, frozenset[int]]:
+        """Each keyword → the rules (by position) it calls for."""
+        by: dict[bytes, set[int]] = {}
+        for i, rule in enumerate(self.rules):
+            for keyword in rule.keywords:
+                by.setdefault(keyword, set()).add(i)
+        return {k: frozenset(v) for k, v in by.items()}
+
     def scan(self, data: bytes, lower: bytes | None = None) -> list[Hit]:
         """Every finding of the rules in ``data`` (``lower``: ``data.lower()``, if already made)."""
         lower = data.lower() if lower is None else lower
-        places: dict[bytes, list[int]] = {}
-        for end, keyword in self._keywords.iter(lower.decode("latin-1")):
-            places.setdefault(keyword, []).append(end + 1 - len(keyword))
+        wanted = {i for i, rule in enumerate(self.rules) if not rule.keywords} if self._keywordless else set()
+        for keyword in {keyword for _end, keyword in self._keywords.iter(lower.decode("latin-1"))}:
+            wanted |= self._rules_by_keyword[keyword]
         hits: list[Hit] = []
-        for rule in self.rules:
-            if rule.keywords and not any(k in places for k in rule.keywords):
-                continue
+        for i in sorted(wanted):  # the file's order, as before
+            rule = self.rules[i]
             for match_start, m in rule.matches(data):
                 hit = self._hit(rule, match_start, m, data)
                 if hit is not None:
