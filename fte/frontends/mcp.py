@@ -53,8 +53,8 @@ def strict_tool(fn: Callable[..., Any], name: str) -> Tool:
 
     tool = Tool.from_function(_as_tool_error(fn, ToolError), name=name)
     lax = tool.fn_metadata.arg_model
-    strict = type(lax.__name__, (lax,), {"model_config": {**lax.model_config, **STRICT},
-                                         "__module__": lax.__module__})
+    strict: Any = type(lax.__name__, (lax,), {"model_config": {**lax.model_config, **STRICT},
+                                              "__module__": lax.__module__})
     metadata = tool.fn_metadata.model_copy(update={"arg_model": strict})
     return tool.model_copy(update={"fn_metadata": metadata,
                                    "parameters": strict.model_json_schema(by_alias=True)})

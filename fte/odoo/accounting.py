@@ -268,11 +268,11 @@ def get_balance(client: OdooClient, code: str, as_of: str | None = None) -> dict
 
 def get_profit_loss(client: OdooClient, date_from: str, date_to: str) -> dict[str, Any]:
     """Income, expenses and profit of a period (both ends included), as Odoo's P&L report counts them."""
-    date_from, date_to = validate.period(date_from, date_to, required=True)
-    period = [["date", ">=", str(date_from)], ["date", "<=", str(date_to)]]
+    start, end = validate.period(date_from, date_to, required=True)
+    period = [["date", ">=", str(start)], ["date", "<=", str(end)]]
     income = -_sum_balance(client, period + [["account_id.account_type", "in", list(INCOME_TYPES)]])
     expenses = _sum_balance(client, period + [["account_id.account_type", "in", list(EXPENSE_TYPES)]])
-    return {"from": str(date_from), "to": str(date_to), "income": round(income, 2), "expenses": round(expenses, 2),
+    return {"from": str(start), "to": str(end), "income": round(income, 2), "expenses": round(expenses, 2),
             "profit": round(income - expenses, 2)} | _in_company(client)
 
 

@@ -204,7 +204,7 @@ class RuleSet:
     @functools.cached_property
     def _keywords(self) -> Any:
         """One automaton of every rule's keywords (latin-1 text: one character per byte)."""
-        import ahocorasick
+        import ahocorasick  # type: ignore[import-not-found]  # no stubs
 
         automaton = ahocorasick.Automaton()
         for keyword in {k for rule in self.rules for k in rule.keywords}:

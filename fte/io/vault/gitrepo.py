@@ -428,10 +428,10 @@ class GitRepo:
         if where is not None:
             if not where.is_dir():
                 raise Unreachable(f"the remote {self.remote} is not there")
-            now, readable = read_ref(where, ref)
-            fetched, ours = read_ref(self.root / ".git", f"refs/remotes/{UPSTREAM}")
+            head, readable = read_ref(where, ref)
+            last, ours = read_ref(self.root / ".git", f"refs/remotes/{UPSTREAM}")
             if readable and ours:
-                return now, fetched
+                return head, last
         env = {**os.environ, "LC_ALL": "C", "GIT_TERMINAL_PROMPT": "0",
                "GIT_SSH_COMMAND": os.environ.get("GIT_SSH_COMMAND", SSH_COMMAND)}
         try:
