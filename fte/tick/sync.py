@@ -73,8 +73,13 @@ class Sync:
                 self.publish(report, push=False)
 
         pending = bool(ctx.vault.touched or ctx.lifecycle.owes_notes)
+        # What the remote held as far as this host knows (its last fetch or push): the cursor may
+        # be this host's own merge, never pushed (another host pushed first) — the remote lacking
+        # that is no rewind, and saying so made a false "the remote went back" at every such race
+        # (a soak without faults said it 16 times in an hour).
+        held = ctx.git.upstream() if ctx.settings.remote else None
         result = ctx.git.sync(push=False, before_merge=commit_first if pending else None)
-        self._went_back(cursor, result.upstream)
+        self._went_back(held, result.upstream)
         self._after_sync(result, report)
         self._read_in(cursor, result, report)
         removed, self._removed = self._removed, []
@@ -157,10 +162,11 @@ class Sync:
         return len(suspect)
 
     def _went_back(self, cursor: str | None, upstream: str | None) -> None:
-        """A remote that no longer holds what this host integrated from it was rewound, rewritten or
-        replaced (docs/protocol.md, "A host never goes backwards"): said once, as an incident, in the
-        heartbeat (``fte status``) and on the Dashboard. Nothing it lacks is believed gone — the merge
-        keeps this host's side — and the next push puts this host's history back on it."""
+        """A remote that no longer holds what it held when this host last fetched from it or pushed
+        to it (``cursor``) was rewound, rewritten or replaced (docs/protocol.md, "A host never goes
+        backwards"): said once, as an incident, in the heartbeat (``fte status``) and on the
+        Dashboard. Nothing it lacks is believed gone — the merge keeps this host's side — and the
+        next push puts this host's history back on it."""
         ctx = self.ctx
         if not (ctx.settings.remote and cursor and upstream) or cursor == upstream or (cursor, upstream) in self._rewinds:
             return
