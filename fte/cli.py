@@ -60,7 +60,7 @@ def handle_errors(f: F) -> F:
 
 # What a command needs is imported when it runs, not at start: `fte --help` and `fte --version`
 # load neither the settings' tables nor the clock's zones, and the readers (`fte status`, `fte sql`)
-# never load SQLAlchemy or GitPython (tests/test_layout.py holds the first).
+# never load SQLAlchemy or GitPython (tests/test_rough_edges.py holds both).
 def init_home(*args: Any, **kwargs: Any) -> Any:
     from fte.host.home import init_home as init
 
@@ -680,9 +680,8 @@ def post_linkedin(text: str, as_json: bool, home: Path) -> None:
 def post_x(text: str, as_json: bool, home: Path) -> None:
     """Create an x.post task with TEXT (at most 280 characters as X counts them: a link 23, an emoji
     or a CJK character 2); it goes to Pending_Approval/ like any draft, and is posted once approved."""
-    from fte.io.channels.x import check_post
-
     from fte.io.channels.kinds import X_POST
+    from fte.io.channels.x import check_post
 
     _post(home, X_POST.name, check_post(text), as_json)
 
