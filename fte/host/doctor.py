@@ -96,9 +96,7 @@ def _secrets(settings: Settings, _offline: bool) -> Iterator[Check]:
         yield Check("secrets", FAIL, f"{path} is readable by others (mode {stat.S_IMODE(path.stat().st_mode):o})",
                     f"chmod 600 {path}")
     if not wide:
-        yield Check("secrets", OK, ", ".join(f"{p.name} (mode 600)" if stat.S_IMODE(p.stat().st_mode) == 0o600
-                                             else f"{p.name} (mode {stat.S_IMODE(p.stat().st_mode):o})"
-                                             for p in found))
+        yield Check("secrets", OK, ", ".join(f"{p.name} (mode {stat.S_IMODE(p.stat().st_mode):o})" for p in found))
 
 
 def _role(settings: Settings, _offline: bool) -> Iterator[Check]:

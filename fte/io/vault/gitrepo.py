@@ -98,9 +98,6 @@ class Change:
     mode: str | None = None
 
 
-_SHA = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")
-
-
 def local_git_dir(remote: str, base: Path) -> Path | None:
     """The git directory of a remote on this machine (a path, relative to ``base`` as git takes
     it, or a ``file://`` URL), else None."""
@@ -113,33 +110,39 @@ def local_git_dir(remote: str, base: Path) -> Path | None:
     return path / ".git" if (path / ".git").is_dir() else path
 
 
-def read_ref(git_dir: Path, ref: str) -> tuple[str | None, bool]:
-    """``(the object id ref names, True)`` read from ``git_dir``'s files — the loose ref, else
-    packed-refs (git writes each whole and renames it into place, and packs before it deletes a
-    loose one, so this order never misses a ref) — or ``(None, True)`` when the ref does not
-    exist. ``(None, False)`` when the files cannot say (a reftable store, a symbolic or unreadable
-    ref, something not an object id): ask git instead."""
-    if (git_dir / "reftable").exists():
-        return None, False
+def read_ref(git_dir: Path, ref: str) -> str | None:
+    """``HEAD`` or a branch ref of the repository at ``git_dir``, read as git stores it (a loose
+    file, else ``packed-refs``; git writes each whole and renames it into place, and packs before it
+    deletes a loose one), without starting a process. None whenever anything is not plain — a
+    missing ref, a reftable store, an odd file — and then the caller asks git."""
+    if not git_dir.is_dir() or (git_dir / "reftable").exists():
+        return None
+    name = ref
+    if not (name == "HEAD" or name.startswith(("refs/heads/", "refs/remotes/"))):
+        return None
+    for _ in range(3):  # HEAD → refs/heads/main (a symbolic ref, one level in practice)
+        try:
+            text = (git_dir / name).read_text(encoding="ascii").strip()
+        except FileNotFoundError:
+            text = _packed(git_dir, name) or ""
+        except (OSError, UnicodeDecodeError):
+            return None
+        if text.startswith("ref: "):
+            name = text[5:].strip()
+            continue
+        return text if _SHA.fullmatch(text) else None
+    return None
+
+
+def _packed(git_dir: Path, name: str) -> str | None:
     try:
-        loose = (git_dir / ref).read_bytes().decode("ascii").strip()
-    except FileNotFoundError:
-        loose = None
+        lines = (git_dir / "packed-refs").read_text(encoding="ascii").splitlines()
     except (OSError, UnicodeDecodeError):
-        return None, False
-    if loose is not None:
-        return (loose, True) if _SHA.fullmatch(loose) else (None, False)
-    try:
-        packed = (git_dir / "packed-refs").read_bytes().decode("ascii")
-    except FileNotFoundError:
-        return None, True
-    except (OSError, UnicodeDecodeError):
-        return None, False
-    for line in packed.splitlines():
-        oid, _, name = line.partition(" ")
-        if name == ref:
-            return (oid, True) if _SHA.fullmatch(oid) else (None, False)
-    return None, True
+        return None
+    for line in lines:
+        if line.endswith(" " + name) and not line.startswith(("#", "^")):
+            return line.split(" ", 1)[0]
+    return None
 
 
 class GitRepo:
@@ -325,38 +328,9 @@ class GitRepo:
             return None
 
     def _read_ref(self, ref: str) -> str | None:
-        """``HEAD`` and the branch refs read from ``.git`` as git stores them (a loose file, else
-        ``packed-refs``), without starting a process: a tick asks a dozen times. None whenever
-        anything is not plain (then git is asked)."""
-        git_dir = self.root / ".git"
-        if not git_dir.is_dir():
-            return None
-        name = {"HEAD": "HEAD", UPSTREAM: f"refs/remotes/{UPSTREAM}"}.get(ref, ref)
-        if not (name == "HEAD" or name.startswith(("refs/heads/", "refs/remotes/"))):
-            return None
-        for _ in range(3):  # HEAD → refs/heads/main (a symbolic ref, one level in practice)
-            try:
-                text = (git_dir / name).read_text(encoding="ascii").strip()
-            except FileNotFoundError:
-                text = self._packed(git_dir, name) or ""
-            except (OSError, UnicodeDecodeError):
-                return None
-            if text.startswith("ref: "):
-                name = text[5:].strip()
-                continue
-            return text if _SHA.fullmatch(text) else None
-        return None
-
-    @staticmethod
-    def _packed(git_dir: Path, name: str) -> str | None:
-        try:
-            lines = (git_dir / "packed-refs").read_text(encoding="ascii").splitlines()
-        except (OSError, UnicodeDecodeError):
-            return None
-        for line in lines:
-            if line.endswith(" " + name) and not line.startswith(("#", "^")):
-                return line.split(" ", 1)[0]
-        return None
+        """``HEAD`` and the branch refs read from ``.git`` without starting a process (a tick asks a
+        dozen times); None when git must be asked (:func:`read_ref`)."""
+        return read_ref(self.root / ".git", {UPSTREAM: f"refs/remotes/{UPSTREAM}"}.get(ref, ref))
 
     def _tree_paths(self, ref: str) -> list[str]:
         try:
@@ -428,9 +402,8 @@ class GitRepo:
         if where is not None:
             if not where.is_dir():
                 raise Unreachable(f"the remote {self.remote} is not there")
-            head, readable = read_ref(where, ref)
-            last, ours = read_ref(self.root / ".git", f"refs/remotes/{UPSTREAM}")
-            if readable and ours:
+            head, last = read_ref(where, ref), self._read_ref(UPSTREAM)
+            if head and last:
                 return head, last
         env = {**os.environ, "LC_ALL": "C", "GIT_TERMINAL_PROMPT": "0",
                "GIT_SSH_COMMAND": os.environ.get("GIT_SSH_COMMAND", SSH_COMMAND)}

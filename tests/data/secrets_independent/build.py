@@ -29,6 +29,7 @@ import json
 import random
 import re
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 HERE = Path(__file__).parent
@@ -42,56 +43,47 @@ def _go_unquote(interpreted: str | None, raw: str | None) -> str:
     return interpreted.encode("latin-1", "backslashreplace").decode("unicode_escape")
 
 
+def _walk(text: str, start: int = 0, depth: int = 0) -> Iterator[tuple[int, int, re.Match[str] | None]]:
+    """Each bracket and string literal of Go source from ``start``: (where, the depth after it, the
+    literal or None); comments skipped (one may hold a brace or a quote)."""
+    i = start
+    while i < len(text):
+        if text.startswith("//", i):
+            i = text.find("\n", i)
+            i = len(text) if i < 0 else i
+            continue
+        c = text[i]
+        if c in "({[" or c in ")}]":
+            depth += 1 if c in "({[" else -1
+            yield i, depth, None
+        elif c in "\"`" and (literal := _GO_STRING.match(text, i)):
+            yield i, depth, literal
+            i = literal.end()
+            continue
+        i += 1
+
+
 def _blocks(source: str, name: str) -> list[str]:
     """The text of each ``name := []string{…}`` and ``name = append(name, …)`` in a Go file."""
     out = []
     for m in re.finditer(rf"\b{name}\s*(?::=\s*\[\]string\{{|=\s*append\({name},)", source):
-        depth, i = 1, m.end()
-        while i < len(source) and depth:
-            c = source[i]
-            if source.startswith("//", i):  # a comment may hold a brace or a quote
-                i = source.find("\n", i)
-                i = len(source) if i < 0 else i
-                continue
-            if c in "{(":
-                depth += 1
-            elif c in "})":
-                depth -= 1
-            elif c in "\"`":
-                end = _GO_STRING.match(source, i)
-                i = end.end() if end else i + 1
-                continue
-            i += 1
-        out.append(source[m.end():i - 1])
+        end = next((at for at, depth, literal in _walk(source, m.end(), 1) if literal is None and depth == 0),
+                   len(source))
+        out.append(source[m.end():end])
     return out
 
 
 def _literals(block: str) -> list[str]:
     """The string literals that stand alone as elements of the list: at its own level (not inside a
     call such as ``GenerateSampleSecrets("x", "…")``) and not part of a ``+`` expression."""
-    found, depth, i = [], 0, 0
-    while i < len(block):
-        c = block[i]
-        if block.startswith("//", i):
-            i = block.find("\n", i)
-            i = len(block) if i < 0 else i
+    found = []
+    for _at, depth, m in _walk(block):
+        if m is None or depth != 0:
             continue
-        if c in "({[":
-            depth += 1
-        elif c in ")}]":
-            depth -= 1
-        elif c in "\"`":
-            m = _GO_STRING.match(block, i)
-            if m is None:
-                i += 1
-                continue
-            before = block[:m.start()].rstrip()
-            after = re.sub(r"//[^\n]*", "", block[m.end():m.end() + 400]).lstrip()
-            if depth == 0 and not before.endswith("+") and not after.startswith(("+", ":")):
-                found.append(_go_unquote(m.group(1), m.group(2)))
-            i = m.end()
-            continue
-        i += 1
+        before = block[:m.start()].rstrip()
+        after = re.sub(r"//[^\n]*", "", block[m.end():m.end() + 400]).lstrip()
+        if not before.endswith("+") and not after.startswith(("+", ":")):
+            found.append(_go_unquote(m.group(1), m.group(2)))
     return found
 
 
